@@ -1,0 +1,24 @@
+"""The one error hierarchy. Each error says whether retrying can help.
+
+Messages name the tenant, the saga, the field and what would fix it.
+"""
+
+
+class BakeplanError(Exception):
+    """Base of every error bakeplan raises on purpose."""
+
+
+class TransientError(BakeplanError):
+    """Retrying later can help (a broker or database briefly unreachable, a lock timeout)."""
+
+
+class PermanentError(BakeplanError):
+    """Retrying cannot help: the saga step fails and the saga compensates."""
+
+
+class PlanningError(PermanentError):
+    """The tenant's data does not allow a plan (e.g. an ingredient no supplier offers)."""
+
+
+class InvalidMessageError(PermanentError):
+    """A message could not be parsed or validated; it is parked in the dead-letter topic."""

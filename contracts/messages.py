@@ -1,0 +1,182 @@
+"""Commands (imperative) and events (past tense) of the daily planning saga."""
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.envelope import Message
+from contracts.planning import (
+    Calendar,
+    ForecastLine,
+    Ingredient,
+    IngredientRequirement,
+    PlanningSnapshot,
+    Product,
+    ProductionBatch,
+    PurchaseLine,
+    Recipe,
+    SalesHistory,
+    StockLot,
+    Supplier,
+)
+
+StepName = Literal["forecasting", "production", "procurement"]
+
+
+# --- triggers ---------------------------------------------------------------------------------
+
+
+class PlanningRequested(Message):
+    """Start the daily plan of one tenant for one business date (cron, operator or CLI)."""
+
+    event_type: Literal["planning.requested"] = "planning.requested"
+    business_date: date
+    requested_by: str = Field(default="operator", max_length=200)
+    horizon_days: int = Field(default=14, ge=1, le=60)
+
+
+# --- the snapshot -------------------------------------------------------------------------------
+
+
+class SnapshotTaken(Message):
+    """The consistent snapshot of master data a saga plans from (kept for audit and replay)."""
+
+    event_type: Literal["planning.snapshot_taken"] = "planning.snapshot_taken"
+    snapshot: PlanningSnapshot
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+# --- step commands --------------------------------------------------------------------------------
+
+
+class ForecastDemand(Message):
+    event_type: Literal["forecasting.forecast_demand"] = "forecasting.forecast_demand"
+    business_date: date
+    horizon_days: int = Field(ge=1, le=60)
+    products: tuple[Product, ...]
+    sales: tuple[SalesHistory, ...]
+    calendar: Calendar
+
+
+class DiscardForecast(Message):
+    event_type: Literal["forecasting.discard_forecast"] = "forecasting.discard_forecast"
+    attempt: int = Field(default=1, ge=1)
+
+
+class ScheduleProduction(Message):
+    event_type: Literal["production.schedule_production"] = "production.schedule_production"
+    business_date: date
+    products: tuple[Product, ...]
+    recipes: tuple[Recipe, ...]
+    forecast: tuple[ForecastLine, ...]
+    calendar: Calendar
+
+
+class CancelProductionBatches(Message):
+    event_type: Literal["production.cancel_batches"] = "production.cancel_batches"
+    attempt: int = Field(default=1, ge=1)
+
+
+class PlanProcurement(Message):
+    event_type: Literal["procurement.plan_procurement"] = "procurement.plan_procurement"
+    business_date: date
+    ingredients: tuple[Ingredient, ...]
+    stock_lots: tuple[StockLot, ...]
+    suppliers: tuple[Supplier, ...]
+    requirements: tuple[IngredientRequirement, ...]
+
+
+class VoidPurchaseLines(Message):
+    event_type: Literal["procurement.void_purchase_lines"] = "procurement.void_purchase_lines"
+    attempt: int = Field(default=1, ge=1)
+
+
+# --- step replies ---------------------------------------------------------------------------------
+
+
+class DemandForecasted(Message):
+    event_type: Literal["forecasting.demand_forecasted"] = "forecasting.demand_forecasted"
+    step: Literal["forecasting"] = "forecasting"
+    forecast: tuple[ForecastLine, ...]
+
+
+class ProductionScheduled(Message):
+    event_type: Literal["production.production_scheduled"] = "production.production_scheduled"
+    step: Literal["production"] = "production"
+    batches: tuple[ProductionBatch, ...]
+    requirements: tuple[IngredientRequirement, ...]
+
+
+class ProcurementPlanned(Message):
+    event_type: Literal["procurement.procurement_planned"] = "procurement.procurement_planned"
+    step: Literal["procurement"] = "procurement"
+    purchase_lines: tuple[PurchaseLine, ...]
+
+
+class StepFailed(Message):
+    """A worker could not do its step for a business reason; retrying will not help."""
+
+    event_type: Literal["planning.step_failed"] = "planning.step_failed"
+    step: StepName
+    reason: str
+
+
+class StepCompensated(Message):
+    """A worker undid its step for a saga (discarded, cancelled or voided its drafts)."""
+
+    event_type: Literal["planning.step_compensated"] = "planning.step_compensated"
+    step: StepName
+    affected_rows: int = Field(ge=0)
+
+
+# --- outcome ---------------------------------------------------------------------------------------
+
+
+class PlanReady(Message):
+    """The saga completed: the workers' draft results for it become the active plan."""
+
+    event_type: Literal["planning.plan_ready"] = "planning.plan_ready"
+    business_date: date
+    batches: int = Field(ge=0)
+    purchase_lines: int = Field(ge=0)
+
+
+class PlanCompensated(Message):
+    event_type: Literal["planning.plan_compensated"] = "planning.plan_compensated"
+    business_date: date
+    reason: str
+
+
+class SagaFailedAlert(Message):
+    """Compensation could not finish: an operator must look. Never silent."""
+
+    event_type: Literal["planning.saga_failed_alert"] = "planning.saga_failed_alert"
+    reason: str
+
+
+StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFailed | StepCompensated
+
+ALL_MESSAGES: tuple[type[Message], ...] = (
+    PlanningRequested,
+    SnapshotTaken,
+    ForecastDemand,
+    DiscardForecast,
+    ScheduleProduction,
+    CancelProductionBatches,
+    PlanProcurement,
+    VoidPurchaseLines,
+    DemandForecasted,
+    ProductionScheduled,
+    ProcurementPlanned,
+    StepFailed,
+    StepCompensated,
+    PlanReady,
+    PlanCompensated,
+    SagaFailedAlert,
+)
+
+
+def message_types() -> dict[str, type[Message]]:
+    """`event_type` → model class, for decoding."""
+    return {cls.model_fields["event_type"].default: cls for cls in ALL_MESSAGES}

@@ -1,0 +1,17 @@
+"""Every Kafka topic bakeplan uses, in one place."""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    """Topic names. Every message is keyed by `tenant_id`, so one tenant's messages stay ordered."""
+
+    TRIGGERS = "bakeplan.planning.triggers"
+    SNAPSHOTS = "bakeplan.planning.snapshots"
+    FORECASTING_COMMANDS = "bakeplan.forecasting.commands"
+    PRODUCTION_COMMANDS = "bakeplan.production.commands"
+    PROCUREMENT_COMMANDS = "bakeplan.procurement.commands"
+    STEP_REPLIES = "bakeplan.planning.replies"
+    PLANS = "bakeplan.planning.plans"
+    ALERTS = "bakeplan.alerts"
+    DEAD_LETTER = "bakeplan.dead-letter"
