@@ -1,0 +1,1 @@
+"""The one small shell every worker runs in: inbox, outbox, replies, the process wiring."""

@@ -1,0 +1,1 @@
+"""Shared message plumbing: codec, transactional outbox, idempotent inbox, consumer shell, dead letters."""

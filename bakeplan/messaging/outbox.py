@@ -1,0 +1,111 @@
+"""Transactional outbox: messages are rows written in the same transaction as the state they
+follow from; a relay publishes them with an idempotent producer (acks=all) and marks them sent.
+
+A row is marked sent only after Kafka acknowledged it, so a crash in between re-publishes it
+(consumers dedupe by `event_id`). The relay reads every unpublished row, not a high-water mark, so
+a row that commits after one with a higher id is never skipped.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bakeplan.messaging.codec import encode
+from contracts.envelope import Message
+from contracts.topics import Topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: Topic
+    message: Message
+
+
+async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]) -> None:
+    """Queue messages in the caller's transaction. Re-adding an event id is a no-op."""
+    if not items:
+        return
+    rows = [
+        {
+            "event_id": item.message.event_id,
+            "topic": str(item.topic),
+            "message_key": item.message.tenant_id,
+            "event_type": item.message.event_type,
+            "payload": encode(item.message),
+        }
+        for item in items
+    ]
+    await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+
+class OutboxRelay:
+    """Publishes one component's outbox. `wake()` after a commit publishes at once; polling is the
+    safety net for rows written by other processes or left over from a crash."""
+
+    def __init__(
+        self, engine: AsyncEngine, outbox: Table, producer: AIOKafkaProducer, *, poll_seconds: float, batch_size: int = 500
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._producer = producer
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except Exception:  # noqa: BLE001 - the relay must outlive a broker or database outage
+                log.exception("outbox relay of %s failed; retrying", self._outbox.fullname)
+                await asyncio.sleep(min(5.0, self._poll_seconds * 5))
+                continue
+            if published >= self._batch_size:
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows in id order; returns how many were published."""
+        o = self._outbox
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(o.c.id, o.c.topic, o.c.message_key, o.c.event_type, o.c.payload)
+                    .where(o.c.published_at.is_(None))
+                    .order_by(o.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = [
+                await self._producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.message_key.encode(),
+                    headers=[("event_type", row.event_type.encode())],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute(update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now()))
+        return len(rows)
+
+
+__all__ = ["Outgoing", "OutboxRelay", "add"]

@@ -1,0 +1,20 @@
+"""Database migrations (Alembic), configured in code: `bakeplan db upgrade`."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from bakeplan.settings import Settings
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Bring the database to `revision`; safe to run again and from several processes in turn."""
+    command.upgrade(alembic_config(settings), revision)

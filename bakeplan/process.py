@@ -1,0 +1,138 @@
+"""One bakeplan process: `create_app(settings, role)` wires settings → adapters → handlers.
+
+Roles: `orchestrator`, `forecasting`, `production`, `procurement`. Nothing connects at import time.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from prometheus_client import start_http_server
+
+from bakeplan.db import create_engine
+from bakeplan.messaging.admin import ensure_topics
+from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
+from bakeplan.messaging.outbox import OutboxRelay
+from bakeplan.settings import Settings
+from contracts.topics import Topic
+from orchestrator.saga import daily_plan_definition
+from orchestrator.service import Orchestrator
+from orchestrator.tables import outbox as orchestrator_outbox
+from workers.forecasting.handler import SPEC as FORECASTING
+from workers.procurement.handler import SPEC as PROCUREMENT
+from workers.production.handler import SPEC as PRODUCTION
+from workers.shell.runtime import StepWorker
+
+Role = Literal["orchestrator", "forecasting", "production", "procurement"]
+ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procurement")
+WORKER_SPECS = {"forecasting": FORECASTING, "production": PRODUCTION, "procurement": PROCUREMENT}
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_producer(settings: Settings) -> AIOKafkaProducer:
+    """Idempotent producer with acks=all; gzip keeps large snapshots under the broker's 1 MiB limit
+    (the client-side size check is on uncompressed bytes, so it is raised; the broker still checks
+    the compressed batch against its own limit)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="bakeplan",
+        enable_idempotence=True,
+        acks="all",
+        compression_type="gzip",
+        linger_ms=2,
+        max_request_size=16 * 1024 * 1024,
+    )
+
+
+class App:
+    def __init__(self, settings: Settings, role: Role) -> None:
+        self.settings = settings
+        self.role = role
+        self.engine = create_engine(settings)
+        self.producer = create_producer(settings)
+        self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
+        policy = DeliveryPolicy(settings.max_delivery_attempts, settings.retry_base_seconds)
+        self._background: list[Callable[[], Awaitable[None]]] = []
+        if role == "orchestrator":
+            relay = OutboxRelay(self.engine, orchestrator_outbox, self.producer, poll_seconds=settings.relay_poll_seconds)
+            definition = daily_plan_definition(
+                step_timeout=timedelta(seconds=settings.step_timeout_seconds),
+                compensation_timeout=timedelta(seconds=settings.compensation_timeout_seconds),
+                max_compensation_attempts=settings.max_compensation_attempts,
+            )
+            self.orchestrator = Orchestrator(self.engine, definition, utc_now, relay.wake)
+            for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
+                subscribe(self.broker, self.producer, topic=topic, consumer="orchestrator",
+                          handler=self.orchestrator.handle, policy=policy)
+            self._background += [relay.run, self._deadlines]
+        else:
+            spec = WORKER_SPECS[role]
+            relay = OutboxRelay(self.engine, spec.outbox, self.producer, poll_seconds=settings.relay_poll_seconds)
+            worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake)
+            subscribe(self.broker, self.producer, topic=spec.commands_topic, consumer=role,
+                      handler=worker.handle, policy=policy)
+            subscribe(self.broker, self.producer, topic=Topic.PLANS, consumer=f"{role}-plans",
+                      handler=worker.handle, policy=policy)
+            self._background.append(relay.run)
+
+    async def _deadlines(self) -> None:
+        while True:
+            try:
+                while await self.orchestrator.tick() > 0:
+                    pass
+            except Exception:  # noqa: BLE001 - keep scanning through a database outage
+                log.exception("deadline scan failed; retrying")
+            await asyncio.sleep(self.settings.deadline_scan_seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.settings)
+        await self.producer.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self.broker.start()
+            tasks = [asyncio.create_task(job()) for job in self._background]
+            log.info("bakeplan %s ready", self.role)
+            print(f"bakeplan {self.role} ready", flush=True)
+            await stop.wait()
+        finally:
+            await self.broker.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.producer.stop()
+            await self.engine.dispose()
+
+
+def create_app(settings: Settings, role: Role) -> App:
+    return App(settings, role)
+
+
+def serve(settings: Settings, role: Role) -> None:
+    """Run one role until SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await create_app(settings, role).run(stop)
+
+    asyncio.run(main())

@@ -1,0 +1,38 @@
+"""Settings of every bakeplan process, from environment variables prefixed `BAKEPLAN_`.
+
+`DATABASE_URL` (without prefix) is honoured too, as most hosting platforms set it.
+The reference table is in README.md ("Configuration").
+"""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_URL = "postgresql+asyncpg://bakeplan@127.0.0.1:55432/bakeplan"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAKEPLAN_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=LOCAL_DATABASE_URL,
+        validation_alias=AliasChoices("BAKEPLAN_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL of the Postgres database (driver asyncpg).",
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
+    step_timeout_seconds: float = Field(default=60.0, gt=0, description="Deadline of one saga step.")
+    compensation_timeout_seconds: float = Field(default=30.0, gt=0, description="Deadline of one compensation.")
+    max_compensation_attempts: int = Field(default=5, ge=1)
+    max_delivery_attempts: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
+    retry_base_seconds: float = Field(default=0.2, gt=0, description="First retry backoff (doubles, with jitter).")
+    relay_poll_seconds: float = Field(default=0.2, gt=0, description="Outbox polling interval (safety net).")
+    deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
+    horizon_days: int = Field(default=14, ge=1, le=60, description="Planning horizon of a daily plan.")
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics bakeplan creates.")
+    topic_replication_factor: int = Field(default=1, ge=1, description="Replication of the topics bakeplan creates.")
+    metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The URL as asyncpg itself accepts it (no SQLAlchemy driver suffix)."""
+        return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -1,0 +1,264 @@
+"""The orchestrator's handlers: triggers, step replies and deadlines.
+
+Every handler runs in one Postgres transaction: claim the inbox, lock the saga row, decide with the
+pure engine, write state + timeline + outbox rows, commit. Only then is the Kafka offset committed.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bakeplan.errors import PermanentError, PlanningError
+from bakeplan.messaging import inbox as inbox_store
+from bakeplan.messaging import outbox as outbox_store
+from bakeplan.messaging.codec import decode, encode
+from bakeplan.messaging.outbox import Outgoing
+from contracts.envelope import Message
+from contracts.messages import (
+    DemandForecasted,
+    PlanningRequested,
+    ProcurementPlanned,
+    ProductionScheduled,
+    SnapshotTaken,
+    StepCompensated,
+    StepFailed,
+)
+from contracts.planning import PlanningSnapshot
+from contracts.topics import Topic
+from orchestrator import masterdata
+from orchestrator.engine import (
+    Decision,
+    SagaDefinition,
+    SagaEvent,
+    SagaState,
+    StartSaga,
+    StepCompensationDone,
+    StepFailedEvent,
+    StepSucceeded,
+    Tick,
+    decide,
+    new_saga,
+)
+from orchestrator.engine.serialization import state_from_dict, state_to_dict
+from orchestrator.saga import StepResults, saga_id_for_trigger, to_messages
+from orchestrator.tables import inbox, outbox, saga_log, sagas, snapshots, step_results
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "orchestrator"
+Clock = Callable[[], datetime]
+
+
+class Orchestrator:
+    def __init__(self, engine: AsyncEngine, definition: SagaDefinition, clock: Clock, on_commit: Callable[[], None]) -> None:
+        self._engine = engine
+        self._definition = definition
+        self._clock = clock
+        self._on_commit = on_commit
+
+    async def handle(self, message: Message) -> None:
+        if isinstance(message, PlanningRequested):
+            await self.start(message)
+        elif isinstance(message, (DemandForecasted, ProductionScheduled, ProcurementPlanned, StepFailed, StepCompensated)):
+            await self.on_reply(message)
+        else:
+            raise PermanentError(f"the orchestrator does not handle {message.event_type} (tenant {message.tenant_id})")
+
+    async def start(self, trigger: PlanningRequested) -> None:
+        now = self._clock()
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                if not await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=trigger.event_id):
+                    return
+                if not await masterdata.tenant_exists(conn, trigger.tenant_id):
+                    raise PlanningError(
+                        f"trigger {trigger.event_id}: unknown tenant {trigger.tenant_id!r}; "
+                        "seed it (`bakeplan seed`) or fix the tenant id"
+                    )
+                existing = (
+                    await conn.execute(
+                        select(sagas.c.saga_id, sagas.c.status).where(
+                            sagas.c.tenant_id == trigger.tenant_id,
+                            sagas.c.business_date == trigger.business_date,
+                            sagas.c.status.in_(("RUNNING", "COMPENSATING", "COMPLETED")),
+                        )
+                    )
+                ).first()
+                if existing is not None:
+                    log.info(
+                        "tenant %s already has plan %s (%s) for %s; trigger %s is a no-op",
+                        trigger.tenant_id, existing.saga_id, existing.status, trigger.business_date, trigger.event_id,
+                    )
+                    await _log(conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}")
+                    return
+                saga_id = saga_id_for_trigger(trigger.event_id)
+                snapshot = await masterdata.read_snapshot(
+                    conn, trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
+                )
+                body = orjson.dumps(snapshot.model_dump())
+                sha = hashlib.sha256(body).hexdigest()
+                await conn.execute(
+                    pg_insert(snapshots)
+                    .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
+                    .on_conflict_do_nothing()
+                )
+                decision = decide(self._definition, new_saga(self._definition), StartSaga(now))
+                await conn.execute(
+                    insert(sagas).values(
+                        saga_id=saga_id,
+                        tenant_id=trigger.tenant_id,
+                        business_date=trigger.business_date,
+                        status=decision.state.status.value,
+                        state=state_to_dict(decision.state),
+                        reason="",
+                        trigger_event_id=trigger.event_id,
+                        snapshot_sha256=sha,
+                        next_deadline=decision.state.next_deadline,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await _log(conn, saga_id, now, "started", None, f"by {trigger.requested_by}; snapshot {sha[:12]} ({len(body)} bytes)")
+                snapshot_event = SnapshotTaken(
+                    event_id=_derived_id(saga_id, "snapshot"),
+                    tenant_id=trigger.tenant_id,
+                    saga_id=saga_id,
+                    causation_id=trigger.event_id,
+                    correlation_id=saga_id,
+                    occurred_at=now,
+                    snapshot=snapshot,
+                    content_sha256=sha,
+                )
+                outgoing = [Outgoing(Topic.SNAPSHOTS, snapshot_event)]
+                outgoing += self._carry_out(decision, saga_id, snapshot, StepResults(), trigger.event_id, now)
+                await _record(conn, saga_id, decision, now)
+                await outbox_store.add(conn, outbox, outgoing)
+        self._on_commit()
+
+    async def on_reply(self, reply: DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFailed | StepCompensated) -> None:
+        now = self._clock()
+        event: SagaEvent
+        if isinstance(reply, StepFailed):
+            event = StepFailedEvent(reply.step, reply.reason, now)
+        elif isinstance(reply, StepCompensated):
+            event = StepCompensationDone(reply.step, now)
+        else:
+            event = StepSucceeded(reply.step, now)
+        async with self._engine.begin() as conn:
+            if not await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=reply.event_id):
+                return
+            if reply.saga_id is None:
+                raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
+            await self._apply(conn, reply.saga_id, event, reply, now)
+        self._on_commit()
+
+    async def tick(self, *, limit: int = 100) -> int:
+        """Apply `Tick` to sagas whose deadline passed. Returns how many were due."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            due = (
+                await conn.execute(
+                    select(sagas.c.saga_id)
+                    .where(sagas.c.status.in_(("RUNNING", "COMPENSATING")), sagas.c.next_deadline <= now)
+                    .order_by(sagas.c.next_deadline)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars().all()
+            for saga_id in due:
+                await self._apply(conn, saga_id, Tick(now), None, now)
+        if due:
+            self._on_commit()
+        return len(due)
+
+    async def _apply(self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime) -> None:
+        row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
+        if row is None:
+            raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
+        state: SagaState = state_from_dict(row.state)
+        decision = decide(self._definition, state, event)
+        step = getattr(event, "step", None)
+        if decision.note:
+            await _log(conn, saga_id, now, "ignored", step, decision.note)
+            return
+        if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)):
+            await conn.execute(
+                pg_insert(step_results)
+                .values(saga_id=saga_id, step=reply.step, event_id=reply.event_id, payload=encode(reply))
+                .on_conflict_do_nothing()
+            )
+        kind = {
+            StepSucceeded: "step_done",
+            StepFailedEvent: "step_failed",
+            StepCompensationDone: "step_compensated",
+            Tick: "deadline_passed",
+        }[type(event)]
+        await _log(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
+        snapshot = await _load_snapshot(conn, row.snapshot_sha256)
+        results = await _load_results(conn, saga_id)
+        causation = reply.event_id if reply is not None else saga_id
+        outgoing = self._carry_out(decision, saga_id, snapshot, results, causation, now)
+        await _record(conn, saga_id, decision, now)
+        await outbox_store.add(conn, outbox, outgoing)
+
+    def _carry_out(
+        self, decision: Decision, saga_id: UUID, snapshot: PlanningSnapshot, results: StepResults, causation: UUID, now: datetime
+    ) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for command in decision.commands:
+            attempt = decision.state.step(command.step).attempts if hasattr(command, "step") else 1
+            out += to_messages(
+                command, saga_id=saga_id, attempt=attempt, snapshot=snapshot, results=results, causation_id=causation, now=now
+            )
+        return out
+
+
+def _derived_id(saga_id: UUID, name: str) -> UUID:
+    return uuid5(saga_id, name)
+
+
+async def _record(conn: AsyncConnection, saga_id: UUID, decision: Decision, now: datetime) -> None:
+    state = decision.state
+    await conn.execute(
+        update(sagas)
+        .where(sagas.c.saga_id == saga_id)
+        .values(
+            status=state.status.value,
+            state=state_to_dict(state),
+            reason=state.reason,
+            next_deadline=state.next_deadline,
+            updated_at=now,
+        )
+    )
+    for command in decision.commands:
+        name = type(command).__name__
+        detail = str(getattr(command, "status", "")) or f"attempt {getattr(command, 'attempt', 1)}"
+        await _log(conn, saga_id, now, name, getattr(command, "step", None), detail)
+
+
+async def _log(conn: AsyncConnection, saga_id: UUID, at: datetime, kind: str, step: str | None, detail: str) -> None:
+    await conn.execute(insert(saga_log).values(saga_id=saga_id, at=at, kind=kind, step=step, detail=detail))
+
+
+async def _load_snapshot(conn: AsyncConnection, sha: str) -> PlanningSnapshot:
+    body = (await conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == sha))).scalar_one()
+    return PlanningSnapshot.model_validate_json(body)
+
+
+async def _load_results(conn: AsyncConnection, saga_id: UUID) -> StepResults:
+    results = StepResults()
+    payloads: Sequence[Any] = (
+        await conn.execute(select(step_results.c.payload).where(step_results.c.saga_id == saga_id))
+    ).scalars().all()
+    for payload in payloads:
+        results.record(decode(payload))
+    return results

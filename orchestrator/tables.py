@@ -1,0 +1,83 @@
+"""The orchestrator's own schema: saga state, recorded snapshots, step results, the timeline."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from bakeplan.messaging.tables import inbox_table, outbox_table
+
+SCHEMA = "orchestrator"
+metadata = MetaData(schema=SCHEMA)
+
+sagas = Table(
+    "sagas",
+    metadata,
+    Column("saga_id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("state", JSONB, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("trigger_event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("snapshot_sha256", String(64), nullable=False),
+    Column("next_deadline", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # invariant 5: at most one live or completed plan per tenant and business date
+    Index(
+        "uq_sagas_one_plan_per_day",
+        "tenant_id",
+        "business_date",
+        unique=True,
+        postgresql_where=text("status IN ('RUNNING', 'COMPENSATING', 'COMPLETED')"),
+    ),
+    Index("ix_sagas_due", "next_deadline", postgresql_where=text("status IN ('RUNNING', 'COMPENSATING')")),
+    Index("ix_sagas_tenant", "tenant_id", "created_at"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+step_results = Table(
+    "step_results",
+    metadata,
+    Column("saga_id", UUID(as_uuid=True), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+saga_log = Table(
+    "saga_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("saga_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("step", String(32)),
+    Column("detail", Text, nullable=False, server_default=""),
+)
+
+outbox = outbox_table(metadata, SCHEMA)
+inbox = inbox_table(metadata, SCHEMA)

@@ -1,0 +1,35 @@
+"""Forecasting worker: the command in, the pure forecast, the draft rows and reply out."""
+
+from typing import Any
+
+from contracts.messages import DemandForecasted, DiscardForecast, ForecastDemand
+from contracts.topics import Topic
+from workers.forecasting.planner import forecast_demand
+from workers.forecasting.tables import forecasts, inbox, outbox
+from workers.shell.runtime import StepResult, StepSpec
+
+
+def plan(command: ForecastDemand, envelope: dict[str, Any]) -> StepResult:
+    lines = forecast_demand(
+        command.products,
+        command.sales,
+        command.calendar,
+        business_date=command.business_date,
+        horizon_days=command.horizon_days,
+    )
+    return StepResult(
+        rows={forecasts: [line.model_dump() for line in lines]},
+        reply=DemandForecasted(forecast=lines, **envelope),
+    )
+
+
+SPEC = StepSpec(
+    name="forecasting",
+    command=ForecastDemand,
+    compensation=DiscardForecast,
+    result_tables=(forecasts,),
+    inbox=inbox,
+    outbox=outbox,
+    commands_topic=Topic.FORECASTING_COMMANDS,
+    plan=plan,
+)

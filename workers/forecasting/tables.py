@@ -1,0 +1,23 @@
+"""The forecasting worker's schema."""
+
+from sqlalchemy import Column, Date, Float, Index, MetaData, String, Table
+from sqlalchemy.dialects.postgresql import UUID
+
+from bakeplan.messaging.tables import inbox_table, outbox_table
+
+SCHEMA = "forecasting"
+metadata = MetaData(schema=SCHEMA)
+
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("saga_id", UUID(as_uuid=True), primary_key=True),
+    Column("product_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("units", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Index("ix_forecasts_tenant_day", "tenant_id", "day"),
+)
+outbox = outbox_table(metadata, SCHEMA)
+inbox = inbox_table(metadata, SCHEMA)

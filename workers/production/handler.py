@@ -1,0 +1,40 @@
+"""Production worker: batches per product and day, exploded into ingredient requirements."""
+
+from typing import Any
+
+from contracts.messages import CancelProductionBatches, ProductionScheduled, ScheduleProduction
+from contracts.topics import Topic
+from workers.production.scheduler import schedule_production
+from workers.production.tables import batches, inbox, outbox, requirements
+from workers.shell.runtime import StepResult, StepSpec
+
+
+def plan(command: ScheduleProduction, envelope: dict[str, Any]) -> StepResult:
+    assert command.saga_id is not None, "step commands always carry their saga"
+    result = schedule_production(
+        command.saga_id,
+        command.products,
+        command.recipes,
+        command.forecast,
+        command.calendar,
+        business_date=command.business_date,
+    )
+    return StepResult(
+        rows={
+            batches: [b.model_dump() for b in result.batches],
+            requirements: [r.model_dump() for r in result.requirements],
+        },
+        reply=ProductionScheduled(batches=result.batches, requirements=result.requirements, **envelope),
+    )
+
+
+SPEC = StepSpec(
+    name="production",
+    command=ScheduleProduction,
+    compensation=CancelProductionBatches,
+    result_tables=(batches, requirements),
+    inbox=inbox,
+    outbox=outbox,
+    commands_topic=Topic.PRODUCTION_COMMANDS,
+    plan=plan,
+)

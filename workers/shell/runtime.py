@@ -1,0 +1,124 @@
+"""Runs one worker's planning step exactly once per message.
+
+A worker is described by a `StepSpec`: its command, its compensation command, the tables its draft
+results go to and a `plan` function (the thin handler around its pure planner). The shell does the
+rest the same way for every worker: claim the event id in the inbox, store the results as drafts and
+queue the reply in one transaction; cancel drafts on compensation; activate them on `PlanReady`.
+A `PlanningError` becomes a `StepFailed` reply in that same transaction, and the orchestrator
+compensates the saga.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bakeplan.errors import PermanentError, PlanningError
+from bakeplan.messaging import inbox as inbox_store
+from bakeplan.messaging import outbox as outbox_store
+from bakeplan.messaging.outbox import Outgoing
+from contracts.envelope import Message
+from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
+from contracts.topics import Topic
+from workers.shell.results import set_status
+
+ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    rows: ResultRows
+    """Draft rows per result table (without saga_id, tenant_id and status: the shell adds those)."""
+    reply: Message
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: StepName
+    command: type[Message]
+    compensation: type[Message]
+    result_tables: tuple[Table, ...]
+    inbox: Table
+    outbox: Table
+    commands_topic: Topic
+    plan: Callable[[Any, dict[str, Any]], StepResult]
+    """`plan(command, reply_envelope)`: pure planning and the reply; raises `PlanningError`."""
+
+
+def reply_envelope(command: Message, kind: str, now: datetime) -> dict[str, Any]:
+    """Envelope fields of the reply to `command`; the id is derived, so a re-run replies the same id."""
+    return {
+        "event_id": reply_id(command.event_id, kind),
+        "tenant_id": command.tenant_id,
+        "saga_id": command.saga_id,
+        "causation_id": command.event_id,
+        "correlation_id": command.correlation_id,
+        "occurred_at": now,
+    }
+
+
+def reply_id(command_id: UUID, kind: str) -> UUID:
+    return uuid5(command_id, kind)
+
+
+class StepWorker:
+    def __init__(
+        self, spec: StepSpec, *, engine: AsyncEngine, clock: Callable[[], datetime], on_commit: Callable[[], None]
+    ) -> None:
+        self.spec = spec
+        self._engine = engine
+        self._clock = clock
+        self._on_commit = on_commit
+
+    async def handle(self, message: Message) -> None:
+        now = self._clock()
+        spec = self.spec
+        async with self._engine.begin() as conn:
+            if not await inbox_store.claim(conn, spec.inbox, consumer=spec.name, event_id=message.event_id):
+                return
+            outgoing = await self._dispatch(conn, message, now)
+            await outbox_store.add(conn, spec.outbox, outgoing)
+        if outgoing:
+            self._on_commit()
+
+    async def _dispatch(self, conn: AsyncConnection, message: Message, now: datetime) -> list[Outgoing]:
+        spec = self.spec
+        if isinstance(message, spec.command):
+            return [Outgoing(Topic.STEP_REPLIES, await self._run(conn, message, now))]
+        if isinstance(message, spec.compensation):
+            n = await self._move(conn, message, to="cancelled")
+            done = StepCompensated(step=spec.name, affected_rows=n, **reply_envelope(message, "compensated", now))
+            return [Outgoing(Topic.STEP_REPLIES, done)]
+        if isinstance(message, PlanReady):
+            await self._move(conn, message, to="active")
+            return []
+        if isinstance(message, PlanCompensated):
+            return []  # the compensation commands already cancelled the drafts
+        raise PermanentError(f"{spec.name} does not handle {message.event_type} (tenant {message.tenant_id})")
+
+    async def _run(self, conn: AsyncConnection, command: Message, now: datetime) -> Message:
+        spec = self.spec
+        try:
+            result = spec.plan(command, reply_envelope(command, "done", now))
+        except PlanningError as exc:
+            return StepFailed(step=spec.name, reason=str(exc), **reply_envelope(command, "failed", now))
+        common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
+        for table, rows in result.rows.items():
+            if rows:
+                await conn.execute(insert(table).on_conflict_do_nothing(), [{**common, **row} for row in rows])
+        return result.reply
+
+    async def _move(self, conn: AsyncConnection, message: Message, *, to: str) -> int:
+        if message.saga_id is None:
+            raise PermanentError(f"{message.event_type} for tenant {message.tenant_id} has no saga_id")
+        n = 0
+        for table in self.spec.result_tables:
+            n += await set_status(
+                conn, table, saga_id=message.saga_id, tenant_id=message.tenant_id, to=to, only_from="draft"  # type: ignore[arg-type]
+            )
+        return n
