@@ -51,8 +51,10 @@ def units_on(lines: tuple[ForecastLine, ...], product_id: str, day: date) -> flo
 
 
 def test_forecast_is_the_mean_of_the_same_weekday_skipping_closed_days() -> None:
-    mondays = {MONDAY - timedelta(weeks=1): 10, MONDAY - timedelta(weeks=2): None}
-    mondays |= {MONDAY - timedelta(weeks=3): 20, MONDAY - timedelta(weeks=4): 30}
+    weeks_back_to_units = {1: 10, 2: None, 3: 20, 4: 30}
+    mondays = {
+        MONDAY - timedelta(weeks=weeks): units for weeks, units in weeks_back_to_units.items()
+    }
 
     lines = forecast_demand(
         [a_product()],

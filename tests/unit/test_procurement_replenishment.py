@@ -28,7 +28,9 @@ def day(offset: int) -> date:
     return MONDAY + timedelta(days=offset)
 
 
-def an_ingredient(ingredient_id: str = "flour", *, shelf_life_days: int | None = None) -> Ingredient:
+def an_ingredient(
+    ingredient_id: str = "flour", *, shelf_life_days: int | None = None
+) -> Ingredient:
     return Ingredient(
         ingredient_id=ingredient_id,
         name=ingredient_id.title(),
@@ -39,7 +41,11 @@ def an_ingredient(ingredient_id: str = "flour", *, shelf_life_days: int | None =
 
 
 def a_lot(
-    quantity: float, *, expires_on: date | None = None, ingredient_id: str = "flour", lot_id: str = ""
+    quantity: float,
+    *,
+    expires_on: date | None = None,
+    ingredient_id: str = "flour",
+    lot_id: str = "",
 ) -> StockLot:
     return StockLot(
         lot_id=lot_id or f"{ingredient_id}-{quantity}-{expires_on}",
@@ -110,7 +116,7 @@ def test_a_lot_stops_counting_on_its_expiry_day() -> None:
     [
         (7, 10, 4, 12),  # MOQ 10, then whole packs of 4
         (13, 10, 5, 15),  # above MOQ, rounded up to packs
-        (0.3, 0, 0.1, 0.3),  # 0.3 / 0.1 is 2.9999999999999996 in floats: still 3 packs
+        (2.1, 0, 0.3, 2.1),  # 2.1 / 0.3 is 7.000000000000001 in floats: still 7 packs
         (2.5, 0, 25, 25),  # one whole sack
     ],
 )

@@ -19,9 +19,7 @@ SAGA = UUID("6f1c1f0e-2b1a-4c55-9d8e-0a6b3c2d1e01")
 OPEN_EVERY_DAY = Calendar()
 
 
-def a_product(
-    product_id: str = "baguette", *, stock: int = 0, shelf_life_days: int = 1
-) -> Product:
+def a_product(product_id: str = "baguette", *, stock: int = 0, shelf_life_days: int = 1) -> Product:
     return Product(
         product_id=product_id,
         name=product_id.title(),
@@ -63,9 +61,7 @@ def schedule(
     calendar: Calendar = OPEN_EVERY_DAY,
     saga_id: UUID = SAGA,
 ) -> ProductionPlan:
-    return schedule_production(
-        saga_id, products, recipes, forecast, calendar, business_date=MONDAY
-    )
+    return schedule_production(saga_id, products, recipes, forecast, calendar, business_date=MONDAY)
 
 
 def test_net_demand_is_rounded_up_to_whole_batches() -> None:

@@ -21,7 +21,7 @@ from contracts.planning import (
 )
 
 # Quantities are floats: a shortfall below this is float noise, not a need, and a quantity within
-# this many packs of a whole number of packs is that whole number (0.3 / 0.1 is 2.9999999999999996).
+# this many packs of a whole number of packs is that whole number (2.1 / 0.3 is 7.000000000000001).
 QUANTITY_EPSILON = 1e-9
 
 

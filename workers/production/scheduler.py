@@ -127,7 +127,7 @@ def _batches_for_product(
     for day in sorted(demand):
         forecast_units = demand[day]
         demand_units = max(0, math.ceil(forecast_units - UNITS_EPSILON))
-        sellable = True
+        sellable = (day - business_date).days < product.shelf_life_days
         stock_used = min(stock_units, demand_units) if sellable else 0
         stock_units -= stock_used
         net_units = demand_units - stock_used

@@ -1,0 +1,3 @@
+from bakeplan.cli import app
+
+app(prog_name="bakeplan")

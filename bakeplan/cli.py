@@ -1,0 +1,360 @@
+"""The `bakeplan` command line."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID, uuid4
+
+import typer
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bakeplan import queries
+from bakeplan.db import create_engine
+from bakeplan.messaging.admin import ensure_topics
+from bakeplan.messaging.codec import encode
+from bakeplan.settings import Settings
+from contracts.messages import PlanningRequested
+from contracts.topics import Topic
+from orchestrator import masterdata
+
+app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local Kafka and Postgres (no Docker needed).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
+TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(_settings(), pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=str, indent=2))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _parse_date(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--date {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
+        raise  # unreachable: _fail exits
+
+
+def _parse_saga_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        _fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
+        raise
+
+
+# --- stack -----------------------------------------------------------------------------------------
+
+
+def _script(name: str, action: str) -> int:
+    return subprocess.call([str(DEPLOY_LOCAL / name), action])
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start a local Kafka node and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
+    if _script("kafka.sh", "start") != 0:
+        _fail("Kafka did not start (see the messages above)", 1)
+    if not os.environ.get("DATABASE_URL") and not os.environ.get("BAKEPLAN_DATABASE_URL"):
+        if _script("postgres.sh", "start") != 0:
+            _fail("Postgres did not start (see the messages above)", 1)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local Kafka node and Postgres cluster (their data stays in .bakeplan-local/)."""
+    _script("kafka.sh", "stop")
+    _script("postgres.sh", "stop")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Say whether the local Kafka and Postgres run."""
+    codes = [_script("kafka.sh", "status"), _script("postgres.sh", "status")]
+    raise typer.Exit(1 if any(codes) else 0)
+
+
+# --- db and seed -----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate every schema and table to the latest version."""
+    from bakeplan.migrate import upgrade
+
+    upgrade(_settings())
+    console.print("database is at the latest schema version")
+
+
+@app.command()
+def seed(
+    tenants: Annotated[int, typer.Option(min=1, help="How many tenants to generate.")] = 1,
+    profile: Annotated[str, typer.Option(help="small | standard | large")] = "small",
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 1,
+    prefix: Annotated[str, typer.Option(help="Tenant ids are PREFIX-001, PREFIX-002, ...")] = "bakery",
+    today: Annotated[str | None, typer.Option(help="Last sales day is the day before this (YYYY-MM-DD).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate realistic synthetic tenants (products, recipes, suppliers, stock, sales)."""
+    from bakeplan.seed import write_tenant
+    from bakeplan.synthetic import PROFILES, generate_tenant
+
+    if profile not in PROFILES:
+        _fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
+    day = _parse_date(today)
+    ids = [f"{prefix}-{n:03d}" for n in range(1, tenants + 1)]
+
+    async def write(conn: AsyncConnection) -> None:
+        for tenant_id in ids:
+            await write_tenant(conn, generate_tenant(tenant_id, profile=profile, seed=seed_value, today=day))  # type: ignore[arg-type]
+
+    _with_db(write)
+    if as_json:
+        _print_json({"tenants": ids, "profile": profile, "seed": seed_value, "today": day})
+    else:
+        console.print(f"seeded {len(ids)} {profile} tenant(s): {', '.join(ids)}")
+
+
+# --- serve -----------------------------------------------------------------------------------------
+
+RoleName = Literal["all", "orchestrator", "forecasting", "production", "procurement"]
+
+
+def _spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-m", "bakeplan", "serve", "--role", role]) for role in roles]
+
+
+@app.command()
+def serve(
+    role: Annotated[str, typer.Option(help="all | orchestrator | forecasting | production | procurement")] = "all",
+) -> None:
+    """Run the orchestrator and workers; `all` starts each role as its own OS process."""
+    from bakeplan.process import ROLES
+    from bakeplan.process import serve as serve_role
+
+    if role != "all":
+        if role not in ROLES:
+            _fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
+        serve_role(_settings(), role)  # type: ignore[arg-type]
+        return
+    children = _spawn_roles(list(ROLES))
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    raise typer.Exit(max(codes, default=0))
+
+
+# --- trigger and inspection ------------------------------------------------------------------------
+
+
+async def _publish_trigger(settings: Settings, message: PlanningRequested) -> None:
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            Topic.TRIGGERS, encode(message), key=message.tenant_id.encode(),
+            headers=[("event_type", message.event_type.encode())],
+        )
+    finally:
+        await producer.stop()
+
+
+def _wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = _with_db(lambda conn: queries.saga(conn, saga_id))
+        if found is not None and found["status"] in TERMINAL:
+            return found
+        if time.monotonic() > deadline:
+            _fail(f"saga {saga_id} did not finish within {timeout_s:.0f} s (status "
+                  f"{found['status'] if found else 'not started'}); is `bakeplan serve` running?", 1)
+        time.sleep(0.1)
+
+
+@app.command()
+def trigger(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    date_: Annotated[str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default today, UTC).")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the saga finishes.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day is a no-op."""
+    business_date = _parse_date(date_)
+    settings = _settings()
+
+    async def check(conn: AsyncConnection) -> tuple[bool, tuple[UUID, str] | None]:
+        return await masterdata.tenant_exists(conn, tenant), await queries.active_saga_for(conn, tenant, business_date)
+
+    exists, active = _with_db(check)
+    if not exists:
+        _fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
+    if active is not None:
+        saga_id, status = active
+        already = True
+    else:
+        message = PlanningRequested(
+            event_id=uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=business_date,
+            requested_by="cli", horizon_days=settings.horizon_days,
+        )
+        asyncio.run(_publish_trigger(settings, message))
+        saga_id, status, already = queries.saga_id_for_trigger(message.event_id), "REQUESTED", False
+    result: dict[str, Any] = {"saga_id": str(saga_id), "tenant_id": tenant, "business_date": business_date,
+                              "status": status, "already_planned": already}
+    if wait:
+        finished = _wait_terminal(saga_id, timeout)
+        result["status"] = finished["status"]
+        result["seconds"] = (finished["updated_at"] - finished["created_at"]).total_seconds()
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(str(saga_id))
+    if wait and result["status"] != "COMPLETED":
+        raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    status: Annotated[str | None, typer.Option(help="RUNNING, COMPENSATING, COMPLETED, COMPENSATED or FAILED.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List recent sagas, newest first."""
+    rows = _with_db(lambda conn: queries.list_runs(conn, tenant=tenant, status=status, limit=limit))
+    if as_json:
+        _print_json({"runs": rows})
+        return
+    table = Table("saga", "tenant", "date", "status", "started", "reason")
+    for r in rows:
+        table.add_row(str(r["saga_id"]), r["tenant_id"], str(r["business_date"]), r["status"],
+                      r["created_at"].strftime("%Y-%m-%d %H:%M:%S"), r["reason"][:60])
+    console.print(table)
+
+
+@app.command()
+def show(saga_id: str, as_json: JsonFlag = False) -> None:
+    """The timeline of one saga: steps, times and outcome."""
+    sid = _parse_saga_id(saga_id)
+    found = _with_db(lambda conn: queries.saga(conn, sid))
+    if found is None:
+        _fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
+        return
+    if as_json:
+        _print_json(found)
+        return
+    console.print(f"saga {sid}  tenant {found['tenant_id']}  date {found['business_date']}  [bold]{found['status']}[/bold]")
+    if found["reason"]:
+        console.print(f"reason: {found['reason']}")
+    table = Table("at", "event", "step", "detail")
+    start = found["created_at"]
+    for t in found["timeline"]:
+        table.add_row(f"+{(t['at'] - start).total_seconds() * 1000:.0f} ms", t["kind"], t["step"] or "", t["detail"])
+    console.print(table)
+
+
+@app.command("plan-of")
+def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
+    """The production batches and purchase lines a saga produced."""
+    sid = _parse_saga_id(saga_id)
+    plan = _with_db(lambda conn: queries.plan_of(conn, sid))
+    if as_json:
+        _print_json({"saga_id": str(sid), **plan})
+        return
+    batches = Table("day", "product", "batches", "units", "oven min", "status", title="production batches")
+    for b in plan["batches"]:
+        batches.add_row(str(b["day"]), b["product_id"], str(b["batches"]), str(b["units"]), str(b["oven_minutes"]), b["status"])
+    lines = Table("order", "delivery", "supplier", "ingredient", "qty", "price", "late", "status", title="purchase lines")
+    for p in plan["purchase_lines"]:
+        lines.add_row(str(p["order_date"]), str(p["delivery_date"]), p["supplier_id"], p["ingredient_id"],
+                      f"{p['quantity']:g}", f"{p['unit_price']:.2f}", "LATE" if p["late"] else "", p["status"])
+    console.print(batches)
+    console.print(lines)
+
+
+@app.command()
+def demo(
+    profile: Annotated[str, typer.Option(help="small | standard | large")] = "standard",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the plan.")] = 180.0,
+) -> None:
+    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan."""
+    stack_up()
+    db_upgrade()
+    seed(tenants=1, profile=profile, seed_value=7, prefix="demo", today=None, as_json=False)
+    children = _spawn_roles(["orchestrator", "forecasting", "production", "procurement"])
+    try:
+        tenant = "demo-001"
+        business_date = datetime.now(UTC).date()
+        active = _with_db(lambda conn: queries.active_saga_for(conn, tenant, business_date))
+        if active is not None:
+            console.print(f"{tenant} already has plan {active[0]} for {business_date}; showing it")
+            saga_id = active[0]
+        else:
+            message = PlanningRequested(
+                event_id=uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=business_date,
+                requested_by="demo", horizon_days=_settings().horizon_days,
+            )
+            asyncio.run(_publish_trigger(_settings(), message))
+            saga_id = queries.saga_id_for_trigger(message.event_id)
+        finished = _wait_terminal(saga_id, timeout)
+        show(str(saga_id), as_json=False)
+        plan_of(str(saga_id), as_json=False)
+        seconds = (finished["updated_at"] - finished["created_at"]).total_seconds()
+        console.print(f"saga {saga_id} {finished['status']} in {seconds * 1000:.0f} ms (trigger consumed → plan ready)")
+        if finished["status"] != "COMPLETED":
+            raise typer.Exit(1)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=30)
+    console.print("the stack keeps running; stop it with `bakeplan stack down`")
