@@ -11,7 +11,7 @@ LOCAL_DATABASE_URL = "postgresql+asyncpg://bakeplan@127.0.0.1:55432/bakeplan"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAKEPLAN_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="BAKEPLAN_", extra="ignore", frozen=True, populate_by_name=True)
 
     database_url: str = Field(
         default=LOCAL_DATABASE_URL,

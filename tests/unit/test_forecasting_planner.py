@@ -1,5 +1,6 @@
 """Unit tests of the demand forecast (same-weekday mean, closed days, fallbacks)."""
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import pytest
@@ -32,7 +33,7 @@ def a_history(
     *,
     days_back: int = 28,
     units: int | None = 5,
-    overrides: dict[date, int | None] | None = None,
+    overrides: Mapping[date, int | None] | None = None,
 ) -> SalesHistory:
     """`days_back` days of `units` a day up to the day before MONDAY, with some days overridden."""
     start = MONDAY - timedelta(days=days_back)
@@ -52,9 +53,7 @@ def units_on(lines: tuple[ForecastLine, ...], product_id: str, day: date) -> flo
 
 def test_forecast_is_the_mean_of_the_same_weekday_skipping_closed_days() -> None:
     weeks_back_to_units = {1: 10, 2: None, 3: 20, 4: 30}
-    mondays = {
-        MONDAY - timedelta(weeks=weeks): units for weeks, units in weeks_back_to_units.items()
-    }
+    mondays = {MONDAY - timedelta(weeks=weeks): units for weeks, units in weeks_back_to_units.items()}
 
     lines = forecast_demand(
         [a_product()],
@@ -74,9 +73,7 @@ def test_only_the_most_recent_weeks_count_and_nothing_from_business_date_on() ->
     history = a_history(days_back=56, units=10, overrides=old_mondays)
     leaked = SalesHistory(product_id="baguette", start_date=MONDAY, daily_units=(999,))
 
-    recent = forecast_demand(
-        [a_product()], [history, leaked], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1
-    )
+    recent = forecast_demand([a_product()], [history, leaked], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1)
     eight_weeks = forecast_demand(
         [a_product()], [history], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1, weeks=8
     )
@@ -89,9 +86,7 @@ def test_closed_weekdays_and_dates_get_no_line() -> None:
     holiday = MONDAY + timedelta(days=2)
     calendar = Calendar(closed_weekdays=(6,), closed_dates=(holiday,))
 
-    lines = forecast_demand(
-        [a_product()], [a_history()], calendar, business_date=MONDAY, horizon_days=7
-    )
+    lines = forecast_demand([a_product()], [a_history()], calendar, business_date=MONDAY, horizon_days=7)
 
     assert [line.day for line in lines] == [
         MONDAY,
@@ -125,13 +120,9 @@ def test_without_a_same_weekday_observation_falls_back_to_the_28_day_mean() -> N
 
 
 def test_a_product_without_history_forecasts_zero_on_every_open_day() -> None:
-    lines = forecast_demand(
-        [a_product("croissant")], [], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=3
-    )
+    lines = forecast_demand([a_product("croissant")], [], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=3)
 
-    assert [(line.day, line.units) for line in lines] == [
-        (MONDAY + timedelta(days=offset), 0.0) for offset in range(3)
-    ]
+    assert [(line.day, line.units) for line in lines] == [(MONDAY + timedelta(days=offset), 0.0) for offset in range(3)]
 
 
 def test_units_are_rounded_to_two_decimals() -> None:
@@ -153,9 +144,7 @@ def test_units_are_rounded_to_two_decimals() -> None:
 def test_lines_are_sorted_by_product_then_day_and_a_repeated_product_counts_once() -> None:
     products = [a_product("roll"), a_product("baguette"), a_product("roll")]
 
-    lines = forecast_demand(
-        products, [a_history("roll")], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=2
-    )
+    lines = forecast_demand(products, [a_history("roll")], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=2)
 
     assert [(line.product_id, line.day) for line in lines] == [
         ("baguette", MONDAY),

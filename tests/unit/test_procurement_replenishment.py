@@ -28,9 +28,7 @@ def day(offset: int) -> date:
     return MONDAY + timedelta(days=offset)
 
 
-def an_ingredient(
-    ingredient_id: str = "flour", *, shelf_life_days: int | None = None
-) -> Ingredient:
+def an_ingredient(ingredient_id: str = "flour", *, shelf_life_days: int | None = None) -> Ingredient:
     return Ingredient(
         ingredient_id=ingredient_id,
         name=ingredient_id.title(),
@@ -132,7 +130,7 @@ def test_the_surplus_of_a_rounded_order_covers_later_days() -> None:
     lines = plan([a_need(0, 3), a_need(1, 5), a_need(2, 5)], suppliers=(a_supplier(pack_size=10),))
 
     assert [(line.delivery_date, line.quantity) for line in lines] == [(day(0), 10), (day(2), 10)]
-    assert "need 5 on hand 2 short 3" in lines[1].reason
+    assert "need 5, on hand 2, short 3" in lines[1].reason
 
 
 def test_the_surplus_expires_after_the_ingredient_shelf_life() -> None:
@@ -251,9 +249,7 @@ def covered_by(
         min_size=1,
         max_size=20,
     ),
-    lots=st.lists(
-        st.tuples(st.integers(0, 300), st.one_of(st.none(), st.integers(0, 14))), max_size=4
-    ),
+    lots=st.lists(st.tuples(st.integers(0, 300), st.one_of(st.none(), st.integers(0, 14))), max_size=4),
     shelf_life_days=st.one_of(st.none(), st.integers(1, 5)),
     moq=st.integers(0, 40).map(lambda halves: halves / 2),
     pack_size=st.sampled_from([0.1, 0.25, 1.0, 2.5, 12.5, 25.0]),

@@ -65,19 +65,15 @@ def schedule(
 
 
 def test_net_demand_is_rounded_up_to_whole_batches() -> None:
-    plan = schedule(
-        [a_product(stock=10, shelf_life_days=3)], [a_recipe()], a_forecast("baguette", 37.5)
-    )
+    plan = schedule([a_product(stock=10, shelf_life_days=3)], [a_recipe()], a_forecast("baguette", 37.5))
 
     (batch,) = plan.batches
     assert (batch.day, batch.batches, batch.units, batch.oven_minutes) == (MONDAY, 3, 36, 90)
-    assert batch.reason == "forecast 37.5 - stock 10 = 28 -> 3 x 12 = 36"
+    assert batch.reason == "forecast 37.5 − stock 10 = 28 → 3 × 12"
 
 
 def test_finished_stock_covers_the_earliest_days_first() -> None:
-    plan = schedule(
-        [a_product(stock=30, shelf_life_days=5)], [a_recipe()], a_forecast("baguette", 20, 20, 20)
-    )
+    plan = schedule([a_product(stock=30, shelf_life_days=5)], [a_recipe()], a_forecast("baguette", 20, 20, 20))
 
     assert [(b.day, b.units) for b in plan.batches] == [
         (MONDAY + timedelta(days=1), 12),  # 20 - 10 left = 10
@@ -86,9 +82,7 @@ def test_finished_stock_covers_the_earliest_days_first() -> None:
 
 
 def test_finished_stock_past_its_shelf_life_is_not_sold() -> None:
-    plan = schedule(
-        [a_product(stock=50, shelf_life_days=1)], [a_recipe()], a_forecast("baguette", 10, 10)
-    )
+    plan = schedule([a_product(stock=50, shelf_life_days=1)], [a_recipe()], a_forecast("baguette", 10, 10))
 
     assert [(b.day, b.units) for b in plan.batches] == [(MONDAY + timedelta(days=1), 12)]
 
@@ -128,8 +122,8 @@ def test_requirements_are_recipe_lines_times_batches_summed_per_ingredient_and_d
 
     tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
     assert [(r.day, r.ingredient_id, r.quantity) for r in plan.requirements] == [
-        (MONDAY, "flour", 8.7),  # 3 x 2.5 + 1 x 1.2
-        (MONDAY, "salt", 0.4),  # 3 x 0.1 + 1 x 0.1, float noise rounded away
+        (MONDAY, "flour", 8.7),  # 3 × 2.5 + 1 × 1.2
+        (MONDAY, "salt", 0.4),  # 3 × 0.1 + 1 × 0.1, float noise rounded away
         (MONDAY, "yeast", 0.05),
         (tuesday, "flour", 1.2),
         (tuesday, "salt", 0.1),
@@ -182,9 +176,7 @@ def test_batch_ids_are_deterministic_per_saga_product_and_day() -> None:
 
 
 @given(
-    forecast_units=st.lists(
-        st.integers(0, 10_000).map(lambda hundredths: hundredths / 100), min_size=1, max_size=14
-    ),
+    forecast_units=st.lists(st.integers(0, 10_000).map(lambda hundredths: hundredths / 100), min_size=1, max_size=14),
     stock=st.integers(0, 300),
     yield_units=st.integers(1, 50),
 )
@@ -192,9 +184,7 @@ def test_each_batch_covers_its_net_demand_with_less_than_one_batch_to_spare(
     forecast_units: list[float], stock: int, yield_units: int
 ) -> None:
     product = a_product(stock=stock, shelf_life_days=len(forecast_units))
-    plan = schedule(
-        [product], [a_recipe(yield_units=yield_units)], a_forecast("baguette", *forecast_units)
-    )
+    plan = schedule([product], [a_recipe(yield_units=yield_units)], a_forecast("baguette", *forecast_units))
 
     units_by_day = {batch.day: batch.units for batch in plan.batches}
     demand_before = 0
@@ -214,9 +204,7 @@ def test_each_batch_covers_its_net_demand_with_less_than_one_batch_to_spare(
     batches_by_day=st.lists(st.integers(0, 20), min_size=1, max_size=10),
     flour_per_batch=st.integers(1, 5000).map(lambda grams: grams / 1000),
 )
-def test_requirements_add_up_to_the_recipe_times_the_batches(
-    batches_by_day: list[int], flour_per_batch: float
-) -> None:
+def test_requirements_add_up_to_the_recipe_times_the_batches(batches_by_day: list[int], flour_per_batch: float) -> None:
     recipe = a_recipe(yield_units=10, lines=(("flour", flour_per_batch),))
     forecast = a_forecast("baguette", *(10 * batches for batches in batches_by_day))
 

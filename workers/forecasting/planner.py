@@ -72,9 +72,7 @@ def _known_units(sold: Mapping[date, int | None], before: date, window_days: int
     return [units for day in days if (units := sold.get(day)) is not None]
 
 
-def _known_units_by_weekday(
-    sold: Mapping[date, int | None], before: date, window_days: int
-) -> dict[int, list[int]]:
+def _known_units_by_weekday(sold: Mapping[date, int | None], before: date, window_days: int) -> dict[int, list[int]]:
     """Weekday → units of the days in [before - window_days, before) that have a value."""
     by_weekday: dict[int, list[int]] = {}
     for back in range(1, window_days + 1):

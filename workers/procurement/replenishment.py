@@ -34,12 +34,10 @@ class _ProjectedLot:
     sort_key: str
 
     def usable_on(self, day: date) -> bool:
-        return self.quantity > QUANTITY_EPSILON and (
-            self.expires_on is None or day < self.expires_on
-        )
+        return self.quantity > QUANTITY_EPSILON and (self.expires_on is None or day < self.expires_on)
 
     def fefo_key(self) -> tuple[date, str]:
-        return (self.expires_on or date.max, self.sort_key)
+        return (date.min, self.sort_key)
 
 
 def plan_purchases(
@@ -92,9 +90,7 @@ def plan_purchases(
                 business_date=business_date,
             )
         )
-    lines.sort(
-        key=lambda line: (line.order_date, line.supplier_id, line.ingredient_id, line.delivery_date)
-    )
+    lines.sort(key=lambda line: (line.order_date, line.supplier_id, line.ingredient_id, line.delivery_date))
     return tuple(lines)
 
 
@@ -132,9 +128,7 @@ def _purchases_for_ingredient(
         late = order_date < business_date
         lines.append(
             PurchaseLine(
-                line_id=str(
-                    uuid5(saga_id, f"po:{supplier_id}:{ingredient.ingredient_id}:{day.isoformat()}")
-                ),
+                line_id=str(uuid5(saga_id, f"po:{supplier_id}:{ingredient.ingredient_id}:{day.isoformat()}")),
                 supplier_id=supplier_id,
                 ingredient_id=ingredient.ingredient_id,
                 order_date=order_date,
@@ -143,9 +137,9 @@ def _purchases_for_ingredient(
                 unit_price=item.unit_price,
                 late=late,
                 reason=(
-                    f"need {_amount(needed_by_day[day])} on hand {_amount(on_hand)}"
+                    f"need {_amount(needed_by_day[day])}, on hand {_amount(on_hand)},"
                     f" short {_amount(shortfall)}; max(short, MOQ {_amount(item.moq)})"
-                    f" -> {packs} x pack {_amount(item.pack_size)} = {_amount(quantity)};"
+                    f" → {packs} × pack {_amount(item.pack_size)} = {_amount(quantity)};"
                     f" lead time {item.lead_time_days} d" + (" (late)" if late else "")
                 ),
             )
@@ -153,9 +147,7 @@ def _purchases_for_ingredient(
     return lines
 
 
-def _cheapest_offer(
-    saga_id: UUID, ingredient_id: str, suppliers: Sequence[Supplier]
-) -> tuple[str, SupplierItem]:
+def _cheapest_offer(saga_id: UUID, ingredient_id: str, suppliers: Sequence[Supplier]) -> tuple[str, SupplierItem]:
     offers = [
         (item.unit_price, item.lead_time_days, supplier.supplier_id, item)
         for supplier in suppliers

@@ -50,7 +50,7 @@ def schedule_production(
     the surplus of the last batch is not carried to later days. Closed days get no batch and do
     not consume stock. `batch_id` is `uuid5(saga_id, "batch:{product_id}:{day}")`.
 
-    Each batch needs `quantity_per_batch * batches` of each recipe line's ingredient on its day;
+    Each batch needs `quantity_per_batch × batches` of each recipe line's ingredient on its day;
     these are summed per (ingredient, day) and rounded to 3 decimals (a sum that rounds to 0 is
     dropped).
 
@@ -72,22 +72,16 @@ def schedule_production(
                 f"saga {saga_id}: product {product_id!r} has a forecast above 0 but no recipe; "
                 "add a recipe for it (or remove the product from the assortment)"
             )
-        batches.extend(
-            _batches_for_product(saga_id, products_by_id[product_id], recipe, demand, business_date)
-        )
+        batches.extend(_batches_for_product(saga_id, products_by_id[product_id], recipe, demand, business_date))
     batches.sort(key=lambda batch: (batch.day, batch.product_id))
-    return ProductionPlan(
-        batches=tuple(batches), requirements=_requirements(batches, recipes_by_product)
-    )
+    return ProductionPlan(batches=tuple(batches), requirements=_requirements(batches, recipes_by_product))
 
 
 def _recipes_by_product(saga_id: UUID, recipes: Sequence[Recipe]) -> dict[str, Recipe]:
     by_product: dict[str, Recipe] = {}
     for recipe in recipes:
         if recipe.product_id in by_product:
-            raise PlanningError(
-                f"saga {saga_id}: product {recipe.product_id!r} has two recipes; keep one"
-            )
+            raise PlanningError(f"saga {saga_id}: product {recipe.product_id!r} has two recipes; keep one")
         by_product[recipe.product_id] = recipe
     return by_product
 
@@ -144,8 +138,8 @@ def _batches_for_product(
                 units=units,
                 oven_minutes=batch_count * recipe.oven_minutes_per_batch,
                 reason=(
-                    f"forecast {forecast_units:g} - stock {stock_used} = {net_units}"
-                    f" -> {batch_count} x {recipe.batch_yield_units} = {units}"
+                    f"forecast {forecast_units:g} − stock {stock_used} = {net_units}"
+                    f" → {batch_count} × {recipe.batch_yield_units}"
                 ),
             )
         )

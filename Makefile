@@ -1,0 +1,40 @@
+# bakeplan — one entry point for humans and CI.
+.PHONY: install demo test check lint typecheck imports unit stack-up stack-down
+
+UV ?= uv
+
+install:
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv>=0.5"
+	$(UV) sync --frozen
+
+## The main job: local Kafka + Postgres, one seeded bakery, its daily plan printed.
+demo: install
+	$(UV) run bakeplan demo
+
+## Every test tier on the real local Kafka and Postgres (started here if not running).
+test: install
+	$(UV) run bakeplan stack up
+	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest
+
+check: install lint typecheck imports unit
+
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck:
+	$(UV) run mypy contracts orchestrator workers bakeplan tests
+
+imports:
+	$(UV) run lint-imports
+
+unit:
+	$(UV) run pytest -m unit -q
+
+stack-up: install
+	$(UV) run bakeplan stack up
+
+stack-down:
+	$(UV) run bakeplan stack down

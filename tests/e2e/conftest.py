@@ -1,0 +1,30 @@
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bakeplan.db import create_engine
+from bakeplan.settings import Settings
+from tests.e2e.processes import Processes
+
+
+@pytest.fixture(scope="session")
+def processes(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    procs = Processes(settings, tmp_path_factory.mktemp("logs"))
+    procs.start_all()
+    yield procs
+    procs.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def engine(db_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def tenant_prefix() -> str:
+    """Tenants of one test never collide with another test's (or another run's)."""
+    return f"t{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,60 @@
+"""Orchestrator and workers as OS processes, started as a user would (`bakeplan serve --role R`)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bakeplan.settings import Settings
+
+ROLES = ("orchestrator", "forecasting", "production", "procurement")
+
+
+class Processes:
+    def __init__(self, settings: Settings, log_dir: Path, **overrides: str) -> None:
+        self._env = {
+            **os.environ,
+            "BAKEPLAN_DATABASE_URL": settings.database_url,
+            "BAKEPLAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
+            "BAKEPLAN_LOG_LEVEL": "INFO",
+            **overrides,
+        }
+        self._log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.starts: dict[str, int] = {}
+
+    def start(self, role: str, *, timeout_s: float = 60.0) -> None:
+        n = self.starts.get(role, 0) + 1
+        self.starts[role] = n
+        log_path = self._log_dir / f"{role}-{n}.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bakeplan", "serve", "--role", role], env=self._env, stdout=log, stderr=log
+        )
+        self.procs[role] = proc
+        deadline = time.monotonic() + timeout_s
+        while b"ready" not in log_path.read_bytes():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{role} exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{role} not ready after {timeout_s} s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def start_all(self) -> None:
+        for role in ROLES:
+            self.start(role)
+
+    def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(role)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def log_text(self, role: str) -> str:
+        return "\n".join(p.read_text() for p in sorted(self._log_dir.glob(f"{role}-*.log")))
+
+    def stop_all(self) -> None:
+        for role in list(self.procs):
+            self.kill(role, signal.SIGTERM)

@@ -1,0 +1,102 @@
+"""What e2e tests do as a user would: seed tenants, publish triggers, wait for outcomes."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bakeplan.messaging.admin import ensure_topics
+from bakeplan.messaging.codec import encode
+from bakeplan.seed import write_tenant
+from bakeplan.settings import Settings
+from bakeplan.synthetic import TenantData, generate_tenant
+from contracts.messages import PlanningRequested
+from contracts.topics import Topic
+from orchestrator.saga import saga_id_for_trigger
+from orchestrator.tables import sagas
+
+TODAY = date(2026, 11, 28)
+TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
+T = TypeVar("T")
+
+
+async def seed(engine: AsyncEngine, tenant_id: str, *, profile: str = "small", seed: int = 3) -> TenantData:
+    tenant = generate_tenant(tenant_id, profile=profile, seed=seed, today=TODAY)  # type: ignore[arg-type]
+    async with engine.begin() as conn:
+        await write_tenant(conn, tenant)
+    return tenant
+
+
+async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes) -> None:
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(str(topic), value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def trigger(settings: Settings, tenant_id: str, business_date: date = TODAY) -> UUID:
+    message = PlanningRequested(
+        event_id=uuid4(), tenant_id=tenant_id, occurred_at=datetime.now(UTC), business_date=business_date,
+        requested_by="test",
+    )
+    await publish(settings, Topic.TRIGGERS, encode(message), key=tenant_id.encode())
+    return saga_id_for_trigger(message.event_id)
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 60.0, what: str) -> T:
+    """Poll `probe` until it returns something other than None (no fixed sleeps in tests)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def saga_row(engine: AsyncEngine, saga_id: UUID) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id))).mappings().first()
+        return dict(row) if row else None
+
+
+async def wait_terminal(engine: AsyncEngine, saga_id: UUID, *, timeout_s: float = 90.0) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        row = await saga_row(engine, saga_id)
+        return row if row and row["status"] in TERMINAL else None
+
+    return await eventually(probe, timeout_s=timeout_s, what=f"saga {saga_id} to finish")
+
+
+async def read_topic(
+    settings: Settings, topic: Topic, match: Callable[[Any], bool], *, timeout_s: float = 30.0
+) -> list[Any]:
+    """Records of `topic` (read_committed, from the beginning) for which `match(record)` holds;
+    waits until at least one matches."""
+    consumer = AIOKafkaConsumer(
+        str(topic), bootstrap_servers=settings.kafka_bootstrap, group_id=None, auto_offset_reset="earliest",
+        isolation_level="read_committed", enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [r for rs in batch.values() for r in rs]
+            found += [r for r in records if match(r)]
+            if found and not records:
+                break
+        return found
+    finally:
+        await consumer.stop()

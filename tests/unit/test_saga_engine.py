@@ -1,0 +1,500 @@
+"""Unit tests of the pure saga engine: forward steps, reverse compensation, timeouts, pivots."""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from orchestrator.engine import (
+    CompensateStep,
+    Decision,
+    FinishSaga,
+    RunStep,
+    SagaDefinition,
+    SagaEvent,
+    SagaState,
+    SagaStatus,
+    StartSaga,
+    StepCompensationDone,
+    StepDefinition,
+    StepFailedEvent,
+    StepStatus,
+    StepSucceeded,
+    Tick,
+    decide,
+    new_saga,
+)
+from orchestrator.engine.serialization import state_from_dict, state_to_dict
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2024, 5, 13, 4, 0, tzinfo=UTC)
+STEP_TIMEOUT = timedelta(seconds=10)
+COMPENSATION_TIMEOUT = timedelta(seconds=30)
+MAX_COMPENSATION_ATTEMPTS = 3
+NAMES = ("a", "b", "c")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def a_definition(*, pivot: str | None = None, max_compensation_attempts: int = MAX_COMPENSATION_ATTEMPTS) -> SagaDefinition:
+    return SagaDefinition(
+        steps=tuple(StepDefinition(name, STEP_TIMEOUT, pivot=name == pivot) for name in NAMES),
+        compensation_timeout=COMPENSATION_TIMEOUT,
+        max_compensation_attempts=max_compensation_attempts,
+    )
+
+
+def run(definition: SagaDefinition, events: Iterable[SagaEvent]) -> list[Decision]:
+    """Feed the events to a new saga, one after the other; the decisions in order."""
+    state = new_saga(definition)
+    decisions: list[Decision] = []
+    for event in events:
+        decision = decide(definition, state, event)
+        decisions.append(decision)
+        state = decision.state
+    return decisions
+
+
+def statuses(state: SagaState) -> dict[str, StepStatus]:
+    return {s.name: s.status for s in state.steps}
+
+
+# --- forward -----------------------------------------------------------------------------------------
+
+
+def test_start_runs_the_first_step_with_its_deadline() -> None:
+    decision = decide(a_definition(), new_saga(a_definition()), StartSaga(at(0)))
+
+    assert decision.commands == (RunStep("a"),)
+    assert decision.state.status is SagaStatus.RUNNING
+    first = decision.state.step("a")
+    assert first.status is StepStatus.RUNNING
+    assert first.started_at == at(0)
+    assert first.deadline == at(10)
+    assert first.attempts == 1
+    assert decision.state.next_deadline == at(10)
+    assert statuses(decision.state) == {"a": StepStatus.RUNNING, "b": StepStatus.PENDING, "c": StepStatus.PENDING}
+
+
+def test_starting_twice_is_ignored() -> None:
+    definition = a_definition()
+    started = decide(definition, new_saga(definition), StartSaga(at(0))).state
+
+    again = decide(definition, started, StartSaga(at(1)))
+
+    assert again.state == started
+    assert again.commands == ()
+    assert "already started" in again.note
+
+
+def test_successes_run_the_steps_in_order_and_complete_the_saga() -> None:
+    decisions = run(
+        a_definition(),
+        [StartSaga(at(0)), StepSucceeded("a", at(1)), StepSucceeded("b", at(2)), StepSucceeded("c", at(3))],
+    )
+
+    assert [d.commands for d in decisions] == [
+        (RunStep("a"),),
+        (RunStep("b"),),
+        (RunStep("c"),),
+        (FinishSaga(SagaStatus.COMPLETED),),
+    ]
+    final = decisions[-1].state
+    assert final.status is SagaStatus.COMPLETED
+    assert set(statuses(final).values()) == {StepStatus.DONE}
+    assert final.step("b").started_at == at(1)
+    assert final.step("b").finished_at == at(2)
+    assert final.next_deadline is None
+
+
+def test_tick_before_the_deadline_changes_nothing() -> None:
+    definition = a_definition()
+    started = decide(definition, new_saga(definition), StartSaga(at(0))).state
+
+    decision = decide(definition, started, Tick(at(9.999)))
+
+    assert decision.state == started
+    assert decision.commands == ()
+    assert decision.note == "no deadline due"
+
+
+# --- compensation ------------------------------------------------------------------------------------
+
+
+def test_failure_of_the_last_step_compensates_the_done_steps_in_reverse_order() -> None:
+    decisions = run(
+        a_definition(),
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1)),
+            StepSucceeded("b", at(2)),
+            StepFailedEvent("c", "oven broken", at(3)),
+            StepCompensationDone("b", at(4)),
+            StepCompensationDone("a", at(5)),
+        ],
+    )
+
+    failed, b_undone, a_undone = decisions[3:]
+    assert failed.commands == (CompensateStep("b", 1),)
+    assert failed.state.status is SagaStatus.COMPENSATING
+    assert failed.state.reason == "c: oven broken"
+    assert failed.state.step("c").status is StepStatus.FAILED
+    assert failed.state.step("c").detail == "oven broken"
+    assert failed.state.step("b").deadline == at(3) + COMPENSATION_TIMEOUT
+    assert b_undone.commands == (CompensateStep("a", 1),)
+    assert a_undone.commands == (FinishSaga(SagaStatus.COMPENSATED, "c: oven broken"),)
+    assert a_undone.state.status is SagaStatus.COMPENSATED
+    assert statuses(a_undone.state) == {
+        "a": StepStatus.COMPENSATED,
+        "b": StepStatus.COMPENSATED,
+        "c": StepStatus.FAILED,
+    }
+    assert a_undone.state.next_deadline is None
+
+
+def test_failure_of_the_first_step_ends_compensated_without_compensating_anything() -> None:
+    decisions = run(a_definition(), [StartSaga(at(0)), StepFailedEvent("a", "no sales history", at(1))])
+
+    final = decisions[-1]
+    assert final.commands == (FinishSaga(SagaStatus.COMPENSATED, "a: no sales history"),)
+    assert final.state.status is SagaStatus.COMPENSATED
+    assert statuses(final.state) == {"a": StepStatus.FAILED, "b": StepStatus.PENDING, "c": StepStatus.PENDING}
+
+
+def test_a_timed_out_step_is_compensated_first_because_it_may_have_made_effects() -> None:
+    decisions = run(
+        a_definition(),
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1)),  # b runs with a deadline at 11 s
+            Tick(at(11)),
+            StepCompensationDone("b", at(12)),
+            StepCompensationDone("a", at(13)),
+        ],
+    )
+
+    timed_out, b_undone, a_undone = decisions[2:]
+    assert timed_out.state.step("b").status is StepStatus.COMPENSATING
+    assert timed_out.state.step("b").detail == "no reply before the deadline"
+    assert timed_out.state.reason == "b: no reply before the deadline"
+    assert timed_out.commands == (CompensateStep("b", 1),)
+    assert b_undone.commands == (CompensateStep("a", 1),)
+    assert a_undone.commands == (FinishSaga(SagaStatus.COMPENSATED, "b: no reply before the deadline"),)
+    assert statuses(a_undone.state) == {
+        "a": StepStatus.COMPENSATED,
+        "b": StepStatus.COMPENSATED,
+        "c": StepStatus.PENDING,
+    }
+
+
+def test_a_step_timing_out_after_a_completed_pivot_is_compensated_then_the_saga_fails() -> None:
+    """The timed-out step may have made effects, so it is undone even though it follows a pivot."""
+    definition = a_definition(pivot="a")
+    decisions = run(definition, [StartSaga(at(0)), StepSucceeded("a", at(1)), Tick(at(11))])
+
+    before_tick = decisions[1].state
+    assert before_tick.step("b").status is StepStatus.RUNNING
+    timed_out = decisions[2]
+    assert timed_out.commands == (CompensateStep("b", 1),)
+    # Once its compensation is done, `a` is behind the pivot: the saga fails forward.
+    done = decide(definition, timed_out.state, StepCompensationDone("b", at(12)))
+    assert done.state.status is SagaStatus.FAILED
+    assert statuses(done.state) == {"a": StepStatus.DONE, "b": StepStatus.COMPENSATED, "c": StepStatus.PENDING}
+
+
+def test_late_success_after_a_timeout_is_ignored_with_a_note() -> None:
+    decisions = run(a_definition(), [StartSaga(at(0)), StepSucceeded("a", at(1)), Tick(at(11))])
+    compensating = decisions[-1].state
+
+    late = decide(a_definition(), compensating, StepSucceeded("b", at(12)))
+
+    assert late.state == compensating
+    assert late.commands == ()
+    assert "late or duplicate result of 'b'" in late.note
+
+
+def test_duplicate_success_is_ignored_with_a_note() -> None:
+    decisions = run(a_definition(), [StartSaga(at(0)), StepSucceeded("a", at(1))])
+    b_running = decisions[-1].state
+
+    duplicate = decide(a_definition(), b_running, StepSucceeded("a", at(2)))
+
+    assert duplicate.state == b_running
+    assert duplicate.commands == ()
+    assert "'a'" in duplicate.note
+    assert "DONE" in duplicate.note
+
+
+def test_duplicate_failure_and_early_compensation_reply_are_ignored() -> None:
+    definition = a_definition()
+    decisions = run(definition, [StartSaga(at(0)), StepSucceeded("a", at(1)), StepFailedEvent("b", "x", at(2))])
+    compensating_a = decisions[-1].state
+
+    again = decide(definition, compensating_a, StepFailedEvent("b", "x", at(3)))
+    wrong_step = decide(definition, compensating_a, StepCompensationDone("b", at(3)))
+
+    assert (again.state, again.commands) == (compensating_a, ())
+    assert "late or duplicate failure of 'b'" in again.note
+    assert (wrong_step.state, wrong_step.commands) == (compensating_a, ())
+    assert "compensation reply of 'b'" in wrong_step.note
+
+
+def test_an_unanswered_compensation_is_resent_with_the_next_attempt() -> None:
+    definition = a_definition()
+    decisions = run(
+        definition,
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1)),
+            StepFailedEvent("b", "no capacity", at(2)),  # compensate a, deadline 32 s
+            Tick(at(31)),
+            Tick(at(32)),
+            Tick(at(62)),
+        ],
+    )
+
+    first, too_early, second, third = decisions[2:]
+    assert first.commands == (CompensateStep("a", 1),)
+    assert too_early.commands == ()
+    assert too_early.note == "no deadline due"
+    assert second.commands == (CompensateStep("a", 2),)
+    assert second.state.step("a").attempts == 2
+    assert second.state.step("a").deadline == at(32) + COMPENSATION_TIMEOUT
+    assert third.commands == (CompensateStep("a", 3),)
+    assert third.state.status is SagaStatus.COMPENSATING
+
+    answered = decide(definition, third.state, StepCompensationDone("a", at(63)))
+    assert answered.commands == (FinishSaga(SagaStatus.COMPENSATED, "b: no capacity"),)
+
+
+def test_compensation_unanswered_after_the_max_attempts_fails_the_saga() -> None:
+    definition = a_definition(max_compensation_attempts=2)
+    decisions = run(
+        definition,
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1)),
+            StepFailedEvent("b", "no capacity", at(2)),
+            Tick(at(32)),  # attempt 2
+            Tick(at(62)),  # attempt 2 unanswered: give up
+        ],
+    )
+
+    resent, gave_up = decisions[3:]
+    assert resent.commands == (CompensateStep("a", 2),)
+    assert gave_up.state.status is SagaStatus.FAILED
+    assert gave_up.state.next_deadline is None
+    (finish,) = gave_up.commands
+    assert isinstance(finish, FinishSaga)
+    assert finish.status is SagaStatus.FAILED
+    assert finish.reason.startswith("b: no capacity")
+    assert "compensation of 'a' unanswered after 2 attempts" in finish.reason
+    assert gave_up.state.reason == finish.reason
+
+
+def test_after_a_pivot_step_completed_a_later_failure_compensates_nothing_and_fails() -> None:
+    decisions = run(
+        a_definition(pivot="b"),
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1)),
+            StepSucceeded("b", at(2)),
+            StepFailedEvent("c", "supplier gone", at(3)),
+        ],
+    )
+
+    final = decisions[-1]
+    assert not any(isinstance(c, CompensateStep) for d in decisions for c in d.commands)
+    (finish,) = final.commands
+    assert isinstance(finish, FinishSaga)
+    assert finish.status is SagaStatus.FAILED
+    assert finish.reason == "c: supplier gone; a pivot step completed, so it is handled forward"
+    assert final.state.status is SagaStatus.FAILED
+    assert statuses(final.state) == {"a": StepStatus.DONE, "b": StepStatus.DONE, "c": StepStatus.FAILED}
+
+
+def test_a_pivot_step_that_did_not_complete_does_not_stop_compensation() -> None:
+    decisions = run(
+        a_definition(pivot="b"),
+        [StartSaga(at(0)), StepSucceeded("a", at(1)), StepFailedEvent("b", "x", at(2)), StepCompensationDone("a", at(3))],
+    )
+
+    assert decisions[2].commands == (CompensateStep("a", 1),)
+    assert decisions[3].state.status is SagaStatus.COMPENSATED
+
+
+# --- ignored events ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        StartSaga(at(100)),
+        StepSucceeded("c", at(100)),
+        StepFailedEvent("c", "late", at(100)),
+        StepCompensationDone("a", at(100)),
+        Tick(at(10_000)),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_terminal_saga_ignores_every_event(event: SagaEvent) -> None:
+    definition = a_definition()
+    for terminal in (
+        [StartSaga(at(0)), StepSucceeded("a", at(1)), StepSucceeded("b", at(2)), StepSucceeded("c", at(3))],
+        [StartSaga(at(0)), StepFailedEvent("a", "x", at(1))],
+    ):
+        state = run(definition, terminal)[-1].state
+        assert state.status.terminal
+
+        decision = decide(definition, state, event)
+
+        assert decision.state == state
+        assert decision.commands == ()
+        assert f"saga already {state.status}" in decision.note
+
+
+@pytest.mark.parametrize(
+    "event",
+    [StepSucceeded("z", at(1)), StepFailedEvent("z", "x", at(1)), StepCompensationDone("z", at(1))],
+    ids=lambda e: type(e).__name__,
+)
+def test_an_unknown_step_is_ignored(event: SagaEvent) -> None:
+    definition = a_definition()
+    started = decide(definition, new_saga(definition), StartSaga(at(0))).state
+
+    decision = decide(definition, started, event)
+
+    assert decision.state == started
+    assert decision.commands == ()
+    assert decision.note == "unknown step 'z' ignored"
+
+
+def test_a_definition_rejects_duplicate_step_names() -> None:
+    with pytest.raises(ValueError, match=r"unique step names.*\['a', 'b', 'a'\]"):
+        SagaDefinition(steps=(StepDefinition("a", STEP_TIMEOUT), StepDefinition("b", STEP_TIMEOUT), StepDefinition("a", STEP_TIMEOUT)))
+
+
+def test_a_definition_rejects_no_steps() -> None:
+    with pytest.raises(ValueError, match="at least one step"):
+        SagaDefinition(steps=())
+
+
+# --- properties --------------------------------------------------------------------------------------
+
+EventKind = str
+KINDS: tuple[EventKind, ...] = ("start", "success", "failure", "compensated", "tick")
+
+
+def events_from(draws: list[tuple[EventKind, str, int]]) -> list[SagaEvent]:
+    """One event per draw; time moves forward by the drawn seconds."""
+    events: list[SagaEvent] = []
+    seconds = 0
+    for kind, step, delta_seconds in draws:
+        seconds += delta_seconds
+        now = at(seconds)
+        if kind == "start":
+            events.append(StartSaga(now))
+        elif kind == "success":
+            events.append(StepSucceeded(step, now))
+        elif kind == "failure":
+            events.append(StepFailedEvent(step, "random failure", now))
+        elif kind == "compensated":
+            events.append(StepCompensationDone(step, now))
+        else:
+            events.append(Tick(now))
+    return events
+
+
+event_draws = st.lists(
+    st.tuples(st.sampled_from(KINDS), st.sampled_from((*NAMES, "z")), st.integers(0, 40)),
+    max_size=40,
+)
+pivots = st.sampled_from((None, *NAMES))
+
+# A run that times out `b`, then compensates `b` and `a`: the property below is not vacuous.
+COMPENSATED_RUN: list[tuple[EventKind, str, int]] = [
+    ("start", "a", 0),
+    ("success", "a", 1),
+    ("tick", "a", 11),
+    ("compensated", "b", 1),
+    ("tick", "a", 31),
+    ("compensated", "a", 1),
+]
+
+
+@settings(max_examples=400)
+@given(draws=event_draws, pivot=pivots, max_attempts=st.integers(1, 4))
+@example(draws=COMPENSATED_RUN, pivot=None, max_attempts=2)
+def test_any_event_sequence_keeps_the_saga_invariants(
+    draws: list[tuple[EventKind, str, int]], pivot: str | None, max_attempts: int
+) -> None:
+    definition = a_definition(pivot=pivot, max_compensation_attempts=max_attempts)
+    state = decide(definition, new_saga(definition), StartSaga(T0)).state
+    first_compensations: list[int] = []
+
+    for event in events_from(draws):
+        decision = decide(definition, state, event)  # never raises
+
+        if decision.note:
+            assert decision.state == state, "an ignored event must leave the state unchanged"
+            assert decision.commands == ()
+        else:
+            assert decision.commands, "a state change must come with something to do"
+        if state.status.terminal:
+            assert decision.state == state
+        assert sum(s.status is StepStatus.RUNNING for s in decision.state.steps) <= 1
+        for command in decision.commands:
+            if isinstance(command, CompensateStep) and command.attempt == 1:
+                index = NAMES.index(command.step)
+                before = state.steps[index]
+                timed_out_now = (
+                    isinstance(event, Tick)
+                    and before.status is StepStatus.RUNNING
+                    and before.deadline is not None
+                    and before.deadline <= event.now
+                )  # a step that times out is compensated in the same decision
+                assert before.status in (StepStatus.DONE, StepStatus.TIMED_OUT) or timed_out_now
+                first_compensations.append(index)
+        assert state_from_dict(state_to_dict(decision.state)) == decision.state
+        state = decision.state
+
+    assert first_compensations == sorted(set(first_compensations), reverse=True), "strictly reverse step order"
+    if state.status is SagaStatus.COMPENSATED:
+        assert not any(
+            s.status in (StepStatus.DONE, StepStatus.TIMED_OUT, StepStatus.COMPENSATING) for s in state.steps
+        ), "a compensated saga leaves nothing with effects behind"
+        assert all(state.steps[i].status is StepStatus.COMPENSATED for i in first_compensations)
+
+
+def test_serialization_round_trips_every_state_along_a_run() -> None:
+    decisions = run(
+        a_definition(),
+        [
+            StartSaga(at(0)),
+            StepSucceeded("a", at(1.5)),
+            StepSucceeded("b", at(2)),
+            StepFailedEvent("c", "flour: no supplier «Müller»", at(3)),
+            Tick(at(33)),
+            StepCompensationDone("b", at(34)),
+            StepCompensationDone("a", at(35)),
+        ],
+    )
+    states = [new_saga(a_definition()), *(d.state for d in decisions)]
+
+    for state in states:
+        assert state_from_dict(state_to_dict(state)) == state
+    assert states[-1].status is SagaStatus.COMPENSATED
+    assert state_to_dict(states[1])["steps"][0] == {
+        "name": "a",
+        "status": "RUNNING",
+        "started_at": "2024-05-13T04:00:00+00:00",
+        "finished_at": None,
+        "deadline": "2024-05-13T04:00:10+00:00",
+        "attempts": 1,
+        "detail": "",
+    }
