@@ -97,9 +97,9 @@ def stack_up() -> None:
     """Start a local Kafka node and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
     if _script("kafka.sh", "start") != 0:
         _fail("Kafka did not start (see the messages above)", 1)
-    if not os.environ.get("DATABASE_URL") and not os.environ.get("BAKEPLAN_DATABASE_URL"):
-        if _script("postgres.sh", "start") != 0:
-            _fail("Postgres did not start (see the messages above)", 1)
+    external_db = os.environ.get("DATABASE_URL") or os.environ.get("BAKEPLAN_DATABASE_URL")
+    if not external_db and _script("postgres.sh", "start") != 0:
+        _fail("Postgres did not start (see the messages above)", 1)
 
 
 @stack_app.command("down")
@@ -201,7 +201,9 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
     await producer.start()
     try:
         await producer.send_and_wait(
-            Topic.TRIGGERS, encode(message), key=message.tenant_id.encode(),
+            Topic.TRIGGERS,
+            encode(message),
+            key=message.tenant_id.encode(),
             headers=[("event_type", message.event_type.encode())],
         )
     finally:
@@ -215,8 +217,11 @@ def _wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
         if found is not None and found["status"] in TERMINAL:
             return found
         if time.monotonic() > deadline:
-            _fail(f"saga {saga_id} did not finish within {timeout_s:.0f} s (status "
-                  f"{found['status'] if found else 'not started'}); is `bakeplan serve` running?", 1)
+            _fail(
+                f"saga {saga_id} did not finish within {timeout_s:.0f} s (status "
+                f"{found['status'] if found else 'not started'}); is `bakeplan serve` running?",
+                1,
+            )
         time.sleep(0.1)
 
 
@@ -243,13 +248,22 @@ def trigger(
         already = True
     else:
         message = PlanningRequested(
-            event_id=uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=business_date,
-            requested_by="cli", horizon_days=settings.horizon_days,
+            event_id=uuid4(),
+            tenant_id=tenant,
+            occurred_at=datetime.now(UTC),
+            business_date=business_date,
+            requested_by="cli",
+            horizon_days=settings.horizon_days,
         )
         asyncio.run(_publish_trigger(settings, message))
         saga_id, status, already = queries.saga_id_for_trigger(message.event_id), "REQUESTED", False
-    result: dict[str, Any] = {"saga_id": str(saga_id), "tenant_id": tenant, "business_date": business_date,
-                              "status": status, "already_planned": already}
+    result: dict[str, Any] = {
+        "saga_id": str(saga_id),
+        "tenant_id": tenant,
+        "business_date": business_date,
+        "status": status,
+        "already_planned": already,
+    }
     if wait:
         finished = _wait_terminal(saga_id, timeout)
         result["status"] = finished["status"]
@@ -276,8 +290,14 @@ def runs(
         return
     table = Table("saga", "tenant", "date", "status", "started", "reason")
     for r in rows:
-        table.add_row(str(r["saga_id"]), r["tenant_id"], str(r["business_date"]), r["status"],
-                      r["created_at"].strftime("%Y-%m-%d %H:%M:%S"), r["reason"][:60])
+        table.add_row(
+            str(r["saga_id"]),
+            r["tenant_id"],
+            str(r["business_date"]),
+            r["status"],
+            r["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            r["reason"][:60],
+        )
     console.print(table)
 
 
@@ -292,7 +312,9 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json(found)
         return
-    console.print(f"saga {sid}  tenant {found['tenant_id']}  date {found['business_date']}  [bold]{found['status']}[/bold]")
+    console.print(
+        f"saga {sid}  tenant {found['tenant_id']}  date {found['business_date']}  [bold]{found['status']}[/bold]"
+    )
     if found["reason"]:
         console.print(f"reason: {found['reason']}")
     table = Table("at", "event", "step", "detail")
@@ -312,11 +334,23 @@ def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
         return
     batches = Table("day", "product", "batches", "units", "oven min", "status", title="production batches")
     for b in plan["batches"]:
-        batches.add_row(str(b["day"]), b["product_id"], str(b["batches"]), str(b["units"]), str(b["oven_minutes"]), b["status"])
-    lines = Table("order", "delivery", "supplier", "ingredient", "qty", "price", "late", "status", title="purchase lines")
+        batches.add_row(
+            str(b["day"]), b["product_id"], str(b["batches"]), str(b["units"]), str(b["oven_minutes"]), b["status"]
+        )
+    lines = Table(
+        "order", "delivery", "supplier", "ingredient", "qty", "price", "late", "status", title="purchase lines"
+    )
     for p in plan["purchase_lines"]:
-        lines.add_row(str(p["order_date"]), str(p["delivery_date"]), p["supplier_id"], p["ingredient_id"],
-                      f"{p['quantity']:g}", f"{p['unit_price']:.2f}", "LATE" if p["late"] else "", p["status"])
+        lines.add_row(
+            str(p["order_date"]),
+            str(p["delivery_date"]),
+            p["supplier_id"],
+            p["ingredient_id"],
+            f"{p['quantity']:g}",
+            f"{p['unit_price']:.2f}",
+            "LATE" if p["late"] else "",
+            p["status"],
+        )
     console.print(batches)
     console.print(lines)
 
@@ -340,8 +374,12 @@ def demo(
             saga_id = active[0]
         else:
             message = PlanningRequested(
-                event_id=uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=business_date,
-                requested_by="demo", horizon_days=_settings().horizon_days,
+                event_id=uuid4(),
+                tenant_id=tenant,
+                occurred_at=datetime.now(UTC),
+                business_date=business_date,
+                requested_by="demo",
+                horizon_days=_settings().horizon_days,
             )
             asyncio.run(_publish_trigger(_settings(), message))
             saga_id = queries.saga_id_for_trigger(message.event_id)

@@ -1,6 +1,6 @@
 """The async SQLAlchemy engine. Created by `create_app`, never at import time."""
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bakeplan.settings import Settings
 

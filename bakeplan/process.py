@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
@@ -63,9 +63,11 @@ class App:
         self.producer = create_producer(settings)
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
         policy = DeliveryPolicy(settings.max_delivery_attempts, settings.retry_base_seconds)
-        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         if role == "orchestrator":
-            relay = OutboxRelay(self.engine, orchestrator_outbox, self.producer, poll_seconds=settings.relay_poll_seconds)
+            relay = OutboxRelay(
+                self.engine, orchestrator_outbox, self.producer, poll_seconds=settings.relay_poll_seconds
+            )
             definition = daily_plan_definition(
                 step_timeout=timedelta(seconds=settings.step_timeout_seconds),
                 compensation_timeout=timedelta(seconds=settings.compensation_timeout_seconds),
@@ -73,17 +75,35 @@ class App:
             )
             self.orchestrator = Orchestrator(self.engine, definition, utc_now, relay.wake)
             for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
-                subscribe(self.broker, self.producer, topic=topic, consumer="orchestrator",
-                          handler=self.orchestrator.handle, policy=policy)
+                subscribe(
+                    self.broker,
+                    self.producer,
+                    topic=topic,
+                    consumer="orchestrator",
+                    handler=self.orchestrator.handle,
+                    policy=policy,
+                )
             self._background += [relay.run, self._deadlines]
         else:
             spec = WORKER_SPECS[role]
             relay = OutboxRelay(self.engine, spec.outbox, self.producer, poll_seconds=settings.relay_poll_seconds)
             worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake)
-            subscribe(self.broker, self.producer, topic=spec.commands_topic, consumer=role,
-                      handler=worker.handle, policy=policy)
-            subscribe(self.broker, self.producer, topic=Topic.PLANS, consumer=f"{role}-plans",
-                      handler=worker.handle, policy=policy)
+            subscribe(
+                self.broker,
+                self.producer,
+                topic=spec.commands_topic,
+                consumer=role,
+                handler=worker.handle,
+                policy=policy,
+            )
+            subscribe(
+                self.broker,
+                self.producer,
+                topic=Topic.PLANS,
+                consumer=f"{role}-plans",
+                handler=worker.handle,
+                policy=policy,
+            )
             self._background.append(relay.run)
 
     async def _deadlines(self) -> None:
@@ -91,7 +111,7 @@ class App:
             try:
                 while await self.orchestrator.tick() > 0:
                     pass
-            except Exception:  # noqa: BLE001 - keep scanning through a database outage
+            except Exception:
                 log.exception("deadline scan failed; retrying")
             await asyncio.sleep(self.settings.deadline_scan_seconds)
 
@@ -122,9 +142,7 @@ def create_app(settings: Settings, role: Role) -> App:
 
 def serve(settings: Settings, role: Role) -> None:
     """Run one role until SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
 

@@ -15,11 +15,22 @@ from workers.production.tables import batches
 ACTIVE_STATUSES = ("RUNNING", "COMPENSATING", "COMPLETED")
 
 
-async def list_runs(conn: AsyncConnection, *, tenant: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
-    query = select(
-        sagas.c.saga_id, sagas.c.tenant_id, sagas.c.business_date, sagas.c.status, sagas.c.created_at,
-        sagas.c.updated_at, sagas.c.reason,
-    ).order_by(sagas.c.created_at.desc()).limit(limit)
+async def list_runs(
+    conn: AsyncConnection, *, tenant: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    query = (
+        select(
+            sagas.c.saga_id,
+            sagas.c.tenant_id,
+            sagas.c.business_date,
+            sagas.c.status,
+            sagas.c.created_at,
+            sagas.c.updated_at,
+            sagas.c.reason,
+        )
+        .order_by(sagas.c.created_at.desc())
+        .limit(limit)
+    )
     if tenant:
         query = query.where(sagas.c.tenant_id == tenant)
     if status:
@@ -57,17 +68,34 @@ async def active_saga_for(conn: AsyncConnection, tenant_id: str, business_date: 
 async def plan_of(conn: AsyncConnection, saga_id: UUID) -> dict[str, list[dict[str, Any]]]:
     batch_rows = (
         await conn.execute(
-            select(batches.c.batch_id, batches.c.product_id, batches.c.day, batches.c.batches, batches.c.units,
-                   batches.c.oven_minutes, batches.c.status, batches.c.reason)
+            select(
+                batches.c.batch_id,
+                batches.c.product_id,
+                batches.c.day,
+                batches.c.batches,
+                batches.c.units,
+                batches.c.oven_minutes,
+                batches.c.status,
+                batches.c.reason,
+            )
             .where(batches.c.saga_id == saga_id)
             .order_by(batches.c.day, batches.c.product_id)
         )
     ).mappings()
     line_rows = (
         await conn.execute(
-            select(purchase_lines.c.line_id, purchase_lines.c.supplier_id, purchase_lines.c.ingredient_id,
-                   purchase_lines.c.order_date, purchase_lines.c.delivery_date, purchase_lines.c.quantity,
-                   purchase_lines.c.unit_price, purchase_lines.c.late, purchase_lines.c.status, purchase_lines.c.reason)
+            select(
+                purchase_lines.c.line_id,
+                purchase_lines.c.supplier_id,
+                purchase_lines.c.ingredient_id,
+                purchase_lines.c.order_date,
+                purchase_lines.c.delivery_date,
+                purchase_lines.c.quantity,
+                purchase_lines.c.unit_price,
+                purchase_lines.c.late,
+                purchase_lines.c.status,
+                purchase_lines.c.reason,
+            )
             .where(purchase_lines.c.saga_id == saga_id)
             .order_by(purchase_lines.c.order_date, purchase_lines.c.supplier_id, purchase_lines.c.ingredient_id)
         )

@@ -1,8 +1,9 @@
 """Writes generated tenants into the master-data schema (`bakeplan seed`)."""
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.synthetic import TenantData
@@ -19,7 +20,7 @@ async def write_tenant(conn: AsyncConnection, tenant: TenantData) -> None:
         )
     )
 
-    async def rows(table, values):  # type: ignore[no-untyped-def]
+    async def rows(table: Table, values: list[dict[str, Any]]) -> None:
         if values:
             await conn.execute(insert(table), [{"tenant_id": tid, **v} for v in values])
 

@@ -68,37 +68,125 @@ class _Category:
 
 
 _CATEGORIES: dict[str, _Category] = {
-    "flour": _Category("kg", (180, 365), (0.45, 1.2), (25, 10), (0.5, 0.6), False, (
-        "Wheat flour T550", "Rye flour T1150", "Spelt flour T630", "Wholemeal wheat flour",
-        "Rye meal", "Durum semolina", "Oat flakes")),
-    "dairy": _Category("l", (10, 21), (0.9, 4.0), (10, 5), (0.05, 0.3), True, (
-        "Whole milk", "Cream 30%", "Buttermilk", "Skimmed milk")),
-    "yeast": _Category("kg", (14, 30), (1.5, 4.0), (1, 0.5), (0.01, 0.03), True, (
-        "Fresh yeast", "Dry yeast", "Sourdough starter culture")),
-    "salt": _Category("kg", None, (0.3, 0.8), (25, 10), (0.008, 0.012), False, (
-        "Salt", "Pretzel salt", "Iodised sea salt")),
-    "fats": _Category("kg", (30, 120), (5.0, 9.0), (10, 2.5), (0.05, 0.3), False, (
-        "Butter", "Margarine", "Clarified butter", "Laminating butter")),
-    "sugar": _Category("kg", None, (0.8, 3.5), (25, 10), (0.02, 0.2), False, (
-        "Sugar", "Icing sugar", "Brown sugar", "Glucose syrup", "Honey")),
-    "eggs": _Category("pcs", (21, 28), (0.2, 0.35), (30, 180), (2.0, 8.0), True, (
-        "Eggs size M", "Eggs size L", "Free-range eggs")),
-    "cheese": _Category("kg", (14, 30), (3.0, 9.0), (5, 2.5), (0.1, 0.4), True, (
-        "Quark", "Cream cheese", "Mascarpone", "Ricotta")),
-    "fruit": _Category("kg", (5, 14), (2.0, 8.0), (5, 10), (0.05, 0.4), True, (
-        "Apples", "Strawberries", "Cherries", "Plums", "Raspberries", "Lemons", "Pumpkin")),
-    "dried fruit": _Category("kg", (180, 365), (4.0, 10.0), (10, 5), (0.05, 0.3), False, (
-        "Raisins", "Candied orange peel", "Dried cranberries", "Dried apricots")),
-    "nuts": _Category("kg", (120, 270), (7.0, 18.0), (10, 5), (0.03, 0.2), False, (
-        "Hazelnuts", "Almonds", "Walnuts", "Pistachios", "Marzipan")),
-    "seeds": _Category("kg", (180, 365), (2.0, 6.0), (25, 10), (0.02, 0.12), False, (
-        "Sunflower seeds", "Sesame", "Poppy seeds", "Pumpkin seeds", "Linseed")),
-    "chocolate": _Category("kg", (180, 365), (6.0, 15.0), (10, 5, 2.5), (0.05, 0.25), False, (
-        "Dark chocolate", "Cocoa powder", "Milk chocolate", "Chocolate drops")),
-    "spices": _Category("kg", (365, 730), (10.0, 60.0), (1, 0.5), (0.002, 0.01), False, (
-        "Cinnamon", "Cardamom", "Gingerbread spice", "Caraway", "Nutmeg", "Vanilla paste")),
-    "packaging": _Category("pcs", None, (0.02, 0.5), (250, 500, 1000), (1.0, 1.0), False, (
-        "Paper bags", "Cake boxes", "Bread bags", "Pastry trays")),
+    "flour": _Category(
+        "kg",
+        (180, 365),
+        (0.45, 1.2),
+        (25, 10),
+        (0.5, 0.6),
+        False,
+        (
+            "Wheat flour T550",
+            "Rye flour T1150",
+            "Spelt flour T630",
+            "Wholemeal wheat flour",
+            "Rye meal",
+            "Durum semolina",
+            "Oat flakes",
+        ),
+    ),
+    "dairy": _Category(
+        "l", (10, 21), (0.9, 4.0), (10, 5), (0.05, 0.3), True, ("Whole milk", "Cream 30%", "Buttermilk", "Skimmed milk")
+    ),
+    "yeast": _Category(
+        "kg",
+        (14, 30),
+        (1.5, 4.0),
+        (1, 0.5),
+        (0.01, 0.03),
+        True,
+        ("Fresh yeast", "Dry yeast", "Sourdough starter culture"),
+    ),
+    "salt": _Category(
+        "kg", None, (0.3, 0.8), (25, 10), (0.008, 0.012), False, ("Salt", "Pretzel salt", "Iodised sea salt")
+    ),
+    "fats": _Category(
+        "kg",
+        (30, 120),
+        (5.0, 9.0),
+        (10, 2.5),
+        (0.05, 0.3),
+        False,
+        ("Butter", "Margarine", "Clarified butter", "Laminating butter"),
+    ),
+    "sugar": _Category(
+        "kg",
+        None,
+        (0.8, 3.5),
+        (25, 10),
+        (0.02, 0.2),
+        False,
+        ("Sugar", "Icing sugar", "Brown sugar", "Glucose syrup", "Honey"),
+    ),
+    "eggs": _Category(
+        "pcs", (21, 28), (0.2, 0.35), (30, 180), (2.0, 8.0), True, ("Eggs size M", "Eggs size L", "Free-range eggs")
+    ),
+    "cheese": _Category(
+        "kg", (14, 30), (3.0, 9.0), (5, 2.5), (0.1, 0.4), True, ("Quark", "Cream cheese", "Mascarpone", "Ricotta")
+    ),
+    "fruit": _Category(
+        "kg",
+        (5, 14),
+        (2.0, 8.0),
+        (5, 10),
+        (0.05, 0.4),
+        True,
+        ("Apples", "Strawberries", "Cherries", "Plums", "Raspberries", "Lemons", "Pumpkin"),
+    ),
+    "dried fruit": _Category(
+        "kg",
+        (180, 365),
+        (4.0, 10.0),
+        (10, 5),
+        (0.05, 0.3),
+        False,
+        ("Raisins", "Candied orange peel", "Dried cranberries", "Dried apricots"),
+    ),
+    "nuts": _Category(
+        "kg",
+        (120, 270),
+        (7.0, 18.0),
+        (10, 5),
+        (0.03, 0.2),
+        False,
+        ("Hazelnuts", "Almonds", "Walnuts", "Pistachios", "Marzipan"),
+    ),
+    "seeds": _Category(
+        "kg",
+        (180, 365),
+        (2.0, 6.0),
+        (25, 10),
+        (0.02, 0.12),
+        False,
+        ("Sunflower seeds", "Sesame", "Poppy seeds", "Pumpkin seeds", "Linseed"),
+    ),
+    "chocolate": _Category(
+        "kg",
+        (180, 365),
+        (6.0, 15.0),
+        (10, 5, 2.5),
+        (0.05, 0.25),
+        False,
+        ("Dark chocolate", "Cocoa powder", "Milk chocolate", "Chocolate drops"),
+    ),
+    "spices": _Category(
+        "kg",
+        (365, 730),
+        (10.0, 60.0),
+        (1, 0.5),
+        (0.002, 0.01),
+        False,
+        ("Cinnamon", "Cardamom", "Gingerbread spice", "Caraway", "Nutmeg", "Vanilla paste"),
+    ),
+    "packaging": _Category(
+        "pcs",
+        None,
+        (0.02, 0.5),
+        (250, 500, 1000),
+        (1.0, 1.0),
+        False,
+        ("Paper bags", "Cake boxes", "Bread bags", "Pastry trays"),
+    ),
 }
 # The first ingredient ids, in this order, so that most recipes share them.
 _CORE = ("flour", "dairy", "yeast", "salt", "fats", "sugar", "eggs")
@@ -119,39 +207,121 @@ class _Family:
 
 
 _FAMILIES: dict[str, _Family] = {
-    "bread": _Family(("Sourdough Rye", "Farmhouse Loaf", "Spelt Bread", "Multigrain Loaf", "Baguette",
-                      "Ciabatta", "Wholemeal Loaf", "Toast Bread"), (0.5, 0.75, 1.0, 1.5), (3.0, 7.0),
-                     (6, 24), (35, 60), (2, 5), (10, 80), ("flour", "yeast", "salt"),
-                     ("flour", "seeds", "dairy", "fats", "packaging"), 0.3),
-    "rolls": _Family(("Kaiser Roll", "Seeded Roll", "Pretzel", "Rye Roll", "Milk Roll"), (0.06, 0.08, 0.1),
-                     (6.0, 12.0), (30, 60), (15, 25), (1, 2), (40, 200), ("flour", "yeast", "salt"),
-                     ("dairy", "fats", "seeds", "sugar", "packaging"), 0.2),
-    "pastry": _Family(("Croissant", "Pain au Chocolat", "Cinnamon Bun", "Danish", "Apple Turnover"),
-                      (0.07, 0.09, 0.12), (15.0, 30.0), (24, 48), (15, 25), (1, 2), (15, 120),
-                      ("flour", "fats", "sugar", "yeast"),
-                      ("dairy", "eggs", "chocolate", "fruit", "nuts", "spices", "packaging"), 0.2),
-    "cake": _Family(("Cheesecake", "Black Forest Cake", "Apple Pie", "Carrot Cake", "Chocolate Cake"),
-                    (1.2, 1.5, 2.0), (10.0, 15.0), (6, 12), (40, 60), (2, 4), (5, 25),
-                    ("flour", "sugar", "eggs", "fats"),
-                    ("dairy", "cheese", "fruit", "chocolate", "nuts", "spices", "packaging"), 0.12),
-    "cookies": _Family(("Butter Cookies", "Florentines", "Oat Cookies", "Almond Biscuits"), (0.03, 0.05),
-                       (20.0, 40.0), (30, 60), (10, 15), (3, 5), (10, 60), ("flour", "fats", "sugar"),
-                       ("eggs", "nuts", "chocolate", "spices", "dried fruit", "packaging"), 0.08),
-    "seasonal": _Family(("Stollen", "Gingerbread", "Hot Cross Bun", "Strawberry Tart", "Pumpkin Bread"),
-                        (0.1, 0.5, 1.0), (10.0, 25.0), (6, 40), (20, 60), (2, 5), (10, 60),
-                        ("flour", "sugar", "fats", "eggs"),
-                        ("yeast", "fruit", "dried fruit", "nuts", "spices", "packaging"), 0.1),
+    "bread": _Family(
+        (
+            "Sourdough Rye",
+            "Farmhouse Loaf",
+            "Spelt Bread",
+            "Multigrain Loaf",
+            "Baguette",
+            "Ciabatta",
+            "Wholemeal Loaf",
+            "Toast Bread",
+        ),
+        (0.5, 0.75, 1.0, 1.5),
+        (3.0, 7.0),
+        (6, 24),
+        (35, 60),
+        (2, 5),
+        (10, 80),
+        ("flour", "yeast", "salt"),
+        ("flour", "seeds", "dairy", "fats", "packaging"),
+        0.3,
+    ),
+    "rolls": _Family(
+        ("Kaiser Roll", "Seeded Roll", "Pretzel", "Rye Roll", "Milk Roll"),
+        (0.06, 0.08, 0.1),
+        (6.0, 12.0),
+        (30, 60),
+        (15, 25),
+        (1, 2),
+        (40, 200),
+        ("flour", "yeast", "salt"),
+        ("dairy", "fats", "seeds", "sugar", "packaging"),
+        0.2,
+    ),
+    "pastry": _Family(
+        ("Croissant", "Pain au Chocolat", "Cinnamon Bun", "Danish", "Apple Turnover"),
+        (0.07, 0.09, 0.12),
+        (15.0, 30.0),
+        (24, 48),
+        (15, 25),
+        (1, 2),
+        (15, 120),
+        ("flour", "fats", "sugar", "yeast"),
+        ("dairy", "eggs", "chocolate", "fruit", "nuts", "spices", "packaging"),
+        0.2,
+    ),
+    "cake": _Family(
+        ("Cheesecake", "Black Forest Cake", "Apple Pie", "Carrot Cake", "Chocolate Cake"),
+        (1.2, 1.5, 2.0),
+        (10.0, 15.0),
+        (6, 12),
+        (40, 60),
+        (2, 4),
+        (5, 25),
+        ("flour", "sugar", "eggs", "fats"),
+        ("dairy", "cheese", "fruit", "chocolate", "nuts", "spices", "packaging"),
+        0.12,
+    ),
+    "cookies": _Family(
+        ("Butter Cookies", "Florentines", "Oat Cookies", "Almond Biscuits"),
+        (0.03, 0.05),
+        (20.0, 40.0),
+        (30, 60),
+        (10, 15),
+        (3, 5),
+        (10, 60),
+        ("flour", "fats", "sugar"),
+        ("eggs", "nuts", "chocolate", "spices", "dried fruit", "packaging"),
+        0.08,
+    ),
+    "seasonal": _Family(
+        ("Stollen", "Gingerbread", "Hot Cross Bun", "Strawberry Tart", "Pumpkin Bread"),
+        (0.1, 0.5, 1.0),
+        (10.0, 25.0),
+        (6, 40),
+        (20, 60),
+        (2, 5),
+        (10, 60),
+        ("flour", "sugar", "fats", "eggs"),
+        ("yeast", "fruit", "dried fruit", "nuts", "spices", "packaging"),
+        0.1,
+    ),
 }
-_SEASON_PEAK_DAY_OF_YEAR = {"Stollen": 344, "Gingerbread": 335, "Hot Cross Bun": 95, "Strawberry Tart": 166,
-                            "Pumpkin Bread": 288}
+_SEASON_PEAK_DAY_OF_YEAR = {
+    "Stollen": 344,
+    "Gingerbread": 335,
+    "Hot Cross Bun": 95,
+    "Strawberry Tart": 166,
+    "Pumpkin Bread": 288,
+}
 _WEEKDAY_FACTORS = (0.85, 0.8, 0.9, 0.95, 1.1, 1.45, 1.05)  # Monday … Sunday
 _EVE_FACTORS = {(12, 24): 1.6, (12, 31): 1.3}  # shoppers stock up before the holidays
-_TIMEZONES = ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich", "Europe/Amsterdam", "Europe/Paris",
-              "Europe/London", "Europe/Copenhagen")
+_TIMEZONES = (
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/Amsterdam",
+    "Europe/Paris",
+    "Europe/London",
+    "Europe/Copenhagen",
+)
 _NAME_PARTS = (("Golden", "Rustic", "Old Town", "Sunrise", "Mill Lane", "Hearth"), ("Bakery", "Bakehouse", "Breads"))
-_SUPPLIER_NAMES = ("Northern Mills", "Valley Dairy", "Baker's Wholesale", "Golden Grain Co.", "FreshFarm Produce",
-                   "PackRight Supplies", "Nut & Seed Traders", "Cocoa Partners", "Spice Route", "Hansen Egg Farm",
-                   "Metro Cash & Carry", "Alpine Butter")
+_SUPPLIER_NAMES = (
+    "Northern Mills",
+    "Valley Dairy",
+    "Baker's Wholesale",
+    "Golden Grain Co.",
+    "FreshFarm Produce",
+    "PackRight Supplies",
+    "Nut & Seed Traders",
+    "Cocoa Partners",
+    "Spice Route",
+    "Hansen Egg Farm",
+    "Metro Cash & Carry",
+    "Alpine Butter",
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +340,8 @@ class _Days:
             day_of_year=tuple(day.timetuple().tm_yday for day in days),
             weekday=tuple(day.weekday() for day in days),
             years_from_today=tuple((day - today).days / 365.25 for day in days),
-            eve_factor=tuple(_EVE_FACTORS.get((day.month, day.day), 1.0) for day in days))
+            eve_factor=tuple(_EVE_FACTORS.get((day.month, day.day), 1.0) for day in days),
+        )
 
 
 @dataclass(frozen=True)
@@ -188,14 +359,18 @@ class _Demand:
         peak = self.season_peak_day
         if peak is None:
             step = 2 * math.pi / 365.25
-            yearly = [1 + self.yearly_amplitude * math.cos(step * (doy - self.yearly_peak_day))
-                      for doy in days.day_of_year]
+            yearly = [
+                1 + self.yearly_amplitude * math.cos(step * (doy - self.yearly_peak_day)) for doy in days.day_of_year
+            ]
         else:  # a bell around the peak, wrapping over New Year; near zero out of season
             gaps = (abs(doy - peak) for doy in days.day_of_year)
             yearly = [math.exp(-((min(gap, 365 - gap) / self.season_width_days) ** 2)) for gap in gaps]
-        return [self.base_units * self.weekday[weekday] * season * eve * (1 + self.trend_per_year * years)
-                for weekday, season, eve, years
-                in zip(days.weekday, yearly, days.eve_factor, days.years_from_today, strict=True)]
+        return [
+            self.base_units * self.weekday[weekday] * season * eve * (1 + self.trend_per_year * years)
+            for weekday, season, eve, years in zip(
+                days.weekday, yearly, days.eve_factor, days.years_from_today, strict=True
+            )
+        ]
 
 
 def _numbered(name: str, seen: dict[str, int]) -> str:
@@ -232,9 +407,15 @@ def _ingredients(rng: random.Random, count: int) -> list[Ingredient]:
         slot = used.get(category, 0)
         used[category] = slot + 1
         life = spec.shelf_life_days
-        result.append(Ingredient(
-            ingredient_id=f"I{index:04d}", name=_numbered(spec.names[slot % len(spec.names)], seen),
-            unit=spec.unit, category=category, shelf_life_days=rng.randint(*life) if life else None))
+        result.append(
+            Ingredient(
+                ingredient_id=f"I{index:04d}",
+                name=_numbered(spec.names[slot % len(spec.names)], seen),
+                unit=spec.unit,
+                category=category,
+                shelf_life_days=rng.randint(*life) if life else None,
+            )
+        )
     return result
 
 
@@ -257,7 +438,10 @@ def _pick(rng: random.Random, pool: list[Ingredient], taken: set[str], core: Ing
 
 
 def _assortment(
-    rng: random.Random, count: int, ingredients: list[Ingredient], weekday: tuple[float, ...],
+    rng: random.Random,
+    count: int,
+    ingredients: list[Ingredient],
+    weekday: tuple[float, ...],
 ) -> tuple[list[Product], list[Recipe], list[_Demand]]:
     by_category: dict[str, list[Ingredient]] = {}
     for ingredient in ingredients:
@@ -274,10 +458,17 @@ def _assortment(
         label = f"{base} {_weight_label(unit_kg)}" if family_name in ("bread", "cake") else base
         price = min(30.0, max(0.5, round(unit_kg * rng.uniform(*family.price_per_kg), 2)))
         product_id = f"P{index:04d}"
-        products.append(Product(
-            product_id=product_id, name=_numbered(label, seen), family=family_name, unit_price=price,
-            unit_cost=round(price * rng.uniform(0.3, 0.5), 2), shelf_life_days=rng.randint(*family.shelf_life_days),
-            finished_stock_units=rng.randint(0, 10)))
+        products.append(
+            Product(
+                product_id=product_id,
+                name=_numbered(label, seen),
+                family=family_name,
+                unit_price=price,
+                unit_cost=round(price * rng.uniform(0.3, 0.5), 2),
+                shelf_life_days=rng.randint(*family.shelf_life_days),
+                finished_stock_units=rng.randint(0, 10),
+            )
+        )
         batch_yield = min(rng.randint(*family.batch_yield), max(6, int(22 / unit_kg)))  # dough ≤ ~24 kg
         dough_kg = batch_yield * unit_kg * 1.1  # bake loss
         chosen: list[Ingredient] = []
@@ -289,18 +480,26 @@ def _assortment(
             if picked is not None:
                 chosen.append(picked)
                 taken.add(picked.ingredient_id)
-        recipes.append(Recipe(
-            product_id=product_id, batch_yield_units=batch_yield,
-            oven_minutes_per_batch=rng.randint(*family.oven_minutes),
-            lines=tuple(_line(rng, i, dough_kg, batch_yield) for i in chosen)))
+        recipes.append(
+            Recipe(
+                product_id=product_id,
+                batch_yield_units=batch_yield,
+                oven_minutes_per_batch=rng.randint(*family.oven_minutes),
+                lines=tuple(_line(rng, i, dough_kg, batch_yield) for i in chosen),
+            )
+        )
         seasonal = family_name == "seasonal"
-        demands.append(_Demand(
-            base_units=rng.randint(*family.base_units),
-            weekday=tuple(f * rng.uniform(0.95, 1.05) for f in weekday),
-            trend_per_year=rng.uniform(-0.05, 0.1),
-            season_peak_day=_SEASON_PEAK_DAY_OF_YEAR[base] if seasonal else None,
-            season_width_days=rng.uniform(10, 25), yearly_amplitude=rng.uniform(0.03, 0.15),
-            yearly_peak_day=rng.randint(1, 365)))
+        demands.append(
+            _Demand(
+                base_units=rng.randint(*family.base_units),
+                weekday=tuple(f * rng.uniform(0.95, 1.05) for f in weekday),
+                trend_per_year=rng.uniform(-0.05, 0.1),
+                season_peak_day=_SEASON_PEAK_DAY_OF_YEAR[base] if seasonal else None,
+                season_width_days=rng.uniform(10, 25),
+                yearly_amplitude=rng.uniform(0.03, 0.15),
+                yearly_peak_day=rng.randint(1, 365),
+            )
+        )
     return products, recipes, demands
 
 
@@ -315,17 +514,32 @@ def _suppliers(rng: random.Random, count: int, ingredients: list[Ingredient]) ->
         base_price = rng.uniform(*spec.price_per_unit)
         for supplier in sorted([primary, *others]):
             pack_size = float(rng.choice(spec.pack_sizes))
-            items[supplier].append(SupplierItem(
-                ingredient_id=ingredient.ingredient_id, unit_price=round(base_price * rng.uniform(0.9, 1.15), 3),
-                lead_time_days=rng.randint(1, 2) if spec.fresh else rng.randint(2, 7),
-                moq=pack_size * rng.randint(0, 3), pack_size=pack_size))
+            items[supplier].append(
+                SupplierItem(
+                    ingredient_id=ingredient.ingredient_id,
+                    unit_price=round(base_price * rng.uniform(0.9, 1.15), 3),
+                    lead_time_days=rng.randint(1, 2) if spec.fresh else rng.randint(2, 7),
+                    moq=pack_size * rng.randint(0, 3),
+                    pack_size=pack_size,
+                )
+            )
     seen: dict[str, int] = {}
-    return [Supplier(supplier_id=f"S{n + 1:03d}", name=_numbered(_SUPPLIER_NAMES[n % len(_SUPPLIER_NAMES)], seen),
-                     items=tuple(items[n])) for n in range(count)]
+    return [
+        Supplier(
+            supplier_id=f"S{n + 1:03d}",
+            name=_numbered(_SUPPLIER_NAMES[n % len(_SUPPLIER_NAMES)], seen),
+            items=tuple(items[n]),
+        )
+        for n in range(count)
+    ]
 
 
 def _stock_lots(
-    rng: random.Random, ingredients: list[Ingredient], recipes: list[Recipe], demands: list[_Demand], today: date,
+    rng: random.Random,
+    ingredients: list[Ingredient],
+    recipes: list[Recipe],
+    demands: list[_Demand],
+    today: date,
 ) -> list[StockLot]:
     daily_use: dict[str, float] = {}
     today_only = _Days.starting(today, 1, today=today)
@@ -342,14 +556,21 @@ def _stock_lots(
         total = daily_use[ingredient.ingredient_id] * rng.uniform(1.0, 6.0)
         shares = [rng.random() + 0.2 for _ in range(rng.randint(1, 3))]
         life = ingredient.shelf_life_days
-        expiries = [None] * len(shares) if life is None else sorted(
-            today + timedelta(days=rng.randint(-2, life)) for _ in shares)
+        expiries = (
+            [None] * len(shares)
+            if life is None
+            else sorted(today + timedelta(days=rng.randint(-2, life)) for _ in shares)
+        )
         for share, expires_on in zip(shares, expiries, strict=True):
             quantity = total * share / sum(shares)
-            lots.append(StockLot(
-                lot_id=f"L{len(lots) + 1:05d}", ingredient_id=ingredient.ingredient_id,
-                quantity=float(round(quantity)) if ingredient.unit == "pcs" else round(quantity, 3),
-                expires_on=expires_on))
+            lots.append(
+                StockLot(
+                    lot_id=f"L{len(lots) + 1:05d}",
+                    ingredient_id=ingredient.ingredient_id,
+                    quantity=float(round(quantity)) if ingredient.unit == "pcs" else round(quantity, 3),
+                    expires_on=expires_on,
+                )
+            )
     return lots
 
 
@@ -360,14 +581,18 @@ def generate_tenant(tenant_id: str, *, profile: Profile, seed: int, today: date)
     """
     if profile not in PROFILES:
         raise ValueError(
-            f"unknown synthetic profile {profile!r} for tenant {tenant_id!r}; use one of {sorted(PROFILES)}")
+            f"unknown synthetic profile {profile!r} for tenant {tenant_id!r}; use one of {sorted(PROFILES)}"
+        )
     size = PROFILES[profile]
     rng = random.Random(f"{seed}:{tenant_id}")
     calendar_weekdays = (6,) if rng.random() < 0.4 else ()
     start = today - timedelta(days=size.history_days)
     # Holidays cover the history and the planning horizon (at most 60 days, so into next year).
-    closed_dates = tuple(date(year, month, day) for year in range(start.year, today.year + 2)
-                         for month, day in ((1, 1), (12, 25), (12, 26)))
+    closed_dates = tuple(
+        date(year, month, day)
+        for year in range(start.year, today.year + 2)
+        for month, day in ((1, 1), (12, 25), (12, 26))
+    )
     calendar = Calendar(closed_weekdays=calendar_weekdays, closed_dates=closed_dates)
     weekday = tuple(f * rng.uniform(0.95, 1.05) for f in _WEEKDAY_FACTORS)
 
@@ -384,11 +609,19 @@ def generate_tenant(tenant_id: str, *, profile: Profile, seed: int, today: date)
     for product, demand in zip(products, demands, strict=True):
         units: list[int | None] = [
             _poisson(rng, mean * shock) if open_ else None
-            for mean, shock, open_ in zip(demand.means(days), day_shock, is_open, strict=True)]
+            for mean, shock, open_ in zip(demand.means(days), day_shock, is_open, strict=True)
+        ]
         sales.append(SalesHistory(product_id=product.product_id, start_date=start, daily_units=tuple(units)))
 
     return TenantData(
-        tenant_id=tenant_id, name=f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])}",
-        timezone=rng.choice(_TIMEZONES), products=tuple(products), recipes=tuple(recipes),
-        ingredients=tuple(ingredients), stock_lots=tuple(stock_lots), suppliers=tuple(suppliers),
-        sales=tuple(sales), calendar=calendar)
+        tenant_id=tenant_id,
+        name=f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])}",
+        timezone=rng.choice(_TIMEZONES),
+        products=tuple(products),
+        recipes=tuple(recipes),
+        ingredients=tuple(ingredients),
+        stock_lots=tuple(stock_lots),
+        suppliers=tuple(suppliers),
+        sales=tuple(sales),
+        calendar=calendar,
+    )

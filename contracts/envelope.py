@@ -31,4 +31,3 @@ class Strict(BaseModel):
     """Base of the value objects inside messages."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-

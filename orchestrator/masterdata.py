@@ -154,9 +154,7 @@ async def read_snapshot(
         raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")
 
     def rows(table: Table, *order: str):  # type: ignore[no-untyped-def]
-        return conn.execute(
-            select(table).where(table.c.tenant_id == tenant_id).order_by(*(table.c[c] for c in order))
-        )
+        return conn.execute(select(table).where(table.c.tenant_id == tenant_id).order_by(*(table.c[c] for c in order)))
 
     product_rows = (await rows(products, "product_id")).mappings().all()
     recipe_rows = (await rows(recipes, "product_id")).mappings().all()

@@ -2,6 +2,7 @@
 out the engine's commands."""
 
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid5
 
 from bakeplan.messaging.outbox import Outgoing
@@ -41,7 +42,9 @@ STEP_TOPICS: dict[str, Topic] = {
 }
 
 
-def daily_plan_definition(*, step_timeout: timedelta, compensation_timeout: timedelta, max_compensation_attempts: int) -> SagaDefinition:
+def daily_plan_definition(
+    *, step_timeout: timedelta, compensation_timeout: timedelta, max_compensation_attempts: int
+) -> SagaDefinition:
     return SagaDefinition(
         steps=tuple(StepDefinition(name, step_timeout) for name in STEP_TOPICS),
         compensation_timeout=compensation_timeout,
@@ -83,7 +86,7 @@ def to_messages(
 ) -> list[Outgoing]:
     """Kafka messages for one engine command. Event ids are deterministic: re-deciding after a
     crash emits the same ids, and consumers drop the duplicates."""
-    env = {
+    env: dict[str, Any] = {
         "tenant_id": snapshot.tenant_id,
         "saga_id": saga_id,
         "causation_id": causation_id,
@@ -106,7 +109,7 @@ def to_messages(
 
 
 def _step_command(
-    step: str, event_id: UUID, env: dict[str, object], snapshot: PlanningSnapshot, results: StepResults
+    step: str, event_id: UUID, env: dict[str, Any], snapshot: PlanningSnapshot, results: StepResults
 ) -> Message:
     s = snapshot
     if step == "forecasting":
@@ -117,7 +120,7 @@ def _step_command(
             products=s.products,
             sales=s.sales,
             calendar=s.calendar,
-            **env,  # type: ignore[arg-type]
+            **env,
         )
     if step == "production":
         assert results.forecast is not None, "production runs after forecasting"
@@ -128,7 +131,7 @@ def _step_command(
             recipes=s.recipes,
             forecast=results.forecast.forecast,
             calendar=s.calendar,
-            **env,  # type: ignore[arg-type]
+            **env,
         )
     assert results.production is not None, "procurement runs after production"
     return PlanProcurement(
@@ -138,12 +141,12 @@ def _step_command(
         stock_lots=s.stock_lots,
         suppliers=s.suppliers,
         requirements=results.production.requirements,
-        **env,  # type: ignore[arg-type]
+        **env,
     )
 
 
 def _finish_message(
-    command: FinishSaga, *, saga_id: UUID, snapshot: PlanningSnapshot, results: StepResults, env: dict[str, object]
+    command: FinishSaga, *, saga_id: UUID, snapshot: PlanningSnapshot, results: StepResults, env: dict[str, Any]
 ) -> Outgoing:
     event_id = uuid5(saga_id, f"finish:{command.status}")
     business_date: date = snapshot.business_date
@@ -155,12 +158,12 @@ def _finish_message(
                 business_date=business_date,
                 batches=len(results.production.batches) if results.production else 0,
                 purchase_lines=len(results.procurement.purchase_lines) if results.procurement else 0,
-                **env,  # type: ignore[arg-type]
+                **env,
             ),
         )
     if command.status is SagaStatus.COMPENSATED:
         return Outgoing(
             Topic.PLANS,
-            PlanCompensated(event_id=event_id, business_date=business_date, reason=command.reason, **env),  # type: ignore[arg-type]
+            PlanCompensated(event_id=event_id, business_date=business_date, reason=command.reason, **env),
         )
-    return Outgoing(Topic.ALERTS, SagaFailedAlert(event_id=event_id, reason=command.reason, **env))  # type: ignore[arg-type]
+    return Outgoing(Topic.ALERTS, SagaFailedAlert(event_id=event_id, reason=command.reason, **env))

@@ -58,7 +58,9 @@ Clock = Callable[[], datetime]
 
 
 class Orchestrator:
-    def __init__(self, engine: AsyncEngine, definition: SagaDefinition, clock: Clock, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, definition: SagaDefinition, clock: Clock, on_commit: Callable[[], None]
+    ) -> None:
         self._engine = engine
         self._definition = definition
         self._clock = clock
@@ -67,7 +69,9 @@ class Orchestrator:
     async def handle(self, message: Message) -> None:
         if isinstance(message, PlanningRequested):
             await self.start(message)
-        elif isinstance(message, (DemandForecasted, ProductionScheduled, ProcurementPlanned, StepFailed, StepCompensated)):
+        elif isinstance(
+            message, (DemandForecasted, ProductionScheduled, ProcurementPlanned, StepFailed, StepCompensated)
+        ):
             await self.on_reply(message)
         else:
             raise PermanentError(f"the orchestrator does not handle {message.event_type} (tenant {message.tenant_id})")
@@ -96,7 +100,11 @@ class Orchestrator:
                 if existing is not None:
                     log.info(
                         "tenant %s already has plan %s (%s) for %s; trigger %s is a no-op",
-                        trigger.tenant_id, existing.saga_id, existing.status, trigger.business_date, trigger.event_id,
+                        trigger.tenant_id,
+                        existing.saga_id,
+                        existing.status,
+                        trigger.business_date,
+                        trigger.event_id,
                     )
                     await _log(conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}")
                     return
@@ -127,7 +135,14 @@ class Orchestrator:
                         updated_at=now,
                     )
                 )
-                await _log(conn, saga_id, now, "started", None, f"by {trigger.requested_by}; snapshot {sha[:12]} ({len(body)} bytes)")
+                await _log(
+                    conn,
+                    saga_id,
+                    now,
+                    "started",
+                    None,
+                    f"by {trigger.requested_by}; snapshot {sha[:12]} ({len(body)} bytes)",
+                )
                 snapshot_event = SnapshotTaken(
                     event_id=_derived_id(saga_id, "snapshot"),
                     tenant_id=trigger.tenant_id,
@@ -144,7 +159,9 @@ class Orchestrator:
                 await outbox_store.add(conn, outbox, outgoing)
         self._on_commit()
 
-    async def on_reply(self, reply: DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFailed | StepCompensated) -> None:
+    async def on_reply(
+        self, reply: DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFailed | StepCompensated
+    ) -> None:
         now = self._clock()
         event: SagaEvent
         if isinstance(reply, StepFailed):
@@ -166,21 +183,27 @@ class Orchestrator:
         now = self._clock()
         async with self._engine.begin() as conn:
             due = (
-                await conn.execute(
-                    select(sagas.c.saga_id)
-                    .where(sagas.c.status.in_(("RUNNING", "COMPENSATING")), sagas.c.next_deadline <= now)
-                    .order_by(sagas.c.next_deadline)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+                (
+                    await conn.execute(
+                        select(sagas.c.saga_id)
+                        .where(sagas.c.status.in_(("RUNNING", "COMPENSATING")), sagas.c.next_deadline <= now)
+                        .order_by(sagas.c.next_deadline)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for saga_id in due:
                 await self._apply(conn, saga_id, Tick(now), None, now)
         if due:
             self._on_commit()
         return len(due)
 
-    async def _apply(self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime) -> None:
+    async def _apply(
+        self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime
+    ) -> None:
         row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
         if row is None:
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
@@ -211,13 +234,25 @@ class Orchestrator:
         await outbox_store.add(conn, outbox, outgoing)
 
     def _carry_out(
-        self, decision: Decision, saga_id: UUID, snapshot: PlanningSnapshot, results: StepResults, causation: UUID, now: datetime
+        self,
+        decision: Decision,
+        saga_id: UUID,
+        snapshot: PlanningSnapshot,
+        results: StepResults,
+        causation: UUID,
+        now: datetime,
     ) -> list[Outgoing]:
         out: list[Outgoing] = []
         for command in decision.commands:
             attempt = decision.state.step(command.step).attempts if hasattr(command, "step") else 1
             out += to_messages(
-                command, saga_id=saga_id, attempt=attempt, snapshot=snapshot, results=results, causation_id=causation, now=now
+                command,
+                saga_id=saga_id,
+                attempt=attempt,
+                snapshot=snapshot,
+                results=results,
+                causation_id=causation,
+                now=now,
             )
         return out
 
@@ -257,8 +292,8 @@ async def _load_snapshot(conn: AsyncConnection, sha: str) -> PlanningSnapshot:
 async def _load_results(conn: AsyncConnection, saga_id: UUID) -> StepResults:
     results = StepResults()
     payloads: Sequence[Any] = (
-        await conn.execute(select(step_results.c.payload).where(step_results.c.saga_id == saga_id))
-    ).scalars().all()
+        (await conn.execute(select(step_results.c.payload).where(step_results.c.saga_id == saga_id))).scalars().all()
+    )
     for payload in payloads:
         results.record(decode(payload))
     return results

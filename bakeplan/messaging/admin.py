@@ -1,5 +1,6 @@
 """Topic creation, idempotent: every process ensures its topics exist before it consumes."""
 
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -29,10 +30,8 @@ async def ensure_topics(settings: Settings) -> None:
             if str(topic) not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
             log.info("created topics %s", ", ".join(t.name for t in missing))
     finally:
         await admin.close()

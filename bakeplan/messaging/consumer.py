@@ -51,7 +51,8 @@ async def park(
     """Publish the original bytes and headers to the dead-letter topic, with why and where from."""
     raw = record.raw_message
     assert not isinstance(raw, tuple), "batch consumption is not used"
-    headers = list(raw.headers or ()) + [
+    headers = [
+        *list(raw.headers or ()),
         ("dlq.reason", reason[:2000].encode()),
         ("dlq.exception", type(error).__name__.encode()),
         ("dlq.attempts", str(attempts).encode()),
@@ -63,7 +64,11 @@ async def park(
     await producer.send_and_wait(Topic.DEAD_LETTER, value=raw.value, key=raw.key, headers=headers)
     log.warning(
         "parked message from %s[%s]@%s in %s: %s",
-        raw.topic, raw.partition, raw.offset, Topic.DEAD_LETTER, reason,
+        raw.topic,
+        raw.partition,
+        raw.offset,
+        Topic.DEAD_LETTER,
+        reason,
         extra={"consumer": consumer},
     )
 
@@ -98,9 +103,16 @@ def subscribe(
             except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
                 log.warning(
                     "%s failed on %s (attempt %d/%d): %r",
-                    consumer, message.event_type, attempt, policy.max_attempts, exc,
-                    extra={"tenant_id": message.tenant_id, "saga_id": str(message.saga_id),
-                           "event_id": str(message.event_id)},
+                    consumer,
+                    message.event_type,
+                    attempt,
+                    policy.max_attempts,
+                    exc,
+                    extra={
+                        "tenant_id": message.tenant_id,
+                        "saga_id": str(message.saga_id),
+                        "event_id": str(message.event_id),
+                    },
                 )
                 if attempt == policy.max_attempts:
                     reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"

@@ -7,6 +7,7 @@ a row that commits after one with a higher id is never skipped.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,13 @@ class OutboxRelay:
     safety net for rows written by other processes or left over from a crash."""
 
     def __init__(
-        self, engine: AsyncEngine, outbox: Table, producer: AIOKafkaProducer, *, poll_seconds: float, batch_size: int = 500
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        producer: AIOKafkaProducer,
+        *,
+        poll_seconds: float,
+        batch_size: int = 500,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -67,17 +74,15 @@ class OutboxRelay:
         while True:
             try:
                 published = await self.publish_pending()
-            except Exception:  # noqa: BLE001 - the relay must outlive a broker or database outage
+            except Exception:
                 log.exception("outbox relay of %s failed; retrying", self._outbox.fullname)
                 await asyncio.sleep(min(5.0, self._poll_seconds * 5))
                 continue
             if published >= self._batch_size:
                 continue
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
-            except TimeoutError:
-                pass
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows in id order; returns how many were published."""
@@ -108,4 +113,4 @@ class OutboxRelay:
         return len(rows)
 
 
-__all__ = ["Outgoing", "OutboxRelay", "add"]
+__all__ = ["OutboxRelay", "Outgoing", "add"]

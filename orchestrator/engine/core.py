@@ -226,8 +226,9 @@ def _on_failure(
 
 def _needs_compensation(definition: SagaDefinition, state: SagaState) -> int | None:
     """Index of the latest step that may have made effects and is not compensated yet."""
-    last_pivot = max((i for i, s in enumerate(definition.steps) if s.pivot and state.steps[i].status is StepStatus.DONE),
-                     default=-1)
+    last_pivot = max(
+        (i for i, s in enumerate(definition.steps) if s.pivot and state.steps[i].status is StepStatus.DONE), default=-1
+    )
     for i in range(len(state.steps) - 1, last_pivot, -1):
         if state.steps[i].status in (StepStatus.DONE, StepStatus.TIMED_OUT, StepStatus.COMPENSATING):
             return i

@@ -45,7 +45,10 @@ async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes)
 
 async def trigger(settings: Settings, tenant_id: str, business_date: date = TODAY) -> UUID:
     message = PlanningRequested(
-        event_id=uuid4(), tenant_id=tenant_id, occurred_at=datetime.now(UTC), business_date=business_date,
+        event_id=uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=datetime.now(UTC),
+        business_date=business_date,
         requested_by="test",
     )
     await publish(settings, Topic.TRIGGERS, encode(message), key=tenant_id.encode())
@@ -84,8 +87,12 @@ async def read_topic(
     """Records of `topic` (read_committed, from the beginning) for which `match(record)` holds;
     waits until at least one matches."""
     consumer = AIOKafkaConsumer(
-        str(topic), bootstrap_servers=settings.kafka_bootstrap, group_id=None, auto_offset_reset="earliest",
-        isolation_level="read_committed", enable_auto_commit=False,
+        str(topic),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
     )
     await consumer.start()
     found: list[Any] = []

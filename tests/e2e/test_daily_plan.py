@@ -1,6 +1,7 @@
 """The daily planning saga end to end: real Kafka, real Postgres, every component its own process."""
 
 import asyncio
+import functools
 import signal
 import uuid
 
@@ -58,7 +59,7 @@ async def test_three_tenants_planned_concurrently(
     assert [f["status"] for f in finished] == ["COMPLETED"] * 3
     assert sorted(f["tenant_id"] for f in finished) == sorted(tenants)
     for saga_id in saga_ids:
-        await eventually(lambda s=saga_id: _all_active(engine, s), what="drafts to become active")
+        await eventually(functools.partial(_all_active, engine, saga_id), what="drafts to become active")
         assert await _count(engine, forecasts, saga_id, "active") > 0
         assert await _count(engine, batches, saga_id, "active") > 0
         assert await _count(engine, purchase_lines, saga_id, "active") > 0
@@ -67,7 +68,7 @@ async def test_three_tenants_planned_concurrently(
     # tenants stay apart: every stored row of a saga belongs to its tenant
     async with engine.connect() as conn:
         for saga_id, f in zip(saga_ids, finished, strict=True):
-            owners = (await conn.execute(select(batches.c.tenant_id).where(batches.c.saga_id == saga_id).distinct()))
+            owners = await conn.execute(select(batches.c.tenant_id).where(batches.c.saga_id == saga_id).distinct())
             assert owners.scalars().all() == [f["tenant_id"]]
 
 
@@ -86,7 +87,9 @@ async def test_second_trigger_for_the_same_day_is_a_no_op(
     await eventually(logged_duplicate, what="the duplicate trigger to be recorded")
     assert await saga_row(engine, second) is None
     async with engine.connect() as conn:
-        n = (await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == tenant))).scalar_one()
+        n = (
+            await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == tenant))
+        ).scalar_one()
     assert n == 1
 
 
@@ -147,12 +150,16 @@ async def test_orchestrator_killed_mid_saga_completes_after_restart(
     assert [s for k, s in timeline if k == "step_done"] == ["forecasting", "production", "procurement"]
     assert [k for k, _ in timeline].count("started") == 1
     async with engine.connect() as conn:
-        results = (await conn.execute(select(step_results.c.step).where(step_results.c.saga_id == saga_id)))
+        results = await conn.execute(select(step_results.c.step).where(step_results.c.saga_id == saga_id))
         assert sorted(results.scalars().all()) == ["forecasting", "procurement", "production"]
         # each forecast line exists once: the stored rows equal the lines the worker replied with
-        payload = (await conn.execute(
-            select(step_results.c.payload).where(step_results.c.saga_id == saga_id, step_results.c.step == "forecasting")
-        )).scalar_one()
+        payload = (
+            await conn.execute(
+                select(step_results.c.payload).where(
+                    step_results.c.saga_id == saga_id, step_results.c.step == "forecasting"
+                )
+            )
+        ).scalar_one()
     assert await _count(engine, forecasts, saga_id) == len(orjson.loads(payload)["forecast"])
 
 
@@ -161,28 +168,38 @@ async def test_malformed_messages_are_parked_and_consumers_keep_working(
 ) -> None:
     marker = uuid.uuid4().hex
     garbage = f'{{"not json at all {marker}'.encode()
-    wrong_types = orjson.dumps({
-        "event_id": str(uuid.uuid4()), "event_type": "planning.requested", "tenant_id": f"{tenant_prefix}-x",
-        "occurred_at": "2026-11-28T04:30:00+00:00", "business_date": f"not-a-date-{marker}",
-    })
-    unknown_tenant = orjson.dumps({
-        "event_id": str(uuid.uuid4()), "event_type": "planning.requested", "tenant_id": f"nobody-{marker}",
-        "occurred_at": "2026-11-28T04:30:00+00:00", "business_date": "2026-11-28",
-    })
+    wrong_types = orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "planning.requested",
+            "tenant_id": f"{tenant_prefix}-x",
+            "occurred_at": "2026-11-28T04:30:00+00:00",
+            "business_date": f"not-a-date-{marker}",
+        }
+    )
+    unknown_tenant = orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "planning.requested",
+            "tenant_id": f"nobody-{marker}",
+            "occurred_at": "2026-11-28T04:30:00+00:00",
+            "business_date": "2026-11-28",
+        }
+    )
     await publish(settings, Topic.TRIGGERS, garbage, key=b"x")
     await publish(settings, Topic.TRIGGERS, wrong_types, key=b"x")
     await publish(settings, Topic.TRIGGERS, unknown_tenant, key=b"x")
     await publish(settings, Topic.FORECASTING_COMMANDS, garbage, key=b"x")
 
-    parked = await read_topic(
-        settings, Topic.DEAD_LETTER, lambda r: marker.encode() in (r.value or b""), timeout_s=60
-    )
+    parked = await read_topic(settings, Topic.DEAD_LETTER, lambda r: marker.encode() in (r.value or b""), timeout_s=60)
     while len(parked) < 4:
         parked = await read_topic(settings, Topic.DEAD_LETTER, lambda r: marker.encode() in (r.value or b""))
 
     by_value = {(r.value, dict(r.headers)["dlq.consumer"]): dict(r.headers) for r in parked}
     assert set(by_value) == {
-        (garbage, b"orchestrator"), (wrong_types, b"orchestrator"), (unknown_tenant, b"orchestrator"),
+        (garbage, b"orchestrator"),
+        (wrong_types, b"orchestrator"),
+        (unknown_tenant, b"orchestrator"),
         (garbage, b"forecasting"),
     }
     assert b"not valid JSON" in by_value[(garbage, b"orchestrator")]["dlq.reason"]
@@ -190,7 +207,7 @@ async def test_malformed_messages_are_parked_and_consumers_keep_working(
     assert b"unknown tenant" in by_value[(unknown_tenant, b"orchestrator")]["dlq.reason"]
     assert by_value[(garbage, b"forecasting")]["dlq.source.topic"] == str(Topic.FORECASTING_COMMANDS).encode()
     async with engine.connect() as conn:
-        n = (await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == f"nobody-{marker}")))
+        n = await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == f"nobody-{marker}"))
         assert n.scalar_one() == 0
     # the consumers are still alive and planning
     tenant = f"{tenant_prefix}-after"

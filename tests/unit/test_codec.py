@@ -16,12 +16,11 @@ from contracts.envelope import Message
 from contracts.messages import (
     CancelProductionBatches,
     DemandForecasted,
+    ForecastDemand,
     PlanningRequested,
-    SalesHistory,
     StepFailed,
 )
-from contracts.planning import Calendar, ForecastLine
-from contracts.messages import ForecastDemand, Product
+from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
 from orchestrator.saga import saga_id_for_trigger
 
 pytestmark = pytest.mark.unit

@@ -24,8 +24,15 @@ def a_tenant(profile: Profile = "small", *, tenant_id: str = "bakery-1", seed: i
 
 
 def all_models(tenant: TenantData) -> list[BaseModel]:
-    return [*tenant.products, *tenant.recipes, *tenant.ingredients, *tenant.stock_lots, *tenant.suppliers,
-            *tenant.sales, tenant.calendar]
+    return [
+        *tenant.products,
+        *tenant.recipes,
+        *tenant.ingredients,
+        *tenant.stock_lots,
+        *tenant.suppliers,
+        *tenant.sales,
+        tenant.calendar,
+    ]
 
 
 def assert_consistent(tenant: TenantData) -> None:
@@ -93,9 +100,17 @@ def test_all_models_validate_and_form_a_snapshot(profile: Profile) -> None:
     for model in all_models(tenant):
         assert type(model).model_validate_json(model.model_dump_json()) == model
     PlanningSnapshot(
-        tenant_id=tenant.tenant_id, business_date=TODAY, horizon_days=14, products=tenant.products,
-        recipes=tenant.recipes, ingredients=tenant.ingredients, stock_lots=tenant.stock_lots,
-        suppliers=tenant.suppliers, sales=tenant.sales, calendar=tenant.calendar)
+        tenant_id=tenant.tenant_id,
+        business_date=TODAY,
+        horizon_days=14,
+        products=tenant.products,
+        recipes=tenant.recipes,
+        ingredients=tenant.ingredients,
+        stock_lots=tenant.stock_lots,
+        suppliers=tenant.suppliers,
+        sales=tenant.sales,
+        calendar=tenant.calendar,
+    )
 
 
 @pytest.mark.parametrize("profile", ALL_PROFILES)
@@ -134,7 +149,8 @@ def test_saturday_sells_more_than_tuesday() -> None:
         return mean(
             sum(s.daily_units[n] or 0 for s in tenant.sales)
             for n in range(len(tenant.sales[0].daily_units))
-            if (start + timedelta(days=n)).weekday() == weekday and tenant.calendar.is_open(start + timedelta(days=n)))
+            if (start + timedelta(days=n)).weekday() == weekday and tenant.calendar.is_open(start + timedelta(days=n))
+        )
 
     assert mean_on(5) > 1.3 * mean_on(1)
 
@@ -146,7 +162,7 @@ def test_seasonal_products_barely_sell_out_of_season() -> None:
 
     assert seasonal
     for _, history in seasonal:
-        assert sum(units or 0 for units in history.daily_units[summer:summer + 60]) <= 2
+        assert sum(units or 0 for units in history.daily_units[summer : summer + 60]) <= 2
 
 
 @given(seed=st.integers(min_value=0, max_value=2**32), tenant_id=st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True))

@@ -37,7 +37,7 @@ class _ProjectedLot:
         return self.quantity > QUANTITY_EPSILON and (self.expires_on is None or day < self.expires_on)
 
     def fefo_key(self) -> tuple[date, str]:
-        return (date.min, self.sort_key)
+        return (self.expires_on or date.max, self.sort_key)
 
 
 def plan_purchases(

@@ -18,4 +18,4 @@ async def set_status(
         .where(table.c.saga_id == saga_id, table.c.tenant_id == tenant_id, table.c.status == only_from)
         .values(status=to)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)

@@ -25,7 +25,7 @@ from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
 from contracts.topics import Topic
-from workers.shell.results import set_status
+from workers.shell.results import ResultStatus, set_status
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
 
@@ -113,12 +113,17 @@ class StepWorker:
                 await conn.execute(insert(table).on_conflict_do_nothing(), [{**common, **row} for row in rows])
         return result.reply
 
-    async def _move(self, conn: AsyncConnection, message: Message, *, to: str) -> int:
+    async def _move(self, conn: AsyncConnection, message: Message, *, to: ResultStatus) -> int:
         if message.saga_id is None:
             raise PermanentError(f"{message.event_type} for tenant {message.tenant_id} has no saga_id")
         n = 0
         for table in self.spec.result_tables:
             n += await set_status(
-                conn, table, saga_id=message.saga_id, tenant_id=message.tenant_id, to=to, only_from="draft"  # type: ignore[arg-type]
+                conn,
+                table,
+                saga_id=message.saga_id,
+                tenant_id=message.tenant_id,
+                to=to,
+                only_from="draft",
             )
         return n
