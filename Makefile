@@ -1,10 +1,11 @@
 # bakeplan — one entry point for humans and CI.
 .PHONY: install demo test check lint typecheck imports unit stack-up stack-down
 
-UV ?= uv
+# `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
+UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 
 install:
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv>=0.5"
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
 	$(UV) sync --frozen
 
 ## The main job: local Kafka + Postgres, one seeded bakery, its daily plan printed.

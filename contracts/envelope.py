@@ -13,7 +13,7 @@ class Message(BaseModel):
     `saga_id` is `None` only for messages that start a saga (triggers).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -30,4 +30,4 @@ class Message(BaseModel):
 class Strict(BaseModel):
     """Base of the value objects inside messages."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)

@@ -4,12 +4,18 @@
 #
 #   deploy/local/postgres.sh start|stop|status|url
 #
-# Environment: BAKEPLAN_STATE_DIR (default .bakeplan-local), BAKEPLAN_PG_PORT (default 55432).
+# Environment: BAKEPLAN_PG_DIR (data; default .bakeplan-local/postgres, or /var/tmp/bakeplan/postgres-PORT
+# as root), BAKEPLAN_PG_PORT (default 55432).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-state="${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/postgres"
 port="${BAKEPLAN_PG_PORT:-55432}"
+if [ "$(id -u)" = "0" ]; then
+  # as root the server runs as the `postgres` user, which may not be able to enter the checkout
+  state="${BAKEPLAN_PG_DIR:-/var/tmp/bakeplan/postgres-$port}"
+else
+  state="${BAKEPLAN_PG_DIR:-${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/postgres}"
+fi
 data="$state/data"
 sock="$state/socket"
 user="bakeplan"
@@ -53,6 +59,7 @@ start() {
   if [ "$(id -u)" = "0" ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home "$state" postgres
     chown -R postgres "$state"
+    chmod 755 "$(dirname "$state")"
   fi
   if running; then echo "postgres.sh: already running on 127.0.0.1:$port"; return 0; fi
   if [ ! -f "$data/PG_VERSION" ]; then

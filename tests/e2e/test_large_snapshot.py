@@ -33,8 +33,12 @@ async def test_large_snapshot_is_published_and_consumed(
     assert all(len(h.daily_units) == 730 for h in snapshot.sales)
     body = orjson.dumps(snapshot.model_dump())
     event = SnapshotTaken(
-        event_id=uuid.uuid4(), tenant_id=tenant_id, saga_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
-        snapshot=snapshot, content_sha256=hashlib.sha256(body).hexdigest(),
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        saga_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        snapshot=snapshot,
+        content_sha256=hashlib.sha256(body).hexdigest(),
     )
     payload = encode(event)
 
