@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.errors import PlanningError
 from bakeplan.messaging import inbox as inbox_store
 from bakeplan.messaging import outbox as outbox_store
 from bakeplan.messaging.codec import decode
@@ -33,10 +34,14 @@ async def test_inbox_claims_an_event_once_per_consumer(engine: AsyncEngine) -> N
 
 async def test_inbox_claim_rolls_back_with_the_effect(engine: AsyncEngine) -> None:
     event_id = uuid.uuid4()
-    with pytest.raises(RuntimeError):
+
+    async def claim_then_fail() -> None:
         async with engine.begin() as conn:
             assert await inbox_store.claim(conn, inbox, consumer="a", event_id=event_id)
             raise RuntimeError("the effect failed")
+
+    with pytest.raises(RuntimeError):
+        await claim_then_fail()
     async with engine.begin() as conn:
         assert await inbox_store.claim(conn, inbox, consumer="a", event_id=event_id)
 
@@ -92,5 +97,5 @@ async def test_snapshot_reads_back_what_was_seeded(engine: AsyncEngine, tenant_i
 
 async def test_snapshot_of_unknown_tenant_names_the_fix(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        with pytest.raises(Exception, match="unknown tenant 'nobody-here'.*bakeplan seed"):
+        with pytest.raises(PlanningError, match=r"unknown tenant 'nobody-here'.*bakeplan seed"):
             await masterdata.read_snapshot(conn, "nobody-here", business_date=TODAY, horizon_days=14)
