@@ -19,6 +19,7 @@ from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
 from bakeplan.messaging.outbox import OutboxRelay
+from bakeplan.metrics import Metrics
 from bakeplan.settings import Settings
 from contracts.topics import Topic
 from orchestrator.saga import daily_plan_definition
@@ -63,17 +64,25 @@ class App:
         self.producer = create_producer(settings)
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
         policy = DeliveryPolicy(settings.max_delivery_attempts, settings.retry_base_seconds)
+        self.metrics = metrics = Metrics()
+        published = metrics.published.labels(role).inc
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         if role == "orchestrator":
             relay = OutboxRelay(
-                self.engine, orchestrator_outbox, self.producer, poll_seconds=settings.relay_poll_seconds
+                self.engine,
+                orchestrator_outbox,
+                self.producer,
+                poll_seconds=settings.relay_poll_seconds,
+                on_published=published,
             )
             definition = daily_plan_definition(
                 step_timeout=timedelta(seconds=settings.step_timeout_seconds),
                 compensation_timeout=timedelta(seconds=settings.compensation_timeout_seconds),
                 max_compensation_attempts=settings.max_compensation_attempts,
             )
-            self.orchestrator = Orchestrator(self.engine, definition, utc_now, relay.wake)
+            self.orchestrator = Orchestrator(
+                self.engine, definition, utc_now, relay.wake, lambda status: metrics.sagas_finished.labels(status).inc()
+            )
             for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
                 subscribe(
                     self.broker,
@@ -82,11 +91,18 @@ class App:
                     consumer="orchestrator",
                     handler=self.orchestrator.handle,
                     policy=policy,
+                    metrics=metrics,
                 )
             self._background += [relay.run, self._deadlines]
         else:
             spec = WORKER_SPECS[role]
-            relay = OutboxRelay(self.engine, spec.outbox, self.producer, poll_seconds=settings.relay_poll_seconds)
+            relay = OutboxRelay(
+                self.engine,
+                spec.outbox,
+                self.producer,
+                poll_seconds=settings.relay_poll_seconds,
+                on_published=published,
+            )
             worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake)
             subscribe(
                 self.broker,
@@ -95,6 +111,7 @@ class App:
                 consumer=role,
                 handler=worker.handle,
                 policy=policy,
+                metrics=metrics,
             )
             subscribe(
                 self.broker,
@@ -103,6 +120,7 @@ class App:
                 consumer=f"{role}-plans",
                 handler=worker.handle,
                 policy=policy,
+                metrics=metrics,
             )
             self._background.append(relay.run)
 
@@ -143,14 +161,17 @@ def create_app(settings: Settings, role: Role) -> App:
 def serve(settings: Settings, role: Role) -> None:
     """Run one role until SIGTERM or SIGINT."""
     logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+    for noisy in ("aiokafka", "faststream"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await create_app(settings, role).run(stop)
+        app = create_app(settings, role)
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, registry=app.metrics.registry)
+        await app.run(stop)
 
     asyncio.run(main())

@@ -78,16 +78,19 @@ def to_messages(
     command: SagaCommand,
     *,
     saga_id: UUID,
+    tenant_id: str,
+    business_date: date,
     attempt: int,
-    snapshot: PlanningSnapshot,
+    snapshot: PlanningSnapshot | None,
     results: StepResults,
     causation_id: UUID,
     now: datetime,
 ) -> list[Outgoing]:
     """Kafka messages for one engine command. Event ids are deterministic: re-deciding after a
-    crash emits the same ids, and consumers drop the duplicates."""
+    crash emits the same ids, and consumers drop the duplicates. `snapshot` is needed for `RunStep`
+    only (it is large, so callers load it only then)."""
     env: dict[str, Any] = {
-        "tenant_id": snapshot.tenant_id,
+        "tenant_id": tenant_id,
         "saga_id": saga_id,
         "causation_id": causation_id,
         "correlation_id": saga_id,
@@ -95,6 +98,7 @@ def to_messages(
     }
     if isinstance(command, RunStep):
         event_id = uuid5(saga_id, f"run:{command.step}:{attempt}")
+        assert snapshot is not None, "running a step needs the snapshot"
         return [Outgoing(STEP_TOPICS[command.step], _step_command(command.step, event_id, env, snapshot, results))]
     if isinstance(command, CompensateStep):
         event_id = uuid5(saga_id, f"compensate:{command.step}:{command.attempt}")
@@ -105,7 +109,7 @@ def to_messages(
         }
         msg = kinds[command.step](event_id=event_id, attempt=command.attempt, **env)
         return [Outgoing(STEP_TOPICS[command.step], msg)]
-    return [_finish_message(command, saga_id=saga_id, snapshot=snapshot, results=results, env=env)]
+    return [_finish_message(command, saga_id=saga_id, business_date=business_date, results=results, env=env)]
 
 
 def _step_command(
@@ -146,10 +150,9 @@ def _step_command(
 
 
 def _finish_message(
-    command: FinishSaga, *, saga_id: UUID, snapshot: PlanningSnapshot, results: StepResults, env: dict[str, Any]
+    command: FinishSaga, *, saga_id: UUID, business_date: date, results: StepResults, env: dict[str, Any]
 ) -> Outgoing:
     event_id = uuid5(saga_id, f"finish:{command.status}")
-    business_date: date = snapshot.business_date
     if command.status is SagaStatus.COMPLETED:
         return Outgoing(
             Topic.PLANS,

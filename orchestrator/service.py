@@ -7,7 +7,7 @@ pure engine, write state + timeline + outbox rows, commit. Only then is the Kafk
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -36,6 +36,8 @@ from contracts.topics import Topic
 from orchestrator import masterdata
 from orchestrator.engine import (
     Decision,
+    FinishSaga,
+    RunStep,
     SagaDefinition,
     SagaEvent,
     SagaState,
@@ -59,8 +61,15 @@ Clock = Callable[[], datetime]
 
 class Orchestrator:
     def __init__(
-        self, engine: AsyncEngine, definition: SagaDefinition, clock: Clock, on_commit: Callable[[], None]
+        self,
+        engine: AsyncEngine,
+        definition: SagaDefinition,
+        clock: Clock,
+        on_commit: Callable[[], None],
+        on_finished: Callable[[str], None] = lambda status: None,
     ) -> None:
+        """`on_commit` wakes the outbox relay; `on_finished(status)` counts sagas that ended."""
+        self._on_finished = on_finished
         self._engine = engine
         self._definition = definition
         self._clock = clock
@@ -154,7 +163,16 @@ class Orchestrator:
                     content_sha256=sha,
                 )
                 outgoing = [Outgoing(Topic.SNAPSHOTS, snapshot_event)]
-                outgoing += self._carry_out(decision, saga_id, snapshot, StepResults(), trigger.event_id, now)
+                outgoing += self._carry_out(
+                    decision,
+                    saga_id,
+                    trigger.tenant_id,
+                    trigger.business_date,
+                    snapshot,
+                    StepResults(),
+                    trigger.event_id,
+                    now,
+                )
                 await _record(conn, saga_id, decision, now)
                 await outbox_store.add(conn, outbox, outgoing)
         self._on_commit()
@@ -175,8 +193,8 @@ class Orchestrator:
                 return
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
-            await self._apply(conn, reply.saga_id, event, reply, now)
-        self._on_commit()
+            finished = await self._apply(conn, reply.saga_id, event, reply, now)
+        self._committed(finished)
 
     async def tick(self, *, limit: int = 100) -> int:
         """Apply `Tick` to sagas whose deadline passed. Returns how many were due."""
@@ -195,15 +213,21 @@ class Orchestrator:
                 .scalars()
                 .all()
             )
+            finished: list[str] = []
             for saga_id in due:
-                await self._apply(conn, saga_id, Tick(now), None, now)
+                finished += await self._apply(conn, saga_id, Tick(now), None, now)
         if due:
-            self._on_commit()
+            self._committed(finished)
         return len(due)
+
+    def _committed(self, finished: list[str]) -> None:
+        self._on_commit()
+        for status in finished:
+            self._on_finished(status)
 
     async def _apply(
         self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime
-    ) -> None:
+    ) -> list[str]:
         row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
         if row is None:
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
@@ -212,7 +236,7 @@ class Orchestrator:
         step = getattr(event, "step", None)
         if decision.note:
             await _log(conn, saga_id, now, "ignored", step, decision.note)
-            return
+            return []
         if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)):
             await conn.execute(
                 pg_insert(step_results)
@@ -226,28 +250,36 @@ class Orchestrator:
             Tick: "deadline_passed",
         }[type(event)]
         await _log(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
-        snapshot = await _load_snapshot(conn, row.snapshot_sha256)
-        results = await _load_results(conn, saga_id)
+        runs_step = any(isinstance(c, RunStep) for c in decision.commands)
+        snapshot = await _load_snapshot(conn, row.snapshot_sha256) if runs_step else None
+        results = await _load_results(conn, saga_id) if decision.commands else StepResults()
         causation = reply.event_id if reply is not None else saga_id
-        outgoing = self._carry_out(decision, saga_id, snapshot, results, causation, now)
+        outgoing = self._carry_out(
+            decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
+        )
         await _record(conn, saga_id, decision, now)
         await outbox_store.add(conn, outbox, outgoing)
+        return [c.status.value for c in decision.commands if isinstance(c, FinishSaga)]
 
     def _carry_out(
         self,
         decision: Decision,
         saga_id: UUID,
-        snapshot: PlanningSnapshot,
+        tenant_id: str,
+        business_date: date,
+        snapshot: PlanningSnapshot | None,
         results: StepResults,
         causation: UUID,
         now: datetime,
     ) -> list[Outgoing]:
         out: list[Outgoing] = []
         for command in decision.commands:
-            attempt = decision.state.step(command.step).attempts if hasattr(command, "step") else 1
+            attempt = decision.state.step(command.step).attempts if isinstance(command, RunStep) else 1
             out += to_messages(
                 command,
                 saga_id=saga_id,
+                tenant_id=tenant_id,
+                business_date=business_date,
                 attempt=attempt,
                 snapshot=snapshot,
                 results=results,

@@ -7,18 +7,21 @@ offset is committed only after the handler's transaction committed or the record
 """
 
 import asyncio
+import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from bakeplan.errors import InvalidMessageError, PermanentError
 from bakeplan.messaging.codec import decode
+from bakeplan.metrics import Metrics
 from contracts.envelope import Message
 from contracts.topics import Topic
 
@@ -61,7 +64,14 @@ async def park(
         ("dlq.source.partition", str(raw.partition).encode()),
         ("dlq.source.offset", str(raw.offset).encode()),
     ]
-    await producer.send_and_wait(Topic.DEAD_LETTER, value=raw.value, key=raw.key, headers=headers)
+    # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
+    for attempt in itertools.count(1):
+        try:
+            await producer.send_and_wait(Topic.DEAD_LETTER, value=raw.value, key=raw.key, headers=headers)
+            break
+        except KafkaError:
+            log.exception("could not park a message from %s (attempt %d); retrying", raw.topic, attempt)
+            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
     log.warning(
         "parked message from %s[%s]@%s in %s: %s",
         raw.topic,
@@ -81,25 +91,31 @@ def subscribe(
     consumer: str,
     handler: Handler,
     policy: DeliveryPolicy,
+    metrics: Metrics,
 ) -> None:
     """Register `handler` for `topic` in consumer group `bakeplan.{consumer}`."""
     rng = random.Random()
 
     async def on_record(record: KafkaMessage) -> None:
+        with metrics.handle_seconds.labels(consumer).time():
+            outcome = await deliver(record)
+        metrics.messages.labels(consumer, outcome).inc()
+        await record.ack()
+
+    async def deliver(record: KafkaMessage) -> str:
         body = record.body
         try:
             message = decode(body if isinstance(body, bytes) else None)
         except InvalidMessageError as exc:
             await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=1)
-            await record.ack()
-            return
+            return "dead_lettered"
         for attempt in range(1, policy.max_attempts + 1):
             try:
                 await handler(message)
-                break
+                return "handled" if attempt == 1 else "retried"
             except PermanentError as exc:
                 await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)
-                break
+                return "dead_lettered"
             except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
                 log.warning(
                     "%s failed on %s (attempt %d/%d): %r",
@@ -117,9 +133,9 @@ def subscribe(
                 if attempt == policy.max_attempts:
                     reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
                     await park(producer, record, consumer=consumer, reason=reason, error=exc, attempts=attempt)
-                    break
+                    return "dead_lettered"
                 await asyncio.sleep(policy.backoff(attempt, rng))
-        await record.ack()
+        raise AssertionError("unreachable: the last attempt returns")
 
     broker.subscriber(
         str(topic),

@@ -9,7 +9,7 @@ a row that commits after one with a higher id is never skipped.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -58,8 +58,10 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         *,
         poll_seconds: float,
+        on_published: Callable[[int], None] = lambda n: None,
         batch_size: int = 500,
     ) -> None:
+        self._on_published = on_published
         self._engine = engine
         self._outbox = outbox
         self._producer = producer
@@ -110,6 +112,7 @@ class OutboxRelay:
             ]
             await asyncio.gather(*futures)
             await conn.execute(update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now()))
+        self._on_published(len(rows))
         return len(rows)
 
 

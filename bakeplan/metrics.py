@@ -1,0 +1,30 @@
+"""Prometheus metrics of one process, in a registry of its own (created by `create_app`).
+
+Label values are bounded: consumer and component names, outcomes, statuses; never a tenant id.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.messages = Counter(
+            "bakeplan_messages_total",
+            "Consumed messages by outcome (handled, retried, dead_lettered).",
+            ["consumer", "outcome"],
+            registry=self.registry,
+        )
+        self.handle_seconds = Histogram(
+            "bakeplan_handle_seconds",
+            "Time to handle one message, retries included.",
+            ["consumer"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.published = Counter(
+            "bakeplan_outbox_published_total", "Outbox rows published to Kafka.", ["component"], registry=self.registry
+        )
+        self.sagas_finished = Counter(
+            "bakeplan_sagas_finished_total", "Sagas that reached a terminal state.", ["status"], registry=self.registry
+        )

@@ -1,0 +1,65 @@
+"""The `bakeplan` CLI as an operator uses it, against the real stack."""
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from bakeplan.settings import Settings
+from tests.e2e.processes import Processes
+
+pytestmark = pytest.mark.e2e
+
+
+def bakeplan(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "BAKEPLAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    return subprocess.run(
+        [sys.executable, "-m", "bakeplan", *args], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_seed_trigger_show_and_plan_of(settings: Settings, processes: Processes, tenant_prefix: str) -> None:
+    seeded = as_json(bakeplan(settings, "seed", "--tenants", "2", "--prefix", tenant_prefix, "--seed", "4", "--json"))
+    assert seeded["tenants"] == [f"{tenant_prefix}-001", f"{tenant_prefix}-002"]
+
+    run = as_json(
+        bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-28", "--wait", "--json")
+    )
+    again = as_json(bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-28", "--json"))
+    shown = as_json(bakeplan(settings, "show", run["saga_id"], "--json"))
+    plan = as_json(bakeplan(settings, "plan-of", run["saga_id"], "--json"))
+    runs = as_json(bakeplan(settings, "runs", "--tenant", f"{tenant_prefix}-001", "--json"))
+
+    assert run["status"] == "COMPLETED"
+    assert (again["saga_id"], again["already_planned"]) == (run["saga_id"], True)
+    assert shown["status"] == "COMPLETED"
+    assert [t["step"] for t in shown["timeline"] if t["kind"] == "step_done"] == [
+        "forecasting",
+        "production",
+        "procurement",
+    ]
+    assert plan["batches"]
+    assert plan["purchase_lines"]
+    assert {b["status"] for b in plan["batches"]} <= {"draft", "active"}
+    assert [r["saga_id"] for r in runs["runs"]] == [run["saga_id"]]
+
+
+def test_trigger_rejects_unknown_tenant_and_bad_date(settings: Settings) -> None:
+    unknown = bakeplan(settings, "trigger", "--tenant", "no-such-bakery")
+    bad_date = bakeplan(settings, "trigger", "--tenant", "anything", "--date", "2026-13-45")
+    bad_id = bakeplan(settings, "show", "not-a-uuid")
+
+    assert unknown.returncode == 2
+    assert "unknown tenant 'no-such-bakery'" in unknown.stderr
+    assert bad_date.returncode == 2
+    assert "YYYY-MM-DD" in bad_date.stderr
+    assert bad_id.returncode == 2
+    assert "not a saga id" in bad_id.stderr
