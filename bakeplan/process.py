@@ -63,7 +63,9 @@ class App:
         self.engine = create_engine(settings)
         self.producer = create_producer(settings)
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
-        policy = DeliveryPolicy(settings.max_delivery_attempts, settings.retry_base_seconds)
+        policy = DeliveryPolicy(
+            settings.max_delivery_attempts, settings.retry_base_seconds, fetch_max_wait_ms=settings.fetch_max_wait_ms
+        )
         self.metrics = metrics = Metrics()
         published = metrics.published.labels(role).inc
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []

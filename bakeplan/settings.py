@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.2, gt=0, description="First retry backoff (doubles, with jitter).")
     relay_poll_seconds: float = Field(default=0.2, gt=0, description="Outbox polling interval (safety net).")
     deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, description="How long a consumer's fetch waits at the broker (latency vs idle CPU)."
+    )
     horizon_days: int = Field(default=14, ge=1, le=60, description="Planning horizon of a daily plan.")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics bakeplan creates.")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replication of the topics bakeplan creates.")

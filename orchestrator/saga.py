@@ -74,6 +74,19 @@ class StepResults:
             self.procurement = message
 
 
+def results_needed(commands: tuple[SagaCommand, ...]) -> set[str]:
+    """The step results the commands are built from (each is large: load only those)."""
+    needed: set[str] = set()
+    for command in commands:
+        if isinstance(command, RunStep) and command.step == "production":
+            needed.add("forecasting")
+        elif isinstance(command, RunStep) and command.step == "procurement":
+            needed.add("production")
+        elif isinstance(command, FinishSaga) and command.status is SagaStatus.COMPLETED:
+            needed |= {"production", "procurement"}
+    return needed
+
+
 def to_messages(
     command: SagaCommand,
     *,

@@ -50,7 +50,7 @@ from orchestrator.engine import (
     new_saga,
 )
 from orchestrator.engine.serialization import state_from_dict, state_to_dict
-from orchestrator.saga import StepResults, saga_id_for_trigger, to_messages
+from orchestrator.saga import StepResults, results_needed, saga_id_for_trigger, to_messages
 from orchestrator.tables import inbox, outbox, saga_log, sagas, snapshots, step_results
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class Orchestrator:
         await _log(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await _load_snapshot(conn, row.snapshot_sha256) if runs_step else None
-        results = await _load_results(conn, saga_id) if decision.commands else StepResults()
+        results = await _load_results(conn, saga_id, results_needed(decision.commands))
         causation = reply.event_id if reply is not None else saga_id
         outgoing = self._carry_out(
             decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
@@ -321,10 +321,18 @@ async def _load_snapshot(conn: AsyncConnection, sha: str) -> PlanningSnapshot:
     return PlanningSnapshot.model_validate_json(body)
 
 
-async def _load_results(conn: AsyncConnection, saga_id: UUID) -> StepResults:
+async def _load_results(conn: AsyncConnection, saga_id: UUID, steps: set[str]) -> StepResults:
     results = StepResults()
+    if not steps:
+        return results
     payloads: Sequence[Any] = (
-        (await conn.execute(select(step_results.c.payload).where(step_results.c.saga_id == saga_id))).scalars().all()
+        (
+            await conn.execute(
+                select(step_results.c.payload).where(step_results.c.saga_id == saga_id, step_results.c.step.in_(steps))
+            )
+        )
+        .scalars()
+        .all()
     )
     for payload in payloads:
         results.record(decode(payload))
