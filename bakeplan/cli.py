@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
 import typer
@@ -62,7 +62,7 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=str, indent=2))
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 
@@ -74,7 +74,6 @@ def _parse_date(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         _fail(f"--date {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
-        raise  # unreachable: _fail exits
 
 
 def _parse_saga_id(value: str) -> UUID:
@@ -82,7 +81,6 @@ def _parse_saga_id(value: str) -> UUID:
         return UUID(value)
     except ValueError:
         _fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
-        raise
 
 
 # --- stack -----------------------------------------------------------------------------------------
@@ -159,8 +157,6 @@ def seed(
 
 # --- serve -----------------------------------------------------------------------------------------
 
-RoleName = Literal["all", "orchestrator", "forecasting", "production", "procurement"]
-
 
 def _spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-m", "bakeplan", "serve", "--role", role]) for role in roles]
@@ -177,7 +173,7 @@ def serve(
     if role != "all":
         if role not in ROLES:
             _fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
-        serve_role(_settings(), role)  # type: ignore[arg-type]
+        serve_role(_settings(), role)
         return
     children = _spawn_roles(list(ROLES))
 
@@ -308,7 +304,6 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
     found = _with_db(lambda conn: queries.saga(conn, sid))
     if found is None:
         _fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
-        return
     if as_json:
         _print_json(found)
         return
