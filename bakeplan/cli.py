@@ -27,6 +27,7 @@ from bakeplan.settings import Settings
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from orchestrator import masterdata
+from orchestrator.saga import saga_id_for_trigger
 
 app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Postgres (no Docker needed).", no_args_is_help=True)
@@ -206,6 +207,33 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
         await producer.stop()
 
 
+def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple[UUID, str, bool]:
+    """Publish a trigger unless the tenant already has a plan for the day.
+
+    Returns (saga id, status, already planned). Exits 2 for an unknown tenant.
+    """
+    settings = _settings()
+
+    async def check(conn: AsyncConnection) -> tuple[bool, tuple[UUID, str] | None]:
+        return await masterdata.tenant_exists(conn, tenant), await queries.active_saga_for(conn, tenant, business_date)
+
+    exists, active = _with_db(check)
+    if not exists:
+        _fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
+    if active is not None:
+        return active[0], active[1], True
+    message = PlanningRequested(
+        event_id=uuid4(),
+        tenant_id=tenant,
+        occurred_at=datetime.now(UTC),
+        business_date=business_date,
+        requested_by=requested_by,
+        horizon_days=settings.horizon_days,
+    )
+    asyncio.run(_publish_trigger(settings, message))
+    return saga_id_for_trigger(message.event_id), "REQUESTED", False
+
+
 def _wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -231,28 +259,7 @@ def trigger(
 ) -> None:
     """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day is a no-op."""
     business_date = _parse_date(date_)
-    settings = _settings()
-
-    async def check(conn: AsyncConnection) -> tuple[bool, tuple[UUID, str] | None]:
-        return await masterdata.tenant_exists(conn, tenant), await queries.active_saga_for(conn, tenant, business_date)
-
-    exists, active = _with_db(check)
-    if not exists:
-        _fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
-    if active is not None:
-        saga_id, status = active
-        already = True
-    else:
-        message = PlanningRequested(
-            event_id=uuid4(),
-            tenant_id=tenant,
-            occurred_at=datetime.now(UTC),
-            business_date=business_date,
-            requested_by="cli",
-            horizon_days=settings.horizon_days,
-        )
-        asyncio.run(_publish_trigger(settings, message))
-        saga_id, status, already = queries.saga_id_for_trigger(message.event_id), "REQUESTED", False
+    saga_id, status, already = _start_plan(tenant, business_date, requested_by="cli")
     result: dict[str, Any] = {
         "saga_id": str(saga_id),
         "tenant_id": tenant,
@@ -363,21 +370,9 @@ def demo(
     try:
         tenant = "demo-001"
         business_date = datetime.now(UTC).date()
-        active = _with_db(lambda conn: queries.active_saga_for(conn, tenant, business_date))
-        if active is not None:
-            console.print(f"{tenant} already has plan {active[0]} for {business_date}; showing it")
-            saga_id = active[0]
-        else:
-            message = PlanningRequested(
-                event_id=uuid4(),
-                tenant_id=tenant,
-                occurred_at=datetime.now(UTC),
-                business_date=business_date,
-                requested_by="demo",
-                horizon_days=_settings().horizon_days,
-            )
-            asyncio.run(_publish_trigger(_settings(), message))
-            saga_id = queries.saga_id_for_trigger(message.event_id)
+        saga_id, _, already = _start_plan(tenant, business_date, requested_by="demo")
+        if already:
+            console.print(f"{tenant} already has plan {saga_id} for {business_date}; showing it")
         finished = _wait_terminal(saga_id, timeout)
         show(str(saga_id), as_json=False)
         plan_of(str(saga_id), as_json=False)

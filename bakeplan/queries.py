@@ -7,7 +7,6 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import saga_log, sagas
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches
@@ -101,6 +100,3 @@ async def plan_of(conn: AsyncConnection, saga_id: UUID) -> dict[str, list[dict[s
         )
     ).mappings()
     return {"batches": [dict(r) for r in batch_rows], "purchase_lines": [dict(r) for r in line_rows]}
-
-
-__all__ = ["active_saga_for", "list_runs", "plan_of", "saga", "saga_id_for_trigger"]

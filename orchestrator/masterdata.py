@@ -2,10 +2,13 @@
 read once per saga into a `PlanningSnapshot`."""
 
 from collections import defaultdict
+from collections.abc import Awaitable
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Column,
+    CursorResult,
     Date,
     DateTime,
     Float,
@@ -153,7 +156,7 @@ async def read_snapshot(
     if tenant is None:
         raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")
 
-    def rows(table: Table, *order: str):  # type: ignore[no-untyped-def]
+    def rows(table: Table, *order: str) -> Awaitable[CursorResult[Any]]:
         return conn.execute(select(table).where(table.c.tenant_id == tenant_id).order_by(*(table.c[c] for c in order)))
 
     product_rows = (await rows(products, "product_id")).mappings().all()

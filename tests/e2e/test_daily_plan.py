@@ -7,7 +7,7 @@ import uuid
 
 import orjson
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.settings import Settings
@@ -23,7 +23,7 @@ from workers.production.tables import batches
 pytestmark = pytest.mark.e2e
 
 
-async def _count(engine: AsyncEngine, table, saga_id: uuid.UUID, status: str | None = None) -> int:  # type: ignore[no-untyped-def]
+async def _count(engine: AsyncEngine, table: Table, saga_id: uuid.UUID, status: str | None = None) -> int:
     query = select(func.count()).select_from(table).where(table.c.saga_id == saga_id)
     if status is not None:
         query = query.where(table.c.status == status)
