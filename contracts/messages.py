@@ -8,14 +8,19 @@ from pydantic import Field
 from contracts.envelope import Message
 from contracts.planning import (
     Calendar,
+    Capacity,
+    Component,
     ForecastLine,
     Ingredient,
     IngredientRequirement,
+    OpenPurchaseOrder,
+    PlanningPolicy,
     PlanningSnapshot,
     Product,
     ProductionBatch,
     PurchaseLine,
     Recipe,
+    Regressor,
     SalesHistory,
     StockLot,
     Supplier,
@@ -57,6 +62,7 @@ class ForecastDemand(Message):
     products: tuple[Product, ...]
     sales: tuple[SalesHistory, ...]
     calendar: Calendar
+    regressors: tuple[Regressor, ...] = ()
 
 
 class DiscardForecast(Message):
@@ -71,6 +77,8 @@ class ScheduleProduction(Message):
     recipes: tuple[Recipe, ...]
     forecast: tuple[ForecastLine, ...]
     calendar: Calendar
+    components: tuple[Component, ...] = ()
+    capacity: Capacity = Capacity()
 
 
 class CancelProductionBatches(Message):
@@ -85,6 +93,9 @@ class PlanProcurement(Message):
     stock_lots: tuple[StockLot, ...]
     suppliers: tuple[Supplier, ...]
     requirements: tuple[IngredientRequirement, ...]
+    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
+    policy: PlanningPolicy = PlanningPolicy()
+    calendar: Calendar = Calendar()
 
 
 class VoidPurchaseLines(Message):
