@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from statistics import fmean
 
-from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
+from contracts.planning import Calendar, ForecastLine, Product, Regressor, SalesHistory
 
 FALLBACK_WINDOW_DAYS = 28
 
@@ -20,6 +20,7 @@ def forecast_demand(
     business_date: date,
     horizon_days: int,
     weeks: int = 4,
+    regressors: Sequence[Regressor] = (),
 ) -> tuple[ForecastLine, ...]:
     """Forecast units (pieces) of each product for each open day of the horizon.
 

@@ -12,8 +12,11 @@ from uuid import UUID, uuid5
 
 from bakeplan.errors import PlanningError
 from contracts.planning import (
+    Calendar,
     Ingredient,
     IngredientRequirement,
+    OpenPurchaseOrder,
+    PlanningPolicy,
     PurchaseLine,
     StockLot,
     Supplier,
@@ -48,6 +51,9 @@ def plan_purchases(
     requirements: Sequence[IngredientRequirement],
     *,
     business_date: date,
+    open_orders: Sequence[OpenPurchaseOrder] = (),
+    policy: PlanningPolicy = PlanningPolicy(),
+    calendar: Calendar = Calendar(),
 ) -> tuple[PurchaseLine, ...]:
     """Order what projected stock cannot cover, from the cheapest supplier, in whole packs.
 

@@ -13,6 +13,8 @@ from uuid import UUID, uuid5
 from bakeplan.errors import PlanningError
 from contracts.planning import (
     Calendar,
+    Capacity,
+    Component,
     ForecastLine,
     IngredientRequirement,
     Product,
@@ -40,6 +42,8 @@ def schedule_production(
     calendar: Calendar,
     *,
     business_date: date,
+    components: Sequence[Component] = (),
+    capacity: Capacity = Capacity(),
 ) -> ProductionPlan:
     """Plan the batches (pieces) to bake each open day and the ingredients (own unit) they need.
 
