@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan import queries
+from bakeplan import offline, queries
 from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.codec import encode
@@ -34,6 +34,7 @@ stack_app = typer.Typer(help="The local Kafka and Postgres (no Docker needed).",
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+offline.register(app)
 
 console = Console()
 err = Console(stderr=True)

@@ -65,6 +65,7 @@ async def active_saga_for(conn: AsyncConnection, tenant_id: str, business_date: 
 
 
 async def plan_of(conn: AsyncConnection, saga_id: UUID) -> dict[str, list[dict[str, Any]]]:
+    """A saga's batches and purchase lines, each with its `reasoning` (a dict, or None before it existed)."""
     batch_rows = (
         await conn.execute(
             select(
@@ -76,6 +77,7 @@ async def plan_of(conn: AsyncConnection, saga_id: UUID) -> dict[str, list[dict[s
                 batches.c.oven_minutes,
                 batches.c.status,
                 batches.c.reason,
+                batches.c.reasoning,
             )
             .where(batches.c.saga_id == saga_id)
             .order_by(batches.c.day, batches.c.product_id)
@@ -94,6 +96,7 @@ async def plan_of(conn: AsyncConnection, saga_id: UUID) -> dict[str, list[dict[s
                 purchase_lines.c.late,
                 purchase_lines.c.status,
                 purchase_lines.c.reason,
+                purchase_lines.c.reasoning,
             )
             .where(purchase_lines.c.saga_id == saga_id)
             .order_by(purchase_lines.c.order_date, purchase_lines.c.supplier_id, purchase_lines.c.ingredient_id)

@@ -137,6 +137,7 @@ def _step_command(
             products=s.products,
             sales=s.sales,
             calendar=s.calendar,
+            regressors=s.regressors,
             **env,
         )
     if step == "production":
@@ -148,6 +149,8 @@ def _step_command(
             recipes=s.recipes,
             forecast=results.forecast.forecast,
             calendar=s.calendar,
+            components=s.components,
+            capacity=s.capacity,
             **env,
         )
     assert results.production is not None, "procurement runs after production"
@@ -158,6 +161,9 @@ def _step_command(
         stock_lots=s.stock_lots,
         suppliers=s.suppliers,
         requirements=results.production.requirements,
+        open_purchase_orders=s.open_purchase_orders,
+        policy=s.policy,
+        calendar=s.calendar,
         **env,
     )
 

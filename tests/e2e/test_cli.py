@@ -1,15 +1,20 @@
 """The `bakeplan` CLI as an operator uses it, against the real stack."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from bakeplan.settings import Settings
+from contracts.topics import Topic
 from tests.e2e.processes import Processes
+from tests.e2e.support import read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +68,37 @@ def test_trigger_rejects_unknown_tenant_and_bad_date(settings: Settings) -> None
     assert "YYYY-MM-DD" in bad_date.stderr
     assert bad_id.returncode == 2
     assert "not a saga id" in bad_id.stderr
+
+
+def test_the_offline_plan_of_a_recorded_snapshot_equals_the_sagas_plan(
+    settings: Settings, processes: Processes, tenant_prefix: str, tmp_path: Path
+) -> None:
+    """`bakeplan plan --input` runs the planning the workers run: same snapshot, same plan."""
+    bakeplan(settings, "seed", "--tenants", "1", "--prefix", tenant_prefix, "--seed", "9", "--profile", "standard")
+    run = as_json(
+        bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-30", "--wait", "--json")
+    )
+    assert run["status"] == "COMPLETED"
+    recorded = asyncio.run(
+        read_topic(
+            settings,
+            Topic.SNAPSHOTS,
+            lambda record: orjson.loads(record.value).get("saga_id") == run["saga_id"],
+        )
+    )
+    snapshot_file = tmp_path / "snapshot.json"
+    snapshot_file.write_bytes(recorded[0].value)
+
+    offline = as_json(bakeplan(settings, "plan", "--input", str(snapshot_file), "--json"))
+    saga = as_json(bakeplan(settings, "plan-of", run["saga_id"], "--json"))
+
+    def lines(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        keys = ("line_id", "supplier_id", "ingredient_id", "order_date", "delivery_date", "quantity", "late")
+        return sorted(tuple(str(row[k]) for k in keys) for row in rows)
+
+    assert offline["saga_id"] == run["saga_id"]
+    assert offline["purchase_lines"], "a standard bakery buys something in two weeks"
+    assert lines(offline["purchase_lines"]) == lines(saga["purchase_lines"])
+    assert sorted((b["batch_id"], b["units"]) for b in offline["batches"]) == sorted(
+        (b["batch_id"], b["units"]) for b in saga["batches"]
+    )

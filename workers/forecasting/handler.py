@@ -16,6 +16,7 @@ def plan(command: ForecastDemand, envelope: dict[str, Any]) -> StepResult:
         command.calendar,
         business_date=command.business_date,
         horizon_days=command.horizon_days,
+        regressors=command.regressors,
     )
     return StepResult(
         rows={forecasts: [line.model_dump() for line in lines]},

@@ -16,6 +16,11 @@ forecasts = Table(
     Column("day", Date, primary_key=True),
     Column("tenant_id", String(64), nullable=False),
     Column("units", Float, nullable=False),
+    # Quantiles and the chosen model's name: NULL / '' for rows planned before they existed.
+    Column("p10", Float),
+    Column("p50", Float),
+    Column("p90", Float),
+    Column("model", String(100), nullable=False, server_default=""),
     Column("status", String(16), nullable=False),
     Index("ix_forecasts_tenant_day", "tenant_id", "day"),
 )

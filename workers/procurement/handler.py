@@ -18,6 +18,9 @@ def plan(command: PlanProcurement, envelope: dict[str, Any]) -> StepResult:
         command.suppliers,
         command.requirements,
         business_date=command.business_date,
+        open_orders=command.open_purchase_orders,
+        policy=command.policy,
+        calendar=command.calendar,
     )
     return StepResult(
         rows={purchase_lines: [line.model_dump() for line in lines]},

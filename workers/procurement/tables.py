@@ -1,7 +1,7 @@
 """The procurement worker's schema."""
 
 from sqlalchemy import Boolean, Column, Date, Float, Index, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from bakeplan.messaging.tables import inbox_table, outbox_table
 
@@ -22,6 +22,7 @@ purchase_lines = Table(
     Column("unit_price", Float, nullable=False),
     Column("late", Boolean, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("reasoning", JSONB(none_as_null=True)),  # a `Reasoning` as JSON; NULL for lines planned before it existed
     Column("status", String(16), nullable=False),
     Index("ix_purchase_lines_tenant_order", "tenant_id", "order_date"),
 )

@@ -18,6 +18,8 @@ def plan(command: ScheduleProduction, envelope: dict[str, Any]) -> StepResult:
         command.forecast,
         command.calendar,
         business_date=command.business_date,
+        components=command.components,
+        capacity=command.capacity,
     )
     return StepResult(
         rows={

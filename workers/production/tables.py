@@ -1,7 +1,7 @@
 """The production worker's schema."""
 
 from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from bakeplan.messaging.tables import inbox_table, outbox_table
 
@@ -20,6 +20,7 @@ batches = Table(
     Column("units", Integer, nullable=False),
     Column("oven_minutes", Integer, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("reasoning", JSONB(none_as_null=True)),  # a `Reasoning` as JSON; NULL for batches planned before it existed
     Column("status", String(16), nullable=False),
     Index("ix_batches_tenant_day", "tenant_id", "day"),
 )
@@ -31,6 +32,7 @@ requirements = Table(
     Column("day", Date, primary_key=True),
     Column("tenant_id", String(64), nullable=False),
     Column("quantity", Float, nullable=False),
+    Column("quantity_sd", Float),
     Column("status", String(16), nullable=False),
 )
 outbox = outbox_table(metadata, SCHEMA)
