@@ -1,12 +1,28 @@
-"""Replenishment: purchase lines that keep projected ingredient stock above every requirement.
+"""Replenishment: lead-time-aware, expiry-aware purchase lines for a day's ingredient requirements.
 
-Pure: no I/O, no clock. "Today" is the `business_date` parameter; ids are uuid5 of the saga, so the
-same input always gives the same lines.
+Pure: no I/O, no clock. "Today" is `business_date`; line ids are uuid5 of the saga, so the same input
+always gives the same lines, byte for byte. Quantities are in the ingredient's unit.
+
+The rules live in the modules that apply them:
+- `projection`: day-by-day FEFO projection; a lot is usable on days < its expiry.
+- `inventory_math`: safety stock per ingredient (statistical or percentage method).
+- `ordering`: placement (order cut-off), delivery weekdays, closed days, lateness.
+- `terms`: MOQ, whole packs, maximum per line, price tiers.
+- `sourcing`: supplier scoring.
+- `shelf_life`: category defaults for a missing shelf life.
+- `ingredient_planner`: need days, consolidation, shelf-life cap, dual sourcing.
+- `order_value`: supplier minimum order value.
+
+This module adds:
+- The horizon runs from `business_date` to the last requirement day. Requirements before
+  `business_date` are past and ignored; requirements of one ingredient and day are summed.
+- Stock lots already expired (expires_on ≤ business_date) or empty do not count. Open orders are
+  supply on their delivery date (an overdue one is assumed to arrive on `business_date`) and expire
+  `shelf_life_days` after that.
+- Each line's `unit_price` is the effective (tier) price of its quantity.
 """
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID, uuid5
 
@@ -18,29 +34,26 @@ from contracts.planning import (
     OpenPurchaseOrder,
     PlanningPolicy,
     PurchaseLine,
+    Reasoning,
     StockLot,
     Supplier,
     SupplierItem,
 )
+from workers.procurement.ingredient_planner import IngredientInputs, PlannedLine, Reach, plan_ingredient
+from workers.procurement.inventory_math import (
+    economic_order_quantity,
+    plan_safety_stock,
+    reorder_point,
+    safety_stock,
+)
+from workers.procurement.order_value import apply_min_order_values
+from workers.procurement.ordering import earliest_delivery, placement_date
+from workers.procurement.projection import NEVER, QUANTITY_EPSILON, SupplyLot, project
+from workers.procurement.shelf_life import shelf_life_days, shelf_life_source
+from workers.procurement.sourcing import offers_by_ingredient, rank_offers
+from workers.procurement.terms import effective_unit_price
 
-# Quantities are floats: a shortfall below this is float noise, not a need, and a quantity within
-# this many packs of a whole number of packs is that whole number (2.1 / 0.3 is 7.000000000000001).
-QUANTITY_EPSILON = 1e-9
-
-
-@dataclass
-class _ProjectedLot:
-    """Stock of one ingredient in the projection: an existing lot or a delivered order."""
-
-    expires_on: date | None
-    quantity: float
-    sort_key: str
-
-    def usable_on(self, day: date) -> bool:
-        return self.quantity > QUANTITY_EPSILON and (self.expires_on is None or day < self.expires_on)
-
-    def fefo_key(self) -> tuple[date, str]:
-        return (self.expires_on or date.max, self.sort_key)
+__all__ = ["economic_order_quantity", "plan_purchases", "reorder_point", "safety_stock"]
 
 
 def plan_purchases(
@@ -55,120 +68,212 @@ def plan_purchases(
     policy: PlanningPolicy = PlanningPolicy(),
     calendar: Calendar = Calendar(),
 ) -> tuple[PurchaseLine, ...]:
-    """Order what projected stock cannot cover, from the cheapest supplier, in whole packs.
+    """Purchase lines that hold each ingredient's projected stock at its safety stock.
 
-    Quantities are in the ingredient's unit. Per ingredient, the requirement days are walked in
-    date order (requirements of one ingredient and day are summed). Each day consumes the usable
-    lots first-expiry-first-out; a lot with `expires_on = E` is usable only on days before E, one
-    without `expires_on` never expires. A shortfall is ordered for delivery that day from the
-    supplier item with the lowest unit price (then shorter lead time, then supplier_id): the
-    quantity is max(shortfall, MOQ) rounded up to whole packs and then to 3 decimals. The surplus of
-    an order joins the stock from its delivery day and expires `shelf_life_days` after it, or never
-    if the ingredient has no shelf life. `order_date = delivery_date - lead_time_days`; the line is
-    `late` if that is before `business_date` (the date is kept as computed).
-    `line_id` is `uuid5(saga_id, "po:{supplier_id}:{ingredient_id}:{delivery_date}")`.
-
-    Lines are sorted by (order_date, supplier_id, ingredient_id, delivery_date).
+    Lines are sorted by (order_date, supplier_id, ingredient_id, delivery_date); `line_id` is
+    `uuid5(saga_id, "po:{supplier_id}:{ingredient_id}:{delivery_date}")` and unique within the plan.
+    Every quantity is > 0, whole packs, ≥ MOQ and ≤ `max_quantity`.
 
     Raises `PlanningError` if a requirement names an ingredient not in `ingredients`, or if stock
-    cannot cover an ingredient and no supplier offers it.
+    cannot cover an ingredient and no supplier offers (or can deliver) it.
     """
     ingredients_by_id = {ingredient.ingredient_id: ingredient for ingredient in ingredients}
-    needed: dict[str, dict[date, float]] = {}
+    current = []
     for requirement in requirements:
         if requirement.ingredient_id not in ingredients_by_id:
             raise PlanningError(
                 f"saga {saga_id}: a requirement for {requirement.day} names unknown ingredient "
                 f"{requirement.ingredient_id!r}; add the ingredient to the master data"
             )
-        days = needed.setdefault(requirement.ingredient_id, {})
-        days[requirement.day] = days.get(requirement.day, 0.0) + requirement.quantity
+        if requirement.day >= business_date:
+            current.append(requirement)
+    if not current:
+        return ()
+    horizon_days = (max(requirement.day for requirement in current) - business_date).days + 1
+    open_days = sum(calendar.is_open(business_date + timedelta(days=n)) for n in range(horizon_days))
 
-    lines: list[PurchaseLine] = []
-    for ingredient_id, needed_by_day in sorted(needed.items()):
-        lines.extend(
-            _purchases_for_ingredient(
+    needs: dict[str, list[float]] = {}
+    variances: dict[str, list[float] | None] = {}
+    for requirement in current:
+        ingredient_id = requirement.ingredient_id
+        index = (requirement.day - business_date).days
+        needs.setdefault(ingredient_id, [0.0] * horizon_days)[index] += requirement.quantity
+        if ingredient_id not in variances:
+            variances[ingredient_id] = [0.0] * horizon_days
+        daily = variances[ingredient_id]
+        if requirement.quantity_sd is None:
+            variances[ingredient_id] = None
+        elif daily is not None:
+            daily[index] += requirement.quantity_sd**2
+
+    supply: dict[str, list[tuple[str, date, date | None, float]]] = {}
+    for lot in stock_lots:
+        supply.setdefault(lot.ingredient_id, []).append(
+            (f"lot:{lot.lot_id}", business_date, lot.expires_on, lot.quantity)
+        )
+    for order in open_orders:
+        supply.setdefault(order.ingredient_id, []).append(
+            (f"open:{order.order_id}", max(order.delivery_date, business_date), None, order.quantity)
+        )
+
+    offers = offers_by_ingredient(suppliers)
+    planned: list[PlannedLine] = []
+    for ingredient_id in sorted(needs):
+        ingredient = ingredients_by_id[ingredient_id]
+        shelf = shelf_life_days(ingredient)
+        lots = [
+            projected
+            for key, arrives_on, expires_on, quantity in supply.get(ingredient_id, [])
+            if (projected := _supply_lot(key, arrives_on, expires_on, quantity, shelf, business_date)) is not None
+        ]
+        daily_variances = variances[ingredient_id]
+        daily_sds = None if daily_variances is None else [value**0.5 for value in daily_variances]
+        planned.extend(
+            _plan_ingredient(
                 saga_id,
-                ingredients_by_id[ingredient_id],
-                [lot for lot in stock_lots if lot.ingredient_id == ingredient_id],
-                suppliers,
-                needed_by_day,
+                ingredient,
+                needs[ingredient_id],
+                daily_sds,
+                lots,
+                offers.get(ingredient_id, []),
+                open_days=open_days,
                 business_date=business_date,
+                policy=policy,
+                calendar=calendar,
             )
         )
+    apply_min_order_values(planned, horizon_days=horizon_days, window_days=policy.consolidation_window_days)
+    lines = [_purchase_line(saga_id, line) for line in planned]
     lines.sort(key=lambda line: (line.order_date, line.supplier_id, line.ingredient_id, line.delivery_date))
     return tuple(lines)
 
 
-def _purchases_for_ingredient(
+def _supply_lot(
+    key: str, arrives_on: date, expires_on: date | None, quantity: float, shelf: int | None, business_date: date
+) -> SupplyLot | None:
+    arrives = (arrives_on - business_date).days
+    if key.startswith("open:"):
+        expires = NEVER if shelf is None else arrives + shelf
+    else:
+        expires = NEVER if expires_on is None else (expires_on - business_date).days
+    if quantity <= QUANTITY_EPSILON or expires <= arrives:
+        return None
+    return SupplyLot(arrives, expires, quantity, key)
+
+
+def _plan_ingredient(
     saga_id: UUID,
     ingredient: Ingredient,
-    stock_lots: Sequence[StockLot],
-    suppliers: Sequence[Supplier],
-    needed_by_day: dict[date, float],
+    needs: list[float],
+    daily_sds: list[float] | None,
+    lots: list[SupplyLot],
+    offered: Sequence[tuple[Supplier, SupplierItem, int]],
     *,
+    open_days: int,
     business_date: date,
-) -> list[PurchaseLine]:
-    lots = [_ProjectedLot(lot.expires_on, lot.quantity, f"lot:{lot.lot_id}") for lot in stock_lots]
-    lines: list[PurchaseLine] = []
-    for day in sorted(needed_by_day):
-        lots.sort(key=_ProjectedLot.fefo_key)
-        usable = [lot for lot in lots if lot.usable_on(day)]
-        on_hand = sum(lot.quantity for lot in usable)
-        shortfall = needed_by_day[day]
-        for lot in usable:
-            taken = min(lot.quantity, shortfall)
-            lot.quantity -= taken
-            shortfall -= taken
-        if shortfall <= QUANTITY_EPSILON:
-            continue
-        supplier_id, item = _cheapest_offer(saga_id, ingredient.ingredient_id, suppliers)
-        ordered = max(shortfall, item.moq)
-        packs = max(1, math.ceil(ordered / item.pack_size - QUANTITY_EPSILON))
-        quantity = round(packs * item.pack_size, 3)
-        expires_on = None
-        if ingredient.shelf_life_days is not None:
-            expires_on = day + timedelta(days=ingredient.shelf_life_days)
-        lots.append(_ProjectedLot(expires_on, quantity - shortfall, f"po:{day.isoformat()}"))
-        order_date = day - timedelta(days=item.lead_time_days)
-        late = order_date < business_date
-        lines.append(
-            PurchaseLine(
-                line_id=str(uuid5(saga_id, f"po:{supplier_id}:{ingredient.ingredient_id}:{day.isoformat()}")),
-                supplier_id=supplier_id,
-                ingredient_id=ingredient.ingredient_id,
-                order_date=order_date,
-                delivery_date=day,
-                quantity=quantity,
-                unit_price=item.unit_price,
-                late=late,
-                reason=(
-                    f"need {_amount(needed_by_day[day])}, on hand {_amount(on_hand)},"
-                    f" short {_amount(shortfall)}; max(short, MOQ {_amount(item.moq)})"
-                    f" → {packs} × pack {_amount(item.pack_size)} = {_amount(quantity)};"
-                    f" lead time {item.lead_time_days} d" + (" (late)" if late else "")
-                ),
+    policy: PlanningPolicy,
+    calendar: Calendar,
+) -> list[PlannedLine]:
+    horizon_days = len(needs)
+    mean_per_open_day = sum(needs) / max(open_days, 1)
+    offers = rank_offers(
+        offered,
+        typical_quantity=mean_per_open_day * max(policy.consolidation_window_days, 1),
+    )
+    reaches = []
+    for offer in offers:
+        placed_on = placement_date(offer.supplier, business_date=business_date, policy=policy)
+        earliest = earliest_delivery(offer.supplier, offer.item.lead_time_days, placed_on=placed_on, calendar=calendar)
+        if earliest is not None:
+            reaches.append(Reach(offer, placed_on, earliest))
+    if not reaches:
+        if any(project(lots, needs).unmet):
+            why = "no supplier offers it" if not offers else "no supplier offering it has a delivery day in reach"
+            raise PlanningError(
+                f"saga {saga_id}: stock does not cover ingredient {ingredient.ingredient_id!r} and {why}; "
+                "add a supplier item for it (with delivery weekdays the bakery is open on)"
             )
-        )
-    return lines
+        return []
+
+    primary = reaches[0].offer.item
+    safety = plan_safety_stock(
+        needs,
+        daily_sds,
+        open_days=open_days,
+        service_level=ingredient.service_level or policy.service_level,
+        lead_time_days=primary.lead_time_days,
+        lead_time_sd_days=primary.lead_time_sd_days,
+    )
+    reach_day = (reaches[0].earliest - business_date).days
+    extended = needs + [0.0] * max(0, reach_day + 1 - horizon_days)
+    initial = project(lots, extended)
+    backlog = sum(initial.unmet[:reach_day])
+    initial_stock = initial.stock
+    if backlog > QUANTITY_EPSILON:
+        extended[reach_day] += backlog
+        initial_stock = list(initial.stock)
+        initial_stock[reach_day] -= backlog
+        # Exact on the backlog day, which the planner looks at first; if that day is short (the usual
+        # case) it re-projects after its first line and never reads the later, stale days.
+        if initial_stock[reach_day] >= safety.quantity - QUANTITY_EPSILON:
+            initial_stock = project(lots, extended).stock
+    inputs = IngredientInputs(
+        ingredient=ingredient,
+        needs=extended,
+        horizon_days=horizon_days,
+        open_share=max(open_days, 1) / horizon_days,
+        lots=lots,
+        reaches=reaches,
+        safety=safety,
+        shelf_life_days=shelf_life_days(ingredient),
+        shelf_life_source=shelf_life_source(ingredient),
+        business_date=business_date,
+        policy=policy,
+        calendar=calendar,
+    )
+    return plan_ingredient(inputs, backlog, initial_stock)
 
 
-def _cheapest_offer(saga_id: UUID, ingredient_id: str, suppliers: Sequence[Supplier]) -> tuple[str, SupplierItem]:
-    offers = [
-        (item.unit_price, item.lead_time_days, supplier.supplier_id, item)
-        for supplier in suppliers
-        for item in supplier.items
-        if item.ingredient_id == ingredient_id
-    ]
-    if not offers:
-        raise PlanningError(
-            f"saga {saga_id}: stock does not cover ingredient {ingredient_id!r} and no supplier "
-            "offers it; add a supplier item for it"
-        )
-    _, _, supplier_id, item = min(offers, key=lambda offer: offer[:3])
-    return supplier_id, item
+def _purchase_line(saga_id: UUID, line: PlannedLine) -> PurchaseLine:
+    item = line.reach.offer.item
+    supplier_id = line.supplier.supplier_id
+    unit_price, tier = effective_unit_price(item, line.quantity)
+    facts = dict(line.facts)
+    facts["quantity"] = line.quantity
+    facts["unit_price"] = unit_price
+    facts["price_tier_min_quantity"] = tier
+    if line.late:
+        rule = "late_expedite"
+        why = f"short before the earliest delivery {line.delivery.isoformat()}; ordered at once (late)"
+    elif facts.get("dual_source_part") == "secondary":
+        rule = "dual_source_remainder"
+        why = f"remainder the best supplier's maximum cannot take, for {facts['need_date']}"
+    else:
+        rule = "cover_to_safety_stock"
+        why = f"stock falls below safety stock {facts['safety_stock']} on {facts['need_date']}"
+    days = facts["consolidated_days"]
+    reason = (
+        f"{why}: {line.packs} × {_amount(item.pack_size)} = {_amount(line.quantity)} from {supplier_id}, "
+        f"delivered {line.delivery.isoformat()}, covering {days} day{'s' if days != 1 else ''}"
+    )
+    if facts.get("shelf_life_cap_exceeded"):
+        reason += f"; exceeds the shelf-life cap by {facts['expected_waste']}"
+    if facts.get("below_min_order_value"):
+        reason += "; order below the supplier's minimum value"
+    return PurchaseLine(
+        line_id=str(uuid5(saga_id, f"po:{supplier_id}:{item.ingredient_id}:{line.delivery.isoformat()}")),
+        supplier_id=supplier_id,
+        ingredient_id=item.ingredient_id,
+        order_date=line.order_date,
+        delivery_date=line.delivery,
+        quantity=line.quantity,
+        unit_price=unit_price,
+        late=line.late,
+        reason=reason,
+        reasoning=Reasoning(rule=rule, facts=facts),
+    )
 
 
 def _amount(quantity: float) -> str:
-    """Format a quantity for a human: at most 3 decimals, no trailing zeros, no exponent."""
+    """A quantity for a human: at most 3 decimals, no trailing zeros, no exponent."""
     return f"{quantity:.3f}".rstrip("0").rstrip(".")
