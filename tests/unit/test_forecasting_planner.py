@@ -1,26 +1,29 @@
-"""Unit tests of the demand forecast (same-weekday mean, closed days, fallbacks)."""
+"""Unit tests of `forecast_demand`: the contract (lines, days, order, errors) and what it learns."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
+from bakeplan.errors import PlanningError
+from contracts.planning import Calendar, ForecastLine, Product, Regressor, SalesHistory
 from workers.forecasting.planner import forecast_demand
 
 pytestmark = pytest.mark.unit
 
 MONDAY = date(2024, 5, 13)
 OPEN_EVERY_DAY = Calendar()
+WEEKLY = (10, 20, 30, 40, 50, 60, 70)  # Monday … Sunday
 
 
-def a_product(product_id: str = "baguette") -> Product:
+def a_product(product_id: str = "baguette", family: str = "bread") -> Product:
     return Product(
         product_id=product_id,
         name=product_id.title(),
-        family="bread",
+        family=family,
         unit_price=1.2,
         unit_cost=0.4,
         shelf_life_days=1,
@@ -29,57 +32,57 @@ def a_product(product_id: str = "baguette") -> Product:
 
 
 def a_history(
-    product_id: str = "baguette",
-    *,
-    days_back: int = 28,
-    units: int | None = 5,
-    overrides: Mapping[date, int | None] | None = None,
+    product_id: str = "baguette", *, days_back: int = 70, units: Callable[[date], int | None] = lambda day: 5
 ) -> SalesHistory:
-    """`days_back` days of `units` a day up to the day before MONDAY, with some days overridden."""
+    """`days_back` days up to the day before MONDAY; `units(day)` gives each day's sales."""
     start = MONDAY - timedelta(days=days_back)
     days = [start + timedelta(days=offset) for offset in range(days_back)]
-    chosen = overrides or {}
-    return SalesHistory(
-        product_id=product_id,
-        start_date=start,
-        daily_units=tuple(chosen.get(day, units) for day in days),
-    )
+    return SalesHistory(product_id=product_id, start_date=start, daily_units=tuple(units(day) for day in days))
 
 
-def units_on(lines: tuple[ForecastLine, ...], product_id: str, day: date) -> float:
-    (line,) = [line for line in lines if line.product_id == product_id and line.day == day]
-    return line.units
+def weekly(day: date) -> int:
+    return WEEKLY[day.weekday()]
 
 
-def test_forecast_is_the_mean_of_the_same_weekday_skipping_closed_days() -> None:
-    weeks_back_to_units = {1: 10, 2: None, 3: 20, 4: 30}
-    mondays = {MONDAY - timedelta(weeks=weeks): units for weeks, units in weeks_back_to_units.items()}
+def units_by_day(lines: Sequence[ForecastLine], product_id: str = "baguette") -> dict[date, float]:
+    return {line.day: line.units for line in lines if line.product_id == product_id}
 
+
+def test_a_pure_weekly_pattern_is_recovered() -> None:
     lines = forecast_demand(
-        [a_product()],
-        [a_history(overrides=mondays)],
-        OPEN_EVERY_DAY,
-        business_date=MONDAY,
-        horizon_days=8,
+        [a_product()], [a_history(units=weekly)], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=14
     )
 
-    assert units_on(lines, "baguette", MONDAY) == 20.0  # (10 + 20 + 30) / 3, not / 4
-    assert units_on(lines, "baguette", MONDAY + timedelta(days=1)) == 5.0
-    assert units_on(lines, "baguette", MONDAY + timedelta(days=7)) == 20.0
+    assert [round(line.units) for line in lines] == list(WEEKLY) * 2
+    assert all(line.model for line in lines)
 
 
-def test_only_the_most_recent_weeks_count_and_nothing_from_business_date_on() -> None:
-    old_mondays = {MONDAY - timedelta(weeks=week): 1000 for week in (5, 6, 7, 8)}
-    history = a_history(days_back=56, units=10, overrides=old_mondays)
-    leaked = SalesHistory(product_id="baguette", start_date=MONDAY, daily_units=(999,))
+def test_a_closed_day_is_missing_data_not_zero_demand() -> None:
+    def closed_on_wednesdays(zero: int | None) -> Callable[[date], int | None]:
+        return lambda day: zero if day.weekday() == 2 else 40
 
-    recent = forecast_demand([a_product()], [history, leaked], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1)
-    eight_weeks = forecast_demand(
-        [a_product()], [history], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1, weeks=8
-    )
+    closed = forecast_demand(
+        [a_product()], [a_history(units=closed_on_wednesdays(None))], OPEN_EVERY_DAY,
+        business_date=MONDAY, horizon_days=7,
+    )  # fmt: skip
+    zero = forecast_demand(
+        [a_product()], [a_history(units=closed_on_wednesdays(0))], OPEN_EVERY_DAY,
+        business_date=MONDAY, horizon_days=7,
+    )  # fmt: skip
 
-    assert recent[0].units == 10.0
-    assert eight_weeks[0].units == 505.0
+    assert units_by_day(closed)[MONDAY] == pytest.approx(40, abs=0.5)
+    assert units_by_day(closed)[MONDAY + timedelta(days=2)] == pytest.approx(40, abs=0.5)
+    assert units_by_day(zero)[MONDAY + timedelta(days=2)] < 5
+
+
+def test_nothing_from_business_date_on_is_used() -> None:
+    history = a_history(units=weekly)
+    leaked = SalesHistory(product_id="baguette", start_date=MONDAY, daily_units=(999,) * 7)
+
+    with_leak = forecast_demand([a_product()], [history, leaked], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=7)
+    without = forecast_demand([a_product()], [history], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=7)
+
+    assert with_leak == without
 
 
 def test_closed_weekdays_and_dates_get_no_line() -> None:
@@ -88,57 +91,96 @@ def test_closed_weekdays_and_dates_get_no_line() -> None:
 
     lines = forecast_demand([a_product()], [a_history()], calendar, business_date=MONDAY, horizon_days=7)
 
-    assert [line.day for line in lines] == [
-        MONDAY,
-        MONDAY + timedelta(days=1),
-        MONDAY + timedelta(days=3),
-        MONDAY + timedelta(days=4),
-        MONDAY + timedelta(days=5),
+    assert [line.day for line in lines] == [MONDAY + timedelta(days=offset) for offset in (0, 1, 3, 4, 5)]
+
+
+def test_a_cold_start_product_gets_its_family_pattern_scaled_to_the_family_level() -> None:
+    products = [
+        a_product("rye", "bread"),
+        a_product("spelt", "bread"),
+        a_product("new", "bread"),
+        a_product("tart", "cake"),
+    ]
+    sales = [
+        a_history("rye", units=weekly),
+        a_history("spelt", units=lambda day: 3 * weekly(day)),
+        a_history("tart", units=lambda day: 100 if day.weekday() == 0 else 1),
     ]
 
+    lines = forecast_demand(products, sales, OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=7)
 
-def test_without_a_same_weekday_observation_falls_back_to_the_28_day_mean() -> None:
-    # Mondays all closed; the other days alternate 4 and 8 → mean of the 24 known days.
-    start = MONDAY - timedelta(days=28)
-    overrides: dict[date, int | None] = {}
-    for offset in range(28):
-        day = start + timedelta(days=offset)
-        overrides[day] = None if day.weekday() == 0 else (4 if offset % 2 else 8)
-    known = [units for units in overrides.values() if units is not None]
-
-    lines = forecast_demand(
-        [a_product()],
-        [a_history(overrides=overrides)],
-        OPEN_EVERY_DAY,
-        business_date=MONDAY,
-        horizon_days=2,
-        weeks=1,
-    )
-
-    assert units_on(lines, "baguette", MONDAY) == round(sum(known) / len(known), 2)
-    assert units_on(lines, "baguette", MONDAY + timedelta(days=1)) == 8.0  # last Tuesday
+    new = [line for line in lines if line.product_id == "new"]
+    family_level = np.median([40.0, 120.0])  # the members' mean daily sales
+    assert [line.units for line in new] == pytest.approx([family_level * units / 40 for units in WEEKLY], rel=0.02)
+    assert {line.model for line in new} == {"cold-start:family"}
+    assert all(line.p10 is not None and line.p10 <= line.units <= line.p90 for line in new if line.p90 is not None)
 
 
-def test_a_product_without_history_forecasts_zero_on_every_open_day() -> None:
+def test_a_product_alone_without_history_forecasts_zero() -> None:
     lines = forecast_demand([a_product("croissant")], [], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=3)
 
-    assert [(line.day, line.units) for line in lines] == [(MONDAY + timedelta(days=offset), 0.0) for offset in range(3)]
+    assert [(line.units, line.p10, line.p90, line.model) for line in lines] == [(0.0, 0.0, 0.0, "cold-start:none")] * 3
 
 
-def test_units_are_rounded_to_two_decimals() -> None:
-    mondays: dict[date, int | None] = {MONDAY - timedelta(weeks=week): 1 for week in (1, 2)}
-    mondays[MONDAY - timedelta(weeks=3)] = 2
-    mondays[MONDAY - timedelta(weeks=4)] = None
+def test_an_intermittent_product_gets_an_intermittent_method() -> None:
+    rng = np.random.default_rng(7)
+    sparse = [int(rng.integers(1, 4)) if rng.random() < 0.2 else 0 for _ in range(200)]
 
     lines = forecast_demand(
-        [a_product()],
-        [a_history(overrides=mondays)],
-        OPEN_EVERY_DAY,
-        business_date=MONDAY,
-        horizon_days=1,
+        [a_product()], [a_history(days_back=200, units=lambda day: sparse[(MONDAY - day).days - 1])],
+        OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=7,
+    )  # fmt: skip
+
+    assert {line.model for line in lines} <= {"sba", "tsb"}
+    assert all(0 < line.units < 1.5 for line in lines)
+
+
+def test_past_holidays_teach_the_holiday_effect() -> None:
+    past = [MONDAY - timedelta(weeks=weeks) + timedelta(days=2) for weeks in (2, 4, 6, 8)]
+    coming = MONDAY + timedelta(days=2)
+    history = a_history(days_back=70, units=lambda day: 100 if day in past else 50)
+    with_history = Calendar(holidays=(*past, coming))
+    no_past = Calendar(holidays=(coming,))
+
+    learned = units_by_day(
+        forecast_demand([a_product()], [history], with_history, business_date=MONDAY, horizon_days=7)
+    )
+    fallback = units_by_day(
+        forecast_demand([a_product()], [a_history(units=lambda day: 50)], no_past, business_date=MONDAY, horizon_days=7)
     )
 
-    assert lines[0].units == 1.33
+    assert learned[coming] > 1.5 * learned[coming + timedelta(days=1)]
+    assert fallback[coming] == pytest.approx(50, abs=0.5)  # no past holiday: an ordinary day
+
+
+def test_a_regressor_moves_the_forecast_on_the_days_it_flags() -> None:
+    start = MONDAY - timedelta(days=140)
+    flagged = {start + timedelta(days=offset) for offset in range(3, 154, 9)}
+    history = a_history(days_back=140, units=lambda day: 80 if day in flagged else 40)
+    festival = Regressor(
+        name="festival",
+        start_date=start,
+        values=tuple(1.0 if start + timedelta(days=offset) in flagged else 0.0 for offset in range(154)),
+    )
+
+    lines = forecast_demand(
+        [a_product()], [history], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=14, regressors=[festival]
+    )
+
+    by_day = units_by_day(lines)
+    on = [units for day, units in by_day.items() if day in flagged]
+    off = [units for day, units in by_day.items() if day not in flagged]
+    assert on
+    assert min(on) > 1.3 * max(off)
+
+
+def test_two_regressors_with_one_name_are_a_planning_error() -> None:
+    twice = [Regressor(name="temperature", start_date=MONDAY, values=(1.0,))] * 2
+
+    with pytest.raises(PlanningError, match="temperature"):
+        forecast_demand(
+            [a_product()], [a_history()], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=1, regressors=twice
+        )
 
 
 def test_lines_are_sorted_by_product_then_day_and_a_repeated_product_counts_once() -> None:
@@ -154,59 +196,58 @@ def test_lines_are_sorted_by_product_then_day_and_a_repeated_product_counts_once
     ]
 
 
-def test_same_input_gives_the_same_forecast() -> None:
-    def run() -> tuple[ForecastLine, ...]:
-        return forecast_demand(
-            [a_product("roll"), a_product()],
-            [a_history(), a_history("roll", units=3)],
-            Calendar(closed_weekdays=(6,)),
-            business_date=MONDAY,
-            horizon_days=14,
-        )
+def test_same_input_gives_the_same_forecast_whatever_the_product_order() -> None:
+    rng = np.random.default_rng(3)
+    noisy = [int(units) for units in rng.poisson(30, 120)]
+    sales = [
+        a_history(days_back=120, units=lambda day: noisy[(MONDAY - day).days - 1]),
+        a_history("roll", units=weekly),
+    ]
 
-    assert run() == run()
+    def run(products: list[Product]) -> tuple[ForecastLine, ...]:
+        return forecast_demand(products, sales, Calendar(closed_weekdays=(6,)), business_date=MONDAY, horizon_days=14)
+
+    first = run([a_product("roll"), a_product()])
+    assert first == run([a_product(), a_product("roll")])
+    assert first == run([a_product("roll"), a_product()])
 
 
-@pytest.mark.parametrize(("horizon_days", "weeks"), [(-1, 4), (7, 0)])
-def test_a_meaningless_horizon_or_window_is_a_caller_bug(horizon_days: int, weeks: int) -> None:
+def test_a_negative_horizon_is_a_caller_bug() -> None:
     with pytest.raises(ValueError, match="horizon_days"):
-        forecast_demand(
-            [a_product()],
-            [],
-            OPEN_EVERY_DAY,
-            business_date=MONDAY,
-            horizon_days=horizon_days,
-            weeks=weeks,
-        )
+        forecast_demand([a_product()], [], OPEN_EVERY_DAY, business_date=MONDAY, horizon_days=-1)
 
 
+@settings(deadline=None, max_examples=60)
 @given(
-    daily_units=st.lists(st.one_of(st.none(), st.integers(0, 200)), min_size=0, max_size=70),
+    daily_units=st.lists(st.one_of(st.none(), st.integers(0, 200)), min_size=0, max_size=120),
     closed_weekdays=st.sets(st.integers(0, 6), max_size=6),
-    horizon_days=st.integers(1, 21),
-    weeks=st.integers(1, 8),
+    holidays=st.sets(st.integers(-120, 20), max_size=6),
+    horizon_days=st.integers(0, 21),
 )
-def test_one_line_per_open_day_within_the_range_of_history(
-    daily_units: list[int | None], closed_weekdays: set[int], horizon_days: int, weeks: int
+def test_one_line_per_open_day_non_negative_with_ordered_quantiles(
+    daily_units: list[int | None], closed_weekdays: set[int], holidays: set[int], horizon_days: int
 ) -> None:
-    calendar = Calendar(closed_weekdays=tuple(sorted(closed_weekdays)))
+    calendar = Calendar(
+        closed_weekdays=tuple(sorted(closed_weekdays)),
+        holidays=tuple(sorted(MONDAY + timedelta(days=offset) for offset in holidays)),
+    )
     history = SalesHistory(
-        product_id="baguette",
-        start_date=MONDAY - timedelta(days=len(daily_units)),
-        daily_units=tuple(daily_units),
+        product_id="baguette", start_date=MONDAY - timedelta(days=len(daily_units)), daily_units=tuple(daily_units)
     )
 
     lines = forecast_demand(
-        [a_product()],
-        [history],
-        calendar,
-        business_date=MONDAY,
-        horizon_days=horizon_days,
-        weeks=weeks,
+        [a_product(), a_product("new")], [history], calendar, business_date=MONDAY, horizon_days=horizon_days
     )
 
     horizon = [MONDAY + timedelta(days=offset) for offset in range(horizon_days)]
-    assert [line.day for line in lines] == [day for day in horizon if calendar.is_open(day)]
-    known = [units for units in daily_units if units is not None]
-    highest = max(known, default=0)
-    assert all(0 <= line.units <= highest for line in lines)
+    open_days = [day for day in horizon if calendar.is_open(day)]
+    assert [(line.product_id, line.day) for line in lines] == [
+        (product, day) for product in ("baguette", "new") for day in open_days
+    ]
+    for line in lines:
+        assert line.p10 is not None
+        assert line.p50 is not None
+        assert line.p90 is not None
+        assert 0 <= line.p10 <= line.p50 <= line.p90
+        assert line.units >= 0
+        assert line.model

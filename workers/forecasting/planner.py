@@ -1,15 +1,22 @@
-"""Demand forecast: the same-weekday mean of recent sales, per product and open day.
+"""Demand forecast per product and open day: the contract-facing wrapper around the series core.
 
+Turns the snapshot's sales histories, calendar and regressors into aligned daily arrays, runs
+`engine.forecast_series` (model choice, quantiles, cold start) and returns `ForecastLine`s.
 Pure: no I/O, no clock. "Today" is the `business_date` parameter; the output order is fixed.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
-from statistics import fmean
+
+import numpy as np
 
 from contracts.planning import Calendar, ForecastLine, Product, Regressor, SalesHistory
+from workers.forecasting.day_grid import place, regressor_matrix
+from workers.forecasting.engine import forecast_series
+from workers.forecasting.seasonal import YEAR_DAYS, YEARS_BACK
 
-FALLBACK_WINDOW_DAYS = 28
+MAX_HISTORY_DAYS = YEARS_BACK * YEAR_DAYS + 14
+"""Older history is not used: the yearly ratio looks back at most three years (+ its windows)."""
 
 
 def forecast_demand(
@@ -19,70 +26,68 @@ def forecast_demand(
     *,
     business_date: date,
     horizon_days: int,
-    weeks: int = 4,
     regressors: Sequence[Regressor] = (),
 ) -> tuple[ForecastLine, ...]:
     """Forecast units (pieces) of each product for each open day of the horizon.
 
     The horizon is the days `business_date`, …, `business_date + horizon_days - 1`; a day the
-    calendar says is closed gets no line at all. A day's forecast is the mean of the units sold on
-    the same weekday within the `weeks` weeks strictly before `business_date`. `None` sales (closed
-    days) are missing data and are skipped, never counted as zero. With no such observation the
-    forecast falls back to the mean of every known day in the 28 days before `business_date`, and
-    to 0.0 without any (also for a product with no sales history). Several histories of one
-    product are merged; where they overlap the later one wins.
+    calendar says is closed gets no line at all. Only history strictly before `business_date` is
+    used. A `None` sales value, and any day the calendar says is closed, is missing data — never
+    zero demand. Several histories of one product are merged; where they overlap the later one
+    wins. Days in `calendar.holidays` are open days with their own demand level (see `effects`).
 
-    Units are rounded to 2 decimals. Lines are sorted by (product_id, day); a product listed
-    twice gets one set of lines.
+    Each line carries the point forecast (`units`, a mean), p10 ≤ p50 ≤ p90 (all ≥ 0) and the
+    chosen model's name (see `engine` for the candidates and rules). Floats are rounded to 2
+    decimals; lines are sorted by (product_id, day); a product listed twice gets one set of lines
+    (the family of its first listing counts).
 
-    Raises `ValueError` for a negative `horizon_days` or `weeks` < 1 (a caller bug).
+    Raises `ValueError` for a negative `horizon_days` (a caller bug) and `PlanningError` when two
+    regressors share a name.
     """
-    if horizon_days < 0 or weeks < 1:
-        raise ValueError(f"need horizon_days >= 0 and weeks >= 1, got {horizon_days=} {weeks=}")
-    units_by_day = _units_sold_by_day(sales)
-    open_days = [
-        day
-        for day in (business_date + timedelta(days=offset) for offset in range(horizon_days))
-        if calendar.is_open(day)
-    ]
-    lines: list[ForecastLine] = []
-    for product_id in sorted({product.product_id for product in products}):
-        sold = units_by_day.get(product_id, {})
-        fallback = _mean_or_zero(_known_units(sold, business_date, FALLBACK_WINDOW_DAYS))
-        recent = _known_units_by_weekday(sold, business_date, weeks * 7)
-        for day in open_days:
-            same_weekday = recent.get(day.weekday(), [])
-            units = fmean(same_weekday) if same_weekday else fallback
-            lines.append(ForecastLine(product_id=product_id, day=day, units=round(units, 2)))
-    return tuple(lines)
-
-
-def _units_sold_by_day(sales: Sequence[SalesHistory]) -> dict[str, dict[date, int | None]]:
-    """product_id → day → units sold (None = closed); a later history overrides an earlier one."""
-    by_product: dict[str, dict[date, int | None]] = {}
-    for history in sales:
-        days = by_product.setdefault(history.product_id, {})
-        for offset, units in enumerate(history.daily_units):
-            days[history.start_date + timedelta(days=offset)] = units
-    return by_product
-
-
-def _known_units(sold: Mapping[date, int | None], before: date, window_days: int) -> list[int]:
-    """Units of the days in [before - window_days, before) that have a value."""
-    days = (before - timedelta(days=back) for back in range(1, window_days + 1))
-    return [units for day in days if (units := sold.get(day)) is not None]
-
-
-def _known_units_by_weekday(sold: Mapping[date, int | None], before: date, window_days: int) -> dict[int, list[int]]:
-    """Weekday → units of the days in [before - window_days, before) that have a value."""
-    by_weekday: dict[int, list[int]] = {}
-    for back in range(1, window_days + 1):
-        day = before - timedelta(days=back)
-        units = sold.get(day)
-        if units is not None:
-            by_weekday.setdefault(day.weekday(), []).append(units)
-    return by_weekday
-
-
-def _mean_or_zero(values: Sequence[int]) -> float:
-    return fmean(values) if values else 0.0
+    if horizon_days < 0:
+        raise ValueError(f"need horizon_days >= 0, got {horizon_days=}")
+    families: dict[str, str] = {}
+    for product in products:
+        families.setdefault(product.product_id, product.family)
+    product_ids = sorted(families)
+    row_of = {product_id: row for row, product_id in enumerate(product_ids)}
+    relevant = [history for history in sales if history.product_id in row_of]
+    earliest = min((history.start_date for history in relevant), default=business_date)
+    first_day = max(earliest, business_date - timedelta(days=MAX_HISTORY_DAYS))
+    days = (business_date - first_day).days
+    history = np.full((len(product_ids), days), np.nan)
+    for record in relevant:
+        place(history[row_of[record.product_id]], record.daily_units, start=record.start_date, grid_start=first_day)
+    every_day = [first_day + timedelta(days=offset) for offset in range(days + horizon_days)]
+    closed = np.array([not calendar.is_open(day) for day in every_day[:days]], dtype=bool)
+    history[:, closed] = np.nan
+    holiday_dates = set(calendar.holidays)
+    holidays = np.array([day in holiday_dates for day in every_day], dtype=bool)
+    forecast = forecast_series(
+        history,
+        first_weekday=first_day.weekday(),
+        horizon_days=horizon_days,
+        families=[families[product_id] for product_id in product_ids],
+        holidays=holidays,
+        regressors=regressor_matrix(regressors, grid_start=first_day, days=days + horizon_days),
+    )
+    open_steps = [step for step, day in enumerate(every_day[days:]) if calendar.is_open(day)]
+    # One vectorized rounding per array; `tolist` gives plain floats for the contract.
+    units, p10, p50, p90 = (
+        np.round(values[:, open_steps], 2).tolist()
+        for values in (forecast.mean, forecast.p10, forecast.p50, forecast.p90)
+    )
+    open_days = [every_day[days + step] for step in open_steps]
+    return tuple(
+        ForecastLine(
+            product_id=product_id,
+            day=day,
+            units=units[row][column],
+            p10=p10[row][column],
+            p50=p50[row][column],
+            p90=p90[row][column],
+            model=forecast.models[row],
+        )
+        for row, product_id in enumerate(product_ids)
+        for column, day in enumerate(open_days)
+    )
