@@ -148,7 +148,8 @@ def seed(
 
     async def write(conn: AsyncConnection) -> None:
         for tenant_id in ids:
-            await write_tenant(conn, generate_tenant(tenant_id, profile=profile, seed=seed_value, today=day))  # type: ignore[arg-type]
+            tenant = generate_tenant(tenant_id, profile=profile, seed=seed_value, today=day, components=True)  # type: ignore[arg-type]
+            await write_tenant(conn, tenant)
 
     _with_db(write)
     if as_json:

@@ -272,7 +272,7 @@ def snapshot(
     if profile not in PROFILES:
         _fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
     business_date = _parse_day(day, "--date") or date(2026, 5, 4)
-    data = generate_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date)
+    data = generate_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date, components=True)
     try:
         result = PlanningSnapshot(
             tenant_id=tenant,
@@ -285,6 +285,10 @@ def snapshot(
             suppliers=data.suppliers,
             sales=data.sales,
             calendar=data.calendar,
+            components=data.components,
+            capacity=data.capacity,
+            open_purchase_orders=data.open_purchase_orders,
+            policy=data.policy,
         )
     except ValidationError as exc:
         _fail(_validation_message(exc, f"tenant {tenant!r}"))

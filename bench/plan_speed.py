@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     today = date(2026, 5, 4)
-    tenant = generate_tenant("bench", profile=args.profile, seed=args.seed, today=today)
+    tenant = generate_tenant("bench", profile=args.profile, seed=args.seed, today=today, components=True)
     fields = {name: getattr(tenant, name) for name in PlanningSnapshot.model_fields if hasattr(tenant, name)}
     fields.pop("tenant_id", None)
     snapshot = PlanningSnapshot(tenant_id="bench", business_date=today, horizon_days=14, **fields)

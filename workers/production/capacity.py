@@ -111,6 +111,8 @@ class _Ledger:
         """Add up to `batches` product batches baked on `day`; (added, resource that stopped it or None)."""
         if not recipe.components:
             return self._add_without_components(recipe, day, batches)
+        if batches > 1 and self._try_all(recipe, day, batches):
+            return batches, None  # the usual case: capacity does not bind, so no batch-by-batch walk
         added = 0
         while added < batches:
             # One at a time: whole component batches make the cost of the next batch uneven.
@@ -126,6 +128,21 @@ class _Ledger:
             self._use(self._mixer, mixer_added)
             added += 1
         return added, None
+
+    def _try_all(self, recipe: Recipe, day: date, batches: int) -> bool:
+        """Add all `batches` at once if they all fit; the component batches are the same either way."""
+        changed = self._book.preview(recipe, day, batches)
+        mixer_added = self._book.mixer_minutes_added(changed)
+        mixer_added[day] = mixer_added.get(day, 0) + batches * recipe.mixer_minutes_per_batch
+        oven_added = {day: batches * recipe.oven_minutes_per_batch}
+        if not (
+            self._fits(self._oven, self._oven_cap, oven_added) and self._fits(self._mixer, self._mixer_cap, mixer_added)
+        ):
+            return False
+        self._book.commit(changed)
+        self._use(self._oven, oven_added)
+        self._use(self._mixer, mixer_added)
+        return True
 
     def _add_without_components(self, recipe: Recipe, day: date, batches: int) -> tuple[int, str | None]:
         oven_fit = _batches_that_fit(self._oven_cap, self._oven.get(day, 0), recipe.oven_minutes_per_batch, batches)
