@@ -7,14 +7,21 @@ with one seed still differ. Quantities are in the ingredient's unit, money in th
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Literal
 
 from contracts.planning import (
     Calendar,
+    Capacity,
+    Component,
+    ComponentLine,
     Ingredient,
     IngredientUnit,
+    OpenPurchaseOrder,
+    PlanningPolicy,
+    PriceTier,
     Product,
     Recipe,
     RecipeLine,
@@ -25,6 +32,7 @@ from contracts.planning import (
 )
 
 Profile = Literal["small", "standard", "large"]
+CAPACITY_HEADROOM = 1.3  # the oven fits 1.3 x the mean day, so peak days need baking ahead
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,10 @@ class TenantData:
     suppliers: tuple[Supplier, ...]
     sales: tuple[SalesHistory, ...]
     calendar: Calendar
+    components: tuple[Component, ...] = ()
+    capacity: Capacity = Capacity()
+    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
+    policy: PlanningPolicy = PlanningPolicy()
 
 
 @dataclass(frozen=True)
@@ -289,6 +301,7 @@ _FAMILIES: dict[str, _Family] = {
         0.1,
     ),
 }
+FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
 _SEASON_PEAK_DAY_OF_YEAR = {
     "Stollen": 344,
     "Gingerbread": 335,
@@ -437,57 +450,72 @@ def _pick(rng: random.Random, pool: list[Ingredient], taken: set[str], core: Ing
     return rng.choice(free) if free else None
 
 
+def _product_and_recipe(
+    rng: random.Random,
+    product_id: str,
+    family_name: str,
+    by_category: dict[str, list[Ingredient]],
+    seen: dict[str, int],
+) -> tuple[Product, Recipe, str]:
+    """One product of `family_name` and its recipe; also the base name (it picks a seasonal peak)."""
+    core = {c: by_category[c][0] for c in _CORE if by_category.get(c)}
+    family = _FAMILIES[family_name]
+    base = rng.choice(family.names)
+    unit_kg = rng.choice(family.unit_kg)
+    label = f"{base} {_weight_label(unit_kg)}" if family_name in ("bread", "cake") else base
+    price = min(30.0, max(0.5, round(unit_kg * rng.uniform(*family.price_per_kg), 2)))
+    product = Product(
+        product_id=product_id,
+        name=_numbered(label, seen),
+        family=family_name,
+        unit_price=price,
+        unit_cost=round(price * rng.uniform(0.3, 0.5), 2),
+        shelf_life_days=rng.randint(*family.shelf_life_days),
+        finished_stock_units=rng.randint(0, 10),
+    )
+    batch_yield = min(rng.randint(*family.batch_yield), max(6, int(22 / unit_kg)))  # dough ≤ ~24 kg
+    dough_kg = batch_yield * unit_kg * 1.1  # bake loss
+    chosen: list[Ingredient] = []
+    taken: set[str] = set()
+    wanted = rng.randint(max(3, len(family.required)), 10)
+    categories = list(family.required) + rng.sample(family.optional, len(family.optional))
+    for category in categories[:wanted]:
+        picked = _pick(rng, by_category.get(category, []), taken, core.get(category))
+        if picked is not None:
+            chosen.append(picked)
+            taken.add(picked.ingredient_id)
+    recipe = Recipe(
+        product_id=product_id,
+        batch_yield_units=batch_yield,
+        oven_minutes_per_batch=rng.randint(*family.oven_minutes),
+        lines=tuple(_line(rng, i, dough_kg, batch_yield) for i in chosen),
+    )
+    return product, recipe, base
+
+
+def _by_category(ingredients: Sequence[Ingredient]) -> dict[str, list[Ingredient]]:
+    by_category: dict[str, list[Ingredient]] = {}
+    for ingredient in ingredients:
+        by_category.setdefault(ingredient.category, []).append(ingredient)
+    return by_category
+
+
 def _assortment(
     rng: random.Random,
     count: int,
     ingredients: list[Ingredient],
     weekday: tuple[float, ...],
 ) -> tuple[list[Product], list[Recipe], list[_Demand]]:
-    by_category: dict[str, list[Ingredient]] = {}
-    for ingredient in ingredients:
-        by_category.setdefault(ingredient.category, []).append(ingredient)
-    core = {c: by_category[c][0] for c in _CORE}
+    by_category = _by_category(ingredients)
     families = list(_FAMILIES)
     plan = families + rng.choices(families, [f.share for f in _FAMILIES.values()], k=max(0, count - len(families)))
     products, recipes, demands = [], [], []
     seen: dict[str, int] = {}
     for index, family_name in enumerate(plan[:count], start=1):
         family = _FAMILIES[family_name]
-        base = rng.choice(family.names)
-        unit_kg = rng.choice(family.unit_kg)
-        label = f"{base} {_weight_label(unit_kg)}" if family_name in ("bread", "cake") else base
-        price = min(30.0, max(0.5, round(unit_kg * rng.uniform(*family.price_per_kg), 2)))
-        product_id = f"P{index:04d}"
-        products.append(
-            Product(
-                product_id=product_id,
-                name=_numbered(label, seen),
-                family=family_name,
-                unit_price=price,
-                unit_cost=round(price * rng.uniform(0.3, 0.5), 2),
-                shelf_life_days=rng.randint(*family.shelf_life_days),
-                finished_stock_units=rng.randint(0, 10),
-            )
-        )
-        batch_yield = min(rng.randint(*family.batch_yield), max(6, int(22 / unit_kg)))  # dough ≤ ~24 kg
-        dough_kg = batch_yield * unit_kg * 1.1  # bake loss
-        chosen: list[Ingredient] = []
-        taken: set[str] = set()
-        wanted = rng.randint(max(3, len(family.required)), 10)
-        categories = list(family.required) + rng.sample(family.optional, len(family.optional))
-        for category in categories[:wanted]:
-            picked = _pick(rng, by_category.get(category, []), taken, core.get(category))
-            if picked is not None:
-                chosen.append(picked)
-                taken.add(picked.ingredient_id)
-        recipes.append(
-            Recipe(
-                product_id=product_id,
-                batch_yield_units=batch_yield,
-                oven_minutes_per_batch=rng.randint(*family.oven_minutes),
-                lines=tuple(_line(rng, i, dough_kg, batch_yield) for i in chosen),
-            )
-        )
+        product, recipe, base = _product_and_recipe(rng, f"P{index:04d}", family_name, by_category, seen)
+        products.append(product)
+        recipes.append(recipe)
         seasonal = family_name == "seasonal"
         demands.append(
             _Demand(
@@ -574,19 +602,195 @@ def _stock_lots(
     return lots
 
 
-def generate_tenant(tenant_id: str, *, profile: Profile, seed: int, today: date) -> TenantData:
+# Public holidays on which the bakeries stay open (the closed ones are in `closed_dates`).
+_OPEN_HOLIDAYS = ((1, 6), (5, 1), (8, 15), (10, 3), (11, 1))
+_FRESH_SUPPLIER_WEEKDAYS = (0, 1, 2, 3, 4, 5)
+DOUGH_COMPONENT_ID = "C0001"
+# The shared dough base per 10 kg batch: flour, yeast and salt of the core ingredients (water is free).
+_DOUGH_BATCH_KG = 10.0
+_DOUGH_FLOUR_SHARE, _DOUGH_YEAST_SHARE, _DOUGH_SALT_SHARE = 0.6, 0.012, 0.012
+_DOUGH_FLOUR_MOVED = 0.5  # share of a bread recipe's core flour that goes through the dough base
+
+
+def _terms_rng(seed: int, tenant_id: str) -> random.Random:
+    """The stream of every attribute added after the first release, so older attributes stay identical."""
+    return random.Random(f"{seed}:{tenant_id}:terms")
+
+
+def _supplier_terms(rng: random.Random, suppliers: list[Supplier], ingredients: list[Ingredient]) -> list[Supplier]:
+    """Delivery weekdays, cut-off, order value and cost, reliability, and per item lead-time sd, tiers, max.
+
+    On-time rate 0.85–0.99; lead_time_sd_days follows it (`delay_sd_days`). A supplier is fresh when
+    at least a third of its items are of a fresh category: it delivers Monday to Saturday; a
+    dry-goods supplier delivers on 2–3 fixed weekdays between Monday and Friday.
+    """
+    fresh_ids = {i.ingredient_id for i in ingredients if _CATEGORIES[i.category].fresh}
+    result = []
+    for supplier in suppliers:
+        fresh = 3 * sum(item.ingredient_id in fresh_ids for item in supplier.items) >= len(supplier.items)
+        on_time_rate = round(rng.uniform(0.85, 0.99), 3)
+        weekdays = _FRESH_SUPPLIER_WEEKDAYS if fresh else tuple(sorted(rng.sample(range(5), rng.randint(2, 3))))
+        items = []
+        for item in supplier.items:
+            tiers: tuple[PriceTier, ...] = ()
+            if rng.random() < 0.3:  # volume discounts from a few packs on
+                first = max(item.moq, item.pack_size) * rng.randint(3, 6)
+                tiers = (
+                    PriceTier(min_quantity=first, unit_price=round(item.unit_price * rng.uniform(0.92, 0.97), 3)),
+                    PriceTier(min_quantity=first * 3, unit_price=round(item.unit_price * rng.uniform(0.85, 0.9), 3)),
+                )
+            max_quantity = item.pack_size * 200 if rng.random() < 0.2 else None  # far above a fortnight's use
+            items.append(
+                item.model_copy(
+                    update={
+                        "lead_time_sd_days": round(delay_sd_days(on_time_rate) * rng.uniform(0.8, 1.2), 2),
+                        "price_tiers": tiers,
+                        "max_quantity": max_quantity,
+                    }
+                )
+            )
+        result.append(
+            supplier.model_copy(
+                update={
+                    "items": tuple(items),
+                    "delivery_weekdays": weekdays,
+                    "order_cutoff": time(rng.randint(10, 18), 0),
+                    "min_order_value": float(rng.choice((0, 50, 100, 150, 250))),
+                    "order_cost": round(rng.uniform(15.0, 40.0), 2),
+                    "on_time_rate": on_time_rate,
+                    "quality_score": round(rng.uniform(0.7, 1.0), 2),
+                }
+            )
+        )
+    return result
+
+
+def delay_sd_days(on_time_rate: float) -> float:
+    """Standard deviation (days) of a delay that is 0 with probability `on_time_rate`, else 1, 2 or 3 days.
+
+    Late deliveries are 1–3 days late (uniformly) in the simulation; the generated items'
+    `lead_time_sd_days` are this ± 20 %, so the planners' safety stock sees the suppliers' real spread.
+    """
+    late = 1.0 - on_time_rate
+    return math.sqrt(late * 14 / 3 - (late * 2) ** 2)  # E[D²] − E[D]², with E[D | late] = 2, E[D² | late] = 14/3
+
+
+def _with_salvage(rng: random.Random, product: Product) -> Product:
+    """Bread and rolls sell on as day-old goods at 10–20 % of the price; sweet goods bring 0–10 %."""
+    share = rng.uniform(0.1, 0.2) if product.family in ("bread", "rolls") else rng.uniform(0.0, 0.1)
+    return product.model_copy(update={"salvage_value": round(product.unit_price * share, 2)})
+
+
+def with_dough_component(
+    recipes: Sequence[Recipe], products: Sequence[Product], ingredients: Sequence[Ingredient]
+) -> tuple[tuple[Recipe, ...], tuple[Component, ...]]:
+    """Move half of each bread recipe's core flour (with matching yeast and salt) into a shared dough base.
+
+    The dough base (`DOUGH_COMPONENT_ID`, kg, 10 kg batches, made 1 day ahead) is 60 % core flour,
+    1.2 % core yeast and 1.2 % core salt by weight, the rest water (not an ingredient). A bread recipe
+    using the core flour `f` kg gets `0.5 f / 0.6` kg of dough base, keeps `0.5 f` of flour and loses
+    the dough base's yeast and salt from its own lines (a line that would drop below 1 g goes). Other
+    recipes are unchanged; without a bread recipe using the core flour there is no component.
+    """
+    by_category = _by_category(ingredients)
+    if not all(by_category.get(c) for c in ("flour", "yeast", "salt")):
+        return tuple(recipes), ()
+    flour, yeast, salt = (by_category[c][0].ingredient_id for c in ("flour", "yeast", "salt"))
+    shares = {flour: _DOUGH_FLOUR_SHARE, yeast: _DOUGH_YEAST_SHARE, salt: _DOUGH_SALT_SHARE}
+    bread = {p.product_id for p in products if p.family == "bread"}
+    result = []
+    for recipe in recipes:
+        flour_kg = next((line.quantity_per_batch for line in recipe.lines if line.ingredient_id == flour), 0.0)
+        if recipe.product_id not in bread or flour_kg <= 0:
+            result.append(recipe)
+            continue
+        dough_kg = round(_DOUGH_FLOUR_MOVED * flour_kg / _DOUGH_FLOUR_SHARE, 3)
+        taken = {ingredient_id: dough_kg * share for ingredient_id, share in shares.items()}
+        lines = []
+        for line in recipe.lines:
+            left = round(line.quantity_per_batch - taken.get(line.ingredient_id, 0.0), 3)
+            if left >= 0.001:
+                lines.append(line.model_copy(update={"quantity_per_batch": left}))
+        result.append(
+            recipe.model_copy(
+                update={
+                    "lines": tuple(lines),
+                    "components": (ComponentLine(component_id=DOUGH_COMPONENT_ID, quantity_per_batch=dough_kg),),
+                }
+            )
+        )
+    if result == list(recipes):
+        return tuple(recipes), ()
+    dough = Component(
+        component_id=DOUGH_COMPONENT_ID,
+        name="Dough base",
+        unit="kg",
+        batch_yield=_DOUGH_BATCH_KG,
+        made_days_ahead=1,
+        mixer_minutes_per_batch=12,
+        lines=tuple(
+            RecipeLine(ingredient_id=ingredient_id, quantity_per_batch=round(_DOUGH_BATCH_KG * share, 3))
+            for ingredient_id, share in shares.items()
+        ),
+    )
+    return tuple(result), (dough,)
+
+
+def product_with_recipe(
+    product_id: str, name: str, family: str, ingredients: Sequence[Ingredient], *, seed: int
+) -> tuple[Product, Recipe]:
+    """A product called `name` of a synthetic `family` with a recipe drawn from `ingredients`.
+
+    For demand that comes from elsewhere (a sales file): the draw depends only on `seed` and
+    `product_id`. Raises `ValueError` for an unknown family.
+    """
+    if family not in _FAMILIES:
+        raise ValueError(f"unknown product family {family!r} for product {product_id!r}; use one of {FAMILIES}")
+    rng = random.Random(f"{seed}:{product_id}:recipe")
+    product, recipe, _ = _product_and_recipe(rng, product_id, family, _by_category(ingredients), {})
+    return _with_salvage(rng, product.model_copy(update={"name": name})), recipe
+
+
+def mean_daily_oven_minutes(recipes: Sequence[Recipe], sales: Sequence[SalesHistory]) -> float:
+    """Oven minutes a day the mean units sold (over known days) need, in fractional batches."""
+    by_product = {recipe.product_id: recipe for recipe in recipes}
+    total = 0.0
+    for history in sales:
+        known = [units for units in history.daily_units if units is not None]
+        recipe = by_product.get(history.product_id)
+        if known and recipe is not None:
+            total += sum(known) / len(known) / recipe.batch_yield_units * recipe.oven_minutes_per_batch
+    return total
+
+
+def generate_tenant(
+    tenant_id: str,
+    *,
+    profile: Profile,
+    seed: int,
+    today: date,
+    components: bool = False,
+    history_days: int | None = None,
+) -> TenantData:
     """A realistic synthetic tenant whose sales history ends yesterday (`today - 1`).
 
-    Raises `ValueError` for an unknown profile.
+    `history_days` overrides the profile's history length (the simulator needs history before the
+    simulated period); `components=True` moves part of the bread recipes into a shared dough base
+    made a day ahead (see `with_dough_component`). Supplier terms, salvage values, open holidays and
+    the capacity come from a separate random stream, so the other attributes are the same as
+    without them. Raises `ValueError` for an unknown profile or `history_days` < 1.
     """
     if profile not in PROFILES:
         raise ValueError(
             f"unknown synthetic profile {profile!r} for tenant {tenant_id!r}; use one of {sorted(PROFILES)}"
         )
+    if history_days is not None and history_days < 1:
+        raise ValueError(f"history_days must be at least 1 for tenant {tenant_id!r}, got {history_days}")
     size = PROFILES[profile]
+    total_days = size.history_days if history_days is None else history_days
     rng = random.Random(f"{seed}:{tenant_id}")
     calendar_weekdays = (6,) if rng.random() < 0.4 else ()
-    start = today - timedelta(days=size.history_days)
+    start = today - timedelta(days=total_days)
     # Holidays cover the history and the planning horizon (at most 60 days, so into next year).
     closed_dates = tuple(
         date(year, month, day)
@@ -601,8 +805,8 @@ def generate_tenant(tenant_id: str, *, profile: Profile, seed: int, today: date)
     suppliers = _suppliers(rng, size.suppliers, ingredients)
     stock_lots = _stock_lots(rng, ingredients, recipes, demands, today)
 
-    days = _Days.starting(start, size.history_days, today=today)
-    is_open = [calendar.is_open(start + timedelta(days=n)) for n in range(size.history_days)]
+    days = _Days.starting(start, total_days, today=today)
+    is_open = [calendar.is_open(start + timedelta(days=n)) for n in range(total_days)]
     # One shock per day shared by all products (weather, local events), on top of per-product noise.
     day_shock = [rng.lognormvariate(-0.005, 0.1) for _ in is_open]
     sales = []
@@ -612,16 +816,33 @@ def generate_tenant(tenant_id: str, *, profile: Profile, seed: int, today: date)
             for mean, shock, open_ in zip(demand.means(days), day_shock, is_open, strict=True)
         ]
         sales.append(SalesHistory(product_id=product.product_id, start_date=start, daily_units=tuple(units)))
+    name = f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])}"
+    timezone = rng.choice(_TIMEZONES)
 
+    terms = _terms_rng(seed, tenant_id)
+    suppliers = _supplier_terms(terms, suppliers, ingredients)
+    products = [_with_salvage(terms, product) for product in products]
+    holidays = sorted(terms.sample(_OPEN_HOLIDAYS, 3))
+    calendar = calendar.model_copy(
+        update={
+            "holidays": tuple(
+                date(year, month, day) for year in range(start.year, today.year + 2) for month, day in holidays
+            )
+        }
+    )
+    final_recipes, dough = with_dough_component(recipes, products, ingredients) if components else (tuple(recipes), ())
+    oven_minutes = mean_daily_oven_minutes(final_recipes, sales)
     return TenantData(
         tenant_id=tenant_id,
-        name=f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])}",
-        timezone=rng.choice(_TIMEZONES),
+        name=name,
+        timezone=timezone,
         products=tuple(products),
-        recipes=tuple(recipes),
+        recipes=final_recipes,
         ingredients=tuple(ingredients),
         stock_lots=tuple(stock_lots),
         suppliers=tuple(suppliers),
         sales=tuple(sales),
         calendar=calendar,
+        components=dough,
+        capacity=Capacity(oven_minutes_per_day=round(CAPACITY_HEADROOM * oven_minutes)),
     )

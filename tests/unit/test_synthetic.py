@@ -1,6 +1,9 @@
 """Unit tests of the seeded synthetic tenant generator (sizes, determinism, consistency, realism)."""
 
-from datetime import date, timedelta
+import hashlib
+import json
+import math
+from datetime import date, time, timedelta
 from functools import cache
 from statistics import mean
 
@@ -9,8 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from bakeplan.synthetic import PROFILES, Profile, TenantData, generate_tenant
-from contracts.planning import PlanningSnapshot
+from bakeplan.synthetic import (
+    DOUGH_COMPONENT_ID,
+    PROFILES,
+    Profile,
+    TenantData,
+    delay_sd_days,
+    generate_tenant,
+    mean_daily_oven_minutes,
+    product_with_recipe,
+)
+from contracts.planning import PlanningSnapshot, Recipe
 
 pytestmark = pytest.mark.unit
 
@@ -195,3 +207,137 @@ def test_small_tenants_are_realistic_for_any_seed(seed: int, tenant_id: str) -> 
         else:
             assert lot.expires_on is not None
             assert TODAY - timedelta(days=2) <= lot.expires_on <= TODAY + timedelta(days=life)
+
+
+# --- Attributes added for the simulation: drawn from their own stream, so the older ones stay put. ---
+
+OLDER_ATTRIBUTES_SMALL_SEED_1 = "88345f652fea89f2a2b173ef208a4007351ff3766fc435dd861a73ed918bcc80"
+
+
+def older_attributes_digest(tenant: TenantData) -> str:
+    """Sales, recipe lines, product prices and lots: what the generator made before the terms were added."""
+    older = [
+        [s.daily_units for s in tenant.sales],
+        [[(line.ingredient_id, line.quantity_per_batch) for line in r.lines] for r in tenant.recipes],
+        [(p.name, p.unit_price, p.unit_cost) for p in tenant.products],
+        [(lot.quantity, str(lot.expires_on)) for lot in tenant.stock_lots],
+    ]
+    return hashlib.sha256(json.dumps(older).encode()).hexdigest()
+
+
+def test_older_attributes_are_unchanged_for_an_existing_seed() -> None:
+    assert older_attributes_digest(a_tenant()) == OLDER_ATTRIBUTES_SMALL_SEED_1
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32))
+@settings(max_examples=15, deadline=None)
+def test_supplier_terms_are_valid_for_any_seed(seed: int) -> None:
+    tenant = generate_tenant("bakery-1", profile="small", seed=seed, today=TODAY)
+
+    for supplier in tenant.suppliers:
+        weekdays = supplier.delivery_weekdays
+        assert weekdays == (0, 1, 2, 3, 4, 5) or (2 <= len(weekdays) <= 3 and set(weekdays) <= {0, 1, 2, 3, 4})
+        assert supplier.order_cutoff is not None
+        assert time(10) <= supplier.order_cutoff <= time(18)
+        assert supplier.min_order_value in (0, 50, 100, 150, 250)
+        assert 15 <= supplier.order_cost <= 40
+        assert 0.85 <= supplier.on_time_rate <= 0.99
+        assert 0.7 <= supplier.quality_score <= 1
+        for item in supplier.items:
+            assert 0 <= item.lead_time_sd_days <= 1
+            assert item.max_quantity is None or item.max_quantity >= max(item.moq, 50 * item.pack_size)
+            prices = [item.unit_price] + [tier.unit_price for tier in item.price_tiers]
+            assert prices == sorted(prices, reverse=True)
+            assert [t.min_quantity for t in item.price_tiers] == sorted(t.min_quantity for t in item.price_tiers)
+
+
+def test_reliable_suppliers_have_a_small_lead_time_spread() -> None:
+    assert delay_sd_days(1.0) == 0
+    assert delay_sd_days(0.9) == pytest.approx(math.sqrt(0.1 * 14 / 3 - 0.2**2))
+    assert delay_sd_days(0.85) > delay_sd_days(0.95)
+
+
+def test_some_items_have_price_tiers_and_some_a_maximum() -> None:
+    items = [item for supplier in a_tenant("standard").suppliers for item in supplier.items]
+
+    assert 0.15 < sum(bool(item.price_tiers) for item in items) / len(items) < 0.45
+    assert 0.08 < sum(item.max_quantity is not None for item in items) / len(items) < 0.35
+
+
+def test_salvage_is_a_small_share_of_the_price_and_highest_for_bread() -> None:
+    for product in a_tenant("standard").products:
+        share = product.salvage_value / product.unit_price
+        if product.family in ("bread", "rolls"):
+            assert 0.09 <= share <= 0.21, product
+        else:
+            assert share <= 0.11, product
+        assert product.salvage_value <= product.unit_cost
+
+
+def test_open_holidays_are_open_days_in_every_year() -> None:
+    calendar = a_tenant().calendar
+
+    assert calendar.holidays
+    assert all(calendar.is_open(day) for day in calendar.holidays)
+    assert len({(day.month, day.day) for day in calendar.holidays}) == 3
+    assert {day.year for day in calendar.holidays} == {2024, 2025, 2026}
+
+
+def test_capacity_is_1_3_times_the_mean_oven_day() -> None:
+    tenant = a_tenant("standard")
+
+    mean_minutes = mean_daily_oven_minutes(tenant.recipes, tenant.sales)
+    assert tenant.capacity.oven_minutes_per_day == round(1.3 * mean_minutes)
+    assert mean_minutes > 60
+
+
+def test_components_move_part_of_the_bread_dough_and_nothing_else() -> None:
+    plain = a_tenant("standard")
+    with_dough = generate_tenant("bakery-1", profile="standard", seed=1, today=TODAY, components=True)
+
+    assert (with_dough.products, with_dough.sales, with_dough.stock_lots) == (
+        plain.products,
+        plain.sales,
+        plain.stock_lots,
+    )
+    assert plain.components == ()
+    (dough,) = with_dough.components
+    assert (dough.component_id, dough.made_days_ahead) == (DOUGH_COMPONENT_ID, 1)
+    flour = dough.lines[0].ingredient_id
+    families = {p.product_id: p.family for p in plain.products}
+    changed = 0
+    for before, after in zip(plain.recipes, with_dough.recipes, strict=True):
+        if not after.components:
+            assert after == before
+            continue
+        changed += 1
+        assert families[after.product_id] == "bread"
+        dough_kg = after.components[0].quantity_per_batch
+
+        def flour_in(recipe: Recipe) -> float:
+            return sum(line.quantity_per_batch for line in recipe.lines if line.ingredient_id == flour)
+
+        assert flour_in(after) + dough_kg * 0.6 == pytest.approx(flour_in(before), abs=0.002)
+    assert changed >= 3
+
+
+def test_history_days_overrides_the_profile_length() -> None:
+    tenant = generate_tenant("bakery-1", profile="small", seed=1, today=TODAY, history_days=400)
+
+    assert {len(s.daily_units) for s in tenant.sales} == {400}
+    assert tenant.sales[0].start_date == TODAY - timedelta(days=400)
+    with pytest.raises(ValueError, match="history_days must be at least 1"):
+        generate_tenant("bakery-1", profile="small", seed=1, today=TODAY, history_days=0)
+
+
+def test_a_product_for_outside_demand_gets_a_recipe_of_its_family() -> None:
+    ingredients = a_tenant().ingredients
+
+    product, recipe = product_with_recipe("rolls", "Rolls", "rolls", ingredients, seed=4)
+
+    assert (product.product_id, product.name, product.family) == ("rolls", "Rolls", "rolls")
+    assert recipe.product_id == "rolls"
+    assert {line.ingredient_id for line in recipe.lines} <= {i.ingredient_id for i in ingredients}
+    assert product_with_recipe("rolls", "Rolls", "rolls", ingredients, seed=4) == (product, recipe)
+    with pytest.raises(ValueError, match="unknown product family 'pies'"):
+        product_with_recipe("x", "x", "pies", ingredients, seed=4)

@@ -1,0 +1,127 @@
+"""The four purchasing policies a run can use, behind one `orders(day, world)` method.
+
+Pure: no I/O, no clock. `bakeplan` runs the whole daily plan on what a tenant would know that
+morning; `perfect` runs only the procurement step on the true future needs (an upper bound);
+`minmax` and `reorder-level` are the ERP rules in `baselines`.
+"""
+
+from datetime import date
+from typing import Literal, Protocol, get_args
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from bakeplan.planning import plan_snapshot
+from bakeplan.simulation.baselines import RulePolicy, minmax_order_quantity, reorder_level_quantity
+from bakeplan.simulation.truth import Truth
+from bakeplan.simulation.world import Order, World
+from contracts.planning import IngredientRequirement, PlanningSnapshot, PurchaseLine
+from workers.procurement.replenishment import plan_purchases
+
+Policy = Literal["bakeplan", "minmax", "reorder-level", "perfect"]
+POLICIES: tuple[str, ...] = get_args(Policy)
+HORIZON_DAYS = 14
+_SAGA_NAMESPACE = uuid5(NAMESPACE_URL, "https://bakeplan.invalid/simulation")
+
+
+class PurchasingPolicy(Protocol):
+    def orders(self, day: date, world: World) -> list[Order]:
+        """The lines to place this morning, given the stock and shipments the bakery knows of."""
+        ...
+
+
+def saga_id_for(seed: int, day: date) -> UUID:
+    """A deterministic saga id per run seed and simulated day (the planners derive line ids from it)."""
+    return uuid5(_SAGA_NAMESPACE, f"{seed}:{day.isoformat()}")
+
+
+def _placed_today(lines: tuple[PurchaseLine, ...], day: date) -> list[Order]:
+    """Lines due today or overdue (order_date <= day); later ones are re-planned tomorrow."""
+    return [
+        Order(
+            supplier_id=line.supplier_id,
+            ingredient_id=line.ingredient_id,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            delivery_date=line.delivery_date,
+        )
+        for line in lines
+        if line.order_date <= day
+    ]
+
+
+class BakeplanPolicy:
+    """`plan_snapshot` on a snapshot of the morning: sales up to yesterday, lots, open orders, horizon 14."""
+
+    def __init__(self, truth: Truth, seed: int):
+        self._truth = truth
+        self._seed = seed
+
+    def orders(self, day: date, world: World) -> list[Order]:
+        t = self._truth
+        snapshot = PlanningSnapshot(
+            tenant_id=t.tenant_id,
+            business_date=day,
+            horizon_days=HORIZON_DAYS,
+            products=t.products,
+            recipes=t.recipes,
+            ingredients=t.ingredients,
+            stock_lots=world.stock_lots(),
+            suppliers=t.suppliers,
+            sales=t.sales_before(day),
+            calendar=t.calendar,
+            components=t.components,
+            capacity=t.capacity,
+            open_purchase_orders=world.open_orders(day),
+            policy=t.policy,
+        )
+        plan = plan_snapshot(snapshot, saga_id=saga_id_for(self._seed, day))
+        return _placed_today(plan.purchase_lines, day)
+
+
+class PerfectPolicy:
+    """The procurement step fed with the true ingredient needs of the next 14 days (quantity_sd = 0)."""
+
+    def __init__(self, truth: Truth, seed: int):
+        self._truth = truth
+        self._seed = seed
+
+    def orders(self, day: date, world: World) -> list[Order]:
+        t = self._truth
+        requirements = sorted(
+            (
+                IngredientRequirement(
+                    ingredient_id=ingredient_id, day=need_day, quantity=round(quantity, 3), quantity_sd=0.0
+                )
+                for ingredient_id, by_day in t.ingredient_needs(day, HORIZON_DAYS).items()
+                for need_day, quantity in by_day.items()
+                if round(quantity, 3) > 0
+            ),
+            key=lambda r: (r.day, r.ingredient_id),
+        )
+        lines = plan_purchases(
+            saga_id_for(self._seed, day),
+            t.ingredients,
+            world.stock_lots(),
+            t.suppliers,
+            requirements,
+            business_date=day,
+            open_orders=world.open_orders(day),
+            policy=t.policy,
+            calendar=t.calendar,
+        )
+        return _placed_today(lines, day)
+
+
+def make_policy(policy: Policy, truth: Truth, seed: int) -> PurchasingPolicy:
+    """The policy called `policy`; raises `ValueError` naming the choices for an unknown one."""
+    if policy == "bakeplan":
+        return BakeplanPolicy(truth, seed)
+    if policy == "perfect":
+        return PerfectPolicy(truth, seed)
+    if policy == "minmax":
+        return RulePolicy(truth, minmax_order_quantity)
+    if policy == "reorder-level":
+        return RulePolicy(truth, reorder_level_quantity)
+    raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
+
+
+__all__ = ["HORIZON_DAYS", "POLICIES", "Policy", "PurchasingPolicy", "make_policy", "saga_id_for"]

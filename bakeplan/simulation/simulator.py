@@ -1,0 +1,131 @@
+"""The day loop: write off, receive, plan and order, make to demand, count. See the package docstring.
+
+Pure: no I/O, no clock; every random draw comes from streams seeded by the run's seed.
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from typing import get_args
+
+from bakeplan.simulation.demand_csv import csv_truth
+from bakeplan.simulation.policies import Policy, make_policy
+from bakeplan.simulation.report import Ledger, SimulationReport
+from bakeplan.simulation.truth import Truth, cheapest_item, initial_lots, synthetic_truth
+from bakeplan.simulation.world import QUANTITY_EPSILON, World, delivery_dates
+from bakeplan.synthetic import PROFILES, Profile
+
+DEFAULT_START = date(2025, 1, 6)  # a Monday; any fixed date keeps runs reproducible
+
+
+def simulate(
+    *,
+    days: int,
+    seed: int,
+    profile: Profile,
+    policy: Policy,
+    demand: Mapping[str, Mapping[date, float]] | None = None,
+    start: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SimulationReport:
+    """Run `policy` for `days` days on a synthetic tenant of `profile` (or on `demand`) and measure it.
+
+    Deterministic for `(days, seed, profile, policy, demand, start)`. `progress` is called with the
+    number of days done after each day. With `demand`, the simulated period is its last `days`
+    days and `start` must be None.
+
+    Raises `ValueError` for an unknown policy or profile, `days` < 1, `start` given with `demand`,
+    or `demand` too short to leave a day of history; `PlanningError` if a planner rejects the data.
+    """
+    if policy not in get_args(Policy):
+        raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(get_args(Policy))}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    if days < 1:
+        raise ValueError(f"days must be at least 1 to simulate anything, got {days}")
+    if demand is not None and start is not None:
+        raise ValueError("start cannot be given with demand: the simulated period is the demand's last days")
+    if demand is not None:
+        truth = csv_truth(demand, profile=profile, seed=seed, days=days)
+    else:
+        truth = synthetic_truth(profile=profile, seed=seed, days=days, start=start or DEFAULT_START)
+    ledger = run(truth, policy=policy, seed=seed, progress=progress)
+    return ledger.report(policy=policy, days=days, seed=seed, profile=profile)
+
+
+def run(truth: Truth, *, policy: Policy, seed: int, progress: Callable[[int], None] | None = None) -> Ledger:
+    """Simulate `truth.days` days from `truth.start` under `policy`; the ledger holds the totals."""
+    prices = {}
+    lead_times = {}
+    for ingredient in truth.ingredients:
+        offer = cheapest_item(truth.suppliers, ingredient.ingredient_id)
+        prices[ingredient.ingredient_id] = offer[1].unit_price if offer else 0.0
+    for supplier in truth.suppliers:
+        for item in supplier.items:
+            lead_times[supplier.supplier_id, item.ingredient_id] = item.lead_time_days
+    suppliers = {supplier.supplier_id: supplier for supplier in truth.suppliers}
+    perishable = {i.ingredient_id for i in truth.ingredients if i.shelf_life_days is not None}
+    opening = initial_lots(truth)
+    world = World(truth.ingredients, opening, prices)
+    ledger = Ledger(holding_cost_rate_per_year=truth.policy.holding_cost_rate_per_year)
+    for lot in opening:
+        ledger.received(
+            lot.ingredient_id, lot.quantity * prices[lot.ingredient_id], perishable=lot.ingredient_id in perishable
+        )
+    purchasing = make_policy(policy, truth, seed)
+
+    for offset in range(truth.days):
+        day = truth.start + timedelta(days=offset)
+        ledger.expired(world.write_off(day), perishable)
+        for shipment in world.receive(day):
+            order = shipment.order
+            ledger.received(
+                order.ingredient_id, order.quantity * order.unit_price, perishable=order.ingredient_id in perishable
+            )
+        orders = purchasing.orders(day, world)
+        ordering_suppliers = sorted({order.supplier_id for order in orders})
+        ledger.ordered(len(ordering_suppliers), sum(suppliers[s].order_cost for s in ordering_suppliers))
+        for order in orders:
+            planned, arrives = delivery_dates(
+                order,
+                suppliers[order.supplier_id],
+                lead_time_days=lead_times[order.supplier_id, order.ingredient_id],
+                ordered_on=day,
+                seed=seed,
+            )
+            world.place(order, ordered_on=day, planned_on=planned, arrives_on=arrives)
+        make_to_demand(truth, world, ledger, day)
+        if progress is not None:
+            progress(offset + 1)
+    return ledger
+
+
+def make_to_demand(truth: Truth, world: World, ledger: Ledger, day: date) -> None:
+    """Bake each product's true demand of `day` as far as the lots allow, products in id order."""
+    index = truth.day_index(day)
+    needed: dict[str, float] = {}
+    demanded: dict[str, int] = {}
+    for product in truth.products:
+        units = truth.demand[product.product_id][index]
+        if units:
+            demanded[product.product_id] = units
+            for ingredient_id, quantity in truth.use_per_unit.get(product.product_id, {}).items():
+                needed[ingredient_id] = needed.get(ingredient_id, 0.0) + units * quantity
+    short = [i for i, quantity in needed.items() if quantity > world.on_hand(i) + QUANTITY_EPSILON]
+    lost_units = 0.0
+    for product in sorted(truth.products, key=lambda p: p.product_id):
+        units = demanded.get(product.product_id, 0)
+        if not units:
+            continue
+        use = truth.use_per_unit.get(product.product_id, {})
+        makeable = min(
+            (world.on_hand(i) / quantity for i, quantity in use.items() if quantity > 0), default=float(units)
+        )
+        made = max(0.0, min(float(units), makeable))
+        for ingredient_id, quantity in use.items():
+            world.consume(ingredient_id, min(made * quantity, world.on_hand(ingredient_id)))
+        lost = units - made
+        lost_units += lost
+        ledger.sold(demanded=units, made=made, lost_margin=lost * (product.unit_price - product.unit_cost))
+    ledger.end_of_day(
+        stock_value=world.stock_value(), lost_units=lost_units, needed=sorted(needed), short=sorted(short)
+    )
