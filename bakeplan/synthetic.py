@@ -32,7 +32,9 @@ from contracts.planning import (
 )
 
 Profile = Literal["small", "standard", "large"]
-CAPACITY_HEADROOM = 1.3  # the oven fits 1.3 x the mean day, so peak days need baking ahead
+# Ovens are sized for the busiest day of the week, with room for the newsvendor margin and whole
+# batches; capacity binds on peaks beyond it (holiday eves, seasonal products in season).
+CAPACITY_HEADROOM = 1.3
 
 
 @dataclass(frozen=True)
@@ -751,16 +753,25 @@ def product_with_recipe(
     return _with_salvage(rng, product.model_copy(update={"name": name})), recipe
 
 
-def mean_daily_oven_minutes(recipes: Sequence[Recipe], sales: Sequence[SalesHistory]) -> float:
-    """Oven minutes a day the mean units sold (over known days) need, in fractional batches."""
+def busiest_weekday_oven_minutes(recipes: Sequence[Recipe], sales: Sequence[SalesHistory]) -> float:
+    """Oven minutes the mean units sold on the busiest weekday need (known days only, fractional batches)."""
     by_product = {recipe.product_id: recipe for recipe in recipes}
-    total = 0.0
+    minutes_by_weekday = [0.0] * 7
     for history in sales:
-        known = [units for units in history.daily_units if units is not None]
         recipe = by_product.get(history.product_id)
-        if known and recipe is not None:
-            total += sum(known) / len(known) / recipe.batch_yield_units * recipe.oven_minutes_per_batch
-    return total
+        if recipe is None:
+            continue
+        first_weekday = history.start_date.weekday()
+        for weekday in range(7):
+            known = [
+                units
+                for offset, units in enumerate(history.daily_units)
+                if units is not None and (first_weekday + offset) % 7 == weekday
+            ]
+            if known:
+                mean_units = sum(known) / len(known)
+                minutes_by_weekday[weekday] += mean_units / recipe.batch_yield_units * recipe.oven_minutes_per_batch
+    return max(minutes_by_weekday)
 
 
 def generate_tenant(
@@ -831,7 +842,7 @@ def generate_tenant(
         }
     )
     final_recipes, dough = with_dough_component(recipes, products, ingredients) if components else (tuple(recipes), ())
-    oven_minutes = mean_daily_oven_minutes(final_recipes, sales)
+    oven_minutes = busiest_weekday_oven_minutes(final_recipes, sales)
     return TenantData(
         tenant_id=tenant_id,
         name=name,

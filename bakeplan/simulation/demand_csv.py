@@ -12,8 +12,8 @@ from bakeplan.simulation.truth import SIMULATED_TENANT_ID, Truth
 from bakeplan.synthetic import (
     CAPACITY_HEADROOM,
     Profile,
+    busiest_weekday_oven_minutes,
     generate_tenant,
-    mean_daily_oven_minutes,
     product_with_recipe,
     with_dough_component,
 )
@@ -95,7 +95,7 @@ def csv_truth(demand: Mapping[str, Mapping[date, float]], *, profile: Profile, s
         calendar=calendar,
         components=components,
         capacity=Capacity(
-            oven_minutes_per_day=round(CAPACITY_HEADROOM * mean_daily_oven_minutes(final_recipes, sales))
+            oven_minutes_per_day=round(CAPACITY_HEADROOM * busiest_weekday_oven_minutes(final_recipes, sales))
         ),
         policy=base.policy,
         history_start=first,

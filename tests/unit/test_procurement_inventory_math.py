@@ -81,3 +81,14 @@ def test_percentage_method_keeps_a_day_of_buffer_for_same_day_suppliers() -> Non
     safety = plan_safety_stock([10.0], None, open_days=1, service_level=0.9, lead_time_days=0, lead_time_sd_days=0)
 
     assert safety.quantity == pytest.approx(PERCENTAGE_OF_LEAD_TIME_DEMAND * 10)
+
+
+def test_delivery_risk_covers_the_gap_between_delivery_days_and_late_slips() -> None:
+    from workers.procurement.inventory_math import delivery_risk
+
+    daily = delivery_risk(lead_time_days=2, lead_time_sd_days=0.0, on_time_rate=1.0, delivery_weekdays=7)
+    assert (daily.protection_days, daily.lead_time_sd_days) == (2, 0.0)
+    # Three delivery days a week (gap 7/3), 85 % on time: 6 + 7/3 − 1 days, sqrt(0.5² + 0.85·0.15·(7/3)²).
+    sparse = delivery_risk(lead_time_days=6, lead_time_sd_days=0.5, on_time_rate=0.85, delivery_weekdays=3)
+    assert sparse.protection_days == pytest.approx(7.3333, abs=1e-4)
+    assert sparse.lead_time_sd_days == pytest.approx(0.97168, abs=1e-5)

@@ -22,6 +22,7 @@ from contracts.planning import (
     SupplierItem,
 )
 from workers.procurement.replenishment import plan_purchases
+from workers.procurement.shelf_life import shelf_life_days
 
 pytestmark = pytest.mark.unit
 
@@ -192,17 +193,31 @@ def replay(scenario: Scenario, lines: tuple[PurchaseLine, ...], horizon: int) ->
 
 
 def expected_safety_stock(scenario: Scenario, horizon: int) -> float:
-    """The documented rule, recomputed: statistical when every requirement has a deviation, else 50 %."""
-    (item,) = scenario.suppliers[0].items
+    """The documented rule, recomputed: statistical when every requirement has a deviation, else 50 %.
+
+    The lead time is the protection period `L + 7 / delivery days − 1`; its spread adds a late
+    delivery's slip to the next delivery day, `gap · sqrt(p · (1 − p))`, in quadrature.
+    """
+    supplier = scenario.suppliers[0]
+    (item,) = supplier.items
+    gap = 7 / len(set(supplier.delivery_weekdays))
+    lead_time = item.lead_time_days + gap - 1
+    p = supplier.on_time_rate
+    lead_time_sd = math.sqrt(item.lead_time_sd_days**2 + p * (1 - p) * gap**2)
     mean = sum(requirement.quantity for requirement in scenario.requirements) / horizon
     if any(requirement.quantity_sd is None for requirement in scenario.requirements):
-        return 0.5 * mean * max(item.lead_time_days, 1)
+        return 0.5 * mean * max(lead_time, 1)
     daily_variance = [0.0] * horizon
     for requirement in scenario.requirements:
         daily_variance[(requirement.day - MONDAY).days] += (requirement.quantity_sd or 0.0) ** 2
     sd_d = math.sqrt(sum(daily_variance) / horizon)
-    z = NormalDist().inv_cdf(scenario.policy.service_level)
-    return z * math.sqrt(item.lead_time_days * sd_d**2 + mean**2 * item.lead_time_sd_days**2)
+    # Long-life stock (90 days or more, or never expiring) gets a service level of at least 0.99.
+    life = shelf_life_days(scenario.ingredient)
+    level = scenario.ingredient.service_level or scenario.policy.service_level
+    if scenario.ingredient.service_level is None and (life is None or life >= 90):
+        level = max(level, 0.99)
+    z = NormalDist().inv_cdf(level)
+    return z * math.sqrt(lead_time * sd_d**2 + mean**2 * lead_time_sd**2)
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

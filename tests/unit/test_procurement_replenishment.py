@@ -264,11 +264,27 @@ def test_an_order_placed_today_is_not_late() -> None:
 
 def test_stock_is_held_at_the_statistical_safety_stock_from_the_earliest_delivery_on() -> None:
     # d = 300 / 6 open days = 50, sd_d = sqrt(3 * 20² / 6), SS = z(0.95) * sqrt(L * sd_d²) with L = 2.
-    (line,) = plan(daily_needs(3, 5, 100, sd=20), suppliers=(a_supplier(lead_time_days=2),))
+    (line,) = plan(daily_needs(3, 5, 100, sd=20), suppliers=(a_supplier(lead_time_days=2),), ingredients=(PERISHABLE,))
 
     assert fact(line, "safety_stock") == pytest.approx(32.897, abs=1e-3)
     assert (fact(line, "safety_stock_method"), fact(line, "z"), fact(line, "sd_d")) == ("statistical", 1.6449, 14.142)
     assert (line.delivery_date, line.quantity, line.late) == (day(2), 333, False)
+
+
+# Keeps for a month: the tenant policy's service level (0.95) applies as it is.
+PERISHABLE = Ingredient(ingredient_id="flour", name="Flour", unit="kg", category="salt", shelf_life_days=30)
+
+
+def test_long_life_stock_gets_at_least_a_99_percent_service_level() -> None:
+    needs = daily_needs(3, 5, 100, sd=20)
+    suppliers = (a_supplier(lead_time_days=2),)
+    never_expires = plan(needs, suppliers=suppliers)
+    keeps_90_days = plan(
+        needs, suppliers=suppliers, ingredients=(PERISHABLE.model_copy(update={"shelf_life_days": 90}),)
+    )
+    keeps_30_days = plan(needs, suppliers=suppliers, ingredients=(PERISHABLE,))
+
+    assert [fact(line, "z") for line in (*never_expires, *keeps_90_days, *keeps_30_days)] == [2.3263, 2.3263, 1.6449]
 
 
 def test_the_ingredient_service_level_overrides_the_policy() -> None:
@@ -354,7 +370,11 @@ def test_lines_are_sorted_by_order_date_supplier_and_ingredient() -> None:
 
 
 def test_every_line_explains_itself() -> None:
-    (line,) = plan(daily_needs(3, 5, 100, sd=20), suppliers=(a_supplier(lead_time_days=2, pack_size=25),))
+    (line,) = plan(
+        daily_needs(3, 5, 100, sd=20),
+        suppliers=(a_supplier(lead_time_days=2, pack_size=25),),
+        ingredients=(PERISHABLE,),
+    )
 
     assert rule(line) == "cover_to_safety_stock"
     assert line.reasoning is not None

@@ -108,11 +108,13 @@ def test_a_nested_levain_is_made_further_back() -> None:
     # Thursday bake → dough on Wednesday → levain on Monday
     plan = schedule([a_recipe()], [dough, levain], [certain("baguette", 3, 50)])
 
-    # 5 batches × 5 kg = 25 kg dough → 2 dough batches → 4 kg levain → 2 levain batches
+    # 5 batches × 5 kg = 25 kg dough → 2 dough batches → 4 kg levain → 2 levain batches. Monday is a
+    # firm day (whole batches); Wednesday is planned: the expected use, 25 kg dough × 12 kg flour per
+    # 20 kg dough batch = 15 kg, not two whole dough batches' 24 kg.
     assert needs(plan) == [
         (MONDAY, "rye", 3.0),
         (MONDAY, "water", 3.0),
-        (day(2), "flour", 24.0),
+        (day(2), "flour", 15.0),
         (day(3), "salt", 1.0),
     ]
     assert [(c.component_id, c.day, c.batches) for c in plan.component_batches] == [

@@ -209,14 +209,33 @@ def test_requirements_are_recipe_lines_times_batches_summed_per_ingredient_and_d
         (day(1), "flour", 1.2),
         (day(1), "salt", 0.1),
         (day(1), "yeast", 0.05),
-        (day(2), "flour", 2.5),
-        (day(2), "salt", 0.1),
+        (day(2), "flour", 1.25),  # a planned day: 5 expected pieces × 0.25 kg, not one whole batch
+        (day(2), "salt", 0.05),
     ]
     assert [(b.day, b.product_id) for b in plan.batches] == [
         (MONDAY, "baguette"),
         (MONDAY, "roll"),
         (day(1), "roll"),
         (day(2), "baguette"),
+    ]
+
+
+def test_firm_days_need_the_scheduled_batches_and_later_days_the_expected_use() -> None:
+    """Today and tomorrow bake the batches; later days are re-planned, so they need the mean's ingredients."""
+    recipe = a_recipe("baguette", yield_units=10, lines=(("flour", 2.5),))
+    uncertain = [
+        ForecastLine(product_id="baguette", day=day(n), units=12.0, p10=8.0, p50=12.0, p90=16.0, model="ets-weekly")
+        for n in (0, 1, 2, 3)
+    ]
+
+    plan = schedule([a_product("baguette")], [recipe], uncertain)
+
+    assert [b.batches for b in plan.batches] == [2, 2, 2, 2]  # the newsvendor quantity, above 12, in batches
+    assert [(r.day, r.quantity) for r in plan.requirements] == [
+        (MONDAY, 5.0),  # 2 batches × 2.5 kg
+        (day(1), 5.0),
+        (day(2), 3.0),  # 12 expected pieces × 0.25 kg
+        (day(3), 3.0),
     ]
 
 

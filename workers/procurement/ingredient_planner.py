@@ -211,6 +211,8 @@ class _Planner:
             "sd_d": None if safety.demand_sd_per_day is None else round(safety.demand_sd_per_day, 3),
             "lead_time_days": item.lead_time_days,
             "sd_lt_days": round(item.lead_time_sd_days, 3),
+            "protection_days": round(safety.lead_time_days, 3),
+            "sd_lt_with_delivery_risk_days": round(safety.lead_time_sd_days, 3),
             "earliest_delivery": reach.earliest.isoformat(),
             "coverage_from": need_date.isoformat(),
             "coverage_to": (inputs.business_date + timedelta(days=covered_to)).isoformat(),

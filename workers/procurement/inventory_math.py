@@ -12,7 +12,7 @@ Choice per ingredient (`plan_safety_stock`):
   the horizon's open days. sd_d aggregates the requirements' `quantity_sd`: requirements of one day add
   in quadrature (independent products), and sd_d is the root mean square of the daily deviations over
   the same open days (so that sd_d² is the mean daily variance, consistent with d). L and sd_LT come
-  from the chosen supplier item.
+  from the chosen supplier and item, adjusted for how it delivers (`delivery_risk`).
 - *percentage* when any requirement lacks `quantity_sd` (the history is too short to trust a
   deviation): SS = PERCENTAGE_OF_LEAD_TIME_DEMAND · d · max(L, 1). The one-day floor keeps a buffer
   even for same-day suppliers. z is reported as None.
@@ -28,6 +28,54 @@ from typing import Literal
 PERCENTAGE_OF_LEAD_TIME_DEMAND = 0.5
 
 SafetyStockMethod = Literal["statistical", "percentage"]
+
+
+@dataclass(frozen=True)
+class DeliveryRisk:
+    """The lead time and its spread that safety stock must cover for one supplier item."""
+
+    protection_days: float
+    lead_time_sd_days: float
+
+
+def delivery_risk(
+    *, lead_time_days: int, lead_time_sd_days: float, on_time_rate: float, delivery_weekdays: int
+) -> DeliveryRisk:
+    """Lead time and spread as a supplier with few delivery days and late deliveries makes them.
+
+    A supplier delivering on `delivery_weekdays` days a week comes every `gap = 7 / delivery_weekdays`
+    days on average. Stock must last until the delivery after next can arrive, so the protection
+    period is `L + gap − 1` days (just L for a supplier delivering daily). A late delivery slips at
+    least to the next delivery day: with probability `1 − on_time_rate` the lead time grows by about
+    `gap`, a Bernoulli spread of `gap · sqrt(p · (1 − p))` that adds in quadrature to the item's own
+    `lead_time_sd_days`.
+    """
+    gap = 7 / max(1, min(7, delivery_weekdays))
+    p = min(1.0, max(0.0, on_time_rate))
+    slip_variance = p * (1 - p) * gap * gap
+    return DeliveryRisk(
+        protection_days=lead_time_days + gap - 1,
+        lead_time_sd_days=math.sqrt(lead_time_sd_days * lead_time_sd_days + slip_variance),
+    )
+
+
+# Stock that keeps for months costs a few percent a year to hold, while running out of it stops
+# production: such ingredients get at least this cycle service level.
+LONG_LIFE_DAYS = 90
+LONG_LIFE_SERVICE_LEVEL = 0.99
+
+
+def target_service_level(*, ingredient_level: float | None, policy_level: float, shelf_life_days: int | None) -> float:
+    """The ingredient's own service level when set; else the policy's, raised for long-life stock.
+
+    `shelf_life_days` is the effective shelf life (category default included; None never expires).
+    From LONG_LIFE_DAYS on the level is at least LONG_LIFE_SERVICE_LEVEL.
+    """
+    if ingredient_level is not None:
+        return ingredient_level
+    if shelf_life_days is None or shelf_life_days >= LONG_LIFE_DAYS:
+        return max(policy_level, LONG_LIFE_SERVICE_LEVEL)
+    return policy_level
 
 
 def service_z(service_level: float) -> float:
@@ -84,7 +132,7 @@ class SafetyStock:
     z: float | None
     mean_demand_per_day: float
     demand_sd_per_day: float | None
-    lead_time_days: int
+    lead_time_days: float
     lead_time_sd_days: float
 
 
@@ -94,7 +142,7 @@ def plan_safety_stock(
     *,
     open_days: int,
     service_level: float,
-    lead_time_days: int,
+    lead_time_days: float,
     lead_time_sd_days: float,
 ) -> SafetyStock:
     """Safety stock of one ingredient by the rule in the module docstring.

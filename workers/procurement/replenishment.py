@@ -41,10 +41,12 @@ from contracts.planning import (
 )
 from workers.procurement.ingredient_planner import IngredientInputs, PlannedLine, Reach, plan_ingredient
 from workers.procurement.inventory_math import (
+    delivery_risk,
     economic_order_quantity,
     plan_safety_stock,
     reorder_point,
     safety_stock,
+    target_service_level,
 )
 from workers.procurement.order_value import apply_min_order_values
 from workers.procurement.ordering import earliest_delivery, placement_date
@@ -196,13 +198,23 @@ def _plan_ingredient(
         return []
 
     primary = reaches[0].offer.item
+    risk = delivery_risk(
+        lead_time_days=primary.lead_time_days,
+        lead_time_sd_days=primary.lead_time_sd_days,
+        on_time_rate=reaches[0].offer.supplier.on_time_rate,
+        delivery_weekdays=len(set(reaches[0].offer.supplier.delivery_weekdays)),
+    )
     safety = plan_safety_stock(
         needs,
         daily_sds,
         open_days=open_days,
-        service_level=ingredient.service_level or policy.service_level,
-        lead_time_days=primary.lead_time_days,
-        lead_time_sd_days=primary.lead_time_sd_days,
+        service_level=target_service_level(
+            ingredient_level=ingredient.service_level,
+            policy_level=policy.service_level,
+            shelf_life_days=shelf_life_days(ingredient),
+        ),
+        lead_time_days=risk.protection_days,
+        lead_time_sd_days=risk.lead_time_sd_days,
     )
     reach_day = (reaches[0].earliest - business_date).days
     extended = needs + [0.0] * max(0, reach_day + 1 - horizon_days)

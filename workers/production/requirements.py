@@ -1,7 +1,15 @@
 """Ingredient requirements of a production plan: how much of each ingredient on which day, and how sure.
 
-Pure: no I/O, no clock. Quantities (ingredient unit) come from whole batches: recipe lines × product
-batches on the bake day, component lines × component batches on the component's make day.
+Pure: no I/O, no clock. Quantities are in the ingredient's unit.
+
+**Firm and planned days.** On the firm days (`business_date` and the day after: today's bake is
+under way and tomorrow's doughs are made today) the need follows the scheduled batches exactly:
+recipe lines × product batches on the bake day, component lines × whole component batches on the
+make day. From the third day on, the batches are re-planned every morning, so the need is the
+*expected* use: pieces at the forecast mean (net of the finished stock used, at most what capacity
+granted) × ingredient per piece through every component level, with no newsvendor margin and no
+batch rounding. The demand uncertainty those margins cover is passed on as `quantity_sd`, and the
+procurement step holds it once, as safety stock; counting it in both would buy it twice.
 
 `quantity_sd` is the standard deviation of the day's need implied by demand uncertainty. Each
 forecast line (product, bake day) that puts this ingredient on this day contributes
@@ -29,8 +37,13 @@ class BakedDay(NamedTuple):
     product_id: str
     day: date
     batches: int
+    expected_pieces: float  # pieces at the forecast mean net of stock, at most batches × yield
     demand_sd: float
     sd_known: bool
+
+
+# The business date and the next day plan on scheduled batches; later days on expected use.
+FIRM_DAYS = 2
 
 
 class _UseTable(NamedTuple):
@@ -40,6 +53,7 @@ class _UseTable(NamedTuple):
     days_before_bake: "np.ndarray[Any, np.dtype[np.int64]]"
     direct_per_batch: "np.ndarray[Any, np.dtype[np.float64]]"  # recipe lines; components come from their batches
     per_piece_squared: "np.ndarray[Any, np.dtype[np.float64]]"  # (per piece through every level)², for variance
+    per_piece: "np.ndarray[Any, np.dtype[np.float64]]"  # per piece through every level, for expected use
 
 
 def ingredient_requirements(
@@ -72,7 +86,7 @@ def ingredient_requirements(
     # One table for all products, each product's rows contiguous; every baked day gathers its rows.
     product_ids = sorted(uses)
     tables = [_use_table(recipes_by_product[p], uses[p], position) for p in product_ids]
-    all_rows = _UseTable(*(np.concatenate([t[field] for t in tables]) for field in range(4)))
+    all_rows = _UseTable(*(np.concatenate([t[field] for t in tables]) for field in range(len(_UseTable._fields))))
     rows_of_product = np.array([len(t.ingredient_index) for t in tables], dtype=np.int64)
     first_row_of_product = np.cumsum(rows_of_product) - rows_of_product
     product_position = {product_id: i for i, product_id in enumerate(product_ids)}
@@ -84,12 +98,17 @@ def ingredient_requirements(
     bake_ordinal = np.array([b.day.toordinal() for b in baked], dtype=np.int64)[row_day]
     need_ordinal = bake_ordinal - table.days_before_bake
     batches = np.array([b.batches for b in baked], dtype=np.float64)[row_day]
+    expected_pieces = np.array([b.expected_pieces for b in baked], dtype=np.float64)[row_day]
+    firm_until = business_date.toordinal() + FIRM_DAYS
+    row_is_firm = need_ordinal < firm_until
     sd_squared = np.array([b.demand_sd * b.demand_sd for b in baked], dtype=np.float64)[row_day]
     guessed = np.array([not b.sd_known for b in baked], dtype=np.float64)[row_day]
     counts_for_sd = need_ordinal >= business_date.toordinal()
 
     made_ordinal, made_index, made_quantity = [], [], []
     for made in component_batches:
+        if made.day.toordinal() >= firm_until:
+            continue  # planned days: the expected use per piece covers components too
         for line in index.by_id[made.component_id].lines:
             made_ordinal.append(made.day.toordinal())
             made_index.append(position[line.ingredient_id])
@@ -105,7 +124,11 @@ def ingredient_requirements(
     unique_keys, slot = np.unique(keys, return_inverse=True)
     zeros = np.zeros(len(made_ordinal))
     quantity = np.bincount(
-        slot, weights=np.concatenate([table.direct_per_batch * batches, made_quantity]), minlength=len(unique_keys)
+        slot,
+        weights=np.concatenate(
+            [np.where(row_is_firm, table.direct_per_batch * batches, table.per_piece * expected_pieces), made_quantity]
+        ),
+        minlength=len(unique_keys),
     )
     variance = np.bincount(
         slot,
@@ -147,4 +170,5 @@ def _use_table(recipe: Recipe, uses: Sequence[IngredientUse], position: Mapping[
             dtype=np.float64,
         ),
         per_piece_squared=np.array([use.quantity_per_piece**2 for use in uses], dtype=np.float64),
+        per_piece=np.array([use.quantity_per_piece for use in uses], dtype=np.float64),
     )

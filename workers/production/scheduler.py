@@ -135,6 +135,7 @@ def schedule_production(
             product_id=product_id,
             day=day,
             batches=count,
+            expected_pieces=_expected_pieces(targets[(product_id, day)], count, recipes_by_product[product_id]),
             demand_sd=targets[(product_id, day)].sd,
             sd_known=targets[(product_id, day)].sd_known,
         )
@@ -189,6 +190,11 @@ def _open_lines_by_product(
         if is_open:
             product_lines.append(line)
     return lines
+
+
+def _expected_pieces(target: DayTarget, granted_batches: int, recipe: Recipe) -> float:
+    """Pieces at the forecast mean net of the stock used, at most what the granted batches make."""
+    return min(max(0.0, target.line.units - target.stock_used), granted_batches * recipe.batch_yield_units)
 
 
 def batch_id(saga_id: UUID, product_id: str, day: date) -> str:
