@@ -33,7 +33,7 @@ from contracts.messages import (
 )
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
-from orchestrator import masterdata
+from orchestrator import masterdata, snapshot_reader
 from orchestrator.engine import (
     Decision,
     FinishSaga,
@@ -118,7 +118,7 @@ class Orchestrator:
                     await _log(conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}")
                     return
                 saga_id = saga_id_for_trigger(trigger.event_id)
-                snapshot = await masterdata.read_snapshot(
+                snapshot = await snapshot_reader.read_snapshot(
                     conn, trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
                 )
                 body = orjson.dumps(snapshot.model_dump())

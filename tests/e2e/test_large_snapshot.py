@@ -16,7 +16,7 @@ from bakeplan.process import create_producer
 from bakeplan.settings import Settings
 from contracts.messages import SnapshotTaken
 from contracts.topics import Topic
-from orchestrator import masterdata
+from orchestrator import snapshot_reader
 from tests.e2e.support import TODAY, seed
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ async def test_large_snapshot_is_published_and_consumed(
     tenant_id = f"{tenant_prefix}-large"
     await seed(engine, tenant_id, profile="large")
     async with engine.connect() as conn:
-        snapshot = await masterdata.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=14)
+        snapshot = await snapshot_reader.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=14)
     assert (len(snapshot.products), len(snapshot.ingredients), len(snapshot.suppliers)) == (300, 1000, 20)
     assert all(len(h.daily_units) == 730 for h in snapshot.sales)
     body = orjson.dumps(snapshot.model_dump())

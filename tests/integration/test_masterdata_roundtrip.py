@@ -37,7 +37,7 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
-from orchestrator import masterdata
+from orchestrator import masterdata, snapshot_reader
 from workers.forecasting.tables import forecasts
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches, requirements
@@ -216,7 +216,7 @@ async def test_every_planning_input_reads_back_as_written(engine: AsyncEngine, t
     async with engine.begin() as conn:
         await write_tenant(conn, tenant_data(snapshot), regressors=snapshot.regressors)
     async with engine.connect() as conn:
-        read = await masterdata.read_snapshot(
+        read = await snapshot_reader.read_snapshot(
             conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS, history_days=HISTORY_DAYS
         )
     for field in PlanningSnapshot.model_fields:
@@ -240,7 +240,7 @@ async def test_reseeding_replaces_components_orders_and_regressors(engine: Async
         await write_tenant(conn, tenant_data(full), regressors=full.regressors)
         await write_tenant(conn, tenant_data(bare))
     async with engine.connect() as conn:
-        read = await masterdata.read_snapshot(
+        read = await snapshot_reader.read_snapshot(
             conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS, history_days=HISTORY_DAYS
         )
     assert read == bare
@@ -256,7 +256,7 @@ async def test_regressors_are_read_over_history_and_horizon_only(engine: AsyncEn
     async with engine.begin() as conn:
         await write_tenant(conn, tenant_data(snapshot), regressors=(long_signal,))
     async with engine.connect() as conn:
-        read = await masterdata.read_snapshot(
+        read = await snapshot_reader.read_snapshot(
             conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS, history_days=HISTORY_DAYS
         )
     (signal,) = read.regressors
@@ -305,7 +305,7 @@ async def test_rows_without_the_new_columns_read_as_contract_defaults(engine: As
             )
         )
     async with engine.connect() as conn:
-        read = await masterdata.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=7, history_days=7)
+        read = await snapshot_reader.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=7, history_days=7)
     assert read.products[0].salvage_value == 0.0
     assert read.recipes[0] == Recipe(product_id="P1", batch_yield_units=10, oven_minutes_per_batch=30, lines=())
     assert read.ingredients[0].service_level is None
@@ -428,4 +428,4 @@ async def test_master_data_the_contracts_refuse_names_tenant_and_field(engine: A
         with pytest.raises(
             PlanningError, match=rf"(?s)tenant '{tenant_id}'.*fix these rows.*PlanningPolicy.*service_level"
         ):
-            await masterdata.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS)
+            await snapshot_reader.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS)

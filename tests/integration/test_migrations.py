@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bakeplan.migrate import alembic_config, upgrade
 from bakeplan.settings import Settings
 from contracts.planning import Capacity, PlanningPolicy, PlanningSnapshot
-from orchestrator import masterdata
+from orchestrator import snapshot_reader
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
@@ -79,7 +79,7 @@ async def _seed_first_schema(url: str) -> None:
 async def _read(url: str) -> PlanningSnapshot:
     engine = create_async_engine(url)
     async with engine.connect() as conn:
-        snapshot = await masterdata.read_snapshot(conn, "old", business_date=TODAY, horizon_days=7, history_days=7)
+        snapshot = await snapshot_reader.read_snapshot(conn, "old", business_date=TODAY, horizon_days=7, history_days=7)
     await engine.dispose()
     return snapshot
 

@@ -16,7 +16,7 @@ from bakeplan.synthetic import generate_tenant
 from contracts.messages import PlanningRequested
 from contracts.planning import Recipe
 from contracts.topics import Topic
-from orchestrator import masterdata
+from orchestrator import masterdata, snapshot_reader
 from orchestrator.tables import inbox, outbox
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ async def test_snapshot_reads_back_what_was_seeded(engine: AsyncEngine, tenant_i
         await write_tenant(conn, tenant)
         await write_tenant(conn, tenant)  # seeding again replaces, never duplicates
     async with engine.connect() as conn:
-        snapshot = await masterdata.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=14)
+        snapshot = await snapshot_reader.read_snapshot(conn, tenant_id, business_date=TODAY, horizon_days=14)
         sales_rows = (
             await conn.execute(
                 select(func.count())
@@ -98,4 +98,4 @@ async def test_snapshot_reads_back_what_was_seeded(engine: AsyncEngine, tenant_i
 async def test_snapshot_of_unknown_tenant_names_the_fix(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         with pytest.raises(PlanningError, match=r"unknown tenant 'nobody-here'.*bakeplan seed"):
-            await masterdata.read_snapshot(conn, "nobody-here", business_date=TODAY, horizon_days=14)
+            await snapshot_reader.read_snapshot(conn, "nobody-here", business_date=TODAY, horizon_days=14)

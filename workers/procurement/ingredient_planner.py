@@ -9,17 +9,19 @@ Pure. Days are indices from the business date (see `projection`). Rules, in the 
 3. From E on, the first day whose projected stock is below the safety stock (or, past the horizon, below
    zero) is a need day D. A line is delivered on the latest delivery day ≤ D (still usable on D) and
    covers the days D..C where C = D + consolidation window - 1, stretched to the day before the
-   supplier's next delivery (no earlier delivery could replace it) and cut to the day before the line's
-   stock would expire and to the horizon.
+   supplier's next delivery (no earlier delivery could replace it) and cut to the horizon and to the
+   day before the line's stock would expire, less the days the safety stock lasts (SS ÷ mean daily
+   need, rounded up; never before D): first-expiry-first-out uses the older lot's safety stock first,
+   so the share this lot carries is used only after the next delivery and needs those days to go.
 4. Raw quantity: the least q with which projected stock stays ≥ the safety stock on every day D..C,
    measured by projecting the new lot as unlimited and taking
    q = max(use of the lot by C, max over t of safety stock - other stock(t) + use of the lot by t).
 5. Shelf-life cap: what the lot will be used for before it expires (its projected use within the
-   horizon plus, past the horizon, the mean daily requirement × share of open days × days left) plus the
-   safety stock. If MOQ/pack rounding exceeds the cap the next offer by score whose rounded quantity fits
-   is used; if none fits, the best available offer orders its rounded quantity anyway and the line
-   records `shelf_life_cap_exceeded` and the expected waste (a stock-out stops the bakery; a partly
-   wasted pack does not).
+   horizon plus, past the horizon, the mean daily requirement × share of open days × days left): never
+   order more than will be used before it expires. If MOQ/pack rounding exceeds the cap the next offer
+   by score whose rounded quantity fits is used; if none fits, the best available offer orders its
+   rounded quantity anyway and the line records `shelf_life_cap_exceeded` and the expected waste (a
+   stock-out stops the bakery; a partly wasted pack does not).
 6. `max_quantity` caps the line to whole packs. With `policy.dual_source` the remainder goes to the next
    offer by score that can deliver in time; otherwise the line records `uncovered_quantity`.
 7. A need day no offer can serve (no delivery day in reach with stock still usable on it) gets no line;
@@ -175,6 +177,11 @@ class _Planner:
         if following is not None:
             covered_to = max(covered_to, (following - inputs.business_date).days - 1)
         covered_to = min(covered_to, expires - 1, last_day)
+        if expires != NEVER and inputs.safety.mean_demand_per_day > QUANTITY_EPSILON:
+            # FEFO uses the older lot's safety stock first, so this lot's own share of safety stock is
+            # used only after the next delivery: leave it the days to do that before it expires.
+            safety_days = math.ceil(inputs.safety.quantity / inputs.safety.mean_demand_per_day - 1e-9)
+            covered_to = max(need_day, min(covered_to, expires - 1 - safety_days))
 
         key = f"plan:{delivery.isoformat()}:{supplier.supplier_id}:{reach.offer.position}"
         probe = SupplyLot(arrives, expires, UNLIMITED, key)
@@ -194,7 +201,6 @@ class _Planner:
             used_in_arrays = used[min(expires, len(used)) - 1]
             days_past = max(0, expires - len(inputs.needs))
             cap = used_in_arrays + inputs.safety.mean_demand_per_day * inputs.open_share * days_past
-            cap += inputs.safety.quantity
         over_cap = rounded.quantity > cap + 1e-6
         late = self.backlog > QUANTITY_EPSILON and need_day == self.earliest
         order_date = reach.placed_on if late else delivery - timedelta(days=item.lead_time_days)

@@ -1,0 +1,195 @@
+"""Reading a tenant's master data into one `PlanningSnapshot`, once per saga.
+
+The tables are in `orchestrator.masterdata`; this module turns their rows back into the contract
+models, in a deterministic order, and validates them (see `read_snapshot`).
+"""
+
+from collections import defaultdict
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import CursorResult, Row, RowMapping, Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bakeplan.errors import PlanningError
+from contracts.planning import (
+    Calendar,
+    Capacity,
+    Component,
+    ComponentLine,
+    Ingredient,
+    OpenPurchaseOrder,
+    PlanningPolicy,
+    PlanningSnapshot,
+    Product,
+    Recipe,
+    RecipeLine,
+    Regressor,
+    SalesHistory,
+    StockLot,
+    Supplier,
+    SupplierItem,
+)
+from orchestrator.masterdata import (
+    SCHEMA,
+    component_components,
+    component_lines,
+    components,
+    daily_sales,
+    ingredients,
+    open_purchase_orders,
+    products,
+    recipe_components,
+    recipe_lines,
+    recipes,
+    regressors,
+    stock_lots,
+    supplier_items,
+    suppliers,
+    tenants,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _model(model: type[Model], row: Mapping[Any, Any], **nested: Any) -> Model:
+    """A contract model from a row: its columns minus the tenant, plus the nested values.
+
+    Lax validation: the database returns lists for arrays and JSON text for times inside JSONB,
+    which the strict contracts would refuse although they mean the same values.
+    """
+    fields = {k: v for k, v in row.items() if k != "tenant_id"}
+    return model.model_validate({**fields, **nested}, strict=False)
+
+
+def _grouped(rows: Sequence[RowMapping], parent: str, model: type[Model]) -> dict[str, list[Model]]:
+    """Child rows as contract models per parent id, in row order."""
+    grouped: dict[str, list[Model]] = defaultdict(list)
+    for r in rows:
+        grouped[r[parent]].append(_model(model, {k: v for k, v in r.items() if k != parent}))
+    return grouped
+
+
+async def read_snapshot(
+    conn: AsyncConnection, tenant_id: str, *, business_date: date, horizon_days: int, history_days: int = 730
+) -> PlanningSnapshot:
+    """Read everything one plan needs, in the caller's (repeatable-read) transaction.
+
+    Every collection is ordered by its ids (lines by ingredient or component id, tiers as stored), so
+    the same master data always gives the same snapshot. Sales are read from
+    `business_date - history_days` up to the day before `business_date`; days without a row are
+    `None` (closed or unknown), not zero. Regressors are read over the history and the horizon
+    (`business_date - history_days` … `business_date + horizon_days - 1`): each starts at its first
+    stored day in that window and ends at its last, missing days in between are `None`. Open
+    purchase orders are read whole: the table holds only orders not yet delivered.
+    Raises `PlanningError` for an unknown tenant and for rows the contracts refuse (a policy
+    service level of 1.5, a component without lines …), naming the tenant and the fields.
+    """
+    tenant = (await conn.execute(select(tenants).where(tenants.c.tenant_id == tenant_id))).first()
+    if tenant is None:
+        raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")
+
+    def rows(table: Table, *order: str) -> Awaitable[CursorResult[Any]]:
+        return conn.execute(select(table).where(table.c.tenant_id == tenant_id).order_by(*(table.c[c] for c in order)))
+
+    product_rows = (await rows(products, "product_id")).mappings().all()
+    recipe_rows = (await rows(recipes, "product_id")).mappings().all()
+    line_rows = (await rows(recipe_lines, "product_id", "ingredient_id")).mappings().all()
+    recipe_component_rows = (await rows(recipe_components, "product_id", "component_id")).mappings().all()
+    component_rows = (await rows(components, "component_id")).mappings().all()
+    component_line_rows = (await rows(component_lines, "component_id", "ingredient_id")).mappings().all()
+    nested_rows = (await rows(component_components, "parent_id", "component_id")).mappings().all()
+    ingredient_rows = (await rows(ingredients, "ingredient_id")).mappings().all()
+    lot_rows = (await rows(stock_lots, "lot_id")).mappings().all()
+    supplier_rows = (await rows(suppliers, "supplier_id")).mappings().all()
+    item_rows = (await rows(supplier_items, "supplier_id", "ingredient_id")).mappings().all()
+    order_rows = (await rows(open_purchase_orders, "order_id")).mappings().all()
+    start = business_date - timedelta(days=history_days)
+    sales_rows = (
+        await conn.execute(
+            select(daily_sales.c.product_id, daily_sales.c.day, daily_sales.c.units)
+            .where(daily_sales.c.tenant_id == tenant_id, daily_sales.c.day >= start, daily_sales.c.day < business_date)
+            .order_by(daily_sales.c.product_id, daily_sales.c.day)
+        )
+    ).all()
+    regressor_rows = (
+        await conn.execute(
+            select(regressors.c.name, regressors.c.day, regressors.c.value)
+            .where(
+                regressors.c.tenant_id == tenant_id,
+                regressors.c.day >= start,
+                regressors.c.day < business_date + timedelta(days=horizon_days),
+            )
+            .order_by(regressors.c.name, regressors.c.day)
+        )
+    ).all()
+
+    lines_by_recipe = _grouped(line_rows, "product_id", RecipeLine)
+    uses_by_recipe = _grouped(recipe_component_rows, "product_id", ComponentLine)
+    lines_by_component = _grouped(component_line_rows, "component_id", RecipeLine)
+    uses_by_component = _grouped(nested_rows, "parent_id", ComponentLine)
+    items_by_supplier = _grouped(item_rows, "supplier_id", SupplierItem)
+    units_by_product: dict[str, list[int | None]] = {r["product_id"]: [None] * history_days for r in product_rows}
+    for product_id, day, units in sales_rows:
+        series = units_by_product.get(product_id)
+        if series is not None:
+            series[(day - start).days] = units
+    try:
+        return PlanningSnapshot(
+            tenant_id=tenant_id,
+            business_date=business_date,
+            horizon_days=horizon_days,
+            products=tuple(_model(Product, r) for r in product_rows),
+            recipes=tuple(
+                _model(
+                    Recipe,
+                    r,
+                    lines=lines_by_recipe[r["product_id"]],
+                    components=uses_by_recipe[r["product_id"]],
+                )
+                for r in recipe_rows
+            ),
+            ingredients=tuple(_model(Ingredient, r) for r in ingredient_rows),
+            stock_lots=tuple(_model(StockLot, r) for r in lot_rows),
+            suppliers=tuple(_model(Supplier, r, items=items_by_supplier[r["supplier_id"]]) for r in supplier_rows),
+            sales=tuple(
+                SalesHistory(product_id=pid, start_date=start, daily_units=tuple(series))
+                for pid, series in units_by_product.items()
+            ),
+            calendar=Calendar.model_validate(tenant.calendar, strict=False),
+            components=tuple(
+                _model(
+                    Component,
+                    r,
+                    lines=lines_by_component[r["component_id"]],
+                    components=uses_by_component[r["component_id"]],
+                )
+                for r in component_rows
+            ),
+            capacity=Capacity.model_validate(tenant.capacity, strict=False),
+            open_purchase_orders=tuple(_model(OpenPurchaseOrder, r) for r in order_rows),
+            regressors=_regressors(regressor_rows),
+            policy=PlanningPolicy.model_validate(tenant.policy, strict=False),
+        )
+    except ValidationError as exc:
+        raise PlanningError(
+            f"tenant {tenant_id!r}: master data in schema {SCHEMA!r} does not fit the planning contract; "
+            f"fix these rows and plan again: {exc}"
+        ) from exc
+
+
+def _regressors(rows: Sequence[Row[str, date, float | None]]) -> tuple[Regressor, ...]:
+    """One `Regressor` per name from `(name, day, value)` rows ordered by name and day."""
+    days_by_name: dict[str, dict[date, float | None]] = defaultdict(dict)
+    for name, day, value in rows:
+        days_by_name[name][day] = value
+    result = []
+    for name, values in days_by_name.items():
+        first, last = min(values), max(values)
+        span = range((last - first).days + 1)
+        result.append(
+            Regressor(name=name, start_date=first, values=tuple(values.get(first + timedelta(days=n)) for n in span))
+        )
+    return tuple(result)
