@@ -12,13 +12,24 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Literal
 
+from bakeplan.bakery_catalogue import (
+    CATEGORIES,
+    CORE_CATEGORIES,
+    EVE_FACTORS,
+    FAMILIES,
+    FAMILY_SPECS,
+    NAME_PARTS,
+    SEASON_PEAK_DAY_OF_YEAR,
+    SUPPLIER_NAMES,
+    TIMEZONES,
+    WEEKDAY_FACTORS,
+)
 from contracts.planning import (
     Calendar,
     Capacity,
     Component,
     ComponentLine,
     Ingredient,
-    IngredientUnit,
     OpenPurchaseOrder,
     PlanningPolicy,
     PriceTier,
@@ -71,275 +82,6 @@ class TenantData:
 
 
 @dataclass(frozen=True)
-class _Category:
-    unit: IngredientUnit
-    shelf_life_days: tuple[int, int] | None  # None: does not perish
-    price_per_unit: tuple[float, float]
-    pack_sizes: tuple[float, ...]
-    per_kg_dough: tuple[float, float]  # quantity per kg of batch dough; packaging is per product unit
-    fresh: bool  # delivered within 1-2 days
-    names: tuple[str, ...]  # the first name of a core category is the core ingredient
-
-
-_CATEGORIES: dict[str, _Category] = {
-    "flour": _Category(
-        "kg",
-        (180, 365),
-        (0.45, 1.2),
-        (25, 10),
-        (0.5, 0.6),
-        False,
-        (
-            "Wheat flour T550",
-            "Rye flour T1150",
-            "Spelt flour T630",
-            "Wholemeal wheat flour",
-            "Rye meal",
-            "Durum semolina",
-            "Oat flakes",
-        ),
-    ),
-    "dairy": _Category(
-        "l", (10, 21), (0.9, 4.0), (10, 5), (0.05, 0.3), True, ("Whole milk", "Cream 30%", "Buttermilk", "Skimmed milk")
-    ),
-    "yeast": _Category(
-        "kg",
-        (14, 30),
-        (1.5, 4.0),
-        (1, 0.5),
-        (0.01, 0.03),
-        True,
-        ("Fresh yeast", "Dry yeast", "Sourdough starter culture"),
-    ),
-    "salt": _Category(
-        "kg", None, (0.3, 0.8), (25, 10), (0.008, 0.012), False, ("Salt", "Pretzel salt", "Iodised sea salt")
-    ),
-    "fats": _Category(
-        "kg",
-        (30, 120),
-        (5.0, 9.0),
-        (10, 2.5),
-        (0.05, 0.3),
-        False,
-        ("Butter", "Margarine", "Clarified butter", "Laminating butter"),
-    ),
-    "sugar": _Category(
-        "kg",
-        None,
-        (0.8, 3.5),
-        (25, 10),
-        (0.02, 0.2),
-        False,
-        ("Sugar", "Icing sugar", "Brown sugar", "Glucose syrup", "Honey"),
-    ),
-    "eggs": _Category(
-        "pcs", (21, 28), (0.2, 0.35), (30, 180), (2.0, 8.0), True, ("Eggs size M", "Eggs size L", "Free-range eggs")
-    ),
-    "cheese": _Category(
-        "kg", (14, 30), (3.0, 9.0), (5, 2.5), (0.1, 0.4), True, ("Quark", "Cream cheese", "Mascarpone", "Ricotta")
-    ),
-    "fruit": _Category(
-        "kg",
-        (5, 14),
-        (2.0, 8.0),
-        (5, 10),
-        (0.05, 0.4),
-        True,
-        ("Apples", "Strawberries", "Cherries", "Plums", "Raspberries", "Lemons", "Pumpkin"),
-    ),
-    "dried fruit": _Category(
-        "kg",
-        (180, 365),
-        (4.0, 10.0),
-        (10, 5),
-        (0.05, 0.3),
-        False,
-        ("Raisins", "Candied orange peel", "Dried cranberries", "Dried apricots"),
-    ),
-    "nuts": _Category(
-        "kg",
-        (120, 270),
-        (7.0, 18.0),
-        (10, 5),
-        (0.03, 0.2),
-        False,
-        ("Hazelnuts", "Almonds", "Walnuts", "Pistachios", "Marzipan"),
-    ),
-    "seeds": _Category(
-        "kg",
-        (180, 365),
-        (2.0, 6.0),
-        (25, 10),
-        (0.02, 0.12),
-        False,
-        ("Sunflower seeds", "Sesame", "Poppy seeds", "Pumpkin seeds", "Linseed"),
-    ),
-    "chocolate": _Category(
-        "kg",
-        (180, 365),
-        (6.0, 15.0),
-        (10, 5, 2.5),
-        (0.05, 0.25),
-        False,
-        ("Dark chocolate", "Cocoa powder", "Milk chocolate", "Chocolate drops"),
-    ),
-    "spices": _Category(
-        "kg",
-        (365, 730),
-        (10.0, 60.0),
-        (1, 0.5),
-        (0.002, 0.01),
-        False,
-        ("Cinnamon", "Cardamom", "Gingerbread spice", "Caraway", "Nutmeg", "Vanilla paste"),
-    ),
-    "packaging": _Category(
-        "pcs",
-        None,
-        (0.02, 0.5),
-        (250, 500, 1000),
-        (1.0, 1.0),
-        False,
-        ("Paper bags", "Cake boxes", "Bread bags", "Pastry trays"),
-    ),
-}
-# The first ingredient ids, in this order, so that most recipes share them.
-_CORE = ("flour", "dairy", "yeast", "salt", "fats", "sugar", "eggs")
-
-
-@dataclass(frozen=True)
-class _Family:
-    names: tuple[str, ...]
-    unit_kg: tuple[float, ...]  # weight of one sold unit
-    price_per_kg: tuple[float, float]
-    batch_yield: tuple[int, int]
-    oven_minutes: tuple[int, int]
-    shelf_life_days: tuple[int, int]
-    base_units: tuple[int, int]  # typical daily units sold
-    required: tuple[str, ...]  # ingredient categories every recipe of the family has
-    optional: tuple[str, ...]
-    share: float  # relative frequency in an assortment
-
-
-_FAMILIES: dict[str, _Family] = {
-    "bread": _Family(
-        (
-            "Sourdough Rye",
-            "Farmhouse Loaf",
-            "Spelt Bread",
-            "Multigrain Loaf",
-            "Baguette",
-            "Ciabatta",
-            "Wholemeal Loaf",
-            "Toast Bread",
-        ),
-        (0.5, 0.75, 1.0, 1.5),
-        (3.0, 7.0),
-        (6, 24),
-        (35, 60),
-        (2, 5),
-        (10, 80),
-        ("flour", "yeast", "salt"),
-        ("flour", "seeds", "dairy", "fats", "packaging"),
-        0.3,
-    ),
-    "rolls": _Family(
-        ("Kaiser Roll", "Seeded Roll", "Pretzel", "Rye Roll", "Milk Roll"),
-        (0.06, 0.08, 0.1),
-        (6.0, 12.0),
-        (30, 60),
-        (15, 25),
-        (1, 2),
-        (40, 200),
-        ("flour", "yeast", "salt"),
-        ("dairy", "fats", "seeds", "sugar", "packaging"),
-        0.2,
-    ),
-    "pastry": _Family(
-        ("Croissant", "Pain au Chocolat", "Cinnamon Bun", "Danish", "Apple Turnover"),
-        (0.07, 0.09, 0.12),
-        (15.0, 30.0),
-        (24, 48),
-        (15, 25),
-        (1, 2),
-        (15, 120),
-        ("flour", "fats", "sugar", "yeast"),
-        ("dairy", "eggs", "chocolate", "fruit", "nuts", "spices", "packaging"),
-        0.2,
-    ),
-    "cake": _Family(
-        ("Cheesecake", "Black Forest Cake", "Apple Pie", "Carrot Cake", "Chocolate Cake"),
-        (1.2, 1.5, 2.0),
-        (10.0, 15.0),
-        (6, 12),
-        (40, 60),
-        (2, 4),
-        (5, 25),
-        ("flour", "sugar", "eggs", "fats"),
-        ("dairy", "cheese", "fruit", "chocolate", "nuts", "spices", "packaging"),
-        0.12,
-    ),
-    "cookies": _Family(
-        ("Butter Cookies", "Florentines", "Oat Cookies", "Almond Biscuits"),
-        (0.03, 0.05),
-        (20.0, 40.0),
-        (30, 60),
-        (10, 15),
-        (3, 5),
-        (10, 60),
-        ("flour", "fats", "sugar"),
-        ("eggs", "nuts", "chocolate", "spices", "dried fruit", "packaging"),
-        0.08,
-    ),
-    "seasonal": _Family(
-        ("Stollen", "Gingerbread", "Hot Cross Bun", "Strawberry Tart", "Pumpkin Bread"),
-        (0.1, 0.5, 1.0),
-        (10.0, 25.0),
-        (6, 40),
-        (20, 60),
-        (2, 5),
-        (10, 60),
-        ("flour", "sugar", "fats", "eggs"),
-        ("yeast", "fruit", "dried fruit", "nuts", "spices", "packaging"),
-        0.1,
-    ),
-}
-FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
-_SEASON_PEAK_DAY_OF_YEAR = {
-    "Stollen": 344,
-    "Gingerbread": 335,
-    "Hot Cross Bun": 95,
-    "Strawberry Tart": 166,
-    "Pumpkin Bread": 288,
-}
-_WEEKDAY_FACTORS = (0.85, 0.8, 0.9, 0.95, 1.1, 1.45, 1.05)  # Monday … Sunday
-_EVE_FACTORS = {(12, 24): 1.6, (12, 31): 1.3}  # shoppers stock up before the holidays
-_TIMEZONES = (
-    "Europe/Berlin",
-    "Europe/Vienna",
-    "Europe/Zurich",
-    "Europe/Amsterdam",
-    "Europe/Paris",
-    "Europe/London",
-    "Europe/Copenhagen",
-)
-_NAME_PARTS = (("Golden", "Rustic", "Old Town", "Sunrise", "Mill Lane", "Hearth"), ("Bakery", "Bakehouse", "Breads"))
-_SUPPLIER_NAMES = (
-    "Northern Mills",
-    "Valley Dairy",
-    "Baker's Wholesale",
-    "Golden Grain Co.",
-    "FreshFarm Produce",
-    "PackRight Supplies",
-    "Nut & Seed Traders",
-    "Cocoa Partners",
-    "Spice Route",
-    "Hansen Egg Farm",
-    "Metro Cash & Carry",
-    "Alpine Butter",
-)
-
-
-@dataclass(frozen=True)
 class _Days:
     """Calendar features of consecutive days, computed once and shared by every product."""
 
@@ -355,7 +97,7 @@ class _Days:
             day_of_year=tuple(day.timetuple().tm_yday for day in days),
             weekday=tuple(day.weekday() for day in days),
             years_from_today=tuple((day - today).days / 365.25 for day in days),
-            eve_factor=tuple(_EVE_FACTORS.get((day.month, day.day), 1.0) for day in days),
+            eve_factor=tuple(EVE_FACTORS.get((day.month, day.day), 1.0) for day in days),
         )
 
 
@@ -411,14 +153,14 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def _ingredients(rng: random.Random, count: int) -> list[Ingredient]:
     # Core ingredients first, then one of every category, then categories drawn by frequency.
-    plan = list(_CORE) + [c for c in _CATEGORIES if c not in _CORE]
-    weights = [3.0 if c in ("flour", "fruit", "nuts", "seeds", "packaging") else 1.0 for c in _CATEGORIES]
-    plan += rng.choices(list(_CATEGORIES), weights, k=max(0, count - len(plan)))
+    plan = list(CORE_CATEGORIES) + [c for c in CATEGORIES if c not in CORE_CATEGORIES]
+    weights = [3.0 if c in ("flour", "fruit", "nuts", "seeds", "packaging") else 1.0 for c in CATEGORIES]
+    plan += rng.choices(list(CATEGORIES), weights, k=max(0, count - len(plan)))
     used: dict[str, int] = {}
     seen: dict[str, int] = {}
     result = []
     for index, category in enumerate(plan[:count], start=1):
-        spec = _CATEGORIES[category]
+        spec = CATEGORIES[category]
         slot = used.get(category, 0)
         used[category] = slot + 1
         life = spec.shelf_life_days
@@ -435,7 +177,7 @@ def _ingredients(rng: random.Random, count: int) -> list[Ingredient]:
 
 
 def _line(rng: random.Random, ingredient: Ingredient, dough_kg: float, batch_yield: int) -> RecipeLine:
-    spec = _CATEGORIES[ingredient.category]
+    spec = CATEGORIES[ingredient.category]
     if ingredient.category == "packaging":
         quantity: float = batch_yield
     elif spec.unit == "pcs":
@@ -460,8 +202,8 @@ def _product_and_recipe(
     seen: dict[str, int],
 ) -> tuple[Product, Recipe, str]:
     """One product of `family_name` and its recipe; also the base name (it picks a seasonal peak)."""
-    core = {c: by_category[c][0] for c in _CORE if by_category.get(c)}
-    family = _FAMILIES[family_name]
+    core = {c: by_category[c][0] for c in CORE_CATEGORIES if by_category.get(c)}
+    family = FAMILY_SPECS[family_name]
     base = rng.choice(family.names)
     unit_kg = rng.choice(family.unit_kg)
     label = f"{base} {_weight_label(unit_kg)}" if family_name in ("bread", "cake") else base
@@ -509,12 +251,12 @@ def _assortment(
     weekday: tuple[float, ...],
 ) -> tuple[list[Product], list[Recipe], list[_Demand]]:
     by_category = _by_category(ingredients)
-    families = list(_FAMILIES)
-    plan = families + rng.choices(families, [f.share for f in _FAMILIES.values()], k=max(0, count - len(families)))
+    families = list(FAMILY_SPECS)
+    plan = families + rng.choices(families, [f.share for f in FAMILY_SPECS.values()], k=max(0, count - len(families)))
     products, recipes, demands = [], [], []
     seen: dict[str, int] = {}
     for index, family_name in enumerate(plan[:count], start=1):
-        family = _FAMILIES[family_name]
+        family = FAMILY_SPECS[family_name]
         product, recipe, base = _product_and_recipe(rng, f"P{index:04d}", family_name, by_category, seen)
         products.append(product)
         recipes.append(recipe)
@@ -524,7 +266,7 @@ def _assortment(
                 base_units=rng.randint(*family.base_units),
                 weekday=tuple(f * rng.uniform(0.95, 1.05) for f in weekday),
                 trend_per_year=rng.uniform(-0.05, 0.1),
-                season_peak_day=_SEASON_PEAK_DAY_OF_YEAR[base] if seasonal else None,
+                season_peak_day=SEASON_PEAK_DAY_OF_YEAR[base] if seasonal else None,
                 season_width_days=rng.uniform(10, 25),
                 yearly_amplitude=rng.uniform(0.03, 0.15),
                 yearly_peak_day=rng.randint(1, 365),
@@ -536,7 +278,7 @@ def _assortment(
 def _suppliers(rng: random.Random, count: int, ingredients: list[Ingredient]) -> list[Supplier]:
     items: list[list[SupplierItem]] = [[] for _ in range(count)]
     for index, ingredient in enumerate(ingredients):
-        spec = _CATEGORIES[ingredient.category]
+        spec = CATEGORIES[ingredient.category]
         offered_by = min(count, rng.choices((1, 2, 3), (0.5, 0.35, 0.15))[0])
         # The first ingredients go round the suppliers so that every supplier offers something.
         primary = index if index < count else rng.randrange(count)
@@ -557,7 +299,7 @@ def _suppliers(rng: random.Random, count: int, ingredients: list[Ingredient]) ->
     return [
         Supplier(
             supplier_id=f"S{n + 1:03d}",
-            name=_numbered(_SUPPLIER_NAMES[n % len(_SUPPLIER_NAMES)], seen),
+            name=_numbered(SUPPLIER_NAMES[n % len(SUPPLIER_NAMES)], seen),
             items=tuple(items[n]),
         )
         for n in range(count)
@@ -626,7 +368,7 @@ def _supplier_terms(rng: random.Random, suppliers: list[Supplier], ingredients: 
     at least a third of its items are of a fresh category: it delivers Monday to Saturday; a
     dry-goods supplier delivers on 2–3 fixed weekdays between Monday and Friday.
     """
-    fresh_ids = {i.ingredient_id for i in ingredients if _CATEGORIES[i.category].fresh}
+    fresh_ids = {i.ingredient_id for i in ingredients if CATEGORIES[i.category].fresh}
     result = []
     for supplier in suppliers:
         fresh = 3 * sum(item.ingredient_id in fresh_ids for item in supplier.items) >= len(supplier.items)
@@ -746,7 +488,7 @@ def product_with_recipe(
     For demand that comes from elsewhere (a sales file): the draw depends only on `seed` and
     `product_id`. Raises `ValueError` for an unknown family.
     """
-    if family not in _FAMILIES:
+    if family not in FAMILY_SPECS:
         raise ValueError(f"unknown product family {family!r} for product {product_id!r}; use one of {FAMILIES}")
     rng = random.Random(f"{seed}:{product_id}:recipe")
     product, recipe, _ = _product_and_recipe(rng, product_id, family, _by_category(ingredients), {})
@@ -809,7 +551,7 @@ def generate_tenant(
         for month, day in ((1, 1), (12, 25), (12, 26))
     )
     calendar = Calendar(closed_weekdays=calendar_weekdays, closed_dates=closed_dates)
-    weekday = tuple(f * rng.uniform(0.95, 1.05) for f in _WEEKDAY_FACTORS)
+    weekday = tuple(f * rng.uniform(0.95, 1.05) for f in WEEKDAY_FACTORS)
 
     ingredients = _ingredients(rng, size.ingredients)
     products, recipes, demands = _assortment(rng, size.products, ingredients, weekday)
@@ -827,8 +569,8 @@ def generate_tenant(
             for mean, shock, open_ in zip(demand.means(days), day_shock, is_open, strict=True)
         ]
         sales.append(SalesHistory(product_id=product.product_id, start_date=start, daily_units=tuple(units)))
-    name = f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])}"
-    timezone = rng.choice(_TIMEZONES)
+    name = f"{rng.choice(NAME_PARTS[0])} {rng.choice(NAME_PARTS[1])}"
+    timezone = rng.choice(TIMEZONES)
 
     terms = _terms_rng(seed, tenant_id)
     suppliers = _supplier_terms(terms, suppliers, ingredients)
