@@ -19,9 +19,10 @@ Pure. Days are indices from the business date (see `projection`). Rules, in the 
 5. Shelf-life cap: what the lot will be used for before it expires (its projected use within the
    horizon plus, past the horizon, the mean daily requirement × share of open days × days left): never
    order more than will be used before it expires. If MOQ/pack rounding exceeds the cap the next offer
-   by score whose rounded quantity fits is used; if none fits, the best available offer orders its
-   rounded quantity anyway and the line records `shelf_life_cap_exceeded` and the expected waste (a
-   stock-out stops the bakery; a partly wasted pack does not).
+   by score whose rounded quantity fits is used; if none fits, the offer with the least expected waste
+   (the better-scored on a tie) orders its rounded quantity anyway and the line records
+   `shelf_life_cap_exceeded` and the expected waste (a stock-out stops the bakery; a partly wasted pack
+   does not).
 6. `max_quantity` caps the line to whole packs. With `policy.dual_source` the remainder goes to the next
    offer by score that can deliver in time; otherwise the line records `uncovered_quantity`.
 7. A need day no offer can serve (no delivery day in reach with stock still usable on it) gets no line;
@@ -155,7 +156,8 @@ class _Planner:
             if not line.facts["shelf_life_cap_exceeded"]:
                 return line
             available.append(line)
-        return available[0] if available else None
+        # No offer fits the shelf life: the one that wastes least, the better-scored on a tie.
+        return min(available, key=_expected_waste) if available else None
 
     def _size(self, reach: Reach, need_day: int, stock_before: float, rank: int) -> PlannedLine | None:
         inputs = self.inputs
@@ -246,3 +248,9 @@ class _Planner:
         return PlannedLine(
             reach, delivery, order_date, late, rounded.quantity, rounded.packs, cap, lot, covered_to, facts
         )
+
+
+def _expected_waste(line: PlannedLine) -> float:
+    waste = line.facts["expected_waste"]
+    assert isinstance(waste, float | int), "every sized line records its expected waste"
+    return float(waste)
