@@ -25,7 +25,8 @@ line's `delivery_date`, but not before `d + max(1, lead_time_days)` of the order
 cannot beat its lead time), moved to the supplier's next delivery weekday; it arrives then with
 probability `on_time_rate`, else 1–3 days later (again on a delivery weekday). The draw depends on
 (seed, supplier, order day, planned day), so policies meet the same supplier luck. The policies see
-open orders at their planned date (an overdue one as expected tomorrow). The world draws no
+open orders at their planned date; one due by this morning that has not come is reported as due
+yesterday at the latest, i.e. overdue, and the planner decides when to expect it. The world draws no
 lead_time_sd_days of its own: the generator sets it to the spread of this on-time model.
 
 Day d. Each product's demand is the true sales of d, made to demand (so policies differ only in

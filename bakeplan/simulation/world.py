@@ -176,14 +176,19 @@ class World:
         )
 
     def open_orders(self, day: date) -> tuple[OpenPurchaseOrder, ...]:
-        """Shipments not yet arrived, at their planned date; an overdue one is expected tomorrow."""
+        """Shipments not yet arrived, at their planned date, as a purchasing system records them.
+
+        Deliveries arrive in the morning before the plan, so one planned for `day` or earlier that
+        has not come is overdue: it is reported as due yesterday at the latest (the planner decides
+        when to expect it).
+        """
         return tuple(
             OpenPurchaseOrder(
                 order_id=s.order_id,
                 supplier_id=s.order.supplier_id,
                 ingredient_id=s.order.ingredient_id,
                 quantity=s.order.quantity,
-                delivery_date=max(s.planned_on, day + timedelta(days=1)),
+                delivery_date=s.planned_on if s.planned_on > day else min(s.planned_on, day - timedelta(days=1)),
             )
             for s in self._shipments
         )

@@ -1,9 +1,19 @@
 """Unit tests of replenishment's supply rules: shelf life, supplier terms, minimum order value,
 consolidation and supplier scoring."""
 
+from datetime import date, timedelta
+from uuid import UUID
+
 import pytest
 
-from contracts.planning import PlanningPolicy, Supplier, SupplierItem
+from contracts.planning import (
+    Ingredient,
+    IngredientRequirement,
+    OpenPurchaseOrder,
+    PlanningPolicy,
+    Supplier,
+    SupplierItem,
+)
 from tests.unit.test_procurement_replenishment import (
     a_need,
     a_supplier,
@@ -15,6 +25,7 @@ from tests.unit.test_procurement_replenishment import (
     plan,
     rule,
 )
+from workers.procurement.replenishment import plan_purchases
 
 pytestmark = pytest.mark.unit
 
@@ -254,3 +265,59 @@ def test_scoring_prices_the_typical_line_with_its_tier() -> None:
     (line,) = plan(daily_needs(0, 6, 20), suppliers=(flat, tiered))
 
     assert (line.supplier_id, line.unit_price) == ("b-tiered", 0.8)
+
+
+def test_an_overdue_order_counts_from_its_suppliers_next_delivery_day() -> None:
+    """A promise already broken is not stock for today: a twice-a-week supplier brings it on its next day."""
+    monday = date(2024, 5, 13)
+    item = SupplierItem(ingredient_id="milk", unit_price=1.0, lead_time_days=1, moq=0, pack_size=1)
+    sparse = Supplier(supplier_id="farm", name="Farm", items=(item,), delivery_weekdays=(0, 3))  # Mon, Thu
+    daily = Supplier(supplier_id="dairy", name="Dairy", items=(item.model_copy(update={"unit_price": 1.2}),))
+    overdue = OpenPurchaseOrder(
+        order_id="PO1", supplier_id="farm", ingredient_id="milk", quantity=50, delivery_date=monday - timedelta(1)
+    )
+    needs = [
+        IngredientRequirement(ingredient_id="milk", day=monday + timedelta(days=n), quantity=10, quantity_sd=0.0)
+        for n in range(4)
+    ]
+    ingredient = Ingredient(ingredient_id="milk", name="Milk", unit="l", category="dairy", shelf_life_days=10)
+
+    lines = plan_purchases(
+        UUID("6f1c1f0e-2b1a-4c55-9d8e-0a6b3c2d1e01"),
+        (ingredient,),
+        (),
+        (sparse, daily),
+        needs,
+        business_date=monday,
+        open_orders=(overdue,),
+    )
+
+    # Expected Thursday (the farm's next delivery day), not today: Monday to Wednesday are short, so the
+    # daily dairy, which can come on Tuesday, is ordered from at once (late, Monday is lost already).
+    tuesday = monday + timedelta(days=1)
+    assert [(line.supplier_id, line.delivery_date, line.late) for line in lines] == [("dairy", tuesday, True)]
+    assert lines[0].quantity >= 30
+
+
+def test_a_shortfall_before_the_best_supplier_can_come_is_bought_from_the_first_that_can() -> None:
+    monday = date(2024, 5, 13)
+    item = SupplierItem(ingredient_id="milk", unit_price=1.0, lead_time_days=1, moq=0, pack_size=1)
+    cheap_but_thursday = Supplier(supplier_id="farm", name="Farm", items=(item,), delivery_weekdays=(3,))
+    daily = Supplier(supplier_id="dairy", name="Dairy", items=(item.model_copy(update={"unit_price": 1.2}),))
+    needs = [
+        IngredientRequirement(ingredient_id="milk", day=monday + timedelta(days=n), quantity=10, quantity_sd=0.0)
+        for n in range(1, 8)
+    ]
+    ingredient = Ingredient(ingredient_id="milk", name="Milk", unit="l", category="dairy", shelf_life_days=10)
+
+    lines = plan_purchases(
+        UUID("6f1c1f0e-2b1a-4c55-9d8e-0a6b3c2d1e01"),
+        (ingredient,),
+        (),
+        (cheap_but_thursday, daily),
+        needs,
+        business_date=monday,
+    )
+
+    assert (lines[0].supplier_id, lines[0].delivery_date) == ("dairy", monday + timedelta(days=1))
+    assert not lines[0].late, "ordered today for tomorrow: in time"

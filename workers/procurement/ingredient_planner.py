@@ -2,7 +2,8 @@
 
 Pure. Days are indices from the business date (see `projection`). Rules, in the order they apply:
 1. The best-scored deliverable offer (`sourcing`) is the primary supplier; the safety stock (`inventory_math`)
-   uses its lead time. E is its earliest possible delivery (`ordering`).
+   uses its lead time. E is the earliest possible delivery of any deliverable offer (`ordering`): stock
+   that runs out before the primary can come is bought from whoever comes first.
 2. Demand before E that stock cannot meet cannot be saved by a new order. The caller sums it (the
    backlog) into day E's requirement, so the line delivered on E (ordered at once, flagged late)
    makes it up.
@@ -106,7 +107,7 @@ class _Planner:
         self.lots = list(inputs.lots)
         self.lines: list[PlannedLine] = []
         self.taken: set[tuple[str, date]] = set()
-        self.earliest = (inputs.reaches[0].earliest - inputs.business_date).days
+        self.earliest = (min(reach.earliest for reach in inputs.reaches) - inputs.business_date).days
 
     def target(self, day: int) -> float:
         return self.inputs.safety.quantity if day < self.inputs.horizon_days else 0.0

@@ -17,8 +17,10 @@ This module adds:
 - The horizon runs from `business_date` to the last requirement day. Requirements before
   `business_date` are past and ignored; requirements of one ingredient and day are summed.
 - Stock lots already expired (expires_on ≤ business_date) or empty do not count. Open orders are
-  supply on their delivery date (an overdue one is assumed to arrive on `business_date`) and expire
-  `shelf_life_days` after that.
+  supply on their delivery date and expire `shelf_life_days` after that. An overdue order (delivery
+  date before `business_date`) is not trusted to come today: it counts from its supplier's next
+  delivery day after `business_date` (the day after, for an unknown supplier), so a late supplier
+  that delivers twice a week does not leave the bakery waiting on a promise.
 - Each line's `unit_price` is the effective (tier) price of its quantity.
 """
 
@@ -49,7 +51,7 @@ from workers.procurement.inventory_math import (
     target_service_level,
 )
 from workers.procurement.order_value import apply_min_order_values
-from workers.procurement.ordering import earliest_delivery, placement_date
+from workers.procurement.ordering import earliest_delivery, next_delivery_after, placement_date
 from workers.procurement.projection import NEVER, QUANTITY_EPSILON, SupplyLot, project
 from workers.procurement.shelf_life import shelf_life_days, shelf_life_source
 from workers.procurement.sourcing import offers_by_ingredient, rank_offers
@@ -113,9 +115,15 @@ def plan_purchases(
         supply.setdefault(lot.ingredient_id, []).append(
             (f"lot:{lot.lot_id}", business_date, lot.expires_on, lot.quantity)
         )
+    suppliers_by_id = {supplier.supplier_id: supplier for supplier in suppliers}
     for order in open_orders:
         supply.setdefault(order.ingredient_id, []).append(
-            (f"open:{order.order_id}", max(order.delivery_date, business_date), None, order.quantity)
+            (
+                f"open:{order.order_id}",
+                _expected_arrival(order, suppliers_by_id.get(order.supplier_id), business_date, calendar),
+                None,
+                order.quantity,
+            )
         )
 
     offers = offers_by_ingredient(suppliers)
@@ -216,7 +224,8 @@ def _plan_ingredient(
         lead_time_days=risk.protection_days,
         lead_time_sd_days=risk.lead_time_sd_days,
     )
-    reach_day = (reaches[0].earliest - business_date).days
+    # Stock that runs out before the best supplier can come is bought from whoever comes first.
+    reach_day = (min(reach.earliest for reach in reaches) - business_date).days
     extended = needs + [0.0] * max(0, reach_day + 1 - horizon_days)
     initial = project(lots, extended)
     backlog = sum(initial.unmet[:reach_day])
@@ -289,3 +298,13 @@ def _purchase_line(saga_id: UUID, line: PlannedLine) -> PurchaseLine:
 def _amount(quantity: float) -> str:
     """A quantity for a human: at most 3 decimals, no trailing zeros, no exponent."""
     return f"{quantity:.3f}".rstrip("0").rstrip(".")
+
+
+def _expected_arrival(
+    order: OpenPurchaseOrder, supplier: Supplier | None, business_date: date, calendar: Calendar
+) -> date:
+    """When an open order is expected: its delivery date, or for an overdue one the next delivery day."""
+    if order.delivery_date >= business_date:
+        return order.delivery_date
+    following = None if supplier is None else next_delivery_after(supplier, business_date, calendar=calendar)
+    return following or business_date + timedelta(days=1)
