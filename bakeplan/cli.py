@@ -1,7 +1,6 @@
 """The `bakeplan` command line."""
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -10,12 +9,11 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
 
 import typer
 from aiokafka import AIOKafkaProducer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +22,7 @@ from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.codec import encode
 from bakeplan.settings import Settings
+from bakeplan.terminal import console, fail, print_json
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from orchestrator import masterdata
@@ -36,8 +35,6 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 offline.register(app)
 
-console = Console()
-err = Console(stderr=True)
 DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
 TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -60,29 +57,20 @@ def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, default=str, indent=2))
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
 def _parse_date(value: str | None) -> date:
     if value is None:
         return datetime.now(UTC).date()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"--date {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
+        fail(f"--date {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
 
 
 def _parse_saga_id(value: str) -> UUID:
     try:
         return UUID(value)
     except ValueError:
-        _fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
+        fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
 
 
 # --- stack -----------------------------------------------------------------------------------------
@@ -96,10 +84,10 @@ def _script(name: str, action: str) -> int:
 def stack_up() -> None:
     """Start a local Kafka node and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
     if _script("kafka.sh", "start") != 0:
-        _fail("Kafka did not start (see the messages above)", 1)
+        fail("Kafka did not start (see the messages above)", 1)
     external_db = os.environ.get("DATABASE_URL") or os.environ.get("BAKEPLAN_DATABASE_URL")
     if not external_db and _script("postgres.sh", "start") != 0:
-        _fail("Postgres did not start (see the messages above)", 1)
+        fail("Postgres did not start (see the messages above)", 1)
 
 
 @stack_app.command("down")
@@ -142,7 +130,7 @@ def seed(
     from bakeplan.synthetic import PROFILES, generate_tenant
 
     if profile not in PROFILES:
-        _fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
+        fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")
     day = _parse_date(today)
     ids = [f"{prefix}-{n:03d}" for n in range(1, tenants + 1)]
 
@@ -153,7 +141,7 @@ def seed(
 
     _with_db(write)
     if as_json:
-        _print_json({"tenants": ids, "profile": profile, "seed": seed_value, "today": day})
+        print_json({"tenants": ids, "profile": profile, "seed": seed_value, "today": day})
     else:
         console.print(f"seeded {len(ids)} {profile} tenant(s): {', '.join(ids)}")
 
@@ -175,7 +163,7 @@ def serve(
 
     if role != "all":
         if role not in ROLES:
-            _fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
+            fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
         serve_role(_settings(), role)
         return
     children = _spawn_roles(list(ROLES))
@@ -221,7 +209,7 @@ def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple
 
     exists, active = _with_db(check)
     if not exists:
-        _fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
+        fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
@@ -243,7 +231,7 @@ def _wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
         if found is not None and found["status"] in TERMINAL:
             return found
         if time.monotonic() > deadline:
-            _fail(
+            fail(
                 f"saga {saga_id} did not finish within {timeout_s:.0f} s (status "
                 f"{found['status'] if found else 'not started'}); is `bakeplan serve` running?",
                 1,
@@ -274,7 +262,7 @@ def trigger(
         result["status"] = finished["status"]
         result["seconds"] = (finished["updated_at"] - finished["created_at"]).total_seconds()
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         typer.echo(str(saga_id))
     if wait and result["status"] != "COMPLETED":
@@ -291,7 +279,7 @@ def runs(
     """List recent sagas, newest first."""
     rows = _with_db(lambda conn: queries.list_runs(conn, tenant=tenant, status=status, limit=limit))
     if as_json:
-        _print_json({"runs": rows})
+        print_json({"runs": rows})
         return
     table = Table("saga", "tenant", "date", "status", "started", "reason")
     for r in rows:
@@ -312,9 +300,9 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
     sid = _parse_saga_id(saga_id)
     found = _with_db(lambda conn: queries.saga(conn, sid))
     if found is None:
-        _fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
+        fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     console.print(
         f"saga {sid}  tenant {found['tenant_id']}  date {found['business_date']}  [bold]{found['status']}[/bold]"
@@ -334,7 +322,7 @@ def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
     sid = _parse_saga_id(saga_id)
     plan = _with_db(lambda conn: queries.plan_of(conn, sid))
     if as_json:
-        _print_json({"saga_id": str(sid), **plan})
+        print_json({"saga_id": str(sid), **plan})
         return
     batches = Table("day", "product", "batches", "units", "oven min", "status", title="production batches")
     for b in plan["batches"]:

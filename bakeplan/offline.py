@@ -10,12 +10,11 @@ import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, cast, get_args
+from typing import Annotated, Any, cast, get_args
 from uuid import UUID, uuid5
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -23,6 +22,7 @@ from bakeplan.errors import PlanningError
 from bakeplan.planning import DailyPlan, plan_snapshot
 from bakeplan.simulation import Policy, simulate
 from bakeplan.synthetic import PROFILES, Profile, generate_tenant
+from bakeplan.terminal import console, err, fail, print_json
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
 from workers.forecasting.backtest import backtest as run_backtest
@@ -32,25 +32,13 @@ from workers.forecasting.backtest import parse_sales_csv
 OFFLINE_NAMESPACE = UUID("2f0b7c4e-6a43-5d0e-9b1f-4c3e8a7d5b21")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-console = Console()
-err = Console(stderr=True, soft_wrap=True)  # an error stays one greppable line
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print("[red]error:[/red]", end=" ")
-    err.print(message, markup=False, highlight=False)  # file names and values are not markup
-    raise typer.Exit(code)
-
-
-def _echo_json(data: Mapping[str, Any]) -> None:
-    typer.echo(json.dumps(data, default=str, indent=2))
 
 
 def _read_text(path: Path, option: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        _fail(f"{option} {str(path)!r}: cannot read it ({exc.strerror}); give the path of an existing file")
+        fail(f"{option} {str(path)!r}: cannot read it ({exc.strerror}); give the path of an existing file")
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
@@ -59,7 +47,7 @@ def _parse_day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, e.g. 2017-07-31")
+        fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, e.g. 2017-07-31")
 
 
 def _validation_message(exc: ValidationError, source: str) -> str:
@@ -80,18 +68,18 @@ def load_snapshot(text: str, source: str) -> tuple[PlanningSnapshot, UUID]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        fail(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     if isinstance(raw, dict) and raw.get("event_type") == "planning.snapshot_taken":
         try:
             message = SnapshotTaken.model_validate_json(text)
         except ValidationError as exc:
-            _fail(_validation_message(exc, source))
+            fail(_validation_message(exc, source))
         assert message.saga_id is not None, "a recorded snapshot always names its saga"
         return message.snapshot, message.saga_id
     try:
         snapshot = PlanningSnapshot.model_validate_json(text)
     except ValidationError as exc:
-        _fail(_validation_message(exc, source))
+        fail(_validation_message(exc, source))
     return snapshot, uuid5(OFFLINE_NAMESPACE, f"{snapshot.tenant_id}:{snapshot.business_date.isoformat()}")
 
 
@@ -116,10 +104,10 @@ def plan(
     try:
         result = plan_snapshot(snapshot, saga_id=saga_id)
     except PlanningError as exc:
-        _fail(f"tenant {snapshot.tenant_id!r}, {snapshot.business_date}: {exc}", code=1)
+        fail(f"tenant {snapshot.tenant_id!r}, {snapshot.business_date}: {exc}", code=1)
     seconds = time.perf_counter() - started
     if as_json:
-        _echo_json(
+        print_json(
             {
                 "tenant_id": snapshot.tenant_id,
                 "business_date": snapshot.business_date.isoformat(),
@@ -170,14 +158,14 @@ def backtest(
     try:
         sales = parse_sales_csv(_read_text(sales_path, "--sales"))
     except ValueError as exc:
-        _fail(f"--sales {str(sales_path)!r}: {exc}")
+        fail(f"--sales {str(sales_path)!r}: {exc}")
     if not sales:
-        _fail(f"--sales {str(sales_path)!r} has no rows; it needs columns date,product,quantity and data")
+        fail(f"--sales {str(sales_path)!r} has no rows; it needs columns date,product,quantity and data")
     default_start, default_end = _default_window(sales, horizon)
     first = _parse_day(start, "--start") or default_start
     last = _parse_day(end, "--end") or default_end
     if first > last:
-        _fail(f"--start {first} is after --end {last}; give a start on or before the end")
+        fail(f"--start {first} is after --end {last}; give a start on or before the end")
     started = time.perf_counter()
     report = run_backtest(sales, start=first, end=last, horizon_days=horizon, step_days=step)
     seconds = time.perf_counter() - started
@@ -197,7 +185,7 @@ def backtest(
         "seconds": round(seconds, 3),
     }
     if as_json:
-        _echo_json(result)
+        print_json(result)
         return
     table = Table("metric", "value")
     for key, value in result.items():
@@ -217,15 +205,15 @@ def simulate_command(
 ) -> None:
     """Simulate day by day: plan each morning, order, receive after random lead times, sell, expire."""
     if policy not in get_args(Policy):
-        _fail(f"--policy {policy!r} is unknown; use one of {', '.join(get_args(Policy))}")
+        fail(f"--policy {policy!r} is unknown; use one of {', '.join(get_args(Policy))}")
     if profile not in PROFILES:
-        _fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
+        fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
     demand = None
     if demand_path is not None:
         try:
             demand = parse_sales_csv(_read_text(demand_path, "--demand"))
         except ValueError as exc:
-            _fail(f"--demand {str(demand_path)!r}: {exc}")
+            fail(f"--demand {str(demand_path)!r}: {exc}")
     started = time.perf_counter()
     with Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"simulating {policy}", total=days)
@@ -239,10 +227,10 @@ def simulate_command(
                 progress=lambda done: progress.update(task, completed=done),
             )
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     result = {**vars(report), "seconds": round(time.perf_counter() - started, 2)}
     if as_json:
-        _echo_json(result)
+        print_json(result)
         return
     table = Table("metric", "value")
     for key, value in result.items():
@@ -270,28 +258,10 @@ def snapshot(
 ) -> None:
     """Write a synthetic tenant's planning snapshot, to try `bakeplan plan --input` on."""
     if profile not in PROFILES:
-        _fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
+        fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
     business_date = _parse_day(day, "--date") or date(2026, 5, 4)
     data = generate_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date, components=True)
-    try:
-        result = PlanningSnapshot(
-            tenant_id=tenant,
-            business_date=business_date,
-            horizon_days=horizon,
-            products=data.products,
-            recipes=data.recipes,
-            ingredients=data.ingredients,
-            stock_lots=data.stock_lots,
-            suppliers=data.suppliers,
-            sales=data.sales,
-            calendar=data.calendar,
-            components=data.components,
-            capacity=data.capacity,
-            open_purchase_orders=data.open_purchase_orders,
-            policy=data.policy,
-        )
-    except ValidationError as exc:
-        _fail(_validation_message(exc, f"tenant {tenant!r}"))
+    result = data.planning_snapshot(business_date=business_date, horizon_days=horizon)
     out.write_text(result.model_dump_json(), encoding="utf-8")
     console.print(f"wrote {out} ({out.stat().st_size:,} bytes)")
 

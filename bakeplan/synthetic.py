@@ -32,6 +32,7 @@ from contracts.planning import (
     Ingredient,
     OpenPurchaseOrder,
     PlanningPolicy,
+    PlanningSnapshot,
     PriceTier,
     Product,
     Recipe,
@@ -79,6 +80,25 @@ class TenantData:
     capacity: Capacity = Capacity()
     open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
     policy: PlanningPolicy = PlanningPolicy()
+
+    def planning_snapshot(self, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
+        """The snapshot a saga would take of this tenant (no regressors: the generator has none)."""
+        return PlanningSnapshot(
+            tenant_id=self.tenant_id,
+            business_date=business_date,
+            horizon_days=horizon_days,
+            products=self.products,
+            recipes=self.recipes,
+            ingredients=self.ingredients,
+            stock_lots=self.stock_lots,
+            suppliers=self.suppliers,
+            sales=self.sales,
+            calendar=self.calendar,
+            components=self.components,
+            capacity=self.capacity,
+            open_purchase_orders=self.open_purchase_orders,
+            policy=self.policy,
+        )
 
 
 @dataclass(frozen=True)

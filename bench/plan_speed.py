@@ -17,7 +17,6 @@ from uuid import UUID
 
 from bakeplan.planning import plan_snapshot
 from bakeplan.synthetic import generate_tenant
-from contracts.planning import PlanningSnapshot
 from workers.forecasting.planner import forecast_demand
 from workers.procurement.replenishment import plan_purchases
 from workers.production.scheduler import schedule_production
@@ -35,12 +34,11 @@ def main() -> None:
 
     today = date(2026, 5, 4)
     tenant = generate_tenant("bench", profile=args.profile, seed=args.seed, today=today, components=True)
-    fields = {name: getattr(tenant, name) for name in PlanningSnapshot.model_fields if hasattr(tenant, name)}
-    fields.pop("tenant_id", None)
-    snapshot = PlanningSnapshot(tenant_id="bench", business_date=today, horizon_days=14, **fields)
+    snapshot = tenant.planning_snapshot(business_date=today, horizon_days=14)
 
     plan_snapshot(snapshot, saga_id=SAGA)  # warm-up: imports, numpy first calls
-    totals, steps = [], {"forecast": [], "production": [], "procurement": []}
+    totals: list[float] = []
+    steps: dict[str, list[float]] = {"forecast": [], "production": [], "procurement": []}
     for _ in range(args.runs):
         started = time.perf_counter()
         forecast = forecast_demand(

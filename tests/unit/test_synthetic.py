@@ -111,18 +111,9 @@ def test_all_models_validate_and_form_a_snapshot(profile: Profile) -> None:
 
     for model in all_models(tenant):
         assert type(model).model_validate_json(model.model_dump_json()) == model
-    PlanningSnapshot(
-        tenant_id=tenant.tenant_id,
-        business_date=TODAY,
-        horizon_days=14,
-        products=tenant.products,
-        recipes=tenant.recipes,
-        ingredients=tenant.ingredients,
-        stock_lots=tenant.stock_lots,
-        suppliers=tenant.suppliers,
-        sales=tenant.sales,
-        calendar=tenant.calendar,
-    )
+    snapshot = tenant.planning_snapshot(business_date=TODAY, horizon_days=14)
+    assert PlanningSnapshot.model_validate_json(snapshot.model_dump_json()) == snapshot
+    assert (snapshot.components, snapshot.capacity) == (tenant.components, tenant.capacity)
 
 
 @pytest.mark.parametrize("profile", ALL_PROFILES)

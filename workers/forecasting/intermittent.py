@@ -67,6 +67,12 @@ def demand_shape(values: Floats) -> DemandShape:
     return DemandShape(adi=adi, cv2=cv2)
 
 
+def _by_day(values: Floats) -> tuple[NDArray[np.bool_], Floats, NDArray[np.bool_]]:
+    """Day-major views of (S, T) values: known (not NaN), the value (NaN as 0), and demand (> 0)."""
+    observed = np.nan_to_num(values).T
+    return ~np.isnan(values).T, observed, observed > 0
+
+
 def sba_path(values: Floats, *, alpha: float = SBA_ALPHA) -> Floats:
     """SBA forecast after each day: shape (S, T + 1); column t uses days < t.
 
@@ -80,9 +86,7 @@ def sba_path(values: Floats, *, alpha: float = SBA_ALPHA) -> Floats:
     since = np.zeros(series)
     started = np.zeros(series, dtype=bool)
     path = np.zeros((series, days + 1))
-    known_days = ~np.isnan(values).T
-    observed_days = np.nan_to_num(values).T
-    demand_days = observed_days > 0
+    known_days, observed_days, demand_days = _by_day(values)
     for day in range(days):
         observed, known, demand = observed_days[day], known_days[day], demand_days[day]
         since += known
@@ -110,9 +114,7 @@ def tsb_path(values: Floats, *, alpha: float = TSB_ALPHA, beta: float = TSB_BETA
     since = np.zeros(series)
     started = np.zeros(series, dtype=bool)
     path = np.zeros((series, days + 1))
-    known_days = ~np.isnan(values).T
-    observed_days = np.nan_to_num(values).T
-    demand_days = observed_days > 0
+    known_days, observed_days, demand_days = _by_day(values)
     for day in range(days):
         observed, known, demand = observed_days[day], known_days[day], demand_days[day]
         since += known
