@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from bakeplan.messaging.tables import inbox_table, outbox_table
+from bakeplan.messaging.tables import effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "orchestrator"
 metadata = MetaData(schema=SCHEMA)
@@ -81,3 +81,15 @@ saga_log = Table(
 
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+effect_log = effect_log_table(metadata, SCHEMA)
+
+dead_letter_replays = Table(
+    "dead_letter_replays",
+    metadata,
+    Column("dlt_partition", Integer, primary_key=True),
+    Column("dlt_offset", BigInteger, primary_key=True),
+    Column("source_topic", String(200), nullable=False),
+    Column("event_id", UUID(as_uuid=True)),
+    Column("replayed_by", String(200), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

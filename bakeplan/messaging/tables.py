@@ -1,6 +1,6 @@
-"""Outbox and inbox tables; every component has its own pair in its own schema."""
+"""Outbox, inbox and effect-log tables; every component has its own set in its own schema."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, String, Table, func, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 
 
@@ -28,5 +28,41 @@ def inbox_table(metadata: MetaData, schema: str) -> Table:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", UUID(as_uuid=True), primary_key=True),
         Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        schema=schema,
+    )
+
+
+def effect_log_table(metadata: MetaData, schema: str) -> Table:
+    """One row per committed effect (a step run, a compensation, an activation, a saga transition),
+    written in the effect's own transaction. Deliberately without a unique key: a duplicate that a
+    unique index elsewhere absorbed still shows up here, so the fault suite can count it."""
+    return Table(
+        "effect_log",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("consumer", String(100), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("event_id", UUID(as_uuid=True), nullable=False),
+        Column("saga_id", UUID(as_uuid=True)),
+        Column("tenant_id", String(64), nullable=False),
+        Column("step", String(32)),
+        Column("affected_rows", Integer, nullable=False, server_default="0"),
+        Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"ix_{schema}_effect_log_saga", "saga_id"),
+        schema=schema,
+    )
+
+
+def compensations_table(metadata: MetaData, schema: str) -> Table:
+    """The sagas a worker has compensated: a compensation runs once, and a step command that
+    arrives after it (late, or replayed from the dead-letter topic) makes no effects."""
+    return Table(
+        "compensations",
+        metadata,
+        Column("saga_id", UUID(as_uuid=True), primary_key=True),
+        Column("tenant_id", String(64), nullable=False),
+        Column("event_id", UUID(as_uuid=True), nullable=False),
+        Column("reason", Text, nullable=False, server_default=""),
+        Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         schema=schema,
     )

@@ -3,7 +3,7 @@
 from sqlalchemy import Column, Date, Float, Index, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
-from bakeplan.messaging.tables import inbox_table, outbox_table
+from bakeplan.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "forecasting"
 metadata = MetaData(schema=SCHEMA)
@@ -26,3 +26,5 @@ forecasts = Table(
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+effect_log = effect_log_table(metadata, SCHEMA)
+compensations = compensations_table(metadata, SCHEMA)

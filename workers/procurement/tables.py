@@ -3,7 +3,7 @@
 from sqlalchemy import Boolean, Column, Date, Float, Index, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from bakeplan.messaging.tables import inbox_table, outbox_table
+from bakeplan.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "procurement"
 metadata = MetaData(schema=SCHEMA)
@@ -28,3 +28,5 @@ purchase_lines = Table(
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+effect_log = effect_log_table(metadata, SCHEMA)
+compensations = compensations_table(metadata, SCHEMA)
