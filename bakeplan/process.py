@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import start_http_server
 
+from bakeplan.crash_points import CrashPoints
 from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
@@ -64,8 +65,18 @@ class App:
         self.producer = create_producer(settings)
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
         policy = DeliveryPolicy(
-            settings.max_delivery_attempts, settings.retry_base_seconds, fetch_max_wait_ms=settings.fetch_max_wait_ms
+            settings.max_delivery_attempts,
+            settings.retry_base_seconds,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            max_message_bytes=settings.max_message_bytes,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
+        crash_points = CrashPoints(settings.crash_at, settings.crash_after_hits, settings.crash_log)
+        dedupe = not settings.unsafe_disable_inbox
+        if not dedupe:
+            log.warning("BAKEPLAN_UNSAFE_DISABLE_INBOX is set: redeliveries are NOT deduplicated (fault tests only)")
         self.metrics = metrics = Metrics()
         published = metrics.published.labels(role).inc
         self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -76,6 +87,7 @@ class App:
                 self.producer,
                 poll_seconds=settings.relay_poll_seconds,
                 on_published=published,
+                crash_points=crash_points,
             )
             definition = daily_plan_definition(
                 step_timeout=timedelta(seconds=settings.step_timeout_seconds),
@@ -83,7 +95,13 @@ class App:
                 max_compensation_attempts=settings.max_compensation_attempts,
             )
             self.orchestrator = Orchestrator(
-                self.engine, definition, utc_now, relay.wake, lambda status: metrics.sagas_finished.labels(status).inc()
+                self.engine,
+                definition,
+                utc_now,
+                relay.wake,
+                lambda status: metrics.sagas_finished.labels(status).inc(),
+                crash_points=crash_points,
+                dedupe=dedupe,
             )
             for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
                 subscribe(
@@ -94,6 +112,7 @@ class App:
                     handler=self.orchestrator.handle,
                     policy=policy,
                     metrics=metrics,
+                    crash_points=crash_points,
                 )
             self._background += [relay.run, self._deadlines]
         else:
@@ -104,8 +123,9 @@ class App:
                 self.producer,
                 poll_seconds=settings.relay_poll_seconds,
                 on_published=published,
+                crash_points=crash_points,
             )
-            worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake)
+            worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake, dedupe=dedupe)
             subscribe(
                 self.broker,
                 self.producer,
@@ -114,6 +134,7 @@ class App:
                 handler=worker.handle,
                 policy=policy,
                 metrics=metrics,
+                crash_points=crash_points,
             )
             subscribe(
                 self.broker,
@@ -123,8 +144,10 @@ class App:
                 handler=worker.handle,
                 policy=policy,
                 metrics=metrics,
+                crash_points=crash_points,
             )
             self._background.append(relay.run)
+        self._background.append(lambda: relay.listen(settings.asyncpg_dsn))
 
     async def _deadlines(self) -> None:
         while True:

@@ -32,6 +32,27 @@ class Settings(BaseSettings):
     horizon_days: int = Field(default=14, ge=1, le=60, description="Planning horizon of a daily plan.")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics bakeplan creates.")
     topic_replication_factor: int = Field(default=1, ge=1, description="Replication of the topics bakeplan creates.")
+    max_poll_interval_ms: int = Field(
+        default=300_000, ge=1000, description="Kafka max.poll.interval.ms: a slower handler loses its partitions."
+    )
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, description="Kafka session.timeout.ms: a silent consumer's partitions move after it."
+    )
+    heartbeat_interval_ms: int = Field(default=3_000, ge=100, description="Kafka heartbeat.interval.ms.")
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest record body a consumer accepts (uncompressed); bigger ones are parked.",
+    )
+    crash_at: str = Field(
+        default="",
+        description="Testing only: a crash point label (see bakeplan/crash_points.py); the process kills itself there.",
+    )
+    crash_after_hits: int = Field(default=1, ge=1, description="Testing only: crash at the n-th hit of `crash_at`.")
+    crash_log: str = Field(default="", description="Testing only: file a crash point appends `label pid` to first.")
+    unsafe_disable_inbox: bool = Field(
+        default=False, description="Testing only (the fault suite's mutation switch): skip inbox dedupe."
+    )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
     log_level: str = Field(default="INFO")
 

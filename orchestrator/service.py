@@ -1,7 +1,8 @@
 """The orchestrator's handlers: triggers, step replies and deadlines.
 
 Every handler runs in one Postgres transaction: claim the inbox, lock the saga row, decide with the
-pure engine, write state + timeline + outbox rows, commit. Only then is the Kafka offset committed.
+pure engine, write state + timeline + effect log + outbox rows, commit. Only then is the Kafka
+offset committed.
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bakeplan.crash_points import DISARMED, CrashPoints
 from bakeplan.errors import PermanentError, PlanningError
 from bakeplan.messaging import inbox as inbox_store
 from bakeplan.messaging import outbox as outbox_store
@@ -35,6 +37,7 @@ from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
 from orchestrator import masterdata, snapshot_reader
 from orchestrator.engine import (
+    CompensateStep,
     Decision,
     FinishSaga,
     RunStep,
@@ -51,7 +54,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.serialization import state_from_dict, state_to_dict
 from orchestrator.saga import StepResults, results_needed, saga_id_for_trigger, to_messages
-from orchestrator.tables import inbox, outbox, saga_log, sagas, snapshots, step_results
+from orchestrator.tables import effect_log, inbox, outbox, saga_log, sagas, snapshots, step_results
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +70,15 @@ class Orchestrator:
         clock: Clock,
         on_commit: Callable[[], None],
         on_finished: Callable[[str], None] = lambda status: None,
+        *,
+        crash_points: CrashPoints = DISARMED,
+        dedupe: bool = True,
     ) -> None:
-        """`on_commit` wakes the outbox relay; `on_finished(status)` counts sagas that ended."""
+        """`on_commit` wakes the outbox relay; `on_finished(status)` counts sagas that ended.
+        `dedupe=False` is the fault suite's mutation switch (redeliveries are handled again)."""
         self._on_finished = on_finished
+        self._crash_points = crash_points
+        self._dedupe = dedupe
         self._engine = engine
         self._definition = definition
         self._clock = clock
@@ -90,7 +99,7 @@ class Orchestrator:
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                if not await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=trigger.event_id):
+                if not await self._claim(conn, trigger.event_id):
                     return
                 if not await masterdata.tenant_exists(conn, trigger.tenant_id):
                     raise PlanningError(
@@ -174,7 +183,9 @@ class Orchestrator:
                     now,
                 )
                 await _record(conn, saga_id, decision, now)
+                await _effect(conn, "saga_started", trigger, saga_id, now)
                 await outbox_store.add(conn, outbox, outgoing)
+        self._crash_points.hit("orchestrator.before_publish")
         self._on_commit()
 
     async def on_reply(
@@ -189,12 +200,12 @@ class Orchestrator:
         else:
             event = StepSucceeded(reply.step, now)
         async with self._engine.begin() as conn:
-            if not await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=reply.event_id):
+            if not await self._claim(conn, reply.event_id):
                 return
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
-            finished = await self._apply(conn, reply.saga_id, event, reply, now)
-        self._committed(finished)
+            applied = await self._apply(conn, reply.saga_id, event, reply, now)
+        self._committed([applied])
 
     async def tick(self, *, limit: int = 100) -> int:
         """Apply `Tick` to sagas whose deadline passed. Returns how many were due."""
@@ -213,21 +224,30 @@ class Orchestrator:
                 .scalars()
                 .all()
             )
-            finished: list[str] = []
-            for saga_id in due:
-                finished += await self._apply(conn, saga_id, Tick(now), None, now)
+            applied = [await self._apply(conn, saga_id, Tick(now), None, now) for saga_id in due]
         if due:
-            self._committed(finished)
+            self._committed(applied)
         return len(due)
 
-    def _committed(self, finished: list[str]) -> None:
+    async def _claim(self, conn: AsyncConnection, event_id: UUID) -> bool:
+        claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=event_id)
+        return claimed or not self._dedupe
+
+    def _committed(self, applied: list[Decision | None]) -> None:
+        decisions = [d for d in applied if d is not None]
+        if any(isinstance(c, CompensateStep) for d in decisions for c in d.commands):
+            self._crash_points.hit("orchestrator.compensating")
+        self._crash_points.hit("orchestrator.before_publish")
         self._on_commit()
-        for status in finished:
-            self._on_finished(status)
+        for decision in decisions:
+            for command in decision.commands:
+                if isinstance(command, FinishSaga):
+                    self._on_finished(command.status.value)
 
     async def _apply(
         self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime
-    ) -> list[str]:
+    ) -> Decision | None:
+        """Apply one event to a saga; the decision made, or None when the engine ignored the event."""
         row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
         if row is None:
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
@@ -236,7 +256,7 @@ class Orchestrator:
         step = getattr(event, "step", None)
         if decision.note:
             await _log(conn, saga_id, now, "ignored", step, decision.note)
-            return []
+            return None
         if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)):
             await conn.execute(
                 pg_insert(step_results)
@@ -258,8 +278,10 @@ class Orchestrator:
             decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
         )
         await _record(conn, saga_id, decision, now)
+        if reply is not None:
+            await _effect(conn, "reply_applied", reply, saga_id, now)
         await outbox_store.add(conn, outbox, outgoing)
-        return [c.status.value for c in decision.commands if isinstance(c, FinishSaga)]
+        return decision
 
     def _carry_out(
         self,
@@ -310,6 +332,20 @@ async def _record(conn: AsyncConnection, saga_id: UUID, decision: Decision, now:
         name = type(command).__name__
         detail = str(getattr(command, "status", "")) or f"attempt {getattr(command, 'attempt', 1)}"
         await _log(conn, saga_id, now, name, getattr(command, "step", None), detail)
+
+
+async def _effect(conn: AsyncConnection, kind: str, message: Message, saga_id: UUID, at: datetime) -> None:
+    await conn.execute(
+        insert(effect_log).values(
+            consumer=CONSUMER,
+            kind=kind,
+            event_id=message.event_id,
+            saga_id=saga_id,
+            tenant_id=message.tenant_id,
+            step=getattr(message, "step", None),
+            at=at,
+        )
+    )
 
 
 async def _log(conn: AsyncConnection, saga_id: UUID, at: datetime, kind: str, step: str | None, detail: str) -> None:

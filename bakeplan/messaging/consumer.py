@@ -1,9 +1,14 @@
 """The consumer shell every component uses on top of FastStream.
 
-For each record: decode (invalid → dead letter at once), run the handler, retry transient errors and
-bugs with exponential backoff and jitter up to `max_delivery_attempts`, then dead-letter. The Kafka
-offset is committed only after the handler's transaction committed or the record was parked
-(manual acknowledgement, never acknowledge-first).
+For each record: reject at once what cannot be processed (oversize, unparsable, invalid, unknown
+`schema_version`, key differing from the payload's tenant) by parking it in the dead-letter topic;
+otherwise run the handler. A transient failure or a bug is retried with exponential backoff and
+jitter up to `max_attempts`, then parked. The Kafka offset is committed only after the handler's
+transaction committed or the record was parked (manual acknowledgement, never acknowledge-first).
+
+Retries never block other tenants: the failed record's partition is rewound to the record and
+paused for the backoff (Kafka's own pause/seek), and the consumer goes on with its other
+partitions. FastStream's `nack` alone would re-read the record at once, a hot loop.
 """
 
 import asyncio
@@ -12,13 +17,15 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from bakeplan.crash_points import DISARMED, CrashPoints
 from bakeplan.errors import InvalidMessageError, PermanentError
 from bakeplan.messaging.codec import decode
 from bakeplan.metrics import Metrics
@@ -36,11 +43,21 @@ class DeliveryPolicy:
     retry_base_seconds: float
     fetch_max_wait_ms: int = 100
     retry_max_seconds: float = 10.0
+    max_message_bytes: int = 8 * 1024 * 1024
+    max_poll_interval_ms: int = 300_000
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
         ceiling = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** (attempt - 1))
         return rng.uniform(ceiling / 2, ceiling)
+
+
+def _record(message: KafkaMessage) -> ConsumerRecord[bytes, bytes]:
+    raw = message.raw_message
+    assert not isinstance(raw, tuple), "batch consumption is not used"
+    return raw
 
 
 async def park(
@@ -53,8 +70,7 @@ async def park(
     attempts: int,
 ) -> None:
     """Publish the original bytes and headers to the dead-letter topic, with why and where from."""
-    raw = record.raw_message
-    assert not isinstance(raw, tuple), "batch consumption is not used"
+    raw = _record(record)
     headers = [
         *list(raw.headers or ()),
         ("dlq.reason", reason[:2000].encode()),
@@ -64,6 +80,7 @@ async def park(
         ("dlq.source.topic", raw.topic.encode()),
         ("dlq.source.partition", str(raw.partition).encode()),
         ("dlq.source.offset", str(raw.offset).encode()),
+        ("dlq.parked_at", datetime.now(UTC).isoformat().encode()),
     ]
     # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
     for attempt in itertools.count(1):
@@ -84,6 +101,52 @@ async def park(
     )
 
 
+def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | None:
+    """Why a well-formed message must still not be processed, or None."""
+    key = raw.key.decode(errors="replace") if raw.key is not None else None
+    if key != message.tenant_id:
+        return (
+            f"{message.event_type} {message.event_id}: record key {key!r} differs from the payload's tenant_id "
+            f"{message.tenant_id!r}; publish with key = tenant_id, so one tenant's messages stay on one partition"
+        )
+    return None
+
+
+class _Retries:
+    """Attempts per record, and the pause/rewind that schedules the next one."""
+
+    def __init__(self, policy: DeliveryPolicy) -> None:
+        self._policy = policy
+        self._attempts: dict[tuple[str, int, int], int] = {}
+        self._rng = random.Random()
+
+    def attempt(self, raw: ConsumerRecord[bytes, bytes]) -> int:
+        return self._attempts.get((raw.topic, raw.partition, raw.offset), 0) + 1
+
+    def forget(self, raw: ConsumerRecord[bytes, bytes]) -> None:
+        self._attempts.pop((raw.topic, raw.partition, raw.offset), None)
+
+    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], attempt: int) -> float:
+        """Rewind the partition to `raw` and pause it for the backoff; returns the delay."""
+        self._attempts[(raw.topic, raw.partition, raw.offset)] = attempt
+        tp = TopicPartition(raw.topic, raw.partition)
+        delay = self._policy.backoff(attempt, self._rng)
+        try:
+            consumer.seek(tp, raw.offset)
+            consumer.pause(tp)
+        except IllegalStateError:
+            return 0.0  # revoked meanwhile: the new owner reads it from the committed offset
+        asyncio.get_running_loop().call_later(delay, self._resume, consumer, tp)
+        return delay
+
+    @staticmethod
+    def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        try:
+            consumer.resume(tp)
+        except (IllegalStateError, KeyError):
+            log.debug("partition %s was revoked during its retry backoff", tp)
+
+
 def subscribe(
     broker: KafkaBroker,
     producer: AIOKafkaProducer,
@@ -93,57 +156,84 @@ def subscribe(
     handler: Handler,
     policy: DeliveryPolicy,
     metrics: Metrics,
+    crash_points: CrashPoints = DISARMED,
 ) -> None:
     """Register `handler` for `topic` in consumer group `bakeplan.{consumer}`."""
-    rng = random.Random()
+    retries = _Retries(policy)
+    after_commit = f"{consumer}.after_commit"
 
     async def on_record(record: KafkaMessage) -> None:
         with metrics.handle_seconds.labels(consumer).time():
             outcome = await deliver(record)
         metrics.messages.labels(consumer, outcome).inc()
-        await record.ack()
+        if outcome == "retry_scheduled":
+            return  # not acknowledged: the partition was rewound and paused
+        crash_points.hit(after_commit)
+        try:
+            await record.ack()
+        except KafkaError as exc:
+            # typically a rebalance moved the partition: its new owner re-reads the record and the
+            # inbox makes that harmless
+            log.warning("%s could not commit its offset (%r); the record will be redelivered", consumer, exc)
 
     async def deliver(record: KafkaMessage) -> str:
-        body = record.body
+        raw = _record(record)
+        body = raw.value or b""
+        if len(body) > policy.max_message_bytes:
+            exc = InvalidMessageError(
+                f"record of {len(body)} bytes on {raw.topic} exceeds the limit of {policy.max_message_bytes} bytes "
+                "(BAKEPLAN_MAX_MESSAGE_BYTES); split the message or raise the limit"
+            )
+            await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=1)
+            return "dead_lettered"
         try:
-            message = decode(body if isinstance(body, bytes) else None)
+            message = decode(body)
         except InvalidMessageError as exc:
             await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=1)
             return "dead_lettered"
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                await handler(message)
-                return "handled" if attempt == 1 else "retried"
-            except PermanentError as exc:
-                await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)
+        rejected = reject_reason(raw, message)
+        if rejected is not None:
+            error = InvalidMessageError(rejected)
+            await park(producer, record, consumer=consumer, reason=rejected, error=error, attempts=1)
+            return "dead_lettered"
+        attempt = retries.attempt(raw)
+        context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
+        try:
+            await handler(message)
+        except PermanentError as exc:
+            retries.forget(raw)
+            await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)
+            return "dead_lettered"
+        except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
+            if attempt >= policy.max_attempts:
+                retries.forget(raw)
+                reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
+                log.error(reason, extra=context)
+                await park(producer, record, consumer=consumer, reason=reason, error=exc, attempts=attempt)
                 return "dead_lettered"
-            except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
-                log.warning(
-                    "%s failed on %s (attempt %d/%d): %r",
-                    consumer,
-                    message.event_type,
-                    attempt,
-                    policy.max_attempts,
-                    exc,
-                    extra={
-                        "tenant_id": message.tenant_id,
-                        "saga_id": str(message.saga_id),
-                        "event_id": str(message.event_id),
-                    },
-                )
-                if attempt == policy.max_attempts:
-                    reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
-                    await park(producer, record, consumer=consumer, reason=reason, error=exc, attempts=attempt)
-                    return "dead_lettered"
-                await asyncio.sleep(policy.backoff(attempt, rng))
-        raise AssertionError("unreachable: the last attempt returns")
+            delay = retries.schedule(record.consumer, raw, attempt)
+            log.warning(
+                "%s failed on %s (attempt %d/%d), retrying in %.2f s: %r",
+                consumer,
+                message.event_type,
+                attempt,
+                policy.max_attempts,
+                delay,
+                exc,
+                extra=context,
+            )
+            return "retry_scheduled"
+        retries.forget(raw)
+        return "handled" if attempt == 1 else "retried"
 
     broker.subscriber(
         str(topic),
         group_id=f"bakeplan.{consumer}",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
-        max_poll_interval_ms=300_000,
+        max_poll_interval_ms=policy.max_poll_interval_ms,
+        session_timeout_ms=policy.session_timeout_ms,
+        heartbeat_interval_ms=policy.heartbeat_interval_ms,
         # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
         fetch_max_wait_ms=policy.fetch_max_wait_ms,
     )(on_record)

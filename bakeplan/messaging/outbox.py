@@ -4,6 +4,11 @@ follow from; a relay publishes them with an idempotent producer (acks=all) and m
 A row is marked sent only after Kafka acknowledged it, so a crash in between re-publishes it
 (consumers dedupe by `event_id`). The relay reads every unpublished row, not a high-water mark, so
 a row that commits after one with a higher id is never skipped.
+
+One relay publishes a given outbox at a time (a transaction-scoped advisory lock), so replicas of a
+component keep a tenant's messages in commit order instead of racing each other. Writers NOTIFY the
+outbox's channel in their transaction (delivered on commit); the relay LISTENs on it and also
+polls, the safety net for a lost notification or a dropped listening connection.
 """
 
 import asyncio
@@ -12,11 +17,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bakeplan.crash_points import DISARMED, CrashPoints
 from bakeplan.messaging.codec import encode
 from contracts.envelope import Message
 from contracts.topics import Topic
@@ -45,6 +52,12 @@ async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]
         for item in items
     ]
     await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel(outbox)})
+
+
+def channel(outbox: Table) -> str:
+    """The NOTIFY channel of one outbox (delivered when the writing transaction commits)."""
+    return f"bakeplan_outbox_{outbox.schema}"
 
 
 class OutboxRelay:
@@ -60,7 +73,9 @@ class OutboxRelay:
         poll_seconds: float,
         on_published: Callable[[int], None] = lambda n: None,
         batch_size: int = 500,
+        crash_points: CrashPoints = DISARMED,
     ) -> None:
+        self._crash_points = crash_points
         self._on_published = on_published
         self._engine = engine
         self._outbox = outbox
@@ -71,6 +86,31 @@ class OutboxRelay:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    async def listen(self, dsn: str) -> None:
+        """Wake on the outbox's NOTIFY channel, from this and every other process; reconnects
+        after the connection drops (polling covers the gap)."""
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("outbox listener of %s cannot connect (%r); polling meanwhile", self._outbox.fullname, exc)
+                await asyncio.sleep(max(1.0, self._poll_seconds * 5))
+                continue
+            try:
+                await self._listen_until_lost(conn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("outbox listener of %s lost its connection (%r)", self._outbox.fullname, exc)
+            finally:
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncio.CancelledError):
+                    await asyncio.shield(conn.close(timeout=2))
+
+    async def _listen_until_lost(self, conn: asyncpg.Connection) -> None:
+        lost = asyncio.Event()
+        await conn.add_listener(channel(self._outbox), lambda *_: self.wake())
+        conn.add_termination_listener(lambda _: lost.set())
+        self.wake()  # rows may have committed while nobody listened
+        await lost.wait()
 
     async def run(self) -> None:
         while True:
@@ -90,6 +130,11 @@ class OutboxRelay:
         """Publish one batch of unpublished rows in id order; returns how many were published."""
         o = self._outbox
         async with self._engine.begin() as conn:
+            leader = (
+                await conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": o.fullname})
+            ).scalar_one()
+            if not leader:
+                return 0  # another replica's relay is publishing this outbox right now
             rows = (
                 await conn.execute(
                     select(o.c.id, o.c.topic, o.c.message_key, o.c.event_type, o.c.payload)
@@ -111,6 +156,7 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*futures)
+            self._crash_points.hit("relay.after_publish")
             await conn.execute(update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now()))
         self._on_published(len(rows))
         return len(rows)

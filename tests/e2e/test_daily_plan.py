@@ -188,11 +188,12 @@ async def test_malformed_messages_are_parked_and_consumers_keep_working(
     )
     await publish(settings, Topic.TRIGGERS, garbage, key=b"x")
     await publish(settings, Topic.TRIGGERS, wrong_types, key=b"x")
-    await publish(settings, Topic.TRIGGERS, unknown_tenant, key=b"x")
+    await publish(settings, Topic.TRIGGERS, unknown_tenant, key=f"nobody-{marker}".encode())
     await publish(settings, Topic.FORECASTING_COMMANDS, garbage, key=b"x")
+    await publish(settings, Topic.PRODUCTION_COMMANDS, unknown_tenant, key=b"someone-else")
 
     parked = await read_topic(settings, Topic.DEAD_LETTER, lambda r: marker.encode() in (r.value or b""), timeout_s=60)
-    while len(parked) < 4:
+    while len(parked) < 5:
         parked = await read_topic(settings, Topic.DEAD_LETTER, lambda r: marker.encode() in (r.value or b""))
 
     by_value = {(r.value, dict(r.headers)["dlq.consumer"]): dict(r.headers) for r in parked}
@@ -201,10 +202,12 @@ async def test_malformed_messages_are_parked_and_consumers_keep_working(
         (wrong_types, b"orchestrator"),
         (unknown_tenant, b"orchestrator"),
         (garbage, b"forecasting"),
+        (unknown_tenant, b"production"),
     }
     assert b"not valid JSON" in by_value[(garbage, b"orchestrator")]["dlq.reason"]
     assert b"business_date" in by_value[(wrong_types, b"orchestrator")]["dlq.reason"]
     assert b"unknown tenant" in by_value[(unknown_tenant, b"orchestrator")]["dlq.reason"]
+    assert b"differs from the payload's tenant_id" in by_value[(unknown_tenant, b"production")]["dlq.reason"]
     assert by_value[(garbage, b"forecasting")]["dlq.source.topic"] == str(Topic.FORECASTING_COMMANDS).encode()
     async with engine.connect() as conn:
         n = await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == f"nobody-{marker}"))

@@ -5,7 +5,7 @@ from typing import Any
 from contracts.messages import DemandForecasted, DiscardForecast, ForecastDemand
 from contracts.topics import Topic
 from workers.forecasting.planner import forecast_demand
-from workers.forecasting.tables import forecasts, inbox, outbox
+from workers.forecasting.tables import compensations, effect_log, forecasts, inbox, outbox
 from workers.shell.runtime import StepResult, StepSpec
 
 
@@ -31,6 +31,8 @@ SPEC = StepSpec(
     result_tables=(forecasts,),
     inbox=inbox,
     outbox=outbox,
+    effect_log=effect_log,
+    compensations=compensations,
     commands_topic=Topic.FORECASTING_COMMANDS,
     plan=plan,
 )

@@ -5,7 +5,7 @@ from typing import Any
 from contracts.messages import PlanProcurement, ProcurementPlanned, VoidPurchaseLines
 from contracts.topics import Topic
 from workers.procurement.replenishment import plan_purchases
-from workers.procurement.tables import inbox, outbox, purchase_lines
+from workers.procurement.tables import compensations, effect_log, inbox, outbox, purchase_lines
 from workers.shell.runtime import StepResult, StepSpec
 
 
@@ -35,6 +35,8 @@ SPEC = StepSpec(
     result_tables=(purchase_lines,),
     inbox=inbox,
     outbox=outbox,
+    effect_log=effect_log,
+    compensations=compensations,
     commands_topic=Topic.PROCUREMENT_COMMANDS,
     plan=plan,
 )

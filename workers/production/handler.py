@@ -5,7 +5,7 @@ from typing import Any
 from contracts.messages import CancelProductionBatches, ProductionScheduled, ScheduleProduction
 from contracts.topics import Topic
 from workers.production.scheduler import schedule_production
-from workers.production.tables import batches, inbox, outbox, requirements
+from workers.production.tables import batches, compensations, effect_log, inbox, outbox, requirements
 from workers.shell.runtime import StepResult, StepSpec
 
 
@@ -37,6 +37,8 @@ SPEC = StepSpec(
     result_tables=(batches, requirements),
     inbox=inbox,
     outbox=outbox,
+    effect_log=effect_log,
+    compensations=compensations,
     commands_topic=Topic.PRODUCTION_COMMANDS,
     plan=plan,
 )

@@ -2,10 +2,13 @@
 
 A worker is described by a `StepSpec`: its command, its compensation command, the tables its draft
 results go to and a `plan` function (the thin handler around its pure planner). The shell does the
-rest the same way for every worker: claim the event id in the inbox, store the results as drafts and
-queue the reply in one transaction; cancel drafts on compensation; activate them on `PlanReady`.
-A `PlanningError` becomes a `StepFailed` reply in that same transaction, and the orchestrator
-compensates the saga.
+rest the same way for every worker: claim the event id in the inbox, store the results as drafts,
+log the effect and queue the reply in one transaction; cancel drafts on compensation; activate them
+on `PlanReady`. A `PlanningError` becomes a `StepFailed` reply in that same transaction, and the
+orchestrator compensates the saga.
+
+A saga's compensation is recorded: a second compensation (a re-send) changes nothing, and a step
+command that arrives after it (late, or replayed from the dead-letter topic) makes no drafts.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -14,8 +17,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bakeplan.errors import PermanentError, PlanningError
@@ -45,6 +48,8 @@ class StepSpec:
     result_tables: tuple[Table, ...]
     inbox: Table
     outbox: Table
+    effect_log: Table
+    compensations: Table
     commands_topic: Topic
     plan: Callable[[Any, dict[str, Any]], StepResult]
     """`plan(command, reply_envelope)`: pure planning and the reply; raises `PlanningError`."""
@@ -66,52 +71,112 @@ def reply_id(command_id: UUID, kind: str) -> UUID:
     return uuid5(command_id, kind)
 
 
+@dataclass(frozen=True)
+class Effect:
+    """What handling one message did, as the effect log records it."""
+
+    kind: str
+    affected_rows: int = 0
+
+
 class StepWorker:
     def __init__(
-        self, spec: StepSpec, *, engine: AsyncEngine, clock: Callable[[], datetime], on_commit: Callable[[], None]
+        self,
+        spec: StepSpec,
+        *,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime],
+        on_commit: Callable[[], None],
+        dedupe: bool = True,
     ) -> None:
+        """`dedupe=False` is the fault suite's mutation switch: redeliveries are handled again."""
         self.spec = spec
         self._engine = engine
         self._clock = clock
         self._on_commit = on_commit
+        self._dedupe = dedupe
 
     async def handle(self, message: Message) -> None:
         now = self._clock()
         spec = self.spec
         async with self._engine.begin() as conn:
-            if not await inbox_store.claim(conn, spec.inbox, consumer=spec.name, event_id=message.event_id):
+            claimed = await inbox_store.claim(conn, spec.inbox, consumer=spec.name, event_id=message.event_id)
+            if not claimed and self._dedupe:
                 return
-            outgoing = await self._dispatch(conn, message, now)
+            outgoing, effect = await self._dispatch(conn, message, now)
+            if effect is not None:
+                await conn.execute(
+                    insert(spec.effect_log).values(
+                        consumer=spec.name,
+                        kind=effect.kind,
+                        event_id=message.event_id,
+                        saga_id=message.saga_id,
+                        tenant_id=message.tenant_id,
+                        step=spec.name,
+                        affected_rows=effect.affected_rows,
+                        at=now,
+                    )
+                )
             await outbox_store.add(conn, spec.outbox, outgoing)
         if outgoing:
             self._on_commit()
 
-    async def _dispatch(self, conn: AsyncConnection, message: Message, now: datetime) -> list[Outgoing]:
+    async def _dispatch(
+        self, conn: AsyncConnection, message: Message, now: datetime
+    ) -> tuple[list[Outgoing], Effect | None]:
         spec = self.spec
         if isinstance(message, spec.command):
-            return [Outgoing(Topic.STEP_REPLIES, await self._run(conn, message, now))]
+            reply, effect = await self._run(conn, message, now)
+            return [Outgoing(Topic.STEP_REPLIES, reply)], effect
         if isinstance(message, spec.compensation):
-            n = await self._move(conn, message, to="cancelled")
-            done = StepCompensated(step=spec.name, affected_rows=n, **reply_envelope(message, "compensated", now))
-            return [Outgoing(Topic.STEP_REPLIES, done)]
+            effect = await self._compensate(conn, message)
+            done = StepCompensated(
+                step=spec.name, affected_rows=effect.affected_rows, **reply_envelope(message, "compensated", now)
+            )
+            return [Outgoing(Topic.STEP_REPLIES, done)], effect
         if isinstance(message, PlanReady):
-            await self._move(conn, message, to="active")
-            return []
+            return [], Effect("activate", await self._move(conn, message, to="active"))
         if isinstance(message, PlanCompensated):
-            return []  # the compensation commands already cancelled the drafts
+            return [], None  # the compensation commands already cancelled the drafts
         raise PermanentError(f"{spec.name} does not handle {message.event_type} (tenant {message.tenant_id})")
 
-    async def _run(self, conn: AsyncConnection, command: Message, now: datetime) -> Message:
+    async def _run(self, conn: AsyncConnection, command: Message, now: datetime) -> tuple[Message, Effect]:
         spec = self.spec
+        compensated = (
+            await conn.execute(select(spec.compensations.c.at).where(spec.compensations.c.saga_id == command.saga_id))
+        ).first()
+        if compensated is not None:
+            reason = f"saga {command.saga_id} was compensated at {compensated.at:%Y-%m-%d %H:%M:%S}; nothing planned"
+            failed = StepFailed(step=spec.name, reason=reason, **reply_envelope(command, "failed", now))
+            return failed, Effect("run_after_compensation")
         try:
             result = spec.plan(command, reply_envelope(command, "done", now))
         except PlanningError as exc:
-            return StepFailed(step=spec.name, reason=str(exc), **reply_envelope(command, "failed", now))
+            return StepFailed(step=spec.name, reason=str(exc), **reply_envelope(command, "failed", now)), Effect("run")
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
+        written = 0
         for table, rows in result.rows.items():
             if rows:
-                await conn.execute(insert(table).on_conflict_do_nothing(), [{**common, **row} for row in rows])
-        return result.reply
+                values = [{**common, **row} for row in rows]
+                inserted = await conn.execute(pg_insert(table).on_conflict_do_nothing(), values)
+                written += max(0, int(inserted.rowcount))
+        return result.reply, Effect("run", written)
+
+    async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
+        if message.saga_id is None:
+            raise PermanentError(f"{message.event_type} for tenant {message.tenant_id} has no saga_id")
+        table = self.spec.compensations
+        first = (
+            await conn.execute(
+                pg_insert(table)
+                .values(saga_id=message.saga_id, tenant_id=message.tenant_id, event_id=message.event_id)
+                .on_conflict_do_nothing()
+                .returning(table.c.saga_id)
+            )
+        ).first()
+        if first is None:
+            return Effect("compensate_again")
+        return Effect("compensate", await self._move(conn, message, to="cancelled"))
 
     async def _move(self, conn: AsyncConnection, message: Message, *, to: ResultStatus) -> int:
         if message.saga_id is None:
