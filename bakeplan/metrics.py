@@ -11,13 +11,13 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self.messages = Counter(
             "bakeplan_messages_total",
-            "Consumed messages by outcome (handled, retried, dead_lettered).",
+            "Consumed messages by outcome (handled, retried, retry_scheduled, dead_lettered).",
             ["consumer", "outcome"],
             registry=self.registry,
         )
         self.handle_seconds = Histogram(
             "bakeplan_handle_seconds",
-            "Time to handle one message, retries included.",
+            "Time to handle one delivery of a message (each retry is a delivery).",
             ["consumer"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),

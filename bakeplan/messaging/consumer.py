@@ -151,7 +151,7 @@ def subscribe(
     broker: KafkaBroker,
     producer: AIOKafkaProducer,
     *,
-    topic: Topic,
+    topic: str,
     consumer: str,
     handler: Handler,
     policy: DeliveryPolicy,

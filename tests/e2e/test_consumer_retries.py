@@ -1,0 +1,99 @@
+"""The consumer shell on real Kafka: a failing tenant backs off without holding up the others,
+keeps its own order, and is parked after its last attempt."""
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from bakeplan.messaging.admin import ensure_topics
+from bakeplan.messaging.codec import encode
+from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
+from bakeplan.metrics import Metrics
+from bakeplan.process import create_producer
+from bakeplan.settings import Settings
+from contracts.envelope import Message
+from contracts.messages import PlanningRequested
+from contracts.topics import Topic
+from tests.e2e.support import read_topic
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def topic(settings: Settings) -> AsyncIterator[str]:
+    await ensure_topics(settings)
+    name = f"test.retries.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=3, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+def _trigger(tenant: str) -> PlanningRequested:
+    return PlanningRequested(
+        event_id=uuid.uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=date(2026, 11, 28)
+    )
+
+
+async def test_a_failing_tenant_backs_off_without_blocking_other_partitions(settings: Settings, topic: str) -> None:
+    run = uuid.uuid4().hex[:8]
+    flaky, steady, broken = f"flaky-{run}", f"steady-{run}", f"broken-{run}"
+    attempts: dict[uuid.UUID, list[float]] = defaultdict(list)
+    handled: list[uuid.UUID] = []
+
+    async def handler(message: Message) -> None:
+        attempts[message.event_id].append(time.monotonic())
+        if message.tenant_id == broken:
+            raise RuntimeError(f"a bug that never goes away ({message.tenant_id})")
+        if message.tenant_id == flaky and len(attempts[message.event_id]) <= 2:
+            raise ConnectionError("database briefly unreachable")
+        handled.append(message.event_id)
+
+    policy = DeliveryPolicy(max_attempts=3, retry_base_seconds=1.0, fetch_max_wait_ms=50)
+    broker = KafkaBroker(settings.kafka_bootstrap)
+    producer = create_producer(settings)
+    await producer.start()
+    subscribe(
+        broker, producer, topic=topic, consumer=f"retry-test-{run}", handler=handler, policy=policy, metrics=Metrics()
+    )
+    await broker.start()
+    try:
+        first, second = _trigger(flaky), _trigger(flaky)
+        others = [_trigger(steady) for _ in range(3)]
+        doomed = _trigger(broken)
+        sends = [(0, first), (0, second), *[(1, m) for m in others], (2, doomed)]
+        for partition, message in sends:
+            await producer.send_and_wait(topic, encode(message), key=message.tenant_id.encode(), partition=partition)
+
+        async with asyncio.timeout(60):
+            while second.event_id not in handled or len(attempts[doomed.event_id]) < policy.max_attempts:
+                await asyncio.sleep(0.05)
+        parked = await read_topic(settings, Topic.DEAD_LETTER, lambda r: r.key == broken.encode())
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+    tries = attempts[first.event_id]
+    assert len(tries) == 3  # failed twice, then handled: each attempt is one delivery, no hot loop
+    assert tries[1] - tries[0] >= 0.5 and tries[2] - tries[1] >= 1.0  # full-jitter backoff floors: 0.5 s, 1 s
+    assert all(attempts[m.event_id][0] < tries[2] for m in others)  # the other partition went on meanwhile
+    assert handled.index(first.event_id) < handled.index(second.event_id)  # the tenant's order is kept
+    assert [m.event_id for m in others if m.event_id in handled] == [m.event_id for m in others]
+    assert len(attempts[doomed.event_id]) == policy.max_attempts and doomed.event_id not in handled
+    assert len(parked) == 1
+    headers = dict(parked[0].headers)
+    assert headers["dlq.attempts"] == str(policy.max_attempts).encode()
+    assert headers["dlq.exception"] == b"RuntimeError"
+    assert headers["dlq.source.topic"] == topic.encode() and headers["dlq.source.partition"] == b"2"
