@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import typer
 from aiokafka import AIOKafkaProducer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -415,21 +415,32 @@ def dlq_list(
     if not listed:
         console.print("no parked messages" + (" match the filters" if consumer or source_topic or tenant else ""))
         return
-    table = Table(
-        "id", "parked at", "consumer", "source", "key", "event type", "att.", "exception", "reason", "replayed"
+    # fold, never ellipsis: on a narrow terminal a cell takes more lines but keeps every character
+    headers = (
+        "id",
+        "parked (UTC)",
+        "consumer",
+        "source",
+        "key",
+        "event type",
+        "att.",
+        "exception",
+        "reason",
+        "replayed",
     )
+    table = Table(*(Column(header, overflow="fold") for header in headers))
     for m, prior in listed:
         cells = (
             m.id,
-            f"{m.parked_at:%Y-%m-%d %H:%M:%S}",
+            f"{m.parked_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
             m.consumer,
-            f"{m.source_topic}[{m.source_partition}]@{m.source_offset}",
+            f"{m.source_topic}[{m.source_partition}]@{m.source_offset}" if m.source_topic else "",
             m.tenant,
             m.event_type or "",
             str(m.attempts or ""),
             m.exception,
             m.reason[:60],
-            f"{prior.replayed_at:%Y-%m-%d %H:%M:%S}" if prior else "",
+            "yes" if prior else "",
         )
         table.add_row(*(Text(c) for c in cells))  # Text: reasons hold [brackets] that are not markup
     console.print(table)
@@ -474,7 +485,7 @@ def dlq_replay(
     verb = "would replay" if dry_run else "replayed"
     for m in plan.replay:
         console.print(
-            f"{verb} {m.id} → {m.source_topic} (key {m.tenant}, event {m.event_id})",
+            f"{verb} {m.id} → {m.source_topic} (key {m.tenant}, event {m.event_id or 'id unreadable'})",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -11,7 +11,7 @@ from tests.e2e.processes import Processes
 
 @pytest.fixture(scope="session")
 def processes(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
-    procs = Processes(settings, tmp_path_factory.mktemp("logs"))
+    procs = Processes(settings, tmp_path_factory.mktemp("logs"), worker_replicas=2)
     procs.start_all()
     yield procs
     procs.stop_all()

@@ -1,4 +1,7 @@
-"""Orchestrator and workers as OS processes, started as a user would (`bakeplan serve --role R`)."""
+"""Orchestrator and workers as OS processes, started as a user would (`bakeplan serve --role R`).
+
+Each worker role runs `worker_replicas` processes in one consumer group, as a scaled-out deployment
+would; `start`/`kill` act on every replica of a role."""
 
 import os
 import signal
@@ -13,7 +16,8 @@ ROLES = ("orchestrator", "forecasting", "production", "procurement")
 
 
 class Processes:
-    def __init__(self, settings: Settings, log_dir: Path, **overrides: str) -> None:
+    def __init__(self, settings: Settings, log_dir: Path, *, worker_replicas: int = 1, **overrides: str) -> None:
+        self.replicas = {role: 1 if role == "orchestrator" else worker_replicas for role in ROLES}
         self._env = {
             **os.environ,
             "BAKEPLAN_DATABASE_URL": settings.database_url,
@@ -27,34 +31,42 @@ class Processes:
         self.starts: dict[str, int] = {}
 
     def start(self, role: str, *, timeout_s: float = 60.0) -> None:
+        """Start every replica of `role` and wait until each is ready."""
         n = self.starts.get(role, 0) + 1
         self.starts[role] = n
-        log_path = self._log_dir / f"{role}-{n}.log"
-        log = log_path.open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bakeplan", "serve", "--role", role], env=self._env, stdout=log, stderr=log
-        )
-        self.procs[role] = proc
+        started = []
+        for replica in range(1, self.replicas[role] + 1):
+            name = f"{role}-{replica}"
+            log_path = self._log_dir / f"{name}-{n}.log"
+            log = log_path.open("wb")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bakeplan", "serve", "--role", role], env=self._env, stdout=log, stderr=log
+            )
+            self.procs[name] = proc
+            started.append((name, proc, log_path))
         deadline = time.monotonic() + timeout_s
-        while b"ready" not in log_path.read_bytes():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{role} exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{role} not ready after {timeout_s} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
+        for name, proc, log_path in started:
+            while b"ready" not in log_path.read_bytes():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after {timeout_s} s:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.1)
 
     def start_all(self) -> None:
         for role in ROLES:
             self.start(role)
 
     def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(role)
-        proc.send_signal(sig)
-        proc.wait(timeout=30)
+        """Signal every replica of `role` and wait for it to exit."""
+        for name in [n for n in self.procs if n.rsplit("-", 1)[0] == role]:
+            proc = self.procs.pop(name)
+            proc.send_signal(sig)
+            proc.wait(timeout=30)
 
     def log_text(self, role: str) -> str:
         return "\n".join(p.read_text() for p in sorted(self._log_dir.glob(f"{role}-*.log")))
 
     def stop_all(self) -> None:
-        for role in list(self.procs):
+        for role in ROLES:
             self.kill(role, signal.SIGTERM)
