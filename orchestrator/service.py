@@ -224,7 +224,8 @@ class Orchestrator:
                 .scalars()
                 .all()
             )
-            applied = [await self._apply(conn, saga_id, Tick(now), None, now) for saga_id in due]
+            # asyncpg returns its own UUID subclass, which the message encoder cannot serialize
+            applied = [await self._apply(conn, UUID(bytes=saga_id.bytes), Tick(now), None, now) for saga_id in due]
         if due:
             self._committed(applied)
         return len(due)

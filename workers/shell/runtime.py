@@ -158,8 +158,9 @@ class StepWorker:
         for table, rows in result.rows.items():
             if rows:
                 values = [{**common, **row} for row in rows]
-                inserted = await conn.execute(pg_insert(table).on_conflict_do_nothing(), values)
-                written += max(0, int(inserted.rowcount))
+                # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
+                statement = pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+                written += len((await conn.execute(statement, values)).all())
         return result.reply, Effect("run", written)
 
     async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
