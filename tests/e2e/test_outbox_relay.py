@@ -19,7 +19,7 @@ from bakeplan.process import create_producer
 from bakeplan.settings import Settings
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
-from tests.e2e.support import read_topic
+from tests.e2e.support import eventually, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -70,10 +70,7 @@ async def test_a_row_committing_after_a_higher_id_is_still_published(
     await outbox_store.add(slow, scratch_outbox, [early])  # takes the lower id, stays uncommitted
     async with engine.begin() as conn:
         await outbox_store.add(conn, scratch_outbox, [late])
-    ids = {
-        r.event_id: r.id
-        for r in (await slow.execute(select(scratch_outbox.c.event_id, scratch_outbox.c.id))).all()
-    }
+    ids = {r.event_id: r.id for r in (await slow.execute(select(scratch_outbox.c.event_id, scratch_outbox.c.id))).all()}
     assert ids[early.message.event_id] < ids[late.message.event_id]
 
     assert await relay.publish_pending() == 1  # only the committed, higher id is visible
@@ -105,12 +102,12 @@ async def test_only_one_relay_publishes_an_outbox_at_a_time(
     assert await relay.publish_pending() == 1
 
 
-async def _listening(engine: AsyncEngine, channel: str) -> bool:
+async def _listening(engine: AsyncEngine, channel: str) -> bool | None:
     async with engine.connect() as conn:
         n = await conn.execute(
             text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE :q"), {"q": f'LISTEN "{channel}"%'}
         )
-        return int(n.scalar_one()) > 0
+        return True if int(n.scalar_one()) > 0 else None
 
 
 async def test_a_notification_wakes_the_relay_long_before_its_poll(
@@ -119,25 +116,20 @@ async def test_a_notification_wakes_the_relay_long_before_its_poll(
     relay = outbox_store.OutboxRelay(engine, scratch_outbox, producer, poll_seconds=3600)
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(relay.listen(settings.asyncpg_dsn))]
     try:
-        async with asyncio.timeout(30):  # the listener is connected once its LISTEN shows up
-            while not await _listening(engine, outbox_store.channel(scratch_outbox)):
-                await asyncio.sleep(0.05)
+        channel = outbox_store.channel(scratch_outbox)
+        await eventually(lambda: _listening(engine, channel), timeout_s=30, what="the relay to LISTEN")
         message = _message("relay-notify")
         async with engine.begin() as conn:  # another writer: only NOTIFY can reach the relay
             await outbox_store.add(conn, scratch_outbox, [message])
-        async with asyncio.timeout(30):  # an hour-long poll cannot explain a publish within this
-            while True:
-                async with engine.connect() as conn:
-                    sent = (
-                        await conn.execute(
-                            select(scratch_outbox.c.published_at).where(
-                                scratch_outbox.c.event_id == message.message.event_id
-                            )
-                        )
-                    ).scalar_one()
-                if sent is not None:
-                    break
-                await asyncio.sleep(0.05)
+
+        async def sent() -> datetime | None:
+            query = select(scratch_outbox.c.published_at).where(scratch_outbox.c.event_id == message.message.event_id)
+            async with engine.connect() as conn:
+                published_at: datetime | None = (await conn.execute(query)).scalar_one()
+                return published_at
+
+        # an hour-long poll cannot explain a publish within this
+        await eventually(sent, timeout_s=30, what="the notified relay to publish")
     finally:
         for task in tasks:
             task.cancel()
