@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test check lint typecheck imports unit stack-up stack-down
+.PHONY: install demo test faults check lint typecheck imports unit stack-up stack-down
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -18,6 +18,13 @@ test: install
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run pytest
+
+## Only the fault suite (crashes, restarts, duplicates, poison messages); `make test` includes it.
+faults: install
+	$(UV) run bakeplan stack up
+	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest -m faults
 
 check: install lint typecheck imports unit
 

@@ -159,8 +159,11 @@ def _spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
 @app.command()
 def serve(
     role: Annotated[str, typer.Option(help="all | orchestrator | forecasting | production | procurement")] = "all",
+    replicas: Annotated[
+        int, typer.Option(min=1, help="With --role all: processes per role (one consumer group per role).")
+    ] = 1,
 ) -> None:
-    """Run the orchestrator and workers; `all` starts each role as its own OS process."""
+    """Run the orchestrator and workers; `all` starts each role as its own OS process (or several)."""
     from bakeplan.process import ROLES
     from bakeplan.process import serve as serve_role
 
@@ -169,7 +172,7 @@ def serve(
             fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
         serve_role(_settings(), role)
         return
-    children = _spawn_roles(list(ROLES))
+    children = _spawn_roles([r for r in ROLES for _ in range(replicas)])
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
