@@ -2,9 +2,12 @@
 
 For each record: reject at once what cannot be processed (oversize, unparsable, invalid, unknown
 `schema_version`, key differing from the payload's tenant) by parking it in the dead-letter topic;
-otherwise run the handler. A transient failure or a bug is retried with exponential backoff and
-jitter up to `max_attempts`, then parked. The Kafka offset is committed only after the handler's
-transaction committed or the record was parked (manual acknowledgement, never acknowledge-first).
+otherwise run the handler. An unavailable dependency (database or broker unreachable, a
+serialization conflict, a `TransientError`) is retried with exponential backoff and jitter for as
+long as it lasts: parking valid messages because Postgres restarted would stall their sagas. Any
+other exception is a bug or bad data: retried up to `max_attempts`, then parked. The Kafka offset
+is committed only after the handler's transaction committed or the record was parked (manual
+acknowledgement, never acknowledge-first).
 
 Retries never block other tenants: the failed record's partition is rewound to the record and
 paused for the backoff (Kafka's own pause/seek), and the consumer goes on with its other
@@ -19,14 +22,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import InvalidMessageError, PermanentError
+from bakeplan.errors import InvalidMessageError, PermanentError, TransientError
 from bakeplan.messaging.codec import decode
 from bakeplan.metrics import Metrics
 from contracts.envelope import Message
@@ -99,6 +104,33 @@ async def park(
         reason,
         extra={"consumer": consumer},
     )
+
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    TransientError,
+    OSError,  # includes ConnectionError and TimeoutError
+    KafkaError,
+    OperationalError,
+    InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when a dependency was unavailable (retry as long as it takes), False for a bug or bad
+    data (retry a bounded number of times, then park). Looks through wrapped causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | None:
@@ -205,7 +237,7 @@ def subscribe(
             await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)
             return "dead_lettered"
         except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
-            if attempt >= policy.max_attempts:
+            if attempt >= policy.max_attempts and not is_transient(exc):
                 retries.forget(raw)
                 reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
                 log.error(reason, extra=context)
@@ -213,11 +245,11 @@ def subscribe(
                 return "dead_lettered"
             delay = retries.schedule(record.consumer, raw, attempt)
             log.warning(
-                "%s failed on %s (attempt %d/%d), retrying in %.2f s: %r",
+                "%s failed on %s (attempt %d, %s), retrying in %.2f s: %r",
                 consumer,
                 message.event_type,
                 attempt,
-                policy.max_attempts,
+                "unavailable: until it succeeds" if is_transient(exc) else f"of {policy.max_attempts}",
                 delay,
                 exc,
                 extra=context,
