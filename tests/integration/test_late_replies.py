@@ -2,7 +2,6 @@
 worker's handlers with a fake clock (Kafka is not needed: the outboxes are read directly)."""
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -14,7 +13,14 @@ from bakeplan.messaging.codec import decode
 from bakeplan.seed import write_tenant
 from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message
-from contracts.messages import DemandForecasted, DiscardForecast, ForecastDemand, PlanningRequested, StepFailed
+from contracts.messages import (
+    DemandForecasted,
+    DiscardForecast,
+    ForecastDemand,
+    PlanningRequested,
+    SagaFailedAlert,
+    StepFailed,
+)
 from orchestrator import tables as orchestrator_tables
 from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
 from orchestrator.service import Orchestrator
@@ -65,14 +71,14 @@ async def _timeline(engine: AsyncEngine, saga_id: uuid.UUID) -> list[tuple[str, 
     return [(r.kind, r.step) for r in rows]
 
 
-def _parts(engine: AsyncEngine) -> tuple[FakeClock, Orchestrator, StepWorker, Callable[[], None]]:
+def _parts(engine: AsyncEngine) -> tuple[FakeClock, Orchestrator, StepWorker]:
     clock = FakeClock()
     definition = daily_plan_definition(
         step_timeout=STEP_TIMEOUT, compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
     orchestrator = Orchestrator(engine, definition, clock, lambda: None)
     worker = StepWorker(FORECASTING, engine=engine, clock=clock, on_commit=lambda: None)
-    return clock, orchestrator, worker, lambda: None
+    return clock, orchestrator, worker
 
 
 async def _started_saga(engine: AsyncEngine, orchestrator: Orchestrator, tenant_id: str) -> uuid.UUID:
@@ -88,7 +94,7 @@ async def _started_saga(engine: AsyncEngine, orchestrator: Orchestrator, tenant_
 async def test_a_reply_after_the_deadline_is_recorded_ignored_and_its_effects_compensated(
     engine: AsyncEngine, tenant_id: str
 ) -> None:
-    clock, orchestrator, worker, _ = _parts(engine)
+    clock, orchestrator, worker = _parts(engine)
     saga_id = await _started_saga(engine, orchestrator, tenant_id)
     (command,) = await _outgoing(engine, orchestrator_tables.outbox, saga_id, ForecastDemand)
 
@@ -129,7 +135,7 @@ async def test_a_reply_after_the_deadline_is_recorded_ignored_and_its_effects_co
 
 
 async def test_a_command_arriving_after_its_compensation_makes_no_effects(engine: AsyncEngine, tenant_id: str) -> None:
-    clock, orchestrator, worker, _ = _parts(engine)
+    clock, orchestrator, worker = _parts(engine)
     saga_id = await _started_saga(engine, orchestrator, tenant_id)
     (command,) = await _outgoing(engine, orchestrator_tables.outbox, saga_id, ForecastDemand)
     clock.now += STEP_TIMEOUT + timedelta(seconds=1)
@@ -150,3 +156,24 @@ async def test_a_command_arriving_after_its_compensation_makes_no_effects(engine
             (await conn.execute(select(log.c.kind).where(log.c.saga_id == saga_id).order_by(log.c.id))).scalars().all()
         )
     assert kinds == ["compensate", "run_after_compensation"]
+
+
+async def test_a_compensation_that_never_answers_ends_failed_with_an_alert(engine: AsyncEngine, tenant_id: str) -> None:
+    clock, orchestrator, _ = _parts(engine)
+    saga_id = await _started_saga(engine, orchestrator, tenant_id)
+    clock.now += STEP_TIMEOUT + timedelta(seconds=1)
+    await orchestrator.tick()
+    for _ in range(3):  # each unanswered compensation is re-sent after its deadline, up to 3 attempts
+        clock.now += timedelta(seconds=31)
+        await orchestrator.tick()
+
+    discards = await _outgoing(engine, orchestrator_tables.outbox, saga_id, DiscardForecast)
+    assert [d.attempt for d in discards] == [1, 2, 3]
+    assert len({d.event_id for d in discards}) == 3
+    saga = await _saga(engine, saga_id)
+    assert saga.status == "FAILED"
+    (alert,) = await _outgoing(engine, orchestrator_tables.outbox, saga_id, SagaFailedAlert)
+    assert "unanswered after 3 attempts" in alert.reason
+    clock.now += timedelta(hours=1)
+    await orchestrator.tick()  # a terminal saga has no deadline left: nothing more is sent
+    assert len(await _outgoing(engine, orchestrator_tables.outbox, saga_id, DiscardForecast)) == 3
