@@ -9,7 +9,7 @@ from bakeplan.settings import Settings
 from tests.e2e.processes import Processes
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before the fault suite, which needs the consumer groups to itself
 def processes(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
     procs = Processes(settings, tmp_path_factory.mktemp("logs"), worker_replicas=2)
     procs.start_all()
