@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
@@ -26,8 +27,9 @@ from bakeplan.settings import Settings
 from bakeplan.terminal import console, fail, print_json
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
-from orchestrator import masterdata
+from orchestrator import masterdata, scheduler
 from orchestrator.saga import saga_id_for_trigger
+from orchestrator.scheduling import TenantSchedule
 
 app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Postgres (no Docker needed).", no_args_is_help=True)
@@ -36,6 +38,10 @@ dlq_app = typer.Typer(help="Dead-lettered messages: list them, replay them after
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
+schedule_app = typer.Typer(
+    help="Each tenant's daily run: local time, zone, cut-off, closed days.", no_args_is_help=True
+)
+app.add_typer(schedule_app, name="schedule")
 offline.register(app)
 
 DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
@@ -498,3 +504,87 @@ def dlq_replay(
     console.print(
         f"{verb} {len(plan.replay)}, skipped {len(plan.skipped)}" + (" (dry run: nothing published)" if dry_run else "")
     )
+
+
+# --- schedules ---------------------------------------------------------------------------------------
+
+
+def _parse_time(value: str, option: str) -> dt_time:
+    try:
+        return dt_time.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a local time HH:MM (e.g. 04:30)")
+
+
+@schedule_app.command("set")
+def schedule_set(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Madrid.")],
+    at: Annotated[str, typer.Option(help="Local run time HH:MM.")] = "04:30",
+    cutoff: Annotated[str, typer.Option(help="Local time after which a missed run is skipped.")] = "10:00",
+    closed_weekday: Annotated[list[int] | None, typer.Option(help="Closed weekday, 0=Mon … 6=Sun (repeat).")] = None,
+    closed_date: Annotated[list[str] | None, typer.Option(help="Closed date YYYY-MM-DD (repeat).")] = None,
+) -> None:
+    """Create or replace TENANT's daily schedule; the orchestrator triggers its plan when due."""
+    try:
+        schedule = TenantSchedule(
+            tenant,
+            time_zone,
+            run_at=_parse_time(at, "--at"),
+            cutoff=_parse_time(cutoff, "--cutoff"),
+            closed_weekdays=frozenset(closed_weekday or ()),
+            closed_dates=frozenset(_parse_date(d) for d in closed_date or ()),
+        )
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def write(conn: AsyncConnection) -> bool:
+        if not await masterdata.tenant_exists(conn, tenant):
+            return False
+        await scheduler.set_schedule(conn, schedule)
+        return True
+
+    if not _with_db(write):
+        fail(f"unknown tenant {tenant!r}: create it with `bakeplan seed` or fix the tenant id")
+    typer.echo(f"{tenant}: daily at {schedule.run_at:%H:%M} {time_zone}, cut-off {schedule.cutoff:%H:%M}")
+
+
+def _pause(tenant: str, *, paused: bool) -> None:
+    if not _with_db(lambda conn: scheduler.set_paused(conn, tenant, paused=paused)):
+        fail(f"tenant {tenant!r} has no schedule: create one with `bakeplan schedule set`")
+    typer.echo(f"{tenant}: {'paused' if paused else 'resumed'}")
+
+
+@schedule_app.command("pause")
+def schedule_pause(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+    """Stop triggering TENANT; the dates that pass are recorded as skipped."""
+    _pause(tenant, paused=True)
+
+
+@schedule_app.command("resume")
+def schedule_resume(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+    """Trigger TENANT again from its next due run (no catch-up of paused dates)."""
+    _pause(tenant, paused=False)
+
+
+@schedule_app.command("show")
+def schedule_show(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    limit: Annotated[int, typer.Option(help="How many recent dates.")] = 14,
+    as_json: JsonFlag = False,
+) -> None:
+    """The scheduler's recent decisions for TENANT: fired or skipped, and why."""
+    decisions = _with_db(lambda conn: scheduler.recent_decisions(conn, tenant, limit=limit))
+    if as_json:
+        print_json(decisions)
+        return
+    table = Table("date", "outcome", "due (UTC)", "decided (UTC)", "reason")
+    for d in decisions:
+        table.add_row(
+            str(d["business_date"]),
+            d["outcome"],
+            f"{d['due_at']:%Y-%m-%d %H:%M}",
+            f"{d['decided_at']:%H:%M:%S}",
+            d["reason"],
+        )
+    console.print(table)

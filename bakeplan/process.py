@@ -24,6 +24,7 @@ from bakeplan.metrics import Metrics
 from bakeplan.settings import Settings
 from contracts.topics import Topic
 from orchestrator.saga import daily_plan_definition
+from orchestrator.scheduler import run_due
 from orchestrator.service import Orchestrator
 from orchestrator.tables import outbox as orchestrator_outbox
 from workers.forecasting.handler import SPEC as FORECASTING
@@ -114,7 +115,8 @@ class App:
                     metrics=metrics,
                     crash_points=crash_points,
                 )
-            self._background += [relay.run, self._deadlines]
+            self._relay = relay
+            self._background += [relay.run, self._deadlines, self._schedules]
         else:
             spec = WORKER_SPECS[role]
             relay = OutboxRelay(
@@ -157,6 +159,16 @@ class App:
             except Exception:
                 log.exception("deadline scan failed; retrying")
             await asyncio.sleep(self.settings.deadline_scan_seconds)
+
+    async def _schedules(self) -> None:
+        """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
+        while True:
+            try:
+                while await run_due(self.engine, utc_now(), horizon_days=self.settings.horizon_days) > 0:
+                    self._relay.wake()
+            except Exception:
+                log.exception("schedule scan failed; retrying")
+            await asyncio.sleep(self.settings.schedule_scan_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_delivery_attempts: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
     retry_base_seconds: float = Field(default=0.2, gt=0, description="First retry backoff (doubles, with jitter).")
     relay_poll_seconds: float = Field(default=0.2, gt=0, description="Outbox polling interval (safety net).")
+    schedule_scan_seconds: float = Field(
+        default=5.0, gt=0, description="How often the orchestrator looks for tenants whose daily run is due."
+    )
     deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="How long a consumer's fetch waits at the broker (latency vs idle CPU)."

@@ -1,7 +1,9 @@
 """The orchestrator's own schema: saga state, recorded snapshots, step results, the timeline."""
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -9,9 +11,11 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
+    Time,
     func,
     text,
 )
@@ -92,4 +96,34 @@ dead_letter_replays = Table(
     Column("event_id", UUID(as_uuid=True)),
     Column("replayed_by", String(200), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# the daily schedule of each tenant (orchestrator/scheduling.py) and every decision it made
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("time_zone", String(64), nullable=False),
+    Column("run_at", Time, nullable=False),
+    Column("cutoff", Time, nullable=False),
+    Column("closed_weekdays", ARRAY(SmallInteger), nullable=False, server_default="{}"),
+    Column("closed_dates", ARRAY(Date), nullable=False, server_default="{}"),
+    Column("paused", Boolean, nullable=False, server_default="false"),
+    Column("last_decided", Date),
+    Column("next_due_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_schedules_next_due", "next_due_at"),
+)
+
+schedule_decisions = Table(
+    "schedule_decisions",
+    metadata,
+    # one decision per tenant and business date, whatever the number of scheduler replicas
+    Column("tenant_id", String(64), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("outcome", String(32), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("trigger_event_id", UUID(as_uuid=True)),
 )
