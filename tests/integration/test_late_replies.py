@@ -43,8 +43,16 @@ class FakeClock:
 
 
 async def _outgoing(engine: AsyncEngine, outbox: Table, saga_id: uuid.UUID, kind: type[M]) -> list[M]:
+    """The saga's messages of type `kind` in `outbox`, in order (only its tenant's rows are decoded:
+    the shared test database holds every other test's messages too)."""
+    sagas = orchestrator_tables.sagas
     async with engine.connect() as conn:
-        payloads = (await conn.execute(select(outbox.c.payload).order_by(outbox.c.id))).scalars().all()
+        tenant = (await conn.execute(select(sagas.c.tenant_id).where(sagas.c.saga_id == saga_id))).scalar_one()
+        payloads = (
+            (await conn.execute(select(outbox.c.payload).where(outbox.c.message_key == tenant).order_by(outbox.c.id)))
+            .scalars()
+            .all()
+        )
     messages = [decode(p) for p in payloads]
     return [m for m in messages if isinstance(m, kind) and m.saga_id == saga_id]
 
