@@ -229,6 +229,7 @@ def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple
         tenant_id=tenant,
         occurred_at=datetime.now(UTC),
         business_date=business_date,
+        source="operator",
         requested_by=requested_by,
         horizon_days=settings.horizon_days,
     )

@@ -1,21 +1,21 @@
 """The envelope every bakeplan message carries, and the registry of message types."""
 
-from typing import ClassVar
+from typing import Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class Message(BaseModel):
     """Base of every message on Kafka.
 
-    Subclasses set `event_type` as a `Literal` and `SCHEMA_VERSION`; new fields only with defaults.
+    Subclasses set `event_type` as a `Literal`. A compatible change adds a field with a default; a
+    breaking change overrides `schema_version` with the next version as its default and registers an
+    upcaster in `contracts.upcasting`.
     `saga_id` is `None` only for messages that start a saga (triggers).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
-
-    SCHEMA_VERSION: ClassVar[int] = 1
 
     event_id: UUID
     event_type: str
@@ -26,8 +26,26 @@ class Message(BaseModel):
     correlation_id: UUID | None = None
     occurred_at: AwareDatetime
 
+    @model_validator(mode="after")
+    def _is_the_current_version(self) -> Self:
+        # an object of this class has this release's fields, so it cannot claim an older version
+        current = current_version(type(self))
+        if self.schema_version != current:
+            raise ValueError(
+                f"schema_version {self.schema_version}: {self.event_type} objects are version {current}; "
+                "decode older versions with bakeplan.messaging.codec.decode, which upcasts them"
+            )
+        return self
+
 
 class Strict(BaseModel):
     """Base of the value objects inside messages."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+def current_version(cls: type[Message]) -> int:
+    """The version this release writes and reads natively: the class's `schema_version` default."""
+    default = cls.model_fields["schema_version"].default
+    assert isinstance(default, int), f"{cls.__name__}.schema_version needs an int default"
+    return default

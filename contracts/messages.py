@@ -32,10 +32,19 @@ StepName = Literal["forecasting", "production", "procurement"]
 # --- triggers ---------------------------------------------------------------------------------
 
 
+TriggerSource = Literal["schedule", "operator", "external"]
+
+
 class PlanningRequested(Message):
-    """Start the daily plan of one tenant for one business date (cron, operator or CLI)."""
+    """Start the daily plan of one tenant for one business date.
+
+    Version 2 added the required `source`: bakeplan's own scheduler ("schedule"), a person
+    ("operator", e.g. `bakeplan plan`), or another system such as an external cron ("external").
+    """
 
     event_type: Literal["planning.requested"] = "planning.requested"
+    schema_version: int = Field(default=2, ge=1)
+    source: TriggerSource
     business_date: date
     requested_by: str = Field(default="operator", max_length=200)
     horizon_days: int = Field(default=14, ge=1, le=60)

@@ -93,6 +93,7 @@ async def run_due(engine: AsyncEngine, now: datetime, *, horizon_days: int, limi
                         tenant_id=row.tenant_id,
                         occurred_at=now,
                         business_date=decision.business_date,
+                        source="schedule",
                         requested_by="scheduler",
                         horizon_days=horizon_days,
                     )

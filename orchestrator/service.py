@@ -159,7 +159,7 @@ class Orchestrator:
                     now,
                     "started",
                     None,
-                    f"by {trigger.requested_by}; snapshot {sha[:12]} ({len(body)} bytes)",
+                    f"by {trigger.requested_by} ({trigger.source}); snapshot {sha[:12]} ({len(body)} bytes)",
                 )
                 snapshot_event = SnapshotTaken(
                     event_id=_derived_id(saga_id, "snapshot"),

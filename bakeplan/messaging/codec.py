@@ -1,4 +1,4 @@
-"""orjson on the wire; strict pydantic validation on the way in."""
+"""orjson on the wire; strict pydantic validation on the way in, after lifting older schema versions."""
 
 from functools import cache
 
@@ -6,8 +6,9 @@ import orjson
 from pydantic import ValidationError
 
 from bakeplan.errors import InvalidMessageError
-from contracts.envelope import Message
+from contracts.envelope import Message, current_version
 from contracts.messages import message_types
+from contracts.upcasting import UpcastError, upcast
 
 
 def encode(message: Message) -> bytes:
@@ -34,11 +35,13 @@ def decode(raw: bytes | None) -> Message:
     if cls is None:
         known = ", ".join(sorted(_types()))
         raise InvalidMessageError(f"unknown event_type {event_type!r}: use one of {known}")
-    version = obj.get("schema_version", 1)
-    if version != cls.SCHEMA_VERSION:
-        raise InvalidMessageError(
-            f"{event_type}: unsupported schema_version {version!r}; this release reads version {cls.SCHEMA_VERSION}"
-        )
+    current = current_version(cls)
+    if obj.get("schema_version", 1) != current:
+        # an older version: lift it as JSON, then validate exactly as a current message
+        try:
+            raw = orjson.dumps(upcast(obj, current=current))
+        except UpcastError as exc:
+            raise InvalidMessageError(str(exc)) from exc
     try:
         return cls.model_validate_json(raw)
     except ValidationError as exc:

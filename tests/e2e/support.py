@@ -49,6 +49,7 @@ async def trigger(settings: Settings, tenant_id: str, business_date: date = TODA
         tenant_id=tenant_id,
         occurred_at=datetime.now(UTC),
         business_date=business_date,
+        source="external",
         requested_by="test",
     )
     await publish(settings, Topic.TRIGGERS, encode(message), key=tenant_id.encode())

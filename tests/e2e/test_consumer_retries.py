@@ -42,7 +42,11 @@ async def topic(settings: Settings) -> AsyncIterator[str]:
 
 def _trigger(tenant: str) -> PlanningRequested:
     return PlanningRequested(
-        event_id=uuid.uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=date(2026, 11, 28)
+        event_id=uuid.uuid4(),
+        tenant_id=tenant,
+        occurred_at=datetime.now(UTC),
+        business_date=date(2026, 11, 28),
+        source="external",
     )
 
 

@@ -129,7 +129,12 @@ async def test_list_then_replay_a_parked_trigger_once(
     # a consumer name of this test only, so `--all --consumer` cannot touch other tests' records
     consumer = f"orchestrator-{tenant_prefix}"
     message = PlanningRequested(
-        event_id=uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=TODAY, requested_by="dlq-test"
+        event_id=uuid4(),
+        tenant_id=tenant,
+        occurred_at=datetime.now(UTC),
+        business_date=TODAY,
+        source="operator",
+        requested_by="dlq-test",
     )
     parked_at = datetime.now(UTC)
     valid_id = await park_directly(

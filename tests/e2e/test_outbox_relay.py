@@ -47,7 +47,11 @@ async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
 
 def _message(tenant: str) -> outbox_store.Outgoing:
     trigger = PlanningRequested(
-        event_id=uuid.uuid4(), tenant_id=tenant, occurred_at=datetime.now(UTC), business_date=date(2026, 11, 28)
+        event_id=uuid.uuid4(),
+        tenant_id=tenant,
+        occurred_at=datetime.now(UTC),
+        business_date=date(2026, 11, 28),
+        source="external",
     )
     # the plans topic: no bakeplan consumer acts on a trigger there, so the test's records stay inert
     return outbox_store.Outgoing(Topic.PLANS, trigger)

@@ -124,6 +124,7 @@ class KafkaWriter:
             tenant_id=tenant_id,
             occurred_at=datetime.now(UTC),
             business_date=business_date,
+            source="external",
             requested_by="fault-suite",
         )
         body = encode(message)

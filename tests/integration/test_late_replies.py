@@ -93,7 +93,11 @@ async def _started_saga(engine: AsyncEngine, orchestrator: Orchestrator, tenant_
     async with engine.begin() as conn:
         await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=4, today=TODAY))
     trigger = PlanningRequested(
-        event_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=datetime.now(UTC), business_date=TODAY
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=datetime.now(UTC),
+        business_date=TODAY,
+        source="external",
     )
     await orchestrator.handle(trigger)
     return saga_id_for_trigger(trigger.event_id)

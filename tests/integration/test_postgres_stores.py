@@ -48,7 +48,11 @@ async def test_inbox_claim_rolls_back_with_the_effect(engine: AsyncEngine) -> No
 
 async def test_outbox_stores_each_event_once_and_encodes_it(engine: AsyncEngine, tenant_id: str) -> None:
     message = PlanningRequested(
-        event_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=datetime.now(UTC), business_date=TODAY
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=datetime.now(UTC),
+        business_date=TODAY,
+        source="external",
     )
     for _ in range(2):
         async with engine.begin() as conn:

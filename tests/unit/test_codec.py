@@ -40,6 +40,7 @@ def a_planning_request(**changes: Any) -> PlanningRequested:
         "tenant_id": TENANT,
         "occurred_at": AT_4AM,
         "business_date": MONDAY,
+        "source": "external",
         "requested_by": "cron",
         "horizon_days": 7,
     }
@@ -122,7 +123,7 @@ def test_encode_writes_the_envelope_and_iso_dates() -> None:
     obj = wire_dict(a_planning_request())
 
     assert obj["event_type"] == "planning.requested"
-    assert obj["schema_version"] == 1
+    assert obj["schema_version"] == 2
     assert obj["event_id"] == str(EVENT_ID)
     assert obj["business_date"] == "2024-05-13"
     assert obj["occurred_at"] == "2024-05-13T04:00:00.123456+00:00"
@@ -183,7 +184,7 @@ def without(message: Message, field_name: str) -> bytes:
         pytest.param(without(a_planning_request(), "event_type"), ["unknown event_type None"], id="no event_type"),
         pytest.param(
             with_changes(a_planning_request(), schema_version=99),
-            ["planning.requested", "unsupported schema_version 99", "reads version 1"],
+            ["planning.requested", "unsupported schema_version 99", "reads version 2", "upgrade bakeplan"],
             id="schema_version 99",
         ),
         pytest.param(

@@ -1,0 +1,193 @@
+"""Write the golden JSON file of every message type's current version that does not exist yet.
+
+    uv run python -m tests.golden.write
+
+Never rewrites an existing file: an old version's golden is what old producers really sent. After a
+compatible change (a new field with a default) delete the current version's file and run this; after
+a breaking change bump `schema_version`, add the upcaster, and run this for the new version. Every file
+of one type describes the same event, so the tests can check that upcasting an old file gives exactly
+the current one.
+"""
+
+import hashlib
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid5
+
+import orjson
+
+from bakeplan.messaging.codec import encode
+from bakeplan.planning import plan_snapshot
+from bakeplan.synthetic import generate_tenant
+from contracts.envelope import Message, current_version
+from contracts.messages import (
+    ALL_MESSAGES,
+    CancelProductionBatches,
+    DemandForecasted,
+    DiscardForecast,
+    ForecastDemand,
+    PlanCompensated,
+    PlanningRequested,
+    PlanProcurement,
+    PlanReady,
+    ProcurementPlanned,
+    ProductionScheduled,
+    SagaFailedAlert,
+    ScheduleProduction,
+    SnapshotTaken,
+    StepCompensated,
+    StepFailed,
+    VoidPurchaseLines,
+)
+from contracts.planning import PlanningSnapshot
+
+HERE = Path(__file__).parent
+TENANT = "golden-bakery"
+DAY = date(2026, 3, 30)
+AT = datetime(2026, 3, 30, 2, 30, tzinfo=UTC)
+TRIGGER = UUID("00000000-0000-4000-8000-000000000001")
+SAGA = UUID("00000000-0000-4000-8000-000000000002")
+
+
+def path_of(event_type: str, version: int) -> Path:
+    return HERE / f"{event_type}.v{version}.json"
+
+
+def _small_snapshot() -> PlanningSnapshot:
+    """A real synthetic tenant cut down to two products and what they need, so files stay readable."""
+    data = generate_tenant(TENANT, profile="small", seed=7, today=DAY, components=True, history_days=21)
+    snapshot = data.planning_snapshot(business_date=DAY, horizon_days=3)
+    products = snapshot.products[:2]
+    keep = {p.product_id for p in products}
+    recipes = tuple(r for r in snapshot.recipes if r.product_id in keep)
+    component_ids = {c.component_id for r in recipes for c in r.components}
+    components = tuple(c for c in snapshot.components if c.component_id in component_ids)
+    needed = {line.ingredient_id for r in recipes for line in r.lines} | {
+        line.ingredient_id for c in components for line in c.lines
+    }
+    suppliers = tuple(
+        s.model_copy(update={"items": tuple(i for i in s.items if i.ingredient_id in needed)})
+        for s in snapshot.suppliers
+        if any(i.ingredient_id in needed for i in s.items)
+    )
+    return snapshot.model_copy(
+        update={
+            "products": products,
+            "recipes": recipes,
+            "components": components,
+            "ingredients": tuple(i for i in snapshot.ingredients if i.ingredient_id in needed),
+            "stock_lots": tuple(lot for lot in snapshot.stock_lots if lot.ingredient_id in needed),
+            "suppliers": suppliers,
+            "sales": tuple(s for s in snapshot.sales if s.product_id in keep),
+            "open_purchase_orders": tuple(o for o in snapshot.open_purchase_orders if o.ingredient_id in needed),
+        }
+    )
+
+
+def samples() -> list[Message]:
+    """One realistic message of every type, all of one saga."""
+    s = _small_snapshot()
+    plan = plan_snapshot(s, saga_id=SAGA)
+    env: dict[str, Any] = {
+        "tenant_id": TENANT,
+        "saga_id": SAGA,
+        "correlation_id": SAGA,
+        "causation_id": TRIGGER,
+        "occurred_at": AT,
+    }
+
+    def eid(name: str) -> UUID:
+        return uuid5(SAGA, name)
+
+    body = orjson.dumps(s.model_dump())
+    return [
+        PlanningRequested(
+            event_id=TRIGGER,
+            tenant_id=TENANT,
+            occurred_at=AT,
+            business_date=DAY,
+            source="schedule",
+            requested_by="scheduler",
+            horizon_days=3,
+        ),
+        SnapshotTaken(event_id=eid("snapshot"), snapshot=s, content_sha256=hashlib.sha256(body).hexdigest(), **env),
+        ForecastDemand(
+            event_id=eid("run:forecasting:1"),
+            business_date=DAY,
+            horizon_days=3,
+            products=s.products,
+            sales=s.sales,
+            calendar=s.calendar,
+            **env,
+        ),
+        DemandForecasted(event_id=eid("forecasted"), forecast=plan.forecast, **env),
+        ScheduleProduction(
+            event_id=eid("run:production:1"),
+            business_date=DAY,
+            products=s.products,
+            recipes=s.recipes,
+            forecast=plan.forecast,
+            calendar=s.calendar,
+            components=s.components,
+            capacity=s.capacity,
+            **env,
+        ),
+        ProductionScheduled(event_id=eid("scheduled"), batches=plan.batches, requirements=plan.requirements, **env),
+        PlanProcurement(
+            event_id=eid("run:procurement:1"),
+            business_date=DAY,
+            ingredients=s.ingredients,
+            stock_lots=s.stock_lots,
+            suppliers=s.suppliers,
+            requirements=plan.requirements,
+            open_purchase_orders=s.open_purchase_orders,
+            policy=s.policy.model_copy(update={"planned_at": time(4, 30)}),
+            calendar=s.calendar,
+            **env,
+        ),
+        ProcurementPlanned(event_id=eid("planned"), purchase_lines=plan.purchase_lines, **env),
+        StepFailed(
+            event_id=eid("failed"),
+            step="production",
+            reason="oven capacity 480 min < 510 min needed on 2026-03-31",
+            **env,
+        ),
+        DiscardForecast(event_id=eid("compensate:forecasting:1"), attempt=1, **env),
+        CancelProductionBatches(event_id=eid("compensate:production:2"), attempt=2, **env),
+        VoidPurchaseLines(event_id=eid("compensate:procurement:1"), attempt=1, **env),
+        StepCompensated(event_id=eid("compensated"), step="forecasting", affected_rows=6, **env),
+        PlanReady(
+            event_id=eid("finish:COMPLETED"),
+            business_date=DAY,
+            batches=len(plan.batches),
+            purchase_lines=len(plan.purchase_lines),
+            **env,
+        ),
+        PlanCompensated(
+            event_id=eid("finish:COMPENSATED"), business_date=DAY, reason="production failed: oven capacity", **env
+        ),
+        SagaFailedAlert(
+            event_id=eid("finish:FAILED"),
+            reason="compensation of forecasting unanswered after 3 attempts",
+            **env,
+        ),
+    ]
+
+
+def main() -> None:
+    made = {type(m) for m in samples()}
+    missing_types = [cls.__name__ for cls in ALL_MESSAGES if cls not in made]
+    if missing_types:
+        raise SystemExit(f"no sample for {', '.join(missing_types)}: add one to tests/golden/write.py")
+    for message in samples():
+        target = path_of(message.event_type, current_version(type(message)))
+        if target.exists():
+            continue
+        # the wire bytes exactly as `encode` writes them, indented for review
+        target.write_bytes(orjson.dumps(orjson.loads(encode(message)), option=orjson.OPT_INDENT_2) + b"\n")
+        print(f"wrote {target.relative_to(HERE.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()
