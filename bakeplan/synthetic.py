@@ -43,7 +43,7 @@ from contracts.planning import (
     SupplierItem,
 )
 
-Profile = Literal["small", "standard", "large"]
+Profile = Literal["tiny", "small", "standard", "large"]
 # Ovens are sized for the busiest day of the week, with room for the newsvendor margin and whole
 # batches; capacity binds on peaks beyond it (holiday eves, seasonal products in season).
 CAPACITY_HEADROOM = 1.3
@@ -58,6 +58,8 @@ class ProfileSize:
 
 
 PROFILES: dict[str, ProfileSize] = {
+    # planning costs next to nothing: benchmarks of the orchestration overhead use it
+    "tiny": ProfileSize(products=1, ingredients=3, suppliers=1, history_days=28),
     "small": ProfileSize(products=8, ingredients=30, suppliers=4, history_days=182),
     "standard": ProfileSize(products=40, ingredients=150, suppliers=12, history_days=365),
     "large": ProfileSize(products=300, ingredients=1000, suppliers=20, history_days=730),

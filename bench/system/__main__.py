@@ -1,0 +1,145 @@
+"""Run the system benchmark: `uv run python -m bench.system [--quick] [--only idle,throughput,...]`."""
+
+import argparse
+import asyncio
+import json
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bakeplan.db import create_engine
+from bakeplan.settings import Settings
+from bench.system import probes, scenarios
+from bench.system.scenarios import Context
+
+SCENARIOS = ("idle", "throughput", "burst", "scaling")
+console = Console()
+
+
+def _git_revision() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings()
+    engine = create_engine(settings)
+    run_id = datetime.now(UTC).strftime("%H%M%S")
+    log_dir = Path(args.logs) / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(settings, engine, run_id, log_dir, settings.topic_partitions)
+    statements = await probes.enable_statement_counts(engine)
+    quick = args.quick
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": scenarios.machine(),
+        "git": _git_revision(),
+        "statements_counted": statements,
+        "quick": quick,
+    }
+    try:
+        if "idle" in args.only:
+            console.print("[bold]idle latency[/]: one standard tenant at a time")
+            results["idle"] = await scenarios.idle_latency(ctx, sagas_n=40 if quick else 200, profile="standard")
+        tiny_tenants: list[str] = []
+        if "throughput" in args.only or "scaling" in args.only:
+            tiny_tenants = await scenarios.seed(ctx, f"b{run_id}-tiny", 300 if quick else 600, "tiny")
+        if "throughput" in args.only:
+            seconds = 20 if quick else 60
+            console.print(f"[bold]throughput[/]: tiny tenants offered {args.rate}/s for {seconds} s")
+            capacity = await scenarios.throughput(
+                ctx, tiny_tenants, (0, 10), rate=args.rate, seconds=seconds, replicas=args.replicas
+            )
+            half = max(1.0, (capacity["completed_per_s"] or 2) / 2)
+            console.print(f"[bold]latency at half of it[/]: {half:.0f}/s")
+            at_half = await scenarios.throughput(
+                ctx, tiny_tenants, (10, 15), rate=half, seconds=seconds / 2, replicas=args.replicas
+            )
+            results["throughput"] = {"capacity": capacity, "at_half_rate": at_half}
+        if "burst" in args.only:
+            n = 200 if quick else 1000
+            console.print(f"[bold]morning burst[/]: {n} standard tenants at once")
+            results["burst"] = await scenarios.burst(ctx, tenants_n=n, profile="standard", replicas=args.replicas)
+        if "scaling" in args.only:
+            results["scaling"] = []
+            for i, replicas in enumerate((1, 2, 4)):
+                console.print(f"[bold]scaling[/]: {replicas} replica(s) per worker")
+                results["scaling"].append(
+                    await scenarios.throughput(
+                        ctx,
+                        tiny_tenants,
+                        (15 + 3 * i, 18 + 3 * i),
+                        rate=args.rate,
+                        seconds=10 if quick else 20,
+                        replicas=replicas,
+                    )
+                )
+    finally:
+        await engine.dispose()
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    table = Table(title="bakeplan system benchmark")
+    for column in ("measure", "result", "target"):
+        table.add_column(column)
+    if idle := results.get("idle"):
+        total = idle["trigger_to_completed"]
+        table.add_row("idle latency p50 / p99", f"{total.get('p50_ms')} / {total.get('p99_ms')} ms", "≤ 100 / ≤ 250 ms")
+        for part, s in idle["parts"].items():
+            table.add_row(f"  {part} p50 / p99", f"{s.get('p50_ms')} / {s.get('p99_ms')} ms", "")
+    if tp := results.get("throughput"):
+        cap, half = tp["capacity"], tp["at_half_rate"]
+        table.add_row("overhead throughput", f"{cap['completed_per_s']} sagas/s ({cap['sagas']} sagas)", "≥ 200/s")
+        lat = half["trigger_to_completed"]
+        table.add_row(
+            f"  latency at {half['offered_per_s']}/s p50 / p99", f"{lat.get('p50_ms')} / {lat.get('p99_ms')} ms", ""
+        )
+        c = cap["cost_per_saga"]
+        table.add_row(
+            "  Kafka records / bytes per saga", f"{c['kafka_records']['total']} / {c['kafka_bytes']['total']}", ""
+        )
+        table.add_row("  Postgres commits per saga", f"{c['postgres'].get('xact_commit')}", "")
+        table.add_row("  statements per saga", f"{c['postgres'].get('statements', 'n/a')}", "")
+        table.add_row("  CPU s per saga (all processes)", f"{round(sum(c['cpu_s'].values()), 4)}", "")
+    if b := results.get("burst"):
+        table.add_row(f"morning burst, {b['tenants']} standard tenants", f"{b['seconds']} s", "≤ 60 s")
+        table.add_row(
+            "  overhead ratio (system ÷ pure planners)",
+            f"{b['overhead_ratio']} ({b['pure_planning_seconds']} s pure)",
+            "≤ 1.5",
+        )
+        peak = max(v["peak_rss_mb"] for k, v in b["cost_per_saga"]["processes"].items() if not k.startswith("orch"))
+        table.add_row("  worker peak RSS (max)", f"{peak} MB", "≤ 250 MB")
+    for s in results.get("scaling", []):
+        table.add_row(
+            f"scaling: {s['replicas']} replica(s), {s['partitions']} partitions", f"{s['completed_per_s']} sagas/s", ""
+        )
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a few minutes)")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}")
+    parser.add_argument("--rate", type=float, default=300.0, help="offered triggers/s when finding the capacity")
+    parser.add_argument("--replicas", type=int, default=2, help="replicas per worker role (scaling tries 1, 2, 4)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/system.json"))
+    parser.add_argument("--logs", default=".bakeplan-local/bench-logs")
+    args = parser.parse_args()
+    args.only = set(args.only.split(","))
+    start = time.monotonic()
+    results = asyncio.run(run(args))
+    results["wall_s"] = round(time.monotonic() - start, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    report(results)
+    console.print(f"wrote {args.out} in {results['wall_s']} s")
+
+
+if __name__ == "__main__":
+    main()

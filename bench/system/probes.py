@@ -1,0 +1,155 @@
+"""What one saga costs: per-process CPU and peak memory from /proc, Kafka records and bytes per
+topic, Postgres transactions and statements."""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.topics import Topic
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    cpu_s: float
+    rss_mb: float
+    peak_rss_mb: float
+
+
+def proc_sample(pid: int) -> ProcSample:
+    """CPU seconds (user + system) so far, resident and peak resident memory of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    status: dict[str, str] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            status[key] = value.strip()
+    return ProcSample(
+        cpu_s=cpu,
+        rss_mb=int(status["VmRSS"].split()[0]) / 1024,
+        peak_rss_mb=int(status["VmHWM"].split()[0]) / 1024,
+    )
+
+
+@dataclass
+class KafkaCounts:
+    records: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+
+
+async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [
+            TopicPartition(str(t), p)
+            for t in Topic
+            for p in sorted(consumer.partitions_for_topic(str(t)) or await _partitions(consumer, str(t)))
+        ]
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    # aiokafka fills partition metadata lazily: ask for the topic once
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def kafka_counts(
+    bootstrap: str, before: Mapping[TopicPartition, int], after: Mapping[TopicPartition, int], *, read_bytes: bool
+) -> KafkaCounts:
+    """Records per topic between two `end_offsets` snapshots; with `read_bytes`, their key + value
+    bytes too (reads them back, so it takes a while after a large run)."""
+    counts = KafkaCounts()
+    for tp, end in after.items():
+        counts.records[tp.topic] = counts.records.get(tp.topic, 0) + end - before.get(tp, 0)
+    if not read_bytes:
+        return counts
+    wanted = {tp: (before.get(tp, 0), end) for tp, end in after.items() if end > before.get(tp, 0)}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(wanted))
+        for tp, (start, _) in wanted.items():
+            consumer.seek(tp, start)
+        remaining = set(wanted)
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < wanted[tp][1]:
+                        size = len(record.value or b"") + len(record.key or b"")
+                        counts.bytes[tp.topic] = counts.bytes.get(tp.topic, 0) + size
+                if (await consumer.position(tp)) >= wanted[tp][1]:
+                    remaining.discard(tp)
+        return counts
+    finally:
+        await consumer.stop()
+
+
+async def postgres_counters(engine: AsyncEngine) -> dict[str, int]:
+    """Commits, rows written and (with pg_stat_statements) statements executed, database-wide."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
+                    "FROM pg_stat_database WHERE datname = current_database()"
+                )
+            )
+        ).one()
+        counters = dict(row._mapping)
+        try:
+            calls = (await conn.execute(text("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"))).scalar_one()
+            counters["statements"] = int(calls)
+        except DBAPIError:
+            pass  # the extension is optional: without it statements are not counted
+    return {k: int(v) for k, v in counters.items()}
+
+
+async def enable_statement_counts(engine: AsyncEngine) -> bool:
+    """Create pg_stat_statements if the server preloads it; False when it cannot be counted."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+            await conn.execute(text("SELECT count(*) FROM pg_stat_statements"))
+        return True
+    except DBAPIError:
+        return False  # not preloaded on this server: statements are reported as unknown
+
+
+def per_saga(total: Mapping[str, int | float], sagas: int) -> dict[str, float]:
+    return {k: round(v / sagas, 2) for k, v in total.items()} if sagas else {}
+
+
+def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
+    """n, p50/p95/p99 and max in milliseconds."""
+    if not seconds:
+        return {"n": 0}
+    p50, p95, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 95, 99])
+    return {
+        "n": len(seconds),
+        "p50_ms": round(float(p50), 1),
+        "p95_ms": round(float(p95), 1),
+        "p99_ms": round(float(p99), 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+    }

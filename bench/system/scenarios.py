@@ -1,0 +1,340 @@
+"""The scenarios of the system benchmark. Each starts its own set of processes (so peak memory is
+the scenario's), seeds its own tenants under a unique prefix, and returns a JSON-able result."""
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bakeplan.messaging.codec import encode
+from bakeplan.planning import plan_snapshot
+from bakeplan.seed import write_tenant
+from bakeplan.settings import Settings
+from bakeplan.synthetic import Profile, generate_tenant
+from bench.system import probes
+from contracts.messages import PlanningRequested
+from contracts.planning import PlanningSnapshot
+from contracts.topics import Topic
+from orchestrator.saga import saga_id_for_trigger
+from orchestrator.tables import saga_log, sagas, snapshots
+from tests.e2e.processes import ROLES, Processes
+
+TODAY = date(2026, 11, 28)
+Job = tuple[str, date]  # (tenant, business date)
+
+
+@dataclasses.dataclass
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    run_id: str
+    log_dir: Path
+    partitions: int
+
+
+class Fleet:
+    """Every role as its own OS process (`bakeplan serve --role R`), `replicas` per worker role."""
+
+    def __init__(self, ctx: Context, *, replicas: int) -> None:
+        self.processes = Processes(
+            ctx.settings,
+            ctx.log_dir,
+            worker_replicas=replicas,
+            BAKEPLAN_LOG_LEVEL="WARNING",
+            BAKEPLAN_RELAY_POLL_SECONDS="0.5",  # NOTIFY wakes the relays; polling is the fallback
+        )
+        self._start: dict[str, probes.ProcSample] = {}
+
+    async def __aenter__(self) -> "Fleet":
+        for role in ROLES:
+            await asyncio.to_thread(self.processes.start, role)
+        self._start = {name: probes.proc_sample(p.pid) for name, p in self.processes.procs.items()}
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.processes.stop_all)
+
+    def usage(self) -> dict[str, dict[str, float]]:
+        """CPU seconds since the fleet was ready, and peak RSS since each process started."""
+        out = {}
+        for name, proc in self.processes.procs.items():
+            now = probes.proc_sample(proc.pid)
+            out[name] = {
+                "cpu_s": round(now.cpu_s - self._start[name].cpu_s, 2),
+                "peak_rss_mb": round(now.peak_rss_mb, 1),
+            }
+        return out
+
+
+async def seed(ctx: Context, prefix: str, count: int, profile: Profile) -> list[str]:
+    """`count` tenants of one generated profile under distinct ids (generated once: seeding is not
+    what is measured)."""
+    template = generate_tenant(f"{prefix}-0", profile=profile, seed=11, today=TODAY)
+    ids = [f"{prefix}-{n}" for n in range(count)]
+    for chunk in range(0, count, 50):
+        async with ctx.engine.begin() as conn:
+            for tenant in ids[chunk : chunk + 50]:
+                await write_tenant(conn, dataclasses.replace(template, tenant_id=tenant))
+    return ids
+
+
+def _trigger(job: Job) -> PlanningRequested:
+    tenant, day = job
+    return PlanningRequested(
+        event_id=uuid4(),
+        tenant_id=tenant,
+        occurred_at=datetime.now(UTC),
+        business_date=day,
+        source="external",
+        requested_by="bench",
+        horizon_days=14,
+    )
+
+
+class Triggers:
+    """Publishes triggers and remembers when each was sent (the latency starts there)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5
+        )
+        self.sent_at: dict[UUID, datetime] = {}
+
+    async def __aenter__(self) -> "Triggers":
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, jobs: Sequence[Job], *, wait: bool = True) -> list[UUID]:
+        saga_ids = []
+        futures = []
+        for job in jobs:
+            message = _trigger(job)
+            saga_id = saga_id_for_trigger(message.event_id)
+            self.sent_at[saga_id] = datetime.now(UTC)
+            futures.append(await self._producer.send(str(Topic.TRIGGERS), encode(message), key=job[0].encode()))
+            saga_ids.append(saga_id)
+        if wait:
+            await asyncio.gather(*futures)
+        return saga_ids
+
+
+async def _finished(engine: AsyncEngine, saga_ids: Sequence[UUID]) -> int:
+    async with engine.connect() as conn:
+        return int(
+            (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(sagas)
+                    .where(sagas.c.saga_id.in_(saga_ids), sagas.c.status.in_(("COMPLETED", "COMPENSATED", "FAILED")))
+                )
+            ).scalar_one()
+        )
+
+
+async def wait_all(engine: AsyncEngine, saga_ids: Sequence[UUID], *, timeout_s: float, poll_s: float = 0.2) -> float:
+    """Seconds until every saga is terminal; raises after `timeout_s`."""
+    start = time.monotonic()
+    while (done := await _finished(engine, saga_ids)) < len(saga_ids):
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"{done} of {len(saga_ids)} sagas terminal after {timeout_s} s")
+        await asyncio.sleep(poll_s)
+    return time.monotonic() - start
+
+
+async def latencies(engine: AsyncEngine, sent_at: dict[UUID, datetime], saga_ids: Sequence[UUID]) -> dict[str, Any]:
+    """Trigger → COMPLETED per saga, and each part of it from the saga's timeline."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(sagas.c.saga_id, sagas.c.status, sagas.c.updated_at).where(sagas.c.saga_id.in_(saga_ids))
+            )
+        ).all()
+        log_rows = (
+            await conn.execute(
+                select(saga_log.c.saga_id, saga_log.c.kind, saga_log.c.step, saga_log.c.at)
+                .where(saga_log.c.saga_id.in_(saga_ids))
+                .order_by(saga_log.c.id)
+            )
+        ).all()
+    statuses: dict[str, int] = {}
+    total = []
+    for row in rows:
+        statuses[row.status] = statuses.get(row.status, 0) + 1
+        if row.status == "COMPLETED":
+            total.append((row.updated_at - sent_at[row.saga_id]).total_seconds())
+    parts: dict[str, list[float]] = {"trigger_to_started": []}
+    started: dict[UUID, datetime] = {}
+    running: dict[tuple[UUID, str], datetime] = {}
+    for r in log_rows:
+        if r.kind == "started":
+            started[r.saga_id] = r.at
+            parts["trigger_to_started"].append((r.at - sent_at[r.saga_id]).total_seconds())
+        elif r.kind == "RunStep":
+            running[(r.saga_id, r.step)] = r.at
+        elif r.kind == "step_done" and (r.saga_id, r.step) in running:
+            parts.setdefault(r.step, []).append((r.at - running[(r.saga_id, r.step)]).total_seconds())
+    return {
+        "statuses": statuses,
+        "trigger_to_completed": probes.summary_ms(total),
+        "parts": {name: probes.summary_ms(values) for name, values in parts.items()},
+    }
+
+
+class Costs:
+    """Kafka, Postgres and process counters around one measured stretch."""
+
+    def __init__(self, ctx: Context, fleet: Fleet, *, read_bytes: bool) -> None:
+        self._ctx, self._fleet, self._read_bytes = ctx, fleet, read_bytes
+
+    async def __aenter__(self) -> "Costs":
+        self._offsets = await probes.end_offsets(self._ctx.settings.kafka_bootstrap)
+        self._pg = await probes.postgres_counters(self._ctx.engine)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def per_saga(self, sagas_done: int) -> dict[str, Any]:
+        kafka = await probes.kafka_counts(
+            self._ctx.settings.kafka_bootstrap,
+            self._offsets,
+            await probes.end_offsets(self._ctx.settings.kafka_bootstrap),
+            read_bytes=self._read_bytes,
+        )
+        pg = probes.diff(await probes.postgres_counters(self._ctx.engine), self._pg)
+        usage = self._fleet.usage()
+        return {
+            "kafka_records": probes.per_saga({"total": sum(kafka.records.values()), **kafka.records}, sagas_done),
+            "kafka_bytes": probes.per_saga({"total": sum(kafka.bytes.values()), **kafka.bytes}, sagas_done)
+            if self._read_bytes
+            else None,
+            "postgres": probes.per_saga(pg, sagas_done),
+            "cpu_s": probes.per_saga({k: v["cpu_s"] for k, v in usage.items()}, sagas_done),
+            "processes": usage,
+        }
+
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+
+async def idle_latency(ctx: Context, *, sagas_n: int, profile: Profile) -> dict[str, Any]:
+    """One saga at a time: trigger, wait until terminal, next."""
+    tenants = await seed(ctx, f"b{ctx.run_id}-idle", sagas_n, profile)
+    async with Fleet(ctx, replicas=1) as fleet, Triggers(ctx.settings) as triggers:
+        ids = []
+        for tenant in tenants:
+            (saga_id,) = await triggers.send([(tenant, TODAY)])
+            await wait_all(ctx.engine, [saga_id], timeout_s=60, poll_s=0.005)
+            ids.append(saga_id)
+        result = await latencies(ctx.engine, triggers.sent_at, ids)
+        result["processes"] = fleet.usage()
+    return {"profile": profile, "sagas": sagas_n, **result}
+
+
+def _jobs(tenants: Sequence[str], days: int) -> list[Job]:
+    return [(t, TODAY - timedelta(days=d)) for d in range(days) for t in tenants]
+
+
+async def throughput(
+    ctx: Context, tenants: Sequence[str], days: tuple[int, int], *, rate: float, seconds: float, replicas: int
+) -> dict[str, Any]:
+    """Offer `rate` triggers/s for `seconds`; the completion rate between the first and the last
+    completion is what the system sustains (offer more than it can to find its capacity)."""
+    jobs = _jobs(tenants, days[1])[days[0] * len(tenants) :][: int(rate * seconds)]
+    step = max(1, int(rate * 0.1))  # sent in tenths of a second
+    async with (
+        Fleet(ctx, replicas=replicas) as fleet,
+        Triggers(ctx.settings) as triggers,
+        Costs(ctx, fleet, read_bytes=True) as costs,
+    ):
+        start = time.monotonic()
+        ids: list[UUID] = []
+        for n in range(0, len(jobs), step):
+            await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+            ids += await triggers.send(jobs[n : n + step], wait=False)
+        offered_s = time.monotonic() - start
+        await wait_all(ctx.engine, ids, timeout_s=seconds * 10 + 120)
+        async with ctx.engine.connect() as conn:
+            first, last = (
+                await conn.execute(
+                    select(func.min(sagas.c.updated_at), func.max(sagas.c.updated_at)).where(sagas.c.saga_id.in_(ids))
+                )
+            ).one()
+        span = (last - first).total_seconds()
+        result = await latencies(ctx.engine, triggers.sent_at, ids)
+        cost = await costs.per_saga(len(ids))
+    return {
+        "replicas": replicas,
+        "partitions": ctx.partitions,
+        "offered_per_s": round(len(ids) / offered_s, 1),
+        "sagas": len(ids),
+        "completed_per_s": round(len(ids) / span, 1) if span > 0 else None,
+        "completion_span_s": round(span, 1),
+        **result,
+        "cost_per_saga": cost,
+    }
+
+
+async def burst(ctx: Context, *, tenants_n: int, profile: Profile, replicas: int) -> dict[str, Any]:
+    """Every tenant triggered at once; seconds until all are terminal, and what it cost."""
+    tenants = await seed(ctx, f"b{ctx.run_id}-burst", tenants_n, profile)
+    async with (
+        Fleet(ctx, replicas=replicas) as fleet,
+        Triggers(ctx.settings) as triggers,
+        Costs(ctx, fleet, read_bytes=False) as costs,
+    ):
+        start = time.monotonic()
+        ids = await triggers.send([(t, TODAY) for t in tenants])
+        await wait_all(ctx.engine, ids, timeout_s=1800, poll_s=0.5)
+        seconds = time.monotonic() - start
+        result = await latencies(ctx.engine, triggers.sent_at, ids)
+        cost = await costs.per_saga(len(ids))
+    pure_s = await _pure_planning_seconds(ctx.engine, ids)
+    return {
+        "profile": profile,
+        "tenants": tenants_n,
+        "replicas": replicas,
+        "partitions": ctx.partitions,
+        "seconds": round(seconds, 1),
+        "pure_planning_seconds": round(pure_s, 1),
+        "overhead_ratio": round(seconds / pure_s, 2),
+        **result,
+        "cost_per_saga": cost,
+    }
+
+
+async def _pure_planning_seconds(engine: AsyncEngine, saga_ids: Sequence[UUID]) -> float:
+    """The same sagas planned in this one process by the pure planners, from their recorded snapshots."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(sagas.c.saga_id, snapshots.c.body)
+                .join(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
+                .where(sagas.c.saga_id.in_(saga_ids))
+            )
+        ).all()
+    total = 0.0
+    for row in rows:
+        snapshot = PlanningSnapshot.model_validate_json(row.body)
+        start = time.perf_counter()
+        plan_snapshot(snapshot, saga_id=row.saga_id)
+        total += time.perf_counter() - start
+    return total
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return {"cpus": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1), "uname": " ".join(os.uname())}
