@@ -266,7 +266,7 @@ def _plan_ingredient(
     if floor is not None:
         # the floor must hold up to the first day a delivery can come, whatever the requirements' horizon
         horizon_days = max(horizon_days, reach_day + 1)
-    extended = needs + [0.0] * max(0, reach_day + 1 - horizon_days)
+    extended = needs + [0.0] * max(0, reach_day + 1 - len(needs))
     initial = project(lots, extended)
     backlog = sum(initial.unmet[:reach_day])
     initial_stock = initial.stock
