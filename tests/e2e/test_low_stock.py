@@ -1,7 +1,8 @@
-"""Low-stock events on the real stack (Kafka, Postgres, `bakeplan serve` processes with a 3 s debounce
+"""Low-stock events on the real stack (Kafka, Postgres, `bakeplan serve` processes with a 10 s debounce
 window): a burst coalesces into one procurement-only saga and one emergency purchase line; a second
 burst is covered by that open line; an event for an unknown ingredient is parked with the reason."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,13 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.codec import decode, encode
+from bakeplan.seed import write_tenant
 from bakeplan.settings import Settings
-from bakeplan.synthetic import TenantData
+from bakeplan.synthetic import TenantData, generate_tenant
 from contracts.messages import LowStockObserved, ProcurementPlanned
+from contracts.planning import WEEKDAYS, Calendar
 from contracts.topics import Topic
 from orchestrator.tables import low_stock_signals, sagas, step_results
 from tests.e2e.processes import Processes
-from tests.e2e.support import TERMINAL, eventually, read_topic, seed
+from tests.e2e.support import TERMINAL, TODAY, eventually, read_topic, seed
 from workers.procurement.tables import purchase_lines
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +40,20 @@ def pick_ingredient(tenant: TenantData) -> tuple[str, float]:
         if all(i.max_quantity is None or i.max_quantity >= 4 * big for i in items):
             return ingredient.ingredient_id, 2 * big
     raise AssertionError(f"tenant {tenant.tenant_id} has no suitable ingredient; change the seed")
+
+
+async def seed_always_open(engine: AsyncEngine, tenant_id: str) -> TenantData:
+    """A tenant open every day whose suppliers deliver every day: then the earliest delivery is always
+    placement + lead time, and a line for it must be ordered now (an emergency) on any day the test runs."""
+    tenant = generate_tenant(tenant_id, profile="small", seed=3, today=TODAY)
+    tenant = replace(
+        tenant,
+        calendar=Calendar(),
+        suppliers=tuple(s.model_copy(update={"delivery_weekdays": WEEKDAYS}) for s in tenant.suppliers),
+    )
+    async with engine.begin() as conn:
+        await write_tenant(conn, tenant)
+    return tenant
 
 
 def events(tenant_id: str, ingredient_id: str, quantities: list[float], threshold: float) -> list[LowStockObserved]:
@@ -97,7 +114,7 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
     processes: Processes, settings: Settings, engine: AsyncEngine, tenant_prefix: str
 ) -> None:
     tenant_id = f"{tenant_prefix}-low"
-    tenant = await seed(engine, tenant_id)
+    tenant = await seed_always_open(engine, tenant_id)
     ingredient_id, threshold = pick_ingredient(tenant)
     quantities = [threshold * (0.9 - 0.02 * i) for i in range(40)]  # falling, all below the threshold
     burst = events(tenant_id, ingredient_id, quantities, threshold)

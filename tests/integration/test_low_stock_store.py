@@ -46,6 +46,9 @@ async def tenant(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[str]:
     async with engine.begin() as conn:
         await masterdata.delete_tenant(conn, tenant_id)
         await conn.execute(delete(low_stock_signals).where(low_stock_signals.c.tenant_id == tenant_id))
+        # nothing of this test may be published later by a real orchestrator's relay (the e2e suite's)
+        await conn.execute(delete(outbox).where(outbox.c.message_key == tenant_id))
+        await conn.execute(delete(sagas).where(sagas.c.tenant_id == tenant_id))
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.messages import ProcurementPlanned
+from bakeplan.errors import PlanningError
+from contracts.messages import PlanReady, ProcurementPlanned
 from contracts.planning import (
     IngredientRequirement,
     OpenPurchaseOrder,
@@ -17,6 +18,7 @@ from contracts.planning import (
     PurchaseLine,
     StockLot,
 )
+from orchestrator.engine import FinishSaga, RunStep, SagaStatus, StartSaga, StepSucceeded, decide, new_saga
 from orchestrator.low_stock_rules import (
     PendingTenant,
     Signal,
@@ -27,6 +29,7 @@ from orchestrator.low_stock_rules import (
     open_lines,
     trim_lots,
 )
+from orchestrator.saga import StepResults, low_stock_definition, to_messages
 from tests.unit.test_procurement_replenishment import MONDAY, SAGA, a_lot, a_supplier, an_ingredient, day
 from workers.procurement.replenishment import plan_purchases
 
@@ -308,7 +311,33 @@ def test_daily_plans_are_unchanged_by_the_low_stock_inputs() -> None:
 
 
 def test_a_floor_for_an_unknown_ingredient_is_a_planning_error() -> None:
-    from bakeplan.errors import PlanningError
-
     with pytest.raises(PlanningError, match="'rye'"):
         plan_purchases(SAGA, [an_ingredient()], [], [a_supplier()], [], business_date=MONDAY, stock_floors={"rye": 1.0})
+
+
+# --- the procurement-only saga ------------------------------------------------------------------------
+
+
+def test_the_low_stock_saga_runs_procurement_only_and_completes_with_plan_ready() -> None:
+    definition = low_stock_definition(
+        step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
+    )
+    started = decide(definition, new_saga(definition), StartSaga(NOW))
+    assert started.commands == (RunStep("procurement"),)
+    done = decide(definition, started.state, StepSucceeded("procurement", NOW))
+    assert done.commands == (FinishSaga(SagaStatus.COMPLETED),)
+    results = StepResults()
+    results.record(planned(a_line("x", delivery=day(1))))
+    (out,) = to_messages(
+        done.commands[0],
+        saga_id=SAGA,
+        tenant_id="t1",
+        business_date=MONDAY,
+        attempt=1,
+        snapshot=None,
+        results=results,
+        causation_id=SAGA,
+        now=NOW,
+    )
+    assert isinstance(out.message, PlanReady)
+    assert (out.message.batches, out.message.purchase_lines) == (0, 1)
