@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.db import create_engine
@@ -17,11 +18,13 @@ from bakeplan.messaging.codec import decode
 from bakeplan.seed import write_tenant
 from bakeplan.settings import Settings
 from bakeplan.synthetic import generate_tenant
-from contracts.messages import LowStockObserved, PlanProcurement
+from contracts.messages import LowStockObserved, PlanningRequested, PlanProcurement
 from orchestrator import masterdata
 from orchestrator.low_stock import LowStock
-from orchestrator.saga import low_stock_definition
+from orchestrator.saga import daily_plan_definition, low_stock_definition
+from orchestrator.service import Orchestrator
 from orchestrator.tables import low_stock_signals, outbox, sagas
+from workers.procurement.tables import purchase_lines
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +148,54 @@ async def test_concurrent_scans_start_one_saga_for_a_debounced_burst(
     await recorder.record(an_event(tenant, ingredient, 0.5, clock.now))
     clock.now += 2 * WINDOW
     assert sum(await asyncio.gather(*(s.scan() for s in scanners))) == 0
+
+
+async def test_a_running_low_stock_saga_does_not_block_the_days_daily_plan(engine: AsyncEngine, tenant: str) -> None:
+    clock = Clock()
+    scanner = low_stock(engine, clock)
+    await scanner.record(an_event(tenant, await first_ingredient(engine, tenant), 1.0, clock.now))
+    clock.now += WINDOW
+    assert await scanner.scan() == 1
+    definition = daily_plan_definition(
+        step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
+    )
+    orchestrator = Orchestrator(engine, definition, clock, lambda: None)
+    trigger = PlanningRequested(
+        event_id=uuid4(), tenant_id=tenant, occurred_at=clock.now, business_date=clock.now.date(), requested_by="test"
+    )
+    await orchestrator.start(trigger)
+    async with engine.connect() as conn:
+        kinds = sorted((await conn.execute(select(sagas.c.kind).where(sagas.c.tenant_id == tenant))).scalars())
+    assert kinds == ["daily", "low_stock"]
+
+
+async def test_postgres_refuses_a_second_open_low_stock_line_on_a_slot(engine: AsyncEngine, tenant_id: str) -> None:
+    def row(line_id: str, status: str, purpose: str = "low_stock") -> dict[str, object]:
+        return {
+            "line_id": line_id,
+            "saga_id": uuid4(),
+            "tenant_id": tenant_id,
+            "supplier_id": "mill",
+            "ingredient_id": "flour",
+            "order_date": datetime(2026, 11, 28, tzinfo=UTC).date(),
+            "delivery_date": datetime(2026, 11, 30, tzinfo=UTC).date(),
+            "quantity": 10.0,
+            "unit_price": 1.0,
+            "late": False,
+            "reason": "test",
+            "status": status,
+            "purpose": purpose,
+        }
+
+    try:
+        async with engine.begin() as conn:
+            # a cancelled low-stock line and a daily line on the slot do not make it occupied for the index
+            await conn.execute(
+                insert(purchase_lines), [row("c1", "cancelled"), row("d1", "active", "daily"), row("a1", "active")]
+            )
+        with pytest.raises(IntegrityError, match="uq_purchase_lines_one_open_low_stock_slot"):
+            async with engine.begin() as conn:
+                await conn.execute(insert(purchase_lines).values(row("a2", "draft")))
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(delete(purchase_lines).where(purchase_lines.c.tenant_id == tenant_id))
