@@ -23,7 +23,8 @@ from bakeplan.messaging.outbox import OutboxRelay
 from bakeplan.metrics import Metrics
 from bakeplan.settings import Settings
 from contracts.topics import Topic
-from orchestrator.saga import daily_plan_definition
+from orchestrator.low_stock import LowStock
+from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import run_due
 from orchestrator.service import Orchestrator
 from orchestrator.tables import outbox as orchestrator_outbox
@@ -90,9 +91,16 @@ class App:
                 on_published=published,
                 crash_points=crash_points,
             )
+            step_timeout = timedelta(seconds=settings.step_timeout_seconds)
+            compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
             definition = daily_plan_definition(
-                step_timeout=timedelta(seconds=settings.step_timeout_seconds),
-                compensation_timeout=timedelta(seconds=settings.compensation_timeout_seconds),
+                step_timeout=step_timeout,
+                compensation_timeout=compensation_timeout,
+                max_compensation_attempts=settings.max_compensation_attempts,
+            )
+            procurement_only = low_stock_definition(
+                step_timeout=step_timeout,
+                compensation_timeout=compensation_timeout,
                 max_compensation_attempts=settings.max_compensation_attempts,
             )
             self.orchestrator = Orchestrator(
@@ -103,6 +111,26 @@ class App:
                 lambda status: metrics.sagas_finished.labels(status).inc(),
                 crash_points=crash_points,
                 dedupe=dedupe,
+                low_stock_definition=procurement_only,
+            )
+            self.low_stock = LowStock(
+                self.engine,
+                procurement_only,
+                utc_now,
+                relay.wake,
+                debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
+                horizon_days=settings.horizon_days,
+                dedupe=dedupe,
+            )
+            subscribe(
+                self.broker,
+                self.producer,
+                topic=Topic.LOW_STOCK,
+                consumer="orchestrator-low-stock",
+                handler=self.low_stock.record,
+                policy=policy,
+                metrics=metrics,
+                crash_points=crash_points,
             )
             for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
                 subscribe(
@@ -116,7 +144,7 @@ class App:
                     crash_points=crash_points,
                 )
             self._relay = relay
-            self._background += [relay.run, self._deadlines, self._schedules]
+            self._background += [relay.run, self._deadlines, self._schedules, self._low_stock]
         else:
             spec = WORKER_SPECS[role]
             relay = OutboxRelay(
@@ -169,6 +197,15 @@ class App:
             except Exception:
                 log.exception("schedule scan failed; retrying")
             await asyncio.sleep(self.settings.schedule_scan_seconds)
+
+    async def _low_stock(self) -> None:
+        """Start the procurement-only sagas whose debounce window passed (see orchestrator/low_stock.py)."""
+        while True:
+            try:
+                await self.low_stock.scan()
+            except Exception:
+                log.exception("low-stock scan failed; retrying")
+            await asyncio.sleep(self.settings.low_stock_scan_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings)

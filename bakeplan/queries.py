@@ -57,6 +57,7 @@ async def active_saga_for(conn: AsyncConnection, tenant_id: str, business_date: 
             select(sagas.c.saga_id, sagas.c.status).where(
                 sagas.c.tenant_id == tenant_id,
                 sagas.c.business_date == business_date,
+                sagas.c.kind == "daily",  # a low-stock saga of the same date is not the day's plan
                 sagas.c.status.in_(ACTIVE_STATUSES),
             )
         )

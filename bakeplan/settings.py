@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     schedule_scan_seconds: float = Field(
         default=5.0, gt=0, description="How often the orchestrator looks for tenants whose daily run is due."
     )
+    low_stock_debounce_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Low-stock signals of one tenant within this window coalesce into one procurement-only saga.",
+    )
+    low_stock_scan_seconds: float = Field(
+        default=1.0, gt=0, description="How often the orchestrator looks for low-stock signals whose window passed."
+    )
     deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="How long a consumer's fetch waits at the broker (latency vs idle CPU)."

@@ -3,9 +3,9 @@
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Message
+from contracts.envelope import Message, Strict
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -48,6 +48,27 @@ class PlanningRequested(Message):
     business_date: date
     requested_by: str = Field(default="operator", max_length=200)
     horizon_days: int = Field(default=14, ge=1, le=60)
+
+
+class LowStockObserved(Message):
+    """An inventory system saw an ingredient's stock at or below its threshold (docs/low_stock.md).
+
+    Quantities are in the ingredient's own unit. `saga_id` is None: the event starts work, it does not
+    belong to a saga. Keyed by `tenant_id`; a re-sent event with the same `event_id` is a duplicate.
+    """
+
+    event_type: Literal["inventory.low_stock"] = "inventory.low_stock"
+    ingredient_id: str = Field(min_length=1, max_length=64)
+    quantity_on_hand: float = Field(ge=0, description="counted stock now, in the ingredient's unit")
+    threshold: float = Field(ge=0, description="the level the inventory system reorders at, same unit")
+    observed_at: AwareDatetime
+
+
+class StockFloor(Strict):
+    """Stock a low-stock plan holds an ingredient at, at least (its signalled threshold)."""
+
+    ingredient_id: str
+    quantity: float = Field(ge=0, description="in the ingredient's unit")
 
 
 # --- the snapshot -------------------------------------------------------------------------------
@@ -105,6 +126,12 @@ class PlanProcurement(Message):
     open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
     policy: PlanningPolicy = PlanningPolicy()
     calendar: Calendar = Calendar()
+    purpose: Literal["daily", "low_stock"] = Field(
+        default="daily",
+        description="low_stock: a procurement-only saga; its lines avoid the supplier × ingredient × delivery "
+        "date slots of `open_purchase_orders`, hold stock at `stock_floors` and flag emergencies",
+    )
+    stock_floors: tuple[StockFloor, ...] = ()
 
 
 class VoidPurchaseLines(Message):
@@ -179,6 +206,7 @@ StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFa
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
     PlanningRequested,
+    LowStockObserved,
     SnapshotTaken,
     ForecastDemand,
     DiscardForecast,

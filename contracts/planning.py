@@ -247,3 +247,6 @@ class PurchaseLine(Strict):
     late: bool = Field(description="the latest order date that delivers in time is already past")
     reason: str
     reasoning: Reasoning | None = None
+    emergency: bool = Field(
+        default=False, description="a low-stock saga's line that must be ordered now, outside the daily cycle"
+    )

@@ -7,6 +7,7 @@ class Topic(StrEnum):
     """Topic names. Every message is keyed by `tenant_id`, so one tenant's messages stay ordered."""
 
     TRIGGERS = "bakeplan.planning.triggers"
+    LOW_STOCK = "bakeplan.inventory.low-stock"
     SNAPSHOTS = "bakeplan.planning.snapshots"
     FORECASTING_COMMANDS = "bakeplan.forecasting.commands"
     PRODUCTION_COMMANDS = "bakeplan.production.commands"

@@ -52,6 +52,17 @@ def daily_plan_definition(
     )
 
 
+def low_stock_definition(
+    *, step_timeout: timedelta, compensation_timeout: timedelta, max_compensation_attempts: int
+) -> SagaDefinition:
+    """The procurement-only saga a burst of low-stock signals starts (orchestrator/low_stock.py)."""
+    return SagaDefinition(
+        steps=(StepDefinition("procurement", step_timeout),),
+        compensation_timeout=compensation_timeout,
+        max_compensation_attempts=max_compensation_attempts,
+    )
+
+
 def saga_id_for_trigger(trigger_event_id: UUID) -> UUID:
     """Deterministic, so the CLI can print the id of the saga its trigger starts."""
     return uuid5(SAGA_ID_NAMESPACE, str(trigger_event_id))

@@ -73,9 +73,14 @@ class Orchestrator:
         *,
         crash_points: CrashPoints = DISARMED,
         dedupe: bool = True,
+        low_stock_definition: SagaDefinition | None = None,
     ) -> None:
         """`on_commit` wakes the outbox relay; `on_finished(status)` counts sagas that ended.
-        `dedupe=False` is the fault suite's mutation switch (redeliveries are handled again)."""
+        `dedupe=False` is the fault suite's mutation switch (redeliveries are handled again).
+        `low_stock_definition` drives sagas of kind 'low_stock' (orchestrator/low_stock.py)."""
+        self._definitions = {"daily": definition}
+        if low_stock_definition is not None:
+            self._definitions["low_stock"] = low_stock_definition
         self._on_finished = on_finished
         self._crash_points = crash_points
         self._dedupe = dedupe
@@ -111,6 +116,7 @@ class Orchestrator:
                         select(sagas.c.saga_id, sagas.c.status).where(
                             sagas.c.tenant_id == trigger.tenant_id,
                             sagas.c.business_date == trigger.business_date,
+                            sagas.c.kind == "daily",
                             sagas.c.status.in_(("RUNNING", "COMPENSATING", "COMPLETED")),
                         )
                     )
@@ -253,7 +259,7 @@ class Orchestrator:
         if row is None:
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
         state: SagaState = state_from_dict(row.state)
-        decision = decide(self._definition, state, event)
+        decision = decide(self._definitions[row.kind], state, event)
         step = getattr(event, "step", None)
         if decision.note:
             await _log(conn, saga_id, now, "ignored", step, decision.note)

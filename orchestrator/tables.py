@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -40,13 +41,22 @@ sagas = Table(
     Column("next_deadline", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    # invariant 5: at most one live or completed plan per tenant and business date
+    # daily: the daily plan; low_stock: a procurement-only saga started by low-stock signals
+    Column("kind", String(16), nullable=False, server_default="daily"),
+    # invariant 5: at most one live or completed daily plan per tenant and business date
     Index(
         "uq_sagas_one_plan_per_day",
         "tenant_id",
         "business_date",
         unique=True,
-        postgresql_where=text("status IN ('RUNNING', 'COMPENSATING', 'COMPLETED')"),
+        postgresql_where=text("kind = 'daily' AND status IN ('RUNNING', 'COMPENSATING', 'COMPLETED')"),
+    ),
+    # at most one running procurement-only saga per tenant, whatever the number of replicas
+    Index(
+        "uq_sagas_one_running_low_stock",
+        "tenant_id",
+        unique=True,
+        postgresql_where=text("kind = 'low_stock' AND status IN ('RUNNING', 'COMPENSATING')"),
     ),
     Index("ix_sagas_due", "next_deadline", postgresql_where=text("status IN ('RUNNING', 'COMPENSATING')")),
     Index("ix_sagas_tenant", "tenant_id", "created_at"),
@@ -126,4 +136,20 @@ schedule_decisions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
     Column("trigger_event_id", UUID(as_uuid=True)),
+)
+
+# low-stock signals (orchestrator/low_stock.py): pending while saga_id is NULL, then the saga they started
+low_stock_signals = Table(
+    "low_stock_signals",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("ingredient_id", String(64), nullable=False),
+    Column("quantity_on_hand", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("saga_id", UUID(as_uuid=True)),
+    Index("ix_low_stock_signals_pending", "tenant_id", "received_at", postgresql_where=text("saga_id IS NULL")),
+    Index("ix_low_stock_signals_saga", "saga_id"),
 )

@@ -11,7 +11,11 @@ from tests.e2e.processes import Processes
 
 @pytest.fixture(scope="package")  # stopped before the fault suite, which needs the consumer groups to itself
 def processes(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
-    procs = Processes(settings, tmp_path_factory.mktemp("logs"), worker_replicas=2)
+    # a short low-stock debounce window (tests/e2e/test_low_stock.py), still longer than a busy machine takes
+    # to consume its burst of 50 events (measured: up to ~4 s on 2 shared cores)
+    procs = Processes(
+        settings, tmp_path_factory.mktemp("logs"), worker_replicas=2, BAKEPLAN_LOW_STOCK_DEBOUNCE_SECONDS="10"
+    )
     procs.start_all()
     yield procs
     procs.stop_all()

@@ -1,4 +1,10 @@
-"""Procurement worker: purchase lines for the ingredient requirements, lead time first."""
+"""Procurement worker: purchase lines for the ingredient requirements, lead time first.
+
+A low-stock command (`purpose="low_stock"`, docs/low_stock.md) also holds stock at its floors, never
+plans a line on the supplier × ingredient × delivery-date slot of an open order or line it was given,
+and flags emergency lines; its rows carry `purpose="low_stock"`, which the unique partial index on
+`purchase_lines` covers.
+"""
 
 from typing import Any
 
@@ -11,6 +17,7 @@ from workers.shell.runtime import StepResult, StepSpec
 
 def plan(command: PlanProcurement, envelope: dict[str, Any]) -> StepResult:
     assert command.saga_id is not None, "step commands always carry their saga"
+    low_stock = command.purpose == "low_stock"
     lines = plan_purchases(
         command.saga_id,
         command.ingredients,
@@ -21,9 +28,16 @@ def plan(command: PlanProcurement, envelope: dict[str, Any]) -> StepResult:
         open_orders=command.open_purchase_orders,
         policy=command.policy,
         calendar=command.calendar,
+        stock_floors={floor.ingredient_id: floor.quantity for floor in command.stock_floors},
+        occupied_slots=frozenset(
+            (order.supplier_id, order.ingredient_id, order.delivery_date) for order in command.open_purchase_orders
+        )
+        if low_stock
+        else frozenset(),
+        flag_emergencies=low_stock,
     )
     return StepResult(
-        rows={purchase_lines: [line.model_dump() for line in lines]},
+        rows={purchase_lines: [{**line.model_dump(), "purpose": command.purpose} for line in lines]},
         reply=ProcurementPlanned(purchase_lines=lines, **envelope),
     )
 

@@ -88,6 +88,7 @@ class IngredientInputs:
     business_date: date
     policy: PlanningPolicy
     calendar: Calendar
+    occupied: frozenset[tuple[str, date]] = frozenset()  # (supplier, delivery) slots with an open line already
 
 
 def plan_ingredient(inputs: IngredientInputs, backlog: float, initial_stock: list[float]) -> list[PlannedLine]:
@@ -106,7 +107,7 @@ class _Planner:
         self.backlog = backlog
         self.lots = list(inputs.lots)
         self.lines: list[PlannedLine] = []
-        self.taken: set[tuple[str, date]] = set()
+        self.taken: set[tuple[str, date]] = set(inputs.occupied)
         self.earliest = (min(reach.earliest for reach in inputs.reaches) - inputs.business_date).days
 
     def target(self, day: int) -> float:

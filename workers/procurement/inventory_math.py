@@ -27,7 +27,7 @@ from typing import Literal
 # Half of the demand over the lead time: a common rule of thumb when no deviation is known.
 PERCENTAGE_OF_LEAD_TIME_DEMAND = 0.5
 
-SafetyStockMethod = Literal["statistical", "percentage"]
+SafetyStockMethod = Literal["statistical", "percentage", "stock_floor"]  # stock_floor: a low-stock threshold
 
 
 @dataclass(frozen=True)

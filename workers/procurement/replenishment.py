@@ -22,9 +22,20 @@ This module adds:
   delivery day after `business_date` (the day after, for an unknown supplier), so a late supplier
   that delivers twice a week does not leave the bakery waiting on a promise.
 - Each line's `unit_price` is the effective (tier) price of its quantity.
+
+A low-stock plan (docs/low_stock.md) passes three more inputs:
+- `stock_floors`: per ingredient, stock the plan holds at least (the signalled threshold): the safety
+  stock is max(computed, floor). A floored ingredient is planned even without requirements, over a
+  horizon that reaches at least its earliest possible delivery.
+- `occupied_slots`: (supplier, ingredient, delivery date) slots that already have an open line; no line
+  is planned on them (at most one open line per slot).
+- `flag_emergencies`: a line is an emergency when it must be ordered now — its order date is its
+  supplier's placement date (today, or tomorrow after the supplier's cut-off) — so waiting for the next
+  daily plan would deliver later.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from uuid import UUID, uuid5
 
@@ -71,6 +82,9 @@ def plan_purchases(
     open_orders: Sequence[OpenPurchaseOrder] = (),
     policy: PlanningPolicy = PlanningPolicy(),
     calendar: Calendar = Calendar(),
+    stock_floors: Mapping[str, float] | None = None,
+    occupied_slots: frozenset[tuple[str, str, date]] = frozenset(),
+    flag_emergencies: bool = False,
 ) -> tuple[PurchaseLine, ...]:
     """Purchase lines that hold each ingredient's projected stock at its safety stock.
 
@@ -78,10 +92,20 @@ def plan_purchases(
     `uuid5(saga_id, "po:{supplier_id}:{ingredient_id}:{delivery_date}")` and unique within the plan.
     Every quantity is > 0, whole packs, ≥ MOQ and ≤ `max_quantity`.
 
-    Raises `PlanningError` if a requirement names an ingredient not in `ingredients`, or if stock
-    cannot cover an ingredient and no supplier offers (or can deliver) it.
+    `stock_floors`, `occupied_slots` ((supplier_id, ingredient_id, delivery_date)) and
+    `flag_emergencies` serve low-stock plans (module docstring); no line lands on an occupied slot.
+
+    Raises `PlanningError` if a requirement or floor names an ingredient not in `ingredients`, or if
+    stock cannot cover an ingredient and no supplier offers (or can deliver) it.
     """
+    floors = dict(stock_floors or {})
     ingredients_by_id = {ingredient.ingredient_id: ingredient for ingredient in ingredients}
+    for ingredient_id in floors:
+        if ingredient_id not in ingredients_by_id:
+            raise PlanningError(
+                f"saga {saga_id}: a stock floor names unknown ingredient {ingredient_id!r}; "
+                "add the ingredient to the master data"
+            )
     current = []
     for requirement in requirements:
         if requirement.ingredient_id not in ingredients_by_id:
@@ -91,9 +115,9 @@ def plan_purchases(
             )
         if requirement.day >= business_date:
             current.append(requirement)
-    if not current:
+    if not current and not floors:
         return ()
-    horizon_days = (max(requirement.day for requirement in current) - business_date).days + 1
+    horizon_days = max((requirement.day - business_date).days + 1 for requirement in current) if current else 1
     open_days = sum(calendar.is_open(business_date + timedelta(days=n)) for n in range(horizon_days))
 
     needs: dict[str, list[float]] = {}
@@ -109,6 +133,9 @@ def plan_purchases(
             variances[ingredient_id] = None
         elif daily is not None:
             daily[index] += requirement.quantity_sd**2
+    for ingredient_id in floors:
+        needs.setdefault(ingredient_id, [0.0] * horizon_days)
+        variances.setdefault(ingredient_id, [0.0] * horizon_days)
 
     supply: dict[str, list[tuple[str, date, date | None, float]]] = {}
     for lot in stock_lots:
@@ -150,10 +177,16 @@ def plan_purchases(
                 business_date=business_date,
                 policy=policy,
                 calendar=calendar,
+                floor=floors.get(ingredient_id),
+                occupied=frozenset(
+                    (supplier_id, day)
+                    for supplier_id, slot_ingredient, day in occupied_slots
+                    if slot_ingredient == ingredient_id
+                ),
             )
         )
     apply_min_order_values(planned, horizon_days=horizon_days, window_days=policy.consolidation_window_days)
-    lines = [_purchase_line(saga_id, line) for line in planned]
+    lines = [_purchase_line(saga_id, line, flag_emergencies=flag_emergencies) for line in planned]
     lines.sort(key=lambda line: (line.order_date, line.supplier_id, line.ingredient_id, line.delivery_date))
     return tuple(lines)
 
@@ -183,6 +216,8 @@ def _plan_ingredient(
     business_date: date,
     policy: PlanningPolicy,
     calendar: Calendar,
+    floor: float | None = None,
+    occupied: frozenset[tuple[str, date]] = frozenset(),
 ) -> list[PlannedLine]:
     horizon_days = len(needs)
     mean_per_open_day = sum(needs) / max(open_days, 1)
@@ -224,9 +259,14 @@ def _plan_ingredient(
         lead_time_days=risk.protection_days,
         lead_time_sd_days=risk.lead_time_sd_days,
     )
+    if floor is not None and floor > safety.quantity:
+        safety = replace(safety, quantity=floor, method="stock_floor")
     # Stock that runs out before the best supplier can come is bought from whoever comes first.
     reach_day = (min(reach.earliest for reach in reaches) - business_date).days
-    extended = needs + [0.0] * max(0, reach_day + 1 - horizon_days)
+    if floor is not None:
+        # the floor must hold up to the first day a delivery can come, whatever the requirements' horizon
+        horizon_days = max(horizon_days, reach_day + 1)
+    extended = needs + [0.0] * max(0, reach_day + 1 - len(needs))
     initial = project(lots, extended)
     backlog = sum(initial.unmet[:reach_day])
     initial_stock = initial.stock
@@ -251,11 +291,12 @@ def _plan_ingredient(
         business_date=business_date,
         policy=policy,
         calendar=calendar,
+        occupied=occupied,
     )
     return plan_ingredient(inputs, backlog, initial_stock)
 
 
-def _purchase_line(saga_id: UUID, line: PlannedLine) -> PurchaseLine:
+def _purchase_line(saga_id: UUID, line: PlannedLine, *, flag_emergencies: bool = False) -> PurchaseLine:
     item = line.reach.offer.item
     supplier_id = line.supplier.supplier_id
     unit_price, tier = effective_unit_price(item, line.quantity)
@@ -281,6 +322,15 @@ def _purchase_line(saga_id: UUID, line: PlannedLine) -> PurchaseLine:
         reason += f"; exceeds the shelf-life cap by {facts['expected_waste']}"
     if facts.get("below_min_order_value"):
         reason += "; order below the supplier's minimum value"
+    emergency = flag_emergencies and line.order_date <= line.reach.placed_on
+    if flag_emergencies:  # daily lines keep their facts as they were
+        facts["emergency"] = emergency
+        facts["placed_on"] = line.reach.placed_on.isoformat()
+    if emergency:
+        reason += (
+            f"; EMERGENCY (low stock): must be ordered now, placed {line.reach.placed_on.isoformat()}, "
+            "outside the daily cycle"
+        )
     return PurchaseLine(
         line_id=str(uuid5(saga_id, f"po:{supplier_id}:{item.ingredient_id}:{line.delivery.isoformat()}")),
         supplier_id=supplier_id,
@@ -292,6 +342,7 @@ def _purchase_line(saga_id: UUID, line: PlannedLine) -> PurchaseLine:
         late=line.late,
         reason=reason,
         reasoning=Reasoning(rule=rule, facts=facts),
+        emergency=emergency,
     )
 
 
