@@ -32,7 +32,8 @@ async def test_a_version_1_trigger_from_an_old_cron_still_plans_the_day(
         "occurred_at": datetime.now(UTC).isoformat(),
         "requested_by": "night-cron",
     }
-    assert old["schema_version"] == 1 and "source" not in old
+    assert old["schema_version"] == 1
+    assert "source" not in old
 
     await publish(settings, Topic.TRIGGERS, orjson.dumps(old), key=tenant.encode())
     saga_id = saga_id_for_trigger(uuid.UUID(old["event_id"]))

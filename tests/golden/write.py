@@ -27,6 +27,7 @@ from contracts.messages import (
     DemandForecasted,
     DiscardForecast,
     ForecastDemand,
+    LowStockObserved,
     PlanCompensated,
     PlanningRequested,
     PlanProcurement,
@@ -110,6 +111,15 @@ def samples() -> list[Message]:
             source="schedule",
             requested_by="scheduler",
             horizon_days=3,
+        ),
+        LowStockObserved(
+            event_id=uuid5(TRIGGER, "low-stock"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            ingredient_id=s.ingredients[0].ingredient_id,
+            quantity_on_hand=1.5,
+            threshold=12.0,
+            observed_at=AT,
         ),
         SnapshotTaken(event_id=eid("snapshot"), snapshot=s, content_sha256=hashlib.sha256(body).hexdigest(), **env),
         ForecastDemand(

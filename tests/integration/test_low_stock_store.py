@@ -161,7 +161,12 @@ async def test_a_running_low_stock_saga_does_not_block_the_days_daily_plan(engin
     )
     orchestrator = Orchestrator(engine, definition, clock, lambda: None)
     trigger = PlanningRequested(
-        event_id=uuid4(), tenant_id=tenant, occurred_at=clock.now, business_date=clock.now.date(), requested_by="test"
+        event_id=uuid4(),
+        tenant_id=tenant,
+        occurred_at=clock.now,
+        business_date=clock.now.date(),
+        source="operator",
+        requested_by="test",
     )
     await orchestrator.start(trigger)
     async with engine.connect() as conn:

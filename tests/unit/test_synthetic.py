@@ -73,6 +73,7 @@ def test_profile_sizes_are_exact(profile: Profile) -> None:
 
 def test_profile_table_matches_the_spec() -> None:
     assert {name: (s.products, s.ingredients, s.suppliers, s.history_days) for name, s in PROFILES.items()} == {
+        "tiny": (1, 3, 1, 28),
         "small": (8, 30, 4, 182),
         "standard": (40, 150, 12, 365),
         "large": (300, 1000, 20, 730),
