@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     schedule_scan_seconds: float = Field(
         default=5.0, gt=0, description="How often the orchestrator looks for tenants whose daily run is due."
     )
+    schedule_jitter_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="Each tenant's daily run fires a fixed offset in [0, this) after its run time (0 = none).",
+    )
     deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="How long a consumer's fetch waits at the broker (latency vs idle CPU)."
