@@ -24,7 +24,7 @@ from bakeplan.metrics import Metrics
 from bakeplan.settings import Settings
 from contracts.topics import Topic
 from orchestrator.saga import daily_plan_definition
-from orchestrator.scheduler import drain, seconds_until_next_due
+from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.tables import outbox as orchestrator_outbox
 from workers.forecasting.handler import SPEC as FORECASTING
@@ -34,8 +34,6 @@ from workers.shell.runtime import StepWorker
 
 Role = Literal["orchestrator", "forecasting", "production", "procurement"]
 ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procurement")
-# the scheduler's shortest sleep: tenants jittered a few ms apart share a pass instead of one each
-_SCHEDULE_BATCH_FLOOR_SECONDS = 0.2
 WORKER_SPECS = {"forecasting": FORECASTING, "production": PRODUCTION, "procurement": PROCUREMENT}
 
 log = logging.getLogger(__name__)
@@ -163,25 +161,15 @@ class App:
             await asyncio.sleep(self.settings.deadline_scan_seconds)
 
     async def _schedules(self) -> None:
-        """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py):
-        drain the due schedules in bounded passes, then sleep until the next one comes due (at most
-        the scan interval, which also bounds how long a new schedule waits)."""
-        jitter = timedelta(seconds=self.settings.schedule_jitter_seconds)
-        scan = self.settings.schedule_scan_seconds
-        while True:
-            try:
-                await drain(
-                    self.engine,
-                    utc_now,
-                    horizon_days=self.settings.horizon_days,
-                    max_jitter=jitter,
-                    on_pass=lambda p: self._relay.wake() if p.fired else None,
-                )
-                pause = await seconds_until_next_due(self.engine, utc_now(), at_most=scan)
-            except Exception:
-                log.exception("schedule scan failed; retrying")
-                pause = scan
-            await asyncio.sleep(max(pause, min(_SCHEDULE_BATCH_FLOOR_SECONDS, scan)))
+        """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
+        await scan_forever(
+            self.engine,
+            utc_now,
+            horizon_days=self.settings.horizon_days,
+            max_jitter=timedelta(seconds=self.settings.schedule_jitter_seconds),
+            scan_seconds=self.settings.schedule_scan_seconds,
+            on_pass=lambda p: self._relay.wake() if p.fired else None,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings)

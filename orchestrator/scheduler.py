@@ -10,6 +10,8 @@ is derived from tenant and date (`daily_trigger_id`, also used by `bakeplan trig
 decision written twice, or an external cron publishing the same trigger, could not start two sagas.
 """
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,6 +30,7 @@ from contracts.topics import Topic
 from orchestrator.scheduling import Outcome, TenantSchedule, decide_due, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
+log = logging.getLogger(__name__)
 DAILY_TRIGGER_NAMESPACE = UUID("2d5e8a9c-61f4-4b7e-8c1a-5f0b9d3e7a24")
 
 
@@ -176,6 +179,32 @@ async def drain(
         on_pass(result)
         if result.scanned < limit:
             return passes
+
+
+# the shortest sleep between scans: tenants jittered a few ms apart share a pass instead of one each
+_MIN_PAUSE_SECONDS = 0.2
+
+
+async def scan_forever(
+    engine: AsyncEngine,
+    clock: Callable[[], datetime],
+    *,
+    horizon_days: int,
+    max_jitter: timedelta,
+    scan_seconds: float,
+    on_pass: Callable[[Pass], None] = lambda p: None,
+) -> None:
+    """The scheduler of one orchestrator replica: drain the due schedules, then sleep until the next
+    one comes due (at most `scan_seconds`, which also bounds how long a new schedule waits). A
+    failed pass rolls back and is retried after `scan_seconds`."""
+    while True:
+        try:
+            await drain(engine, clock, horizon_days=horizon_days, max_jitter=max_jitter, on_pass=on_pass)
+            pause = await seconds_until_next_due(engine, clock(), at_most=scan_seconds)
+        except Exception:
+            log.exception("schedule scan failed; retrying in %.1f s", scan_seconds)
+            pause = scan_seconds
+        await asyncio.sleep(max(pause, min(_MIN_PAUSE_SECONDS, scan_seconds)))
 
 
 async def seconds_until_next_due(engine: AsyncEngine, now: datetime, *, at_most: float) -> float:
