@@ -209,9 +209,12 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
         await producer.stop()
 
 
-def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple[UUID, str, bool]:
+def _start_plan(tenant: str, business_date: date, *, requested_by: str, rerun: bool = False) -> tuple[UUID, str, bool]:
     """Publish a trigger unless the tenant already has a plan for the day.
 
+    The trigger's event id is the day's (`daily_trigger_id`, the scheduler's), so it and an external
+    cron publishing the same day dedupe in the orchestrator's inbox whatever the timing; `rerun`
+    takes a new id instead, to plan a day again after its plan was compensated or failed.
     Returns (saga id, status, already planned). Exits 2 for an unknown tenant.
     """
     settings = _settings()
@@ -225,7 +228,7 @@ def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
-        event_id=uuid4(),
+        event_id=uuid4() if rerun else scheduler.daily_trigger_id(tenant, business_date),
         tenant_id=tenant,
         occurred_at=datetime.now(UTC),
         business_date=business_date,
@@ -257,11 +260,16 @@ def trigger(
     date_: Annotated[str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default today, UTC).")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the saga finishes.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    rerun: Annotated[
+        bool,
+        typer.Option(help="Plan the day again after its plan was compensated or failed (a new trigger id)."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day is a no-op."""
+    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day, from here,
+    an external cron or the scheduler, is a no-op: all use the day's trigger id."""
     business_date = _parse_date(date_)
-    saga_id, status, already = _start_plan(tenant, business_date, requested_by="cli")
+    saga_id, status, already = _start_plan(tenant, business_date, requested_by="cli", rerun=rerun)
     result: dict[str, Any] = {
         "saga_id": str(saga_id),
         "tenant_id": tenant,

@@ -12,6 +12,11 @@ handler does not run: this measures scheduler + relay + Kafka, not planning (the
 exist in master data). Prints, from the shared due instant: when all decisions were committed, when
 all triggers were on Kafka, each tenant's min/max delay (Kafka record time − due instant, and −
 its own jittered instant), and the passes. Deletes its schedules, decisions and outbox rows after.
+
+Run it only where no orchestrator is running (it refuses otherwise: that orchestrator's scheduler
+would take part, and its consumer would try to plan 10,000 unknown tenants). Afterwards it moves the
+orchestrator's consumer group past the bench's triggers, so an orchestrator started later on this
+stack does not work through them; partitions the group had not fully consumed before are left alone.
 """
 
 import argparse
@@ -75,14 +80,42 @@ async def clean(engine: AsyncEngine, tenants: list[str], due: datetime) -> None:
         await conn.execute(delete(outbox).where(outbox.c.event_id.in_([daily_trigger_id(t, day) for t in tenants])))
 
 
+ORCHESTRATOR_GROUP = "bakeplan.orchestrator"  # bakeplan/messaging/consumer.py: bakeplan.<consumer>
+
+
 async def trigger_partitions(settings: Settings) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         (described,) = await admin.describe_topics([str(Topic.TRIGGERS)])
+        (response,) = await admin.describe_consumer_groups([ORCHESTRATOR_GROUP])
     finally:
         await admin.close()
+    members = sum(len(group[5]) for group in response.groups)  # (error, id, state, protocol type, protocol, members …)
+    if members:
+        raise SystemExit(
+            f"an orchestrator is consuming from {settings.kafka_bootstrap} ({members} member(s) in "
+            f"{ORCHESTRATOR_GROUP}); stop it, or use a stack of the bench's own"
+        )
     return [TopicPartition(described["topic"], p["partition"]) for p in described["partitions"]]
+
+
+async def skip_bench_triggers(settings: Settings, before: dict[TopicPartition, int]) -> None:
+    """Commit the orchestrator group's offsets past the bench's triggers on the partitions it had
+    consumed up to `before` (the ends when the bench started)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=ORCHESTRATOR_GROUP, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = list(before)
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        caught_up = [tp for tp in partitions if (await consumer.committed(tp) or 0) >= before[tp]]
+        if caught_up:
+            await consumer.commit({tp: ends[tp] for tp in caught_up})
+    finally:
+        await consumer.stop()
 
 
 async def run_once(settings: Settings, n: int, jitter_s: float, scan_seconds: float) -> dict[str, Any]:
@@ -104,8 +137,7 @@ async def run_once(settings: Settings, n: int, jitter_s: float, scan_seconds: fl
     partitions = await trigger_partitions(settings)
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
-    for tp in partitions:  # resolve the end offsets now: records published from here on are read
-        await consumer.position(tp)
+    before = {tp: await consumer.position(tp) for tp in partitions}  # records published from here on are read
 
     producer = create_producer(settings)
     await producer.start()
@@ -152,6 +184,7 @@ async def run_once(settings: Settings, n: int, jitter_s: float, scan_seconds: fl
                 await task
         await producer.stop()
         await consumer.stop()
+        await skip_bench_triggers(settings, before)
         await clean(engine, tenants, due)
         await engine.dispose()
     if len(on_kafka) < n:
