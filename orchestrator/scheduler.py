@@ -18,8 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Date, DateTime, Row, String, column, func, or_, select, update
-from sqlalchemy import values as sa_values
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -68,16 +67,13 @@ class Pass:
     """Triggers it queued."""
 
 
-# Postgres takes at most 32,767 parameters per statement: 7 per decision row
-_DECISION_ROWS_PER_INSERT = 4000
-
-
 async def run_pass(
     engine: AsyncEngine, now: datetime, *, horizon_days: int, max_jitter: timedelta = timedelta(0), limit: int = 500
 ) -> Pass:
     """One transaction over at most `limit` due schedules, oldest due first (so a backlog drains in
     due order and no tenant waits behind later ones). Set-based: one SELECT … FOR UPDATE SKIP
-    LOCKED, one INSERT of the decisions, one of the triggers, one UPDATE of the schedules, however
+    LOCKED, then one statement each for the decisions, the triggers and the schedules' progress, with
+    the rows as parameters (sent as multi-row INSERTs and one pipelined batch of UPDATEs), however
     many tenants are due."""
     async with engine.begin() as conn:
         rows = (
@@ -92,12 +88,12 @@ async def run_pass(
         if not rows:
             return Pass(0, 0, 0)
         decisions: list[dict[str, Any]] = []
-        progress: list[tuple[str, date | None, datetime]] = []
+        progress: list[dict[str, Any]] = []
         for row in rows:
             schedule = _schedule(row, max_jitter)
             due = decide_due(schedule, last_decided=row.last_decided, now=now)
             last = due[-1].business_date if due else row.last_decided
-            progress.append((row.tenant_id, last, next_due_at(schedule, last, now)))
+            progress.append({"t": row.tenant_id, "last": last, "next": next_due_at(schedule, last, now)})
             decisions += [
                 {
                     "tenant_id": d.tenant_id,
@@ -112,16 +108,17 @@ async def run_pass(
                 }
                 for d in due
             ]
+        # one cached statement with the rows as parameters: SQLAlchemy sends it as multi-row INSERTs
+        # (insertmanyvalues), instead of compiling a new 500-row VALUES statement every pass
         inserted: set[tuple[str, date]] = set()
-        for start in range(0, len(decisions), _DECISION_ROWS_PER_INSERT):
-            chunk = decisions[start : start + _DECISION_ROWS_PER_INSERT]
+        if decisions:
             result = await conn.execute(
                 insert(schedule_decisions)
-                .values(chunk)
                 .on_conflict_do_nothing()
-                .returning(schedule_decisions.c.tenant_id, schedule_decisions.c.business_date)
+                .returning(schedule_decisions.c.tenant_id, schedule_decisions.c.business_date),
+                decisions,
             )
-            inserted |= {(r.tenant_id, r.business_date) for r in result}
+            inserted = {(r.tenant_id, r.business_date) for r in result}
         # a decision already recorded (by a replica that read the schedule before this one's update)
         # is not triggered again
         triggers = [
@@ -140,16 +137,11 @@ async def run_pass(
             if d["trigger_event_id"] is not None and (d["tenant_id"], d["business_date"]) in inserted
         ]
         await outbox_store.add(conn, outbox, triggers)
-        done = sa_values(
-            column("tenant_id", String),
-            column("last_decided", Date),
-            column("next_due_at", DateTime(timezone=True)),
-            name="done",
-        ).data(progress)
         await conn.execute(
             update(schedules)
-            .where(schedules.c.tenant_id == done.c.tenant_id)
-            .values(last_decided=done.c.last_decided, next_due_at=done.c.next_due_at, updated_at=now)
+            .where(schedules.c.tenant_id == bindparam("t"))
+            .values(last_decided=bindparam("last"), next_due_at=bindparam("next"), updated_at=now),
+            progress,
         )
     return Pass(scanned=len(rows), recorded=len(inserted), fired=len(triggers))
 
