@@ -167,6 +167,8 @@ async def drain(
     passes = []
     while True:
         result = await run_pass(engine, clock(), horizon_days=horizon_days, max_jitter=max_jitter, limit=limit)
+        if result.recorded:
+            log.info("scheduler pass: %d decisions, %d triggers queued", result.recorded, result.fired)
         passes.append(result)
         on_pass(result)
         if result.scanned < limit:

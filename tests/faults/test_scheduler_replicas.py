@@ -113,6 +113,9 @@ async def test_two_orchestrators_one_killed_and_restarted_trigger_each_tenant_on
         Verdict(),  # the properties are asserted below; the report carries the figures
         decided_at_kill=decided_at_kill,
         orchestrator_starts={n: fleet.replicas[n].starts for n in fleet.names("orchestrator")},
+        scheduler_passes_with_decisions={
+            n: fleet.log_text(n).count("scheduler pass:") for n in fleet.names("orchestrator")
+        },
         trigger_records_on_kafka=sum(triggers_on_kafka.values()),
         trigger_ids_on_kafka_more_than_once=sum(1 for n in triggers_on_kafka.values() if n > 1),
     )
