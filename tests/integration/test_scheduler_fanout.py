@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.scheduler import daily_trigger_id, drain, next_due_at, run_pass
+from orchestrator.scheduler import daily_trigger_id, drain, next_due_at, run_pass, seconds_until_next_due
 from orchestrator.scheduling import TenantSchedule, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
@@ -107,5 +107,9 @@ async def test_passes_are_bounded_take_the_oldest_due_first_and_decide_every_ten
     assert queued == {daily_trigger_id(t, TODAY) for t in tenants}
     tomorrow = datetime(2020, 1, 16, 4, 30, tzinfo=UTC)
     assert next_due == {t: tomorrow + jitter_offset(t, JITTER) for t in tenants}
-    # nothing left for this instant
+    # nothing left for this instant; the loop sleeps its longest, and wakes when the first is due
     assert (await run_pass(engine, NOW, horizon_days=14, max_jitter=JITTER, limit=LIMIT)).recorded == 0
+    assert await seconds_until_next_due(engine, NOW, at_most=5.0) == 5.0
+    before = tomorrow - timedelta(seconds=2)
+    first_due = min(next_due.values())
+    assert await seconds_until_next_due(engine, before, at_most=60.0) == (first_due - before).total_seconds()
