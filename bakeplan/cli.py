@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import typer
@@ -209,9 +209,19 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
         await producer.stop()
 
 
-def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple[UUID, str, bool]:
+def _start_plan(
+    tenant: str,
+    business_date: date,
+    *,
+    requested_by: str,
+    rerun: bool = False,
+    source: Literal["operator", "external"] = "operator",
+) -> tuple[UUID, str, bool]:
     """Publish a trigger unless the tenant already has a plan for the day.
 
+    The trigger's event id is the day's (`daily_trigger_id`, the scheduler's), so it and an external
+    cron publishing the same day dedupe in the orchestrator's inbox whatever the timing; `rerun`
+    takes a new id instead, to plan a day again after its plan was compensated or failed.
     Returns (saga id, status, already planned). Exits 2 for an unknown tenant.
     """
     settings = _settings()
@@ -225,11 +235,11 @@ def _start_plan(tenant: str, business_date: date, *, requested_by: str) -> tuple
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
-        event_id=uuid4(),
+        event_id=uuid4() if rerun else scheduler.daily_trigger_id(tenant, business_date),
         tenant_id=tenant,
         occurred_at=datetime.now(UTC),
         business_date=business_date,
-        source="operator",
+        source=source,
         requested_by=requested_by,
         horizon_days=settings.horizon_days,
     )
@@ -258,11 +268,28 @@ def trigger(
     date_: Annotated[str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default today, UTC).")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the saga finishes.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    rerun: Annotated[
+        bool,
+        typer.Option(help="Plan the day again after its plan was compensated or failed (a new trigger id)."),
+    ] = False,
+    source: Annotated[
+        str,
+        typer.Option(help="Who asks, for the audit: operator (a person) or external (another system, e.g. a cron)."),
+    ] = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day is a no-op."""
+    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day, from here,
+    an external cron or the scheduler, is a no-op: all use the day's trigger id."""
     business_date = _parse_date(date_)
-    saga_id, status, already = _start_plan(tenant, business_date, requested_by="cli")
+    if source not in ("operator", "external"):
+        fail(f"--source {source!r}: use operator (a person) or external (another system, e.g. a cron)")
+    saga_id, status, already = _start_plan(
+        tenant,
+        business_date,
+        requested_by="cli",
+        rerun=rerun,
+        source="external" if source == "external" else "operator",
+    )
     result: dict[str, Any] = {
         "saga_id": str(saga_id),
         "tenant_id": tenant,

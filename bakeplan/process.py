@@ -25,7 +25,7 @@ from bakeplan.settings import Settings
 from contracts.topics import Topic
 from orchestrator.low_stock import LowStock
 from orchestrator.saga import daily_plan_definition, low_stock_definition
-from orchestrator.scheduler import run_due
+from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.tables import outbox as orchestrator_outbox
 from workers.forecasting.handler import SPEC as FORECASTING
@@ -190,13 +190,14 @@ class App:
 
     async def _schedules(self) -> None:
         """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
-        while True:
-            try:
-                while await run_due(self.engine, utc_now(), horizon_days=self.settings.horizon_days) > 0:
-                    self._relay.wake()
-            except Exception:
-                log.exception("schedule scan failed; retrying")
-            await asyncio.sleep(self.settings.schedule_scan_seconds)
+        await scan_forever(
+            self.engine,
+            utc_now,
+            horizon_days=self.settings.horizon_days,
+            max_jitter=timedelta(seconds=self.settings.schedule_jitter_seconds),
+            scan_seconds=self.settings.schedule_scan_seconds,
+            on_pass=lambda p: self._relay.wake() if p.fired else None,
+        )
 
     async def _low_stock(self) -> None:
         """Start the procurement-only sagas whose debounce window passed (see orchestrator/low_stock.py)."""

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.2, gt=0, description="First retry backoff (doubles, with jitter).")
     relay_poll_seconds: float = Field(default=0.2, gt=0, description="Outbox polling interval (safety net).")
     schedule_scan_seconds: float = Field(
-        default=5.0, gt=0, description="How often the orchestrator looks for tenants whose daily run is due."
+        default=5.0,
+        gt=0,
+        description="Longest the scheduler sleeps between scans (it wakes when the next run is due).",
     )
     low_stock_debounce_seconds: float = Field(
         default=60.0,
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
     )
     low_stock_scan_seconds: float = Field(
         default=1.0, gt=0, description="How often the orchestrator looks for low-stock signals whose window passed."
+    )
+    schedule_jitter_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="Each tenant's daily run fires a fixed offset in [0, this) after its run time (0 = none).",
     )
     deadline_scan_seconds: float = Field(default=1.0, gt=0, description="How often the orchestrator checks deadlines.")
     fetch_max_wait_ms: int = Field(

@@ -4,15 +4,21 @@
 Each pass locks due schedule rows with `FOR UPDATE SKIP LOCKED` (replicas split the tenants, none
 waits on another), asks the pure `decide_due` what happened since the last decided date, inserts
 each decision under the (tenant, business date) primary key, and queues the `PlanningRequested` of a
-FIRED decision in the orchestrator's outbox — all in one transaction. The trigger's event id is
-derived from tenant and date, so even a decision written twice could not start two sagas.
+FIRED decision in the orchestrator's outbox — all in one transaction, with one statement per table
+whatever the number of tenants (10,000 stores of a chain share a run time). The trigger's event id
+is derived from tenant and date (`daily_trigger_id`, also used by `bakeplan trigger`), so even a
+decision written twice, or an external cron publishing the same trigger, could not start two sagas.
 """
 
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,17 +26,19 @@ from bakeplan.messaging import outbox as outbox_store
 from bakeplan.messaging.outbox import Outgoing
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
-from orchestrator.scheduling import Outcome, TenantSchedule, decide_due
+from orchestrator.scheduling import Outcome, TenantSchedule, decide_due, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
+log = logging.getLogger(__name__)
 DAILY_TRIGGER_NAMESPACE = UUID("2d5e8a9c-61f4-4b7e-8c1a-5f0b9d3e7a24")
 
 
 def daily_trigger_id(tenant_id: str, business_date: date) -> UUID:
+    """The event id of a tenant's daily trigger for one business date, the same in every process."""
     return uuid5(DAILY_TRIGGER_NAMESPACE, f"{tenant_id}:{business_date.isoformat()}")
 
 
-def _schedule(row: Row[Any]) -> TenantSchedule:
+def _schedule(row: Row[Any], max_jitter: timedelta) -> TenantSchedule:
     return TenantSchedule(
         tenant_id=row.tenant_id,
         time_zone=row.time_zone,
@@ -39,72 +47,169 @@ def _schedule(row: Row[Any]) -> TenantSchedule:
         closed_weekdays=frozenset(row.closed_weekdays),
         closed_dates=frozenset(row.closed_dates),
         paused=row.paused,
+        jitter=jitter_offset(row.tenant_id, max_jitter),
     )
 
 
 def next_due_at(schedule: TenantSchedule, last_decided: date | None, now: datetime) -> datetime:
+    """When the next undecided date of `schedule` fires (run time plus the tenant's jitter)."""
     day = last_decided + timedelta(days=1) if last_decided is not None else schedule.local_date(now)
-    return schedule.due_at(day)
+    return schedule.fires_at(day)
 
 
-async def run_due(engine: AsyncEngine, now: datetime, *, horizon_days: int, limit: int = 500) -> int:
-    """One pass over at most `limit` due schedules; returns how many decisions it recorded."""
-    recorded = 0
+@dataclass(frozen=True)
+class Pass:
+    scanned: int
+    """Due schedules this pass locked; fewer than the limit means none was left (for this replica)."""
+    recorded: int
+    """Decisions it recorded (fired or skipped)."""
+    fired: int
+    """Triggers it queued."""
+
+
+async def run_pass(
+    engine: AsyncEngine, now: datetime, *, horizon_days: int, max_jitter: timedelta = timedelta(0), limit: int = 500
+) -> Pass:
+    """One transaction over at most `limit` due schedules, oldest due first (so a backlog drains in
+    due order and no tenant waits behind later ones). Set-based: one SELECT … FOR UPDATE SKIP
+    LOCKED, then one statement each for the decisions, the triggers and the schedules' progress, with
+    the rows as parameters (sent as multi-row INSERTs and one pipelined batch of UPDATEs), however
+    many tenants are due."""
     async with engine.begin() as conn:
         rows = (
             await conn.execute(
                 select(schedules)
                 .where(or_(schedules.c.next_due_at.is_(None), schedules.c.next_due_at <= now))
-                .order_by(schedules.c.next_due_at.nulls_first())
+                .order_by(schedules.c.next_due_at.nulls_first(), schedules.c.tenant_id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        triggers: list[Outgoing] = []
+        if not rows:
+            return Pass(0, 0, 0)
+        decisions: list[dict[str, Any]] = []
+        progress: list[dict[str, Any]] = []
         for row in rows:
-            schedule = _schedule(row)
-            last = row.last_decided
-            for decision in decide_due(schedule, last_decided=last, now=now):
-                trigger_id = daily_trigger_id(row.tenant_id, decision.business_date)
-                fired = decision.outcome is Outcome.FIRED
-                inserted = (
-                    await conn.execute(
-                        insert(schedule_decisions)
-                        .values(
-                            tenant_id=row.tenant_id,
-                            business_date=decision.business_date,
-                            outcome=decision.outcome.value,
-                            due_at=decision.due_at,
-                            decided_at=now,
-                            reason=decision.reason,
-                            trigger_event_id=trigger_id if fired else None,
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(schedule_decisions.c.business_date)
-                    )
-                ).first()
-                last = decision.business_date
-                if inserted is None:
-                    continue
-                recorded += 1
-                if fired:
-                    message = PlanningRequested(
-                        event_id=trigger_id,
-                        tenant_id=row.tenant_id,
-                        occurred_at=now,
-                        business_date=decision.business_date,
-                        source="schedule",
-                        requested_by="scheduler",
-                        horizon_days=horizon_days,
-                    )
-                    triggers.append(Outgoing(Topic.TRIGGERS, message))
-            await conn.execute(
-                update(schedules)
-                .where(schedules.c.tenant_id == row.tenant_id)
-                .values(last_decided=last, next_due_at=next_due_at(schedule, last, now), updated_at=now)
+            schedule = _schedule(row, max_jitter)
+            due = decide_due(schedule, last_decided=row.last_decided, now=now)
+            last = due[-1].business_date if due else row.last_decided
+            progress.append({"t": row.tenant_id, "last": last, "next": next_due_at(schedule, last, now)})
+            decisions += [
+                {
+                    "tenant_id": d.tenant_id,
+                    "business_date": d.business_date,
+                    "outcome": d.outcome.value,
+                    "due_at": d.due_at,
+                    "decided_at": now,
+                    "reason": d.reason,
+                    "trigger_event_id": (
+                        daily_trigger_id(d.tenant_id, d.business_date) if d.outcome is Outcome.FIRED else None
+                    ),
+                }
+                for d in due
+            ]
+        # one cached statement with the rows as parameters: SQLAlchemy sends it as multi-row INSERTs
+        # (insertmanyvalues), instead of compiling a new 500-row VALUES statement every pass
+        inserted: set[tuple[str, date]] = set()
+        if decisions:
+            result = await conn.execute(
+                insert(schedule_decisions)
+                .on_conflict_do_nothing()
+                .returning(schedule_decisions.c.tenant_id, schedule_decisions.c.business_date),
+                decisions,
             )
+            inserted = {(r.tenant_id, r.business_date) for r in result}
+        # a decision already recorded (by a replica that read the schedule before this one's update)
+        # is not triggered again
+        triggers = [
+            Outgoing(
+                Topic.TRIGGERS,
+                PlanningRequested(
+                    event_id=d["trigger_event_id"],
+                    tenant_id=d["tenant_id"],
+                    occurred_at=now,
+                    business_date=d["business_date"],
+                    source="schedule",
+                    requested_by="scheduler",
+                    horizon_days=horizon_days,
+                ),
+            )
+            for d in decisions
+            if d["trigger_event_id"] is not None and (d["tenant_id"], d["business_date"]) in inserted
+        ]
         await outbox_store.add(conn, outbox, triggers)
-    return recorded
+        await conn.execute(
+            update(schedules)
+            .where(schedules.c.tenant_id == bindparam("t"))
+            .values(last_decided=bindparam("last"), next_due_at=bindparam("next"), updated_at=now),
+            progress,
+        )
+    return Pass(scanned=len(rows), recorded=len(inserted), fired=len(triggers))
+
+
+async def run_due(
+    engine: AsyncEngine, now: datetime, *, horizon_days: int, max_jitter: timedelta = timedelta(0), limit: int = 500
+) -> int:
+    """One pass (see `run_pass`); returns how many decisions it recorded."""
+    return (await run_pass(engine, now, horizon_days=horizon_days, max_jitter=max_jitter, limit=limit)).recorded
+
+
+async def drain(
+    engine: AsyncEngine,
+    clock: Callable[[], datetime],
+    *,
+    horizon_days: int,
+    max_jitter: timedelta,
+    limit: int = 500,
+    on_pass: Callable[[Pass], None] = lambda p: None,
+) -> list[Pass]:
+    """Passes until one finds fewer than `limit` due schedules: bounded work per transaction, the
+    backlog in due order. Each pass reads the clock afresh, so tenants that come due meanwhile join."""
+    passes = []
+    while True:
+        result = await run_pass(engine, clock(), horizon_days=horizon_days, max_jitter=max_jitter, limit=limit)
+        if result.recorded:
+            log.info("scheduler pass: %d decisions, %d triggers queued", result.recorded, result.fired)
+        passes.append(result)
+        on_pass(result)
+        if result.scanned < limit:
+            return passes
+
+
+# the shortest sleep between scans: tenants jittered a few ms apart share a pass instead of one each
+_MIN_PAUSE_SECONDS = 0.2
+
+
+async def scan_forever(
+    engine: AsyncEngine,
+    clock: Callable[[], datetime],
+    *,
+    horizon_days: int,
+    max_jitter: timedelta,
+    scan_seconds: float,
+    on_pass: Callable[[Pass], None] = lambda p: None,
+) -> None:
+    """The scheduler of one orchestrator replica: drain the due schedules, then sleep until the next
+    one comes due (at most `scan_seconds`, which also bounds how long a new schedule waits). A
+    failed pass rolls back and is retried after `scan_seconds`."""
+    while True:
+        try:
+            await drain(engine, clock, horizon_days=horizon_days, max_jitter=max_jitter, on_pass=on_pass)
+            pause = await seconds_until_next_due(engine, clock(), at_most=scan_seconds)
+        except Exception:
+            log.exception("schedule scan failed; retrying in %.1f s", scan_seconds)
+            pause = scan_seconds
+        await asyncio.sleep(max(pause, min(_MIN_PAUSE_SECONDS, scan_seconds)))
+
+
+async def seconds_until_next_due(engine: AsyncEngine, now: datetime, *, at_most: float) -> float:
+    """How long a scheduler may sleep before the next schedule comes due: between 0 and `at_most`
+    (a new schedule, which has no due time yet, is found within `at_most`)."""
+    async with engine.connect() as conn:
+        earliest: datetime | None = (await conn.execute(select(func.min(schedules.c.next_due_at)))).scalar_one()
+    if earliest is None:
+        return at_most
+    return min(max((earliest - now).total_seconds(), 0.0), at_most)
 
 
 async def set_schedule(conn: AsyncConnection, schedule: TenantSchedule) -> None:

@@ -12,8 +12,14 @@ Semantics, per business date (the tenant's local calendar date of the run):
   long outage therefore never replays a backlog of stale plans.
 - Closed dates and weekdays are recorded as skipped; so are dates while the tenant is paused, so
   resuming does not catch up on them.
+- Jitter: a tenant's run fires a fixed offset after its run time (`jitter_offset`, a hash of the
+  tenant id), so the thousands of stores of a chain that share a local run time reach Kafka and the
+  workers spread over a window instead of in the same second. The offset never moves a run to or
+  past its cut-off (it is capped at half the run-time → cut-off window) and never changes the
+  business date or the recorded due time.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -39,6 +45,8 @@ class TenantSchedule:
     """0 = Monday … 6 = Sunday."""
     closed_dates: frozenset[date] = frozenset()
     paused: bool = False
+    jitter: timedelta = timedelta(0)
+    """How long after the run time this tenant's run fires (see `jitter_offset`); ≥ 0."""
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +61,8 @@ class TenantSchedule:
             raise ValueError(
                 f"tenant {self.tenant_id!r}: cut-off {self.cutoff:%H:%M} must be after the run time {self.run_at:%H:%M}"
             )
+        if self.jitter < timedelta(0):
+            raise ValueError(f"tenant {self.tenant_id!r}: jitter {self.jitter} must not be negative")
         if not all(0 <= d <= 6 for d in self.closed_weekdays):
             raise ValueError(f"tenant {self.tenant_id!r}: closed weekdays must be 0 (Monday) … 6 (Sunday)")
 
@@ -64,11 +74,29 @@ class TenantSchedule:
     def due_at(self, business_date: date) -> datetime:
         return self.instant(business_date, self.run_at)
 
+    def fires_at(self, business_date: date) -> datetime:
+        """When the run of `business_date` fires: the run time plus the jitter, capped at half the
+        way to the cut-off so jitter alone never makes a run miss it."""
+        due = self.due_at(business_date)
+        window = max(self.cutoff_at(business_date) - due, timedelta(0))
+        return due + min(self.jitter, window / 2)
+
     def cutoff_at(self, business_date: date) -> datetime:
         return self.instant(business_date, self.cutoff)
 
     def local_date(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
+
+
+def jitter_offset(tenant_id: str, max_jitter: timedelta) -> timedelta:
+    """A tenant's fixed offset in [0, max_jitter) (zero when `max_jitter` is zero): a hash of the
+    tenant id, so every replica and every restart computes the same one, and tenant ids spread
+    uniformly over the window."""
+    span_us = max_jitter // timedelta(microseconds=1)
+    if span_us <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(tenant_id.encode(), digest_size=8).digest()
+    return timedelta(microseconds=int.from_bytes(digest) * span_us >> 64)
 
 
 @dataclass(frozen=True)
@@ -81,16 +109,16 @@ class ScheduleDecision:
 
 
 def decide_due(schedule: TenantSchedule, *, last_decided: date | None, now: datetime) -> list[ScheduleDecision]:
-    """Decisions for every business date after `last_decided` whose run time has come by `now`, in
-    date order. A tenant never decided before starts with today's local date. Idempotent: called
-    again with the last returned date as `last_decided`, it returns nothing new until the next run
-    is due. `now` must be timezone-aware."""
+    """Decisions for every business date after `last_decided` whose run has fired by `now`
+    (`TenantSchedule.fires_at`: run time plus jitter), in date order. A tenant never decided before
+    starts with today's local date. Idempotent: called again with the last returned date as
+    `last_decided`, it returns nothing new until the next run is due. `now` must be timezone-aware."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     today = schedule.local_date(now)
     day = last_decided + timedelta(days=1) if last_decided is not None else today
     decisions = []
-    while day <= today and schedule.due_at(day) <= now:
+    while day <= today and schedule.fires_at(day) <= now:
         decisions.append(_decide_one(schedule, day, now))
         day += timedelta(days=1)
     return decisions
@@ -116,5 +144,5 @@ def _decide_one(schedule: TenantSchedule, day: date, now: datetime) -> ScheduleD
             f"missed: due {due:%Y-%m-%d %H:%M}Z, now {late.total_seconds() / 3600:.1f} h later, past the "
             f"{schedule.cutoff:%H:%M} local cut-off",
         )
-    late_s = (now - due).total_seconds()
+    late_s = (now - schedule.fires_at(day)).total_seconds()
     return decision(Outcome.FIRED, "on time" if late_s < 60 else f"caught up {late_s / 60:.0f} min late")

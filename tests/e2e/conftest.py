@@ -12,9 +12,14 @@ from tests.e2e.processes import Processes
 @pytest.fixture(scope="package")  # stopped before the fault suite, which needs the consumer groups to itself
 def processes(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
     # a short low-stock debounce window (tests/e2e/test_low_stock.py), still longer than a busy machine takes
-    # to consume its burst of 50 events (measured: up to ~4 s on 2 shared cores)
+    # to consume its burst of 50 events (measured: up to ~4 s on 2 shared cores); a short schedule jitter
+    # keeps the jittered path in play without making the scheduled tests wait the default 20 s
     procs = Processes(
-        settings, tmp_path_factory.mktemp("logs"), worker_replicas=2, BAKEPLAN_LOW_STOCK_DEBOUNCE_SECONDS="10"
+        settings,
+        tmp_path_factory.mktemp("logs"),
+        worker_replicas=2,
+        BAKEPLAN_LOW_STOCK_DEBOUNCE_SECONDS="10",
+        BAKEPLAN_SCHEDULE_JITTER_SECONDS="3",
     )
     procs.start_all()
     yield procs
