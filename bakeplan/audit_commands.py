@@ -79,7 +79,7 @@ def audit_verify(
         )
     elif outcome.broken:
         for broken in outcome.broken:
-            console.print(Text(broken.describe(), style="red"))
+            console.print(Text(broken.describe(), style="red"), soft_wrap=True)
         console.print(f"BROKEN: {len(outcome.broken)} of {outcome.tenants} tenant chain(s), {outcome.events} events")
     else:
         console.print(f"OK: {outcome.tenants} tenant chain(s), {outcome.events} events, every link holds")
@@ -105,9 +105,9 @@ def _print_report(report: ReplayReport) -> None:
     else:
         console.print(f"{head}: [red]{len(report.differences)} difference(s)[/red] (compared {counts})")
         for difference in report.differences:
-            console.print(Text(f"  {difference.describe()}"))
+            console.print(Text(f"  {difference.describe()}"), soft_wrap=True)
     for note in report.notes:
-        console.print(Text(f"  note: {note}"))
+        console.print(Text(f"  note: {note}"), soft_wrap=True)
 
 
 def replay_command(
