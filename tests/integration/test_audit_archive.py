@@ -5,7 +5,6 @@ read-only transaction."""
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -139,7 +138,7 @@ async def test_replay_reads_in_a_transaction_postgres_keeps_read_only(engine: As
 
 
 @pytest.fixture
-def tampered(db_settings: Settings) -> Iterator[tuple[str, int, uuid.UUID]]:
+def tampered(db_settings: Settings) -> tuple[str, int, uuid.UUID]:
     """A tenant with 5 archived events whose seq 3 payload was rewritten behind the trigger's back.
     Sync: the CLI under test runs its own event loop."""
     tenant_id = f"it-{uuid.uuid4().hex[:10]}"
@@ -159,7 +158,7 @@ def tampered(db_settings: Settings) -> Iterator[tuple[str, int, uuid.UUID]]:
         finally:
             await engine.dispose()
 
-    yield tenant_id, 3, asyncio.run(setup())
+    return tenant_id, 3, asyncio.run(setup())
 
 
 def test_audit_verify_names_the_tampered_seq(tampered: tuple[str, int, uuid.UUID], db_settings: Settings) -> None:
