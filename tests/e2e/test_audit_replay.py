@@ -224,18 +224,8 @@ def test_explain_a_real_purchase_line_shows_lead_time_and_supplier_facts(
 
 def test_tenant_range_replay_reports_events_per_second(settings: Settings, recorded: Recorded) -> None:
     last = TODAY + timedelta(days=2)
-    result = cli(
-        settings,
-        "replay",
-        "--tenant",
-        recorded.tenant_id,
-        "--from",
-        str(TODAY),
-        "--to",
-        str(last),
-        "--verify",
-        "--json",
-    )
+    span = ("--from", str(TODAY), "--to", str(last))
+    result = cli(settings, "replay", "--tenant", recorded.tenant_id, *span, "--verify", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["sagas"] == len(recorded.saga_ids)
