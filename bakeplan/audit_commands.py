@@ -230,7 +230,8 @@ def _print_purchase(chain: dict[str, Any]) -> None:
             f" per unit: order {line['order_date']}, delivery {line['delivery_date']}"
             + (" — LATE" if line["late"] else "")
             + f"\n  rule {line['rule']}: {line['reason']}"
-        )
+        ),
+        soft_wrap=True,
     )
     facts = Table("group", "fact", "value", title="reasoning")
     for group, values in chain["facts"].items():
@@ -257,7 +258,8 @@ def _print_batch(chain: dict[str, Any]) -> None:
             f"batch {batch['batch_id']} (saga {chain['saga_id']}, tenant {chain['tenant_id']})\n"
             f"  {batch['batches']} batch(es), {batch['units']} units of {batch['product_id']} on {batch['day']}"
             f"\n  rule {chain['rule']}: {batch['reason']}"
-        )
+        ),
+        soft_wrap=True,
     )
     console.print(_forecast_table(chain["forecast"], "forecast"))
     facts = Table("fact", "value", title="reasoning")
