@@ -148,7 +148,7 @@ async def replay_all(engine: AsyncEngine, saga_ids: list[uuid.UUID]) -> dict[str
         rows = await conn.execute(
             select(sagas.c.status, func.count()).where(sagas.c.saga_id.in_(saga_ids)).group_by(sagas.c.status)
         )
-        statuses: dict[str, int] = dict(rows.tuples().all())
+        statuses = {str(status): int(n) for status, n in rows}
     return {
         "statuses": statuses,
         "sagas": sagas_replayed,
