@@ -19,7 +19,7 @@ from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan import dlq, offline, queries
+from bakeplan import audit_commands, dlq, offline, queries
 from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.codec import encode
@@ -43,6 +43,7 @@ schedule_app = typer.Typer(
 )
 app.add_typer(schedule_app, name="schedule")
 offline.register(app)
+audit_commands.register(app)
 
 DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
 TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")

@@ -35,7 +35,7 @@ from contracts.messages import (
 )
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
-from orchestrator import masterdata, snapshot_reader
+from orchestrator import audit, masterdata, snapshot_reader
 from orchestrator.engine import (
     CompensateStep,
     Decision,
@@ -133,6 +133,7 @@ class Orchestrator:
                     await _log(conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}")
                     return
                 saga_id = saga_id_for_trigger(trigger.event_id)
+                await audit.record_inbound(conn, trigger, topic=Topic.TRIGGERS, saga_id=saga_id, at=now)
                 snapshot = await snapshot_reader.read_snapshot(
                     conn, trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
                 )
@@ -191,6 +192,7 @@ class Orchestrator:
                 await _record(conn, saga_id, decision, now)
                 await _effect(conn, "saga_started", trigger, saga_id, now)
                 await outbox_store.add(conn, outbox, outgoing)
+                await audit.record_outbound(conn, outgoing, at=now)
         self._crash_points.hit("orchestrator.before_publish")
         self._on_commit()
 
@@ -210,6 +212,7 @@ class Orchestrator:
                 return
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
+            await audit.record_inbound(conn, reply, topic=Topic.STEP_REPLIES, saga_id=reply.saga_id, at=now)
             applied = await self._apply(conn, reply.saga_id, event, reply, now)
         self._committed([applied])
 
@@ -288,6 +291,7 @@ class Orchestrator:
         if reply is not None:
             await _effect(conn, "reply_applied", reply, saga_id, now)
         await outbox_store.add(conn, outbox, outgoing)
+        await audit.record_outbound(conn, outgoing, at=now)
         return decision
 
     def _carry_out(

@@ -4,6 +4,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -152,4 +153,36 @@ low_stock_signals = Table(
     Column("saga_id", UUID(as_uuid=True)),
     Index("ix_low_stock_signals_pending", "tenant_id", "received_at", postgresql_where=text("saga_id IS NULL")),
     Index("ix_low_stock_signals_saga", "saga_id"),
+)
+
+# the audit archive (orchestrator/audit.py): every event a saga consumed or emitted, append-only, hash-chained
+# per tenant; a trigger created by migration 0005 rejects UPDATE and DELETE
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("saga_id", UUID(as_uuid=True), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("direction IN ('in', 'out')", name="ck_audit_events_direction"),
+    Index("uq_audit_events_tenant_seq", "tenant_id", "seq", unique=True),
+    Index("ix_audit_events_saga", "saga_id"),
+)
+
+# the head of each tenant's chain, locked by every append so that one tenant's appends serialise
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )

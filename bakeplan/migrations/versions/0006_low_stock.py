@@ -4,7 +4,7 @@ Invariant 5's index now covers daily sagas only (autogenerate does not see a cha
 it is re-created by hand); one running low-stock saga per tenant; one open low-stock line per slot.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-28 16:25:33.166717
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

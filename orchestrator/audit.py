@@ -1,0 +1,333 @@
+"""The audit archive: every event a saga consumed or emitted, append-only and hash-chained per tenant.
+
+The orchestrator sees every event of a saga: the trigger and every step reply come in, the snapshot,
+step commands, compensations and the outcome go out. `record_inbound` and `record_outbound` append
+them to `orchestrator.audit_events` in the handler's own transaction, so the archive holds exactly
+what committed, once (an event id already archived is skipped and does not advance the chain).
+
+Each tenant's events form a chain: event `seq` n stores `prev_hash` (the hash of event n-1, or
+`GENESIS_HASH` for the first) and `hash = link_hash(...)` over its own fields. The chain head
+(`audit_chain_heads`) is locked by every append, so one tenant's appends serialise and the chain
+cannot fork; its row also records the last link, so cutting rows off the end shows too. Postgres
+rejects UPDATE, DELETE and TRUNCATE on the archive (a trigger from migration 0005); whoever gets
+round that (a superuser disabling the trigger) leaves a chain that `verify_chain` reports, naming
+the first broken link.
+"""
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bakeplan.messaging.codec import encode
+from bakeplan.messaging.outbox import Outgoing
+from contracts.envelope import Message
+from contracts.topics import Topic
+from orchestrator.tables import audit_chain_heads, audit_events
+
+GENESIS_HASH = "0" * 64
+Direction = Literal["in", "out"]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One archived event, as stored. `payload` is the encoded message (decode it with `codec.decode`)."""
+
+    event_id: UUID
+    tenant_id: str
+    saga_id: UUID
+    seq: int
+    event_type: str
+    schema_version: int
+    direction: str
+    topic: str
+    payload: bytes
+    payload_sha256: str
+    prev_hash: str
+    hash: str
+    recorded_at: datetime
+
+
+def link_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    event_id: UUID,
+    tenant_id: str,
+    saga_id: UUID,
+    event_type: str,
+    schema_version: int,
+    direction: str,
+    topic: str,
+    payload_sha256: str,
+    recorded_at: datetime,
+) -> str:
+    """sha256 (hex) of one link: a JSON array of the previous hash and every stored field but the
+    payload, which enters through its own sha256. A JSON array, not a joined string, so that no two
+    different rows have the same canonical form."""
+    canonical = orjson.dumps(
+        [
+            prev_hash,
+            seq,
+            str(event_id),
+            tenant_id,
+            str(saga_id),
+            event_type,
+            schema_version,
+            direction,
+            topic,
+            payload_sha256,
+            recorded_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        ]
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """The hash `entry` should carry given its fields and its `prev_hash`."""
+    return link_hash(
+        prev_hash=entry.prev_hash,
+        seq=entry.seq,
+        event_id=entry.event_id,
+        tenant_id=entry.tenant_id,
+        saga_id=entry.saga_id,
+        event_type=entry.event_type,
+        schema_version=entry.schema_version,
+        direction=entry.direction,
+        topic=entry.topic,
+        payload_sha256=entry.payload_sha256,
+        recorded_at=entry.recorded_at,
+    )
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first place a tenant's chain does not hold, and what differs there."""
+
+    tenant_id: str
+    seq: int
+    event_id: UUID | None
+    problem: str
+
+    def describe(self) -> str:
+        event = f" (event {self.event_id})" if self.event_id else ""
+        return f"tenant {self.tenant_id}: chain broken at seq {self.seq}{event}: {self.problem}"
+
+
+class ChainVerifier:
+    """Checks one tenant's chain link by link; feed it the tenant's entries in `seq` order."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.links = 0
+        self._prev_hash = GENESIS_HASH
+
+    def check(self, entry: AuditEntry) -> BrokenLink | None:
+        """None when `entry` continues the chain; else what is wrong with it."""
+        expected_seq = self.links + 1
+
+        def broken(problem: str) -> BrokenLink:
+            return BrokenLink(self.tenant_id, entry.seq, entry.event_id, problem)
+
+        if entry.tenant_id != self.tenant_id:
+            return broken(f"tenant_id is {entry.tenant_id!r} inside the chain of {self.tenant_id!r}")
+        if entry.seq != expected_seq:
+            return BrokenLink(
+                self.tenant_id,
+                expected_seq,
+                entry.event_id,
+                f"seq {expected_seq} is missing: the next row has seq {entry.seq}",
+            )
+        payload_sha = hashlib.sha256(entry.payload).hexdigest()
+        if payload_sha != entry.payload_sha256:
+            return broken(f"payload changed: its sha256 is {payload_sha}, the row records {entry.payload_sha256}")
+        if entry.prev_hash != self._prev_hash:
+            return broken(
+                f"prev_hash {entry.prev_hash} differs from the hash of seq {entry.seq - 1}, {self._prev_hash}"
+            )
+        computed = entry_hash(entry)
+        if computed != entry.hash:
+            return broken(
+                f"hash {entry.hash} differs from the recomputed {computed}: a hashed field "
+                "(event_id, saga_id, event_type, schema_version, direction, topic, payload_sha256, recorded_at) changed"
+            )
+        self.links += 1
+        self._prev_hash = entry.hash
+        return None
+
+    def check_head(self, head_seq: int | None, head_hash: str | None) -> BrokenLink | None:
+        """After the last entry: the chain head must point at it (rows cut off the end show here)."""
+        if head_seq is None:
+            if self.links == 0:
+                return None
+            return BrokenLink(self.tenant_id, self.links, None, "the tenant has archived events but no chain head")
+        if head_seq != self.links or head_hash != self._prev_hash:
+            return BrokenLink(
+                self.tenant_id,
+                head_seq,
+                None,
+                f"the chain head records seq {head_seq} with hash {head_hash}, "
+                f"but the archive ends at seq {self.links} with hash {self._prev_hash}",
+            )
+        return None
+
+
+def verify_chain(
+    tenant_id: str, entries: Iterable[AuditEntry], *, head: tuple[int, str] | None = None
+) -> BrokenLink | None:
+    """The first broken link of one tenant's chain (entries in `seq` order), or None if it holds.
+    With `head` (seq, hash), also checks that the chain head points at the last entry."""
+    verifier = ChainVerifier(tenant_id)
+    for entry in entries:
+        if (problem := verifier.check(entry)) is not None:
+            return problem
+    return verifier.check_head(*head) if head is not None else None
+
+
+# --- recording, in the orchestrator's handler transactions ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Draft:
+    message: Message
+    saga_id: UUID
+    direction: Direction
+    topic: str
+
+
+async def record_inbound(conn: AsyncConnection, message: Message, *, topic: Topic, saga_id: UUID, at: datetime) -> None:
+    """Archive a message the orchestrator consumed (call it after the inbox claim). `saga_id` names
+    the saga it belongs to: a trigger carries none, it starts the one it is recorded under."""
+    await _append(conn, [_Draft(message, saga_id, "in", str(topic))], at)
+
+
+async def record_outbound(conn: AsyncConnection, outgoing: Sequence[Outgoing], *, at: datetime) -> None:
+    """Archive the messages a handler queues in its outbox, in the same transaction."""
+    drafts = []
+    for item in outgoing:
+        assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
+        drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic)))
+    await _append(conn, drafts, at)
+
+
+async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime) -> None:
+    tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's
+    for tenant_id in tenants:
+        heads = audit_chain_heads
+        # Locks the tenant's head row (creating it on the first append): concurrent appends for the
+        # tenant wait here, or fail to serialise under REPEATABLE READ and are retried by the consumer.
+        seq, prev_hash = (
+            await conn.execute(
+                pg_insert(heads)
+                .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
+                .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
+                .returning(heads.c.seq, heads.c.hash)
+            )
+        ).one()
+        appended = False
+        for draft in (d for d in drafts if d.message.tenant_id == tenant_id):
+            payload = encode(draft.message)
+            entry = AuditEntry(
+                event_id=draft.message.event_id,
+                tenant_id=tenant_id,
+                saga_id=draft.saga_id,
+                seq=seq + 1,
+                event_type=draft.message.event_type,
+                schema_version=draft.message.schema_version,
+                direction=draft.direction,
+                topic=draft.topic,
+                payload=payload,
+                payload_sha256=hashlib.sha256(payload).hexdigest(),
+                prev_hash=prev_hash,
+                hash="",
+                recorded_at=at,
+            )
+            entry = replace(entry, hash=entry_hash(entry))
+            inserted = (
+                await conn.execute(
+                    pg_insert(audit_events)
+                    .values(asdict(entry))
+                    .on_conflict_do_nothing(index_elements=[audit_events.c.event_id])
+                    .returning(audit_events.c.event_id)
+                )
+            ).first()
+            if inserted is not None:  # an event id archived before keeps its first link
+                seq, prev_hash, appended = entry.seq, entry.hash, True
+        if appended:
+            await conn.execute(update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash))
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _entry(row: object) -> AuditEntry:
+    return AuditEntry(**{name: getattr(row, name) for name in AuditEntry.__dataclass_fields__})
+
+
+async def saga_entries(conn: AsyncConnection, saga_id: UUID) -> list[AuditEntry]:
+    """The archived events of one saga, in the order they were recorded."""
+    rows = await conn.execute(
+        select(audit_events).where(audit_events.c.saga_id == saga_id).order_by(audit_events.c.seq)
+    )
+    return [_entry(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    tenants: int
+    events: int
+    broken: list[BrokenLink]
+
+
+async def verify(conn: AsyncConnection, *, tenant_id: str | None = None) -> VerifyOutcome:
+    """Recompute every tenant's chain (or one tenant's), streaming rows in (tenant, seq) order.
+    Reports the first broken link of each tenant whose chain does not hold."""
+    head_query = select(audit_chain_heads)
+    if tenant_id is not None:
+        head_query = head_query.where(audit_chain_heads.c.tenant_id == tenant_id)
+    heads = {row.tenant_id: (row.seq, row.hash) for row in await conn.execute(head_query)}
+    broken: list[BrokenLink] = []
+    events = 0
+    seen: set[str] = set()
+    verifier: ChainVerifier | None = None
+    failed = False
+
+    def finish(v: ChainVerifier | None, failed: bool) -> None:
+        if v is not None and not failed:
+            head = heads.get(v.tenant_id)
+            problem = v.check_head(*head) if head else v.check_head(None, None)
+            if problem is not None:
+                broken.append(problem)
+
+    async for entry in _stream(conn, tenant_id):
+        events += 1
+        if verifier is None or entry.tenant_id != verifier.tenant_id:
+            finish(verifier, failed)
+            verifier, failed = ChainVerifier(entry.tenant_id), False
+            seen.add(entry.tenant_id)
+        if not failed and (problem := verifier.check(entry)) is not None:
+            broken.append(problem)
+            failed = True
+    finish(verifier, failed)
+    for head_tenant, (head_seq, _) in heads.items():
+        if head_tenant not in seen and head_seq > 0:
+            broken.append(
+                BrokenLink(head_tenant, 1, None, f"the chain head records seq {head_seq} but the archive has no rows")
+            )
+    return VerifyOutcome(tenants=len(seen | set(heads)), events=events, broken=broken)
+
+
+async def _stream(conn: AsyncConnection, tenant_id: str | None) -> AsyncIterator[AuditEntry]:
+    query = select(audit_events).order_by(audit_events.c.tenant_id, audit_events.c.seq)
+    if tenant_id is not None:
+        query = query.where(audit_events.c.tenant_id == tenant_id)
+    result = await conn.stream(query.execution_options(yield_per=500))
+    async for row in result:
+        yield _entry(row)

@@ -1,0 +1,230 @@
+"""`bakeplan explain`: the chain of recorded facts behind one purchase line or production batch.
+
+Pure: it reads a saga's recorded messages (`orchestrator.replay.RecordedSaga`) and returns plain
+data (JSON-ready dicts); the CLI prints it. Everything comes from what the saga recorded: the
+snapshot, the forecast, the production reply (batches and requirements) and the procurement reply.
+"""
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from contracts.planning import (
+    Component,
+    Fact,
+    ForecastLine,
+    IngredientRequirement,
+    PlanningSnapshot,
+    ProductionBatch,
+    PurchaseLine,
+    Recipe,
+)
+from orchestrator.replay import RecordedSaga
+
+# How a purchase line's facts (workers/procurement) group for a reader; unlisted facts go to "other".
+FACT_GROUPS: dict[str, tuple[str, ...]] = {
+    "lead time": (
+        "lead_time_days",
+        "sd_lt_days",
+        "protection_days",
+        "sd_lt_with_delivery_risk_days",
+        "earliest_delivery",
+        "late",
+        "backlog",
+    ),
+    "supplier choice": (
+        "supplier_rank",
+        "supplier_score",
+        "unit_price",
+        "price_tier_min_quantity",
+        "max_quantity",
+        "max_cap_binding",
+        "uncovered_quantity",
+        "dual_source_part",
+        "order_value",
+        "min_order_value",
+        "below_min_order_value",
+        "pulled_forward_from",
+    ),
+    "safety stock": ("safety_stock", "safety_stock_method", "z", "mean_demand_per_day", "sd_d"),
+    "stock projection": (
+        "need_date",
+        "need",
+        "projected_stock_before",
+        "coverage_from",
+        "coverage_to",
+        "consolidated_days",
+        "shelf_life_days",
+        "shelf_life_source",
+        "shelf_life_cap",
+        "shelf_life_cap_exceeded",
+        "expected_waste",
+    ),
+    "rounding": ("raw_quantity", "moq", "moq_applied", "pack_size", "packs", "min_order_topup_packs", "quantity"),
+}
+
+
+class UnknownLineError(LookupError):
+    """The saga has no purchase line or batch with that id; the message lists what it has."""
+
+
+def group_facts(facts: dict[str, Fact]) -> dict[str, dict[str, Fact]]:
+    """Facts by group, in `FACT_GROUPS` order; groups with no facts are left out."""
+    grouped: dict[str, dict[str, Fact]] = {}
+    placed: set[str] = set()
+    for group, names in FACT_GROUPS.items():
+        present = {name: facts[name] for name in names if name in facts}
+        placed |= present.keys()
+        if present:
+            grouped[group] = present
+    other = {name: value for name, value in facts.items() if name not in placed}
+    if other:
+        grouped["other"] = other
+    return grouped
+
+
+def explain(recorded: RecordedSaga, line_id: str) -> dict[str, Any]:
+    """The chain behind purchase line or batch `line_id` of the recorded saga.
+
+    Raises `UnknownLineError` naming the saga and a few ids it does have."""
+    lines = recorded.procurements[-1].purchase_lines if recorded.procurements else ()
+    batches = recorded.schedules[-1].batches if recorded.schedules else ()
+    if recorded.snapshot is None:
+        raise UnknownLineError(f"saga {recorded.saga_id} has no recorded snapshot: nothing to explain")
+    snapshot = recorded.snapshot.snapshot
+    for line in lines:
+        if line.line_id == line_id:
+            return _explain_purchase(recorded, snapshot, line)
+    for batch in batches:
+        if batch.batch_id == line_id:
+            return _explain_batch(recorded, snapshot, batch)
+    examples = [f"purchase line {line.line_id}" for line in lines[:2]] + [f"batch {b.batch_id}" for b in batches[:2]]
+    raise UnknownLineError(
+        f"saga {recorded.saga_id} has no purchase line or batch {line_id!r}; it recorded {len(lines)} purchase "
+        f"lines and {len(batches)} batches"
+        + (f" (e.g. {', '.join(examples)})" if examples else "")
+        + f"; list them with `bakeplan plan-of {recorded.saga_id}` and pass one id to --line"
+    )
+
+
+def _forecast(recorded: RecordedSaga) -> tuple[ForecastLine, ...]:
+    return recorded.forecasts[-1].forecast if recorded.forecasts else ()
+
+
+def _requirements(recorded: RecordedSaga) -> tuple[IngredientRequirement, ...]:
+    return recorded.schedules[-1].requirements if recorded.schedules else ()
+
+
+def _forecast_json(line: ForecastLine) -> dict[str, Any]:
+    return {
+        "product_id": line.product_id,
+        "day": line.day.isoformat(),
+        "units": line.units,
+        "p10": line.p10,
+        "p50": line.p50,
+        "p90": line.p90,
+        "model": line.model,
+    }
+
+
+def _batch_json(batch: ProductionBatch) -> dict[str, Any]:
+    return {
+        "batch_id": batch.batch_id,
+        "product_id": batch.product_id,
+        "day": batch.day.isoformat(),
+        "batches": batch.batches,
+        "units": batch.units,
+    }
+
+
+def _uses(snapshot: PlanningSnapshot, ingredient_id: str) -> dict[str, int]:
+    """Products whose recipe needs the ingredient, directly or through components, each with the
+    most days ahead of baking the ingredient is used (a component made ahead needs it earlier)."""
+    components = {c.component_id: c for c in snapshot.components}
+
+    def ahead(lines: Iterable[Any], parts: Iterable[Any], seen: frozenset[str]) -> int | None:
+        best: int | None = 0 if any(line.ingredient_id == ingredient_id for line in lines) else None
+        for part in parts:
+            component: Component | None = components.get(part.component_id)
+            if component is None or component.component_id in seen:
+                continue
+            inner = ahead(component.lines, component.components, seen | {component.component_id})
+            if inner is not None:
+                total = inner + component.made_days_ahead
+                best = total if best is None else max(best, total)
+        return best
+
+    uses: dict[str, int] = {}
+    for recipe in snapshot.recipes:
+        days = ahead(recipe.lines, recipe.components, frozenset())
+        if days is not None:
+            uses[recipe.product_id] = days
+    return uses
+
+
+def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: PurchaseLine) -> dict[str, Any]:
+    facts = dict(line.reasoning.facts) if line.reasoning else {}
+    first = _fact_date(facts.get("coverage_from")) or line.delivery_date
+    last = _fact_date(facts.get("coverage_to")) or first
+    requirements = [
+        r for r in _requirements(recorded) if r.ingredient_id == line.ingredient_id and first <= r.day <= last
+    ]
+    uses = _uses(snapshot, line.ingredient_id)
+    batches = [
+        b
+        for b in (recorded.schedules[-1].batches if recorded.schedules else ())
+        if b.product_id in uses and first <= b.day - timedelta(days=uses[b.product_id]) <= last
+    ]
+    batch_days = {(b.product_id, b.day) for b in batches}
+    forecast = [f for f in _forecast(recorded) if (f.product_id, f.day) in batch_days]
+    return {
+        "saga_id": str(recorded.saga_id),
+        "tenant_id": recorded.tenant_id,
+        "kind": "purchase_line",
+        "line": {
+            "line_id": line.line_id,
+            "supplier_id": line.supplier_id,
+            "ingredient_id": line.ingredient_id,
+            "order_date": line.order_date.isoformat(),
+            "delivery_date": line.delivery_date.isoformat(),
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "late": line.late,
+            "reason": line.reason,
+            "rule": line.reasoning.rule if line.reasoning else None,
+        },
+        "facts": group_facts(facts),
+        "requirements": [
+            {"day": r.day.isoformat(), "quantity": r.quantity, "quantity_sd": r.quantity_sd} for r in requirements
+        ],
+        "batches": [_batch_json(b) for b in batches],
+        "forecast": [_forecast_json(f) for f in forecast],
+    }
+
+
+def _explain_batch(recorded: RecordedSaga, snapshot: PlanningSnapshot, batch: ProductionBatch) -> dict[str, Any]:
+    recipe: Recipe | None = next((r for r in snapshot.recipes if r.product_id == batch.product_id), None)
+    ingredients = [
+        {"ingredient_id": line.ingredient_id, "quantity": round(line.quantity_per_batch * batch.batches, 6)}
+        for line in (recipe.lines if recipe else ())
+    ]
+    components = [
+        {"component_id": part.component_id, "quantity": round(part.quantity_per_batch * batch.batches, 6)}
+        for part in (recipe.components if recipe else ())
+    ]
+    forecast = [f for f in _forecast(recorded) if f.product_id == batch.product_id and f.day == batch.day]
+    return {
+        "saga_id": str(recorded.saga_id),
+        "tenant_id": recorded.tenant_id,
+        "kind": "batch",
+        "batch": {**_batch_json(batch), "oven_minutes": batch.oven_minutes, "reason": batch.reason},
+        "forecast": [_forecast_json(f) for f in forecast],
+        "facts": dict(batch.reasoning.facts) if batch.reasoning else {},
+        "rule": batch.reasoning.rule if batch.reasoning else None,
+        "ingredients": ingredients,
+        "components": components,
+    }
+
+
+def _fact_date(value: Fact) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None

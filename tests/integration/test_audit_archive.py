@@ -1,0 +1,191 @@
+"""The audit archive on real Postgres: append-only, one unforked chain per tenant under concurrent
+appends, tampering reported by `bakeplan audit verify`, the orchestrator's records, replay's
+read-only transaction."""
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from typer.testing import CliRunner
+
+from bakeplan.cli import app
+from bakeplan.messaging.outbox import Outgoing
+from bakeplan.seed import write_tenant
+from bakeplan.settings import Settings
+from bakeplan.synthetic import generate_tenant
+from contracts.messages import PlanningRequested, PlanReady
+from contracts.topics import Topic
+from orchestrator import audit, replay_store
+from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
+from orchestrator.service import Orchestrator
+from orchestrator.tables import audit_chain_heads, audit_events
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
+TODAY = date(2026, 11, 28)
+
+
+def plan_ready(tenant_id: str, saga_id: uuid.UUID | None = None) -> PlanReady:
+    return PlanReady(
+        event_id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        saga_id=saga_id or uuid.uuid4(),
+        occurred_at=NOW,
+        business_date=TODAY,
+        batches=3,
+        purchase_lines=2,
+    )
+
+
+async def append(engine: AsyncEngine, tenant_id: str, n: int) -> list[uuid.UUID]:
+    """n events for the tenant, one transaction each (as n handlers would)."""
+    ids = []
+    for _ in range(n):
+        message = plan_ready(tenant_id)
+        async with engine.begin() as conn:
+            await audit.record_outbound(conn, [Outgoing(Topic.PLANS, message)], at=datetime.now(UTC))
+        ids.append(message.event_id)
+    return ids
+
+
+async def seqs(engine: AsyncEngine, tenant_id: str) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_events.c.seq).where(audit_events.c.tenant_id == tenant_id).order_by(audit_events.c.seq)
+        )
+        return list(rows.scalars())
+
+
+async def test_the_archive_rejects_update_and_delete(engine: AsyncEngine, tenant_id: str) -> None:
+    (event_id,) = await append(engine, tenant_id, 1)
+    for statement in (
+        "UPDATE orchestrator.audit_events SET topic = 'x' WHERE event_id = :id",
+        "DELETE FROM orchestrator.audit_events WHERE event_id = :id",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement), {"id": event_id})
+    async with engine.connect() as conn:
+        kept = await conn.execute(select(audit_events.c.topic).where(audit_events.c.event_id == event_id))
+        assert kept.scalar_one() == str(Topic.PLANS)
+
+
+async def test_concurrent_appends_for_one_tenant_form_one_chain(engine: AsyncEngine, tenant_id: str) -> None:
+    writers, per_writer = 6, 8
+    await asyncio.gather(*(append(engine, tenant_id, per_writer) for _ in range(writers)))
+    n = writers * per_writer
+    assert await seqs(engine, tenant_id) == list(range(1, n + 1))
+    async with engine.connect() as conn:
+        outcome = await audit.verify(conn, tenant_id=tenant_id)
+        head = (await conn.execute(select(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id))).one()
+    assert outcome.broken == []
+    assert (outcome.tenants, outcome.events) == (1, n)
+    assert head.seq == n
+
+
+async def test_an_event_archived_twice_keeps_its_first_link(engine: AsyncEngine, tenant_id: str) -> None:
+    message = plan_ready(tenant_id)
+    for _ in range(2):
+        async with engine.begin() as conn:
+            await audit.record_outbound(conn, [Outgoing(Topic.PLANS, message)], at=NOW)
+    await append(engine, tenant_id, 1)
+    assert await seqs(engine, tenant_id) == [1, 2]
+    async with engine.connect() as conn:
+        assert (await audit.verify(conn, tenant_id=tenant_id)).broken == []
+
+
+async def test_the_orchestrator_archives_a_trigger_and_what_it_emits_once(engine: AsyncEngine, tenant_id: str) -> None:
+    tenant = generate_tenant(tenant_id, profile="small", seed=3, today=TODAY)
+    async with engine.begin() as conn:
+        await write_tenant(conn, tenant)
+    definition = daily_plan_definition(
+        step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
+    )
+    orchestrator = Orchestrator(engine, definition, lambda: NOW, on_commit=lambda: None)
+    trigger = PlanningRequested(
+        event_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=NOW, business_date=TODAY, source="operator"
+    )
+    await orchestrator.start(trigger)
+    await orchestrator.start(trigger)  # a redelivery: the inbox drops it, the archive must not grow
+    saga_id = saga_id_for_trigger(trigger.event_id)
+    async with engine.connect() as conn:
+        entries = await audit.saga_entries(conn, saga_id)
+    assert [(e.direction, e.event_type) for e in entries] == [
+        ("in", "planning.requested"),
+        ("out", "planning.snapshot_taken"),
+        ("out", "forecasting.forecast_demand"),
+    ]
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert entries[0].event_id == trigger.event_id
+    assert {e.topic for e in entries} == {Topic.TRIGGERS, Topic.SNAPSHOTS, Topic.FORECASTING_COMMANDS}
+
+
+async def test_replay_reads_in_a_transaction_postgres_keeps_read_only(engine: AsyncEngine, tenant_id: str) -> None:
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        async with replay_store.read_only(engine) as conn:
+            await conn.execute(audit_chain_heads.insert().values(tenant_id=tenant_id, seq=0, hash=audit.GENESIS_HASH))
+    async with engine.connect() as conn:
+        count = await conn.execute(
+            select(func.count()).select_from(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id)
+        )
+        assert count.scalar_one() == 0
+
+
+# --- tampering, as a superuser who disables the trigger ---------------------------------------------
+
+
+@pytest.fixture
+def tampered(db_settings: Settings) -> tuple[str, int, uuid.UUID]:
+    """A tenant with 5 archived events whose seq 3 payload was rewritten behind the trigger's back.
+    Sync: the CLI under test runs its own event loop."""
+    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> uuid.UUID:
+        engine = create_async_engine(db_settings.database_url)
+        try:
+            ids = await append(engine, tenant_id, 5)
+            async with engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE orchestrator.audit_events DISABLE TRIGGER USER"))
+                await conn.execute(
+                    text("UPDATE orchestrator.audit_events SET payload = :p WHERE event_id = :id"),
+                    {"p": b'{"purchase_lines": 40}', "id": ids[2]},
+                )
+                await conn.execute(text("ALTER TABLE orchestrator.audit_events ENABLE TRIGGER USER"))
+            return ids[2]
+        finally:
+            await engine.dispose()
+
+    return tenant_id, 3, asyncio.run(setup())
+
+
+def test_audit_verify_names_the_tampered_seq(tampered: tuple[str, int, uuid.UUID], db_settings: Settings) -> None:
+    tenant_id, seq, event_id = tampered
+    env = {**os.environ, "DATABASE_URL": db_settings.database_url}
+    result = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id], env=env)
+    assert result.exit_code == 1, result.output
+    assert f"tenant {tenant_id}: chain broken at seq {seq} (event {event_id}): payload changed" in result.output
+    as_json = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id, "--json"], env=env)
+    assert '"ok": false' in as_json.stdout
+    assert f'"seq": {seq}' in as_json.stdout
+
+
+def test_audit_verify_of_an_intact_chain_says_ok(db_settings: Settings) -> None:
+    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> None:
+        engine = create_async_engine(db_settings.database_url)
+        try:
+            await append(engine, tenant_id, 4)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(setup())
+    env = {**os.environ, "DATABASE_URL": db_settings.database_url}
+    result = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id], env=env)
+    assert result.exit_code == 0, result.output
+    assert "OK: 1 tenant chain(s), 4 events" in result.output

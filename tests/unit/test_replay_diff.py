@@ -1,0 +1,195 @@
+"""Replay's comparison and `explain`, on a synthetic tenant's plan recorded as the saga records it."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import pytest
+
+from bakeplan.planning import DailyPlan, plan_snapshot
+from bakeplan.synthetic import generate_tenant
+from contracts.envelope import Message
+from contracts.messages import DemandForecasted, ProcurementPlanned, ProductionScheduled, SnapshotTaken
+from orchestrator.engine import RunStep
+from orchestrator.replay import RecordedSaga, collect, diff_lines, purchase_key, replay
+from orchestrator.replay_explain import UnknownLineError, explain
+from orchestrator.replay_store import expected_commands
+from orchestrator.saga import StepResults, to_messages
+
+pytestmark = pytest.mark.unit
+TODAY = date(2026, 11, 28)
+SAGA = UUID("0b5e9a1c-7d2f-4e8a-9c61-3f2d8b7a5e10")
+NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def recorded_messages() -> list[Message]:
+    """What the archive holds for one completed saga: snapshot, three commands, three replies."""
+    tenant = generate_tenant("kiosk", profile="small", seed=3, today=TODAY, components=True)
+    snapshot = tenant.planning_snapshot(business_date=TODAY, horizon_days=14)
+    plan = plan_snapshot(snapshot, saga_id=SAGA)
+    env: dict[str, Any] = {"tenant_id": "kiosk", "saga_id": SAGA, "occurred_at": NOW}
+
+    def eid(name: str) -> UUID:
+        return uuid5(SAGA, name)
+
+    forecast = DemandForecasted(event_id=eid("f"), forecast=plan.forecast, **env)
+    production = ProductionScheduled(event_id=eid("p"), batches=plan.batches, requirements=plan.requirements, **env)
+    procurement = ProcurementPlanned(event_id=eid("q"), purchase_lines=plan.purchase_lines, **env)
+    results = StepResults()
+    results.record(forecast)
+    results.record(production)
+    commands = [
+        to_messages(
+            RunStep(step),
+            saga_id=SAGA,
+            tenant_id="kiosk",
+            business_date=TODAY,
+            attempt=1,
+            snapshot=snapshot,
+            results=results,
+            causation_id=SAGA,
+            now=NOW,
+        )[0].message
+        for step in ("forecasting", "production", "procurement")
+    ]
+    snap = SnapshotTaken(event_id=eid("s"), snapshot=snapshot, content_sha256="a" * 64, **env)
+    return [snap, commands[0], forecast, commands[1], production, commands[2], procurement]
+
+
+@pytest.fixture(scope="module")
+def plan(recorded_messages: list[Message]) -> DailyPlan:
+    snap = recorded_messages[0]
+    assert isinstance(snap, SnapshotTaken)
+    return plan_snapshot(snap.snapshot, saga_id=SAGA)
+
+
+def saga_with(messages: list[Message]) -> RecordedSaga:
+    return collect(SAGA, messages)
+
+
+def test_identical_lines_give_an_empty_diff(plan: DailyPlan) -> None:
+    assert plan.purchase_lines, "the synthetic tenant buys something"
+    assert diff_lines("purchase_lines", plan.purchase_lines, plan.purchase_lines, purchase_key) == []
+
+
+def test_a_changed_quantity_a_missing_and_an_extra_line_are_each_named(plan: DailyPlan) -> None:
+    first, second, third, *rest = plan.purchase_lines
+    changed = replace_line(first, quantity=first.quantity + 5)
+    extra = replace_line(third, line_id="extra-line")
+    recorded = [first, second, *rest, third]
+    replayed = [changed, *rest, third, extra]  # `second` is gone
+    diff = {d.key: d for d in diff_lines("purchase_lines", recorded, replayed, purchase_key)}
+    assert set(diff) == {first.line_id, second.line_id, "extra-line"}
+    assert diff[second.line_id].change == "missing"
+    assert diff["extra-line"].change == "added"
+    quantity = diff[first.line_id]
+    assert [(f.name, f.recorded, f.replayed) for f in quantity.fields] == [
+        ("quantity", first.quantity, first.quantity + 5)
+    ]
+    assert f"quantity: {first.quantity!r} → {first.quantity + 5!r}" in quantity.describe()
+
+
+def test_a_changed_fact_is_named_by_its_dotted_path(plan: DailyPlan) -> None:
+    line = plan.purchase_lines[0]
+    assert line.reasoning is not None
+    facts = {**line.reasoning.facts, "safety_stock": -1.0}
+    changed = line.model_copy(update={"reasoning": line.reasoning.model_copy(update={"facts": facts})})
+    (diff,) = diff_lines("purchase_lines", [line], [changed], purchase_key)
+    assert [f.name for f in diff.fields] == ["reasoning.facts.safety_stock"]
+
+
+def replace_line(line: Any, **changes: Any) -> Any:
+    return line.model_copy(update=changes)
+
+
+def test_replay_of_the_recorded_saga_is_identical_and_counts_what_it_compared(
+    recorded_messages: list[Message], plan: DailyPlan
+) -> None:
+    recorded = saga_with(recorded_messages)
+    report = replay(recorded, expected_commands=expected_commands(recorded))
+    assert report.differences == []
+    assert report.identical
+    assert report.events == 7
+    assert report.compared == {
+        "forecast": len(plan.forecast),
+        "batches": len(plan.batches),
+        "requirements": len(plan.requirements),
+        "purchase_lines": len(plan.purchase_lines),
+        "commands": 3,
+    }
+
+
+def test_a_tampered_recorded_reply_shows_in_the_replay(recorded_messages: list[Message]) -> None:
+    messages = list(recorded_messages)
+    procurement = messages[6]
+    assert isinstance(procurement, ProcurementPlanned)
+    line = procurement.purchase_lines[0]
+    doctored = (line.model_copy(update={"quantity": line.quantity * 2}), *procurement.purchase_lines[1:])
+    messages[6] = procurement.model_copy(update={"purchase_lines": doctored})
+    report = replay(saga_with(messages))
+    assert not report.identical
+    assert [(d.section, d.key, d.change) for d in report.differences] == [("purchase_lines", line.line_id, "changed")]
+    assert [f.name for f in report.differences[0].fields] == ["quantity"]
+
+
+def test_a_step_command_that_is_not_what_the_saga_builds_is_named(recorded_messages: list[Message]) -> None:
+    messages = list(recorded_messages)
+    command = messages[5]
+    messages[5] = command.model_copy(update={"requirements": ()})
+    recorded = saga_with(messages)
+    report = replay(recorded, expected_commands=expected_commands(recorded))
+    assert [(d.section, d.key) for d in report.differences] == [("commands", "procurement.plan_procurement")]
+    assert report.differences[0].fields[0].name == "requirements"
+
+
+def test_a_saga_that_never_completed_replays_the_steps_it_has(recorded_messages: list[Message]) -> None:
+    report = replay(saga_with(recorded_messages[:3]))
+    assert report.identical
+    assert set(report.compared) == {"forecast"}
+
+
+def test_without_a_snapshot_nothing_replays_and_that_is_a_difference(recorded_messages: list[Message]) -> None:
+    report = replay(saga_with(recorded_messages[1:3]))
+    assert not report.identical
+    assert report.differences[0].section == "snapshot"
+
+
+def test_explain_a_purchase_line_gives_its_facts_requirements_batches_and_forecast(
+    recorded_messages: list[Message], plan: DailyPlan
+) -> None:
+    line = plan.purchase_lines[0]
+    chain = explain(saga_with(recorded_messages), line.line_id)
+    assert chain["line"]["supplier_id"] == line.supplier_id
+    assert chain["facts"]["lead time"]["lead_time_days"] == line.reasoning.facts["lead_time_days"]  # type: ignore[union-attr]
+    assert "supplier_rank" in chain["facts"]["supplier choice"]
+    assert {"safety stock", "stock projection", "rounding"} <= chain["facts"].keys()
+    covered = {r["day"] for r in chain["requirements"]}
+    expected_days = {
+        r.day.isoformat()
+        for r in plan.requirements
+        if r.ingredient_id == line.ingredient_id
+        and str(chain["facts"]["stock projection"]["coverage_from"]) <= r.day.isoformat()
+        and r.day.isoformat() <= str(chain["facts"]["stock projection"]["coverage_to"])
+    }
+    assert covered == expected_days
+    assert chain["batches"], "some batch needs the ingredient bought"
+    products = {b["product_id"] for b in chain["batches"]}
+    assert {f["product_id"] for f in chain["forecast"]} <= products
+    assert chain["forecast"], "the forecast behind those batches is shown"
+
+
+def test_explain_a_batch_gives_forecast_reasoning_and_ingredients(
+    recorded_messages: list[Message], plan: DailyPlan
+) -> None:
+    batch = plan.batches[0]
+    chain = explain(saga_with(recorded_messages), batch.batch_id)
+    assert chain["kind"] == "batch"
+    assert [(f["product_id"], f["day"]) for f in chain["forecast"]] == [(batch.product_id, batch.day.isoformat())]
+    assert chain["facts"]["batches"] == batch.batches
+    assert chain["ingredients"] or chain["components"]
+
+
+def test_explain_an_unknown_line_says_what_to_pass(recorded_messages: list[Message]) -> None:
+    with pytest.raises(UnknownLineError, match=r"no purchase line or batch 'nope'.*bakeplan plan-of"):
+        explain(saga_with(recorded_messages), "nope")
