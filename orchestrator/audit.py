@@ -22,7 +22,7 @@ from typing import Literal
 from uuid import UUID
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,7 +30,7 @@ from bakeplan.messaging.codec import encode
 from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
 from contracts.topics import Topic
-from orchestrator.tables import audit_chain_heads, audit_events
+from orchestrator.tables import audit_chain_heads, audit_events, low_stock_signals
 
 GENESIS_HASH = "0" * 64
 Direction = Literal["in", "out"]
@@ -42,7 +42,7 @@ class AuditEntry:
 
     event_id: UUID
     tenant_id: str
-    saga_id: UUID
+    saga_id: UUID | None  # None: a low-stock signal, received before any saga (low_stock_signals links it)
     seq: int
     event_type: str
     schema_version: int
@@ -61,7 +61,7 @@ def link_hash(
     seq: int,
     event_id: UUID,
     tenant_id: str,
-    saga_id: UUID,
+    saga_id: UUID | None,
     event_type: str,
     schema_version: int,
     direction: str,
@@ -78,7 +78,7 @@ def link_hash(
             seq,
             str(event_id),
             tenant_id,
-            str(saga_id),
+            str(saga_id) if saga_id is not None else None,
             event_type,
             schema_version,
             direction,
@@ -197,14 +197,17 @@ def verify_chain(
 @dataclass(frozen=True)
 class _Draft:
     message: Message
-    saga_id: UUID
+    saga_id: UUID | None
     direction: Direction
     topic: str
 
 
-async def record_inbound(conn: AsyncConnection, message: Message, *, topic: Topic, saga_id: UUID, at: datetime) -> None:
+async def record_inbound(
+    conn: AsyncConnection, message: Message, *, topic: Topic, saga_id: UUID | None, at: datetime
+) -> None:
     """Archive a message the orchestrator consumed (call it after the inbox claim). `saga_id` names
-    the saga it belongs to: a trigger carries none, it starts the one it is recorded under."""
+    the saga it belongs to: a trigger carries none, it starts the one it is recorded under; a
+    low-stock signal is archived with None, and `low_stock_signals.saga_id` links it later."""
     await _append(conn, [_Draft(message, saga_id, "in", str(topic))], at)
 
 
@@ -273,8 +276,11 @@ def _entry(row: object) -> AuditEntry:
 
 async def saga_entries(conn: AsyncConnection, saga_id: UUID) -> list[AuditEntry]:
     """The archived events of one saga, in the order they were recorded."""
+    signals = select(low_stock_signals.c.event_id).where(low_stock_signals.c.saga_id == saga_id)
     rows = await conn.execute(
-        select(audit_events).where(audit_events.c.saga_id == saga_id).order_by(audit_events.c.seq)
+        select(audit_events)
+        .where(or_(audit_events.c.saga_id == saga_id, audit_events.c.event_id.in_(signals)))
+        .order_by(audit_events.c.seq)
     )
     return [_entry(row) for row in rows]
 

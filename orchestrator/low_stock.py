@@ -35,7 +35,7 @@ from contracts.envelope import Message
 from contracts.messages import LowStockObserved, PlanProcurement, ProcurementPlanned, ProductionScheduled, SnapshotTaken
 from contracts.planning import IngredientRequirement
 from contracts.topics import Topic
-from orchestrator import masterdata, snapshot_reader
+from orchestrator import audit, masterdata, snapshot_reader
 from orchestrator.engine import RunStep, SagaDefinition, StartSaga, decide, new_saga
 from orchestrator.engine.serialization import state_to_dict
 from orchestrator.low_stock_rules import (
@@ -119,6 +119,7 @@ class LowStock:
                 )
                 .on_conflict_do_nothing()
             )
+            await audit.record_inbound(conn, message, topic=Topic.LOW_STOCK, saga_id=None, at=self._clock())
 
     async def scan(self, *, limit: int = 100) -> int:
         """Start the procurement-only sagas that are due; returns how many this call started."""
@@ -257,7 +258,9 @@ class LowStock:
                 )
             )
             await _record(conn, saga_id, decision, now)
-            await outbox_store.add(conn, outbox, _messages(saga_id, trigger_id, inputs, decision.commands, sha, now))
+            outgoing = _messages(saga_id, trigger_id, inputs, decision.commands, sha, now)
+            await audit.record_outbound(conn, outgoing, at=now)
+            await outbox_store.add(conn, outbox, outgoing)
         log.info("tenant %s: procurement-only saga %s started for %d signal(s)", tenant_id, saga_id, len(signals))
         return True
 

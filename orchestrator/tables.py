@@ -162,7 +162,8 @@ audit_events = Table(
     metadata,
     Column("event_id", UUID(as_uuid=True), primary_key=True),
     Column("tenant_id", String(64), nullable=False),
-    Column("saga_id", UUID(as_uuid=True), nullable=False),
+    # NULL for a low-stock signal: it arrives before any saga (low_stock_signals.saga_id links it later)
+    Column("saga_id", UUID(as_uuid=True)),
     Column("seq", BigInteger, nullable=False),
     Column("event_type", String(100), nullable=False),
     Column("schema_version", Integer, nullable=False),

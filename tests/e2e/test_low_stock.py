@@ -20,6 +20,8 @@ from bakeplan.synthetic import TenantData, generate_tenant
 from contracts.messages import LowStockObserved, ProcurementPlanned
 from contracts.planning import WEEKDAYS, Calendar
 from contracts.topics import Topic
+from orchestrator.replay import replay
+from orchestrator.replay_store import expected_commands, load_saga, read_only
 from orchestrator.tables import low_stock_signals, sagas, step_results
 from tests.e2e.processes import Processes
 from tests.e2e.support import TERMINAL, TODAY, eventually, read_topic, seed
@@ -138,6 +140,7 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
         ).all()
     assert len(covered) == 40
     assert {UUID(bytes=r.saga_id.bytes) for r in covered} == {UUID(bytes=saga.saga_id.bytes)}
+    await _audited_and_replays_identical(engine, UUID(bytes=saga.saga_id.bytes), signals=40)
 
     # the inventory system keeps reporting the same low count: the open line already covers it
     await publish_all(settings, events(tenant_id, ingredient_id, [quantities[-1]] * 5, threshold))
@@ -171,3 +174,19 @@ async def test_an_event_for_an_unknown_ingredient_is_parked_with_a_reason_naming
     assert b"unknown ingredient 'no-such-ingredient'" in headers["dlq.reason"]
     assert headers["dlq.source.topic"] == str(Topic.LOW_STOCK).encode()
     assert await low_stock_sagas(engine, tenant_id) == []
+
+
+async def _audited_and_replays_identical(engine: AsyncEngine, saga_id: UUID, *, signals: int) -> None:
+    """The archive holds the saga's signals (each once) and its own events, and a replay of its one
+    step re-plans the same line without writing anything."""
+    async with read_only(engine) as conn:
+        recorded = await load_saga(conn, saga_id)
+    assert recorded is not None
+    kinds = [type(m).__name__ for m in (*recorded.others, *recorded.commands, *recorded.procurements)]
+    assert kinds.count("LowStockObserved") == signals
+    assert recorded.snapshot is not None
+    assert [c.event_type for c in recorded.commands] == ["procurement.plan_procurement"]
+    assert len(recorded.procurements) == 1
+    report = replay(recorded, expected_commands=expected_commands(recorded))
+    assert report.identical, [d.describe() for d in report.differences]
+    assert report.compared == {"commands": 1, "purchase_lines": 1}

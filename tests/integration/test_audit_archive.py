@@ -3,12 +3,15 @@ appends, tampering reported by `bakeplan audit verify`, the orchestrator's recor
 read-only transaction."""
 
 import asyncio
+import dataclasses
+import hashlib
 import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
@@ -24,6 +27,7 @@ from orchestrator import audit, replay_store
 from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
 from orchestrator.service import Orchestrator
 from orchestrator.tables import audit_chain_heads, audit_events
+from tests.golden.write import path_of
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
@@ -189,3 +193,45 @@ def test_audit_verify_of_an_intact_chain_says_ok(db_settings: Settings) -> None:
     result = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id], env=env)
     assert result.exit_code == 0, result.output
     assert "OK: 1 tenant chain(s), 4 events" in result.output
+
+
+async def test_an_event_archived_by_an_older_release_replays_after_an_upgrade(engine: AsyncEngine) -> None:
+    """The archive keeps the bytes as they were: a version-1 trigger recorded before `source`
+    existed still verifies in the chain, and the replay reads it upcast to version 2."""
+    tenant_id = f"old-{uuid.uuid4().hex[:8]}"
+    saga_id = uuid.uuid4()
+    v1 = orjson.loads(path_of("planning.requested", 1).read_bytes()) | {
+        "event_id": str(uuid.uuid4()),
+        "tenant_id": tenant_id,
+    }
+    payload = orjson.dumps(v1)
+    entry = audit.AuditEntry(
+        event_id=uuid.UUID(v1["event_id"]),
+        tenant_id=tenant_id,
+        saga_id=saga_id,
+        seq=1,
+        event_type="planning.requested",
+        schema_version=1,
+        direction="in",
+        topic="bakeplan.planning.triggers",
+        payload=payload,
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        prev_hash=audit.GENESIS_HASH,
+        hash="",
+        recorded_at=NOW,
+    )
+    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry))
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(dataclasses.asdict(entry)))
+        await conn.execute(insert(audit_chain_heads).values(tenant_id=tenant_id, seq=1, hash=entry.hash))
+
+    async with replay_store.read_only(engine) as conn:
+        recorded = await replay_store.load_saga(conn, saga_id)
+        outcome = await audit.verify(conn, tenant_id=tenant_id)
+
+    assert outcome.broken == []
+    assert outcome.events == 1
+    assert recorded is not None
+    assert recorded.trigger is not None
+    assert (recorded.trigger.schema_version, recorded.trigger.source) == (2, "schedule")
+    assert recorded.trigger.requested_by == "scheduler"

@@ -10,32 +10,13 @@ from typing import Any
 
 from contracts.messages import PlanProcurement, ProcurementPlanned, VoidPurchaseLines
 from contracts.topics import Topic
-from workers.procurement.replenishment import plan_purchases
+from workers.procurement.replenishment import plan_for_command
 from workers.procurement.tables import compensations, effect_log, inbox, outbox, purchase_lines
 from workers.shell.runtime import StepResult, StepSpec
 
 
 def plan(command: PlanProcurement, envelope: dict[str, Any]) -> StepResult:
-    assert command.saga_id is not None, "step commands always carry their saga"
-    low_stock = command.purpose == "low_stock"
-    lines = plan_purchases(
-        command.saga_id,
-        command.ingredients,
-        command.stock_lots,
-        command.suppliers,
-        command.requirements,
-        business_date=command.business_date,
-        open_orders=command.open_purchase_orders,
-        policy=command.policy,
-        calendar=command.calendar,
-        stock_floors={floor.ingredient_id: floor.quantity for floor in command.stock_floors},
-        occupied_slots=frozenset(
-            (order.supplier_id, order.ingredient_id, order.delivery_date) for order in command.open_purchase_orders
-        )
-        if low_stock
-        else frozenset(),
-        flag_emergencies=low_stock,
-    )
+    lines = plan_for_command(command)
     return StepResult(
         rows={purchase_lines: [{**line.model_dump(), "purpose": command.purpose} for line in lines]},
         reply=ProcurementPlanned(purchase_lines=lines, **envelope),

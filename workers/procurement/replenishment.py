@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from uuid import UUID, uuid5
 
 from bakeplan.errors import PlanningError
+from contracts.messages import PlanProcurement
 from contracts.planning import (
     Calendar,
     Ingredient,
@@ -359,3 +360,29 @@ def _expected_arrival(
         return order.delivery_date
     following = None if supplier is None else next_delivery_after(supplier, business_date, calendar=calendar)
     return following or business_date + timedelta(days=1)
+
+
+def plan_for_command(command: PlanProcurement) -> tuple[PurchaseLine, ...]:
+    """The purchase lines for one `PlanProcurement`, exactly as the worker plans them (audit replays
+    call this too). A low-stock command (`purpose="low_stock"`) holds its stock floors, keeps off the
+    slots of the open orders it was given, and flags emergencies."""
+    assert command.saga_id is not None, "step commands always carry their saga"
+    low_stock = command.purpose == "low_stock"
+    return plan_purchases(
+        command.saga_id,
+        command.ingredients,
+        command.stock_lots,
+        command.suppliers,
+        command.requirements,
+        business_date=command.business_date,
+        open_orders=command.open_purchase_orders,
+        policy=command.policy,
+        calendar=command.calendar,
+        stock_floors={floor.ingredient_id: floor.quantity for floor in command.stock_floors},
+        occupied_slots=frozenset(
+            (order.supplier_id, order.ingredient_id, order.delivery_date) for order in command.open_purchase_orders
+        )
+        if low_stock
+        else frozenset(),
+        flag_emergencies=low_stock,
+    )

@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_table('audit_events',
     sa.Column('event_id', sa.UUID(), nullable=False),
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
-    sa.Column('saga_id', sa.UUID(), nullable=False),
+    sa.Column('saga_id', sa.UUID(), nullable=True),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('event_type', sa.String(length=100), nullable=False),
     sa.Column('schema_version', sa.Integer(), nullable=False),
