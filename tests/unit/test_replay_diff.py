@@ -6,15 +6,25 @@ from uuid import UUID, uuid5
 
 import pytest
 
+from bakeplan.messaging.codec import decode
 from bakeplan.planning import DailyPlan, plan_snapshot
 from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message
-from contracts.messages import DemandForecasted, ProcurementPlanned, ProductionScheduled, SnapshotTaken
+from contracts.messages import (
+    DemandForecasted,
+    PlanProcurement,
+    ProcurementPlanned,
+    ProductionScheduled,
+    SnapshotTaken,
+    StockFloor,
+)
 from orchestrator.engine import RunStep
 from orchestrator.replay import RecordedSaga, collect, diff_lines, purchase_key, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 from orchestrator.replay_store import expected_commands
 from orchestrator.saga import StepResults, to_messages
+from tests.golden.write import path_of
+from workers.procurement.replenishment import plan_for_command
 
 pytestmark = pytest.mark.unit
 TODAY = date(2026, 11, 28)
@@ -193,3 +203,65 @@ def test_explain_a_batch_gives_forecast_reasoning_and_ingredients(
 def test_explain_an_unknown_line_says_what_to_pass(recorded_messages: list[Message]) -> None:
     with pytest.raises(UnknownLineError, match=r"no purchase line or batch 'nope'.*bakeplan plan-of"):
         explain(saga_with(recorded_messages), "nope")
+
+
+# --- procurement-only (low-stock) sagas ---------------------------------------------------------------
+
+
+def low_stock_saga(*, floor: float = 50.0) -> tuple[SnapshotTaken, PlanProcurement]:
+    """A recorded low-stock saga's snapshot and command, built from the golden daily command."""
+    snapshot = decode(path_of("planning.snapshot_taken", 1).read_bytes())
+    daily = decode(path_of("procurement.plan_procurement", 1).read_bytes())
+    assert isinstance(snapshot, SnapshotTaken)
+    assert isinstance(daily, PlanProcurement)
+    s = snapshot.snapshot
+    ingredient = s.ingredients[0].ingredient_id
+    command = daily.model_copy(
+        update={
+            "purpose": "low_stock",
+            "ingredients": s.ingredients,
+            "stock_lots": s.stock_lots,
+            "suppliers": s.suppliers,
+            "open_purchase_orders": s.open_purchase_orders,
+            "policy": s.policy,
+            "calendar": s.calendar,
+            "requirements": tuple(r for r in daily.requirements if r.ingredient_id == ingredient),
+            "stock_floors": (StockFloor(ingredient_id=ingredient, quantity=floor),),
+        }
+    )
+    return snapshot, command
+
+
+def test_a_low_stock_saga_replays_identical_from_its_recorded_command() -> None:
+    snapshot, command = low_stock_saga()
+    lines = plan_for_command(command)
+    planned = ProcurementPlanned(purchase_lines=lines, **_envelope(command))
+
+    report = replay(collect(command.saga_id or SAGA, [snapshot, command, planned]))
+
+    assert lines, "the floor needs at least one line"
+    assert report.identical, [d.describe() for d in report.differences]
+    assert report.compared == {"commands": 1, "purchase_lines": len(lines)}
+
+
+def test_a_low_stock_replay_names_a_changed_line_and_a_command_that_left_the_snapshot() -> None:
+    snapshot, command = low_stock_saga()
+    lines = plan_for_command(command)
+    bumped = lines[0].model_copy(update={"quantity": lines[0].quantity + 1})
+    planned = ProcurementPlanned(purchase_lines=(bumped, *lines[1:]), **_envelope(command))
+    stale = command.model_copy(update={"stock_lots": command.stock_lots[1:]})
+
+    report = replay(collect(command.saga_id or SAGA, [snapshot, stale, planned]))
+
+    texts = [d.describe() for d in report.differences]
+    assert any(t.startswith("commands procurement.plan_procurement.stock_lots") for t in texts), texts
+    assert any(f"purchase_lines {bumped.line_id}" in t for t in texts), texts
+
+
+def _envelope(command: PlanProcurement) -> dict[str, Any]:
+    return {
+        "event_id": uuid5(command.event_id, "reply"),
+        "tenant_id": command.tenant_id,
+        "saga_id": command.saga_id,
+        "occurred_at": command.occurred_at,
+    }
