@@ -137,6 +137,7 @@ class Orchestrator:
                 snapshot = await snapshot_reader.read_snapshot(
                     conn, trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
                 )
+                snapshot = await snapshot_reader.with_low_stock_lines(conn, snapshot)
                 body = orjson.dumps(snapshot.model_dump())
                 sha = hashlib.sha256(body).hexdigest()
                 await conn.execute(

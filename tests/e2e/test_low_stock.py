@@ -18,13 +18,13 @@ from bakeplan.seed import write_tenant
 from bakeplan.settings import Settings
 from bakeplan.synthetic import TenantData, generate_tenant
 from contracts.messages import LowStockObserved, ProcurementPlanned
-from contracts.planning import WEEKDAYS, Calendar
+from contracts.planning import WEEKDAYS, Calendar, PlanningSnapshot
 from contracts.topics import Topic
 from orchestrator.replay import replay
 from orchestrator.replay_store import expected_commands, load_saga, read_only
-from orchestrator.tables import low_stock_signals, sagas, step_results
+from orchestrator.tables import low_stock_signals, sagas, snapshots, step_results
 from tests.e2e.processes import Processes
-from tests.e2e.support import TERMINAL, TODAY, eventually, read_topic, seed
+from tests.e2e.support import TERMINAL, TODAY, eventually, read_topic, seed, trigger, wait_terminal
 from workers.procurement.tables import purchase_lines
 
 pytestmark = pytest.mark.e2e
@@ -159,6 +159,17 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
     assert isinstance(result, ProcurementPlanned)
     assert result.purchase_lines == ()
     assert [r.line_id for r in await lines_of(engine, tenant_id)] == [line.line_id]
+
+    # the next daily plan counts the low-stock line as supply instead of ordering that need again
+    daily = await wait_terminal(engine, await trigger(settings, tenant_id))
+    assert daily["status"] == "COMPLETED", daily["reason"]
+    async with engine.connect() as conn:
+        body = (
+            await conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == daily["snapshot_sha256"]))
+        ).scalar_one()
+    supply = {o.order_id: o for o in PlanningSnapshot.model_validate_json(body).open_purchase_orders}
+    assert f"line:{line.line_id}" in supply
+    assert supply[f"line:{line.line_id}"].quantity == line.quantity
 
 
 async def test_an_event_for_an_unknown_ingredient_is_parked_with_a_reason_naming_it(
