@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.db import create_engine
 from bakeplan.settings import Settings
-from bakeplan.terminal import console, err, fail, print_json
+from bakeplan.terminal import console, err, fail, parse_day, parse_saga_id, print_json
 from orchestrator import audit, replay_store
 from orchestrator.replay import ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain
@@ -42,20 +42,6 @@ def _read(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(run())
-
-
-def _saga_id(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
 
 
 @audit_app.command("verify")
@@ -124,7 +110,7 @@ def replay_command(
     if (saga_id is None) == (tenant is None):
         fail("give SAGA_ID, or --tenant T --from D --to D, not both and not neither")
     if saga_id is not None:
-        sid = _saga_id(saga_id)
+        sid = parse_saga_id(saga_id)
         report = _read(lambda conn: _replay_one(conn, sid))
         if report is None:
             fail(f"no recorded events for saga {sid}: list sagas with `bakeplan runs` and pass one saga id", 1)
@@ -138,7 +124,7 @@ def replay_command(
     assert tenant is not None
     if from_ is None or to is None:
         fail("--tenant needs --from YYYY-MM-DD and --to YYYY-MM-DD (the business dates to replay)")
-    first, last = _day(from_, "--from"), _day(to, "--to")
+    first, last = parse_day(from_, "--from"), parse_day(to, "--to")
     if last < first:
         fail(f"--to {last} is before --from {first}")
     summary = _read(lambda conn: _replay_range(conn, tenant, first, last, quiet=as_json))
@@ -194,7 +180,7 @@ def explain_command(
 ) -> None:
     """Why a purchase line or batch exists: the recorded forecast, requirements, stock, safety stock,
     lead time, supplier choice and rounding behind it."""
-    sid = _saga_id(saga_id)
+    sid = parse_saga_id(saga_id)
     recorded = _read(lambda conn: replay_store.load_saga(conn, sid))
     if recorded is None:
         fail(f"no recorded events for saga {sid}: list sagas with `bakeplan runs` and pass one saga id", 1)

@@ -24,7 +24,7 @@ from bakeplan.db import create_engine
 from bakeplan.messaging.admin import ensure_topics
 from bakeplan.messaging.codec import encode
 from bakeplan.settings import Settings
-from bakeplan.terminal import console, fail, print_json
+from bakeplan.terminal import console, fail, parse_day, parse_saga_id, print_json
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from orchestrator import masterdata, scheduler
@@ -68,19 +68,7 @@ def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
 
 
 def _parse_date(value: str | None) -> date:
-    if value is None:
-        return datetime.now(UTC).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"--date {value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28")
-
-
-def _parse_saga_id(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")
+    return datetime.now(UTC).date() if value is None else parse_day(value, "--date")
 
 
 # --- stack -----------------------------------------------------------------------------------------
@@ -338,7 +326,7 @@ def runs(
 @app.command()
 def show(saga_id: str, as_json: JsonFlag = False) -> None:
     """The timeline of one saga: steps, times and outcome."""
-    sid = _parse_saga_id(saga_id)
+    sid = parse_saga_id(saga_id)
     found = _with_db(lambda conn: queries.saga(conn, sid))
     if found is None:
         fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
@@ -360,7 +348,7 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
 @app.command("plan-of")
 def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
     """The production batches and purchase lines a saga produced."""
-    sid = _parse_saga_id(saga_id)
+    sid = parse_saga_id(saga_id)
     plan = _with_db(lambda conn: queries.plan_of(conn, sid))
     if as_json:
         print_json({"saga_id": str(sid), **plan})

@@ -22,7 +22,7 @@ from bakeplan.errors import PlanningError
 from bakeplan.planning import DailyPlan, plan_snapshot
 from bakeplan.simulation import Policy, simulate
 from bakeplan.synthetic import PROFILES, Profile, generate_tenant
-from bakeplan.terminal import console, err, fail, print_json
+from bakeplan.terminal import console, err, fail, parse_day, print_json
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
 from workers.forecasting.backtest import backtest as run_backtest
@@ -42,12 +42,7 @@ def _read_text(path: Path, option: str) -> str:
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, e.g. 2017-07-31")
+    return None if value is None else parse_day(value, option, example="2017-07-31")
 
 
 def _validation_message(exc: ValidationError, source: str) -> str:

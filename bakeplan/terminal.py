@@ -1,7 +1,9 @@
 """What the `bakeplan` commands print: one console for output, one for errors, one JSON style."""
 
 import json
+from datetime import date
 from typing import Any, NoReturn
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -20,3 +22,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
     err.print("[red]error:[/red]", end=" ")
     err.print(message, markup=False, highlight=False)  # file names and values are not markup
     raise typer.Exit(code)
+
+
+def parse_day(value: str, option: str, *, example: str = "2026-11-28") -> date:
+    """`value` of `option` as a date, or exit 2 saying the format."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, e.g. {example}")
+
+
+def parse_saga_id(value: str) -> UUID:
+    """`value` as a saga id, or exit 2 saying where saga ids come from."""
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"{value!r} is not a saga id (a UUID as printed by `bakeplan trigger` or `bakeplan runs`)")

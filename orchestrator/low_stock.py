@@ -48,7 +48,7 @@ from orchestrator.low_stock_rules import (
     low_stock_trigger_id,
 )
 from orchestrator.saga import saga_id_for_trigger
-from orchestrator.service import CONSUMER, _log, _record
+from orchestrator.service import CONSUMER, log_timeline, record_decision
 from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, sagas, snapshots, step_results
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class LowStock:
                 .values(saga_id=saga_id)
             )
             ingredients = ", ".join(f.ingredient_id for f in inputs.stock_floors)
-            await _log(
+            await log_timeline(
                 conn,
                 saga_id,
                 now,
@@ -257,7 +257,7 @@ class LowStock:
                     at=now,
                 )
             )
-            await _record(conn, saga_id, decision, now)
+            await record_decision(conn, saga_id, decision, now)
             outgoing = _messages(saga_id, trigger_id, inputs, decision.commands, sha, now)
             await audit.record_outbound(conn, outgoing, at=now)
             await outbox_store.add(conn, outbox, outgoing)

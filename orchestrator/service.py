@@ -130,7 +130,9 @@ class Orchestrator:
                         trigger.business_date,
                         trigger.event_id,
                     )
-                    await _log(conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}")
+                    await log_timeline(
+                        conn, existing.saga_id, now, "duplicate_trigger", None, f"trigger {trigger.event_id}"
+                    )
                     return
                 saga_id = saga_id_for_trigger(trigger.event_id)
                 await audit.record_inbound(conn, trigger, topic=Topic.TRIGGERS, saga_id=saga_id, at=now)
@@ -161,7 +163,7 @@ class Orchestrator:
                         updated_at=now,
                     )
                 )
-                await _log(
+                await log_timeline(
                     conn,
                     saga_id,
                     now,
@@ -190,7 +192,7 @@ class Orchestrator:
                     trigger.event_id,
                     now,
                 )
-                await _record(conn, saga_id, decision, now)
+                await record_decision(conn, saga_id, decision, now)
                 await _effect(conn, "saga_started", trigger, saga_id, now)
                 await outbox_store.add(conn, outbox, outgoing)
                 await audit.record_outbound(conn, outgoing, at=now)
@@ -266,7 +268,7 @@ class Orchestrator:
         decision = decide(self._definitions[row.kind], state, event)
         step = getattr(event, "step", None)
         if decision.note:
-            await _log(conn, saga_id, now, "ignored", step, decision.note)
+            await log_timeline(conn, saga_id, now, "ignored", step, decision.note)
             return None
         if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)):
             await conn.execute(
@@ -280,7 +282,7 @@ class Orchestrator:
             StepCompensationDone: "step_compensated",
             Tick: "deadline_passed",
         }[type(event)]
-        await _log(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
+        await log_timeline(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await _load_snapshot(conn, row.snapshot_sha256) if runs_step else None
         results = await _load_results(conn, saga_id, results_needed(decision.commands))
@@ -288,7 +290,7 @@ class Orchestrator:
         outgoing = self._carry_out(
             decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
         )
-        await _record(conn, saga_id, decision, now)
+        await record_decision(conn, saga_id, decision, now)
         if reply is not None:
             await _effect(conn, "reply_applied", reply, saga_id, now)
         await outbox_store.add(conn, outbox, outgoing)
@@ -327,7 +329,8 @@ def _derived_id(saga_id: UUID, name: str) -> UUID:
     return uuid5(saga_id, name)
 
 
-async def _record(conn: AsyncConnection, saga_id: UUID, decision: Decision, now: datetime) -> None:
+async def record_decision(conn: AsyncConnection, saga_id: UUID, decision: Decision, now: datetime) -> None:
+    """Store the engine's new state of a saga and log each command it issued (every saga kind)."""
     state = decision.state
     await conn.execute(
         update(sagas)
@@ -343,7 +346,7 @@ async def _record(conn: AsyncConnection, saga_id: UUID, decision: Decision, now:
     for command in decision.commands:
         name = type(command).__name__
         detail = str(getattr(command, "status", "")) or f"attempt {getattr(command, 'attempt', 1)}"
-        await _log(conn, saga_id, now, name, getattr(command, "step", None), detail)
+        await log_timeline(conn, saga_id, now, name, getattr(command, "step", None), detail)
 
 
 async def _effect(conn: AsyncConnection, kind: str, message: Message, saga_id: UUID, at: datetime) -> None:
@@ -360,7 +363,10 @@ async def _effect(conn: AsyncConnection, kind: str, message: Message, saga_id: U
     )
 
 
-async def _log(conn: AsyncConnection, saga_id: UUID, at: datetime, kind: str, step: str | None, detail: str) -> None:
+async def log_timeline(
+    conn: AsyncConnection, saga_id: UUID, at: datetime, kind: str, step: str | None, detail: str
+) -> None:
+    """One line of a saga's timeline (`orchestrator.saga_log`)."""
     await conn.execute(insert(saga_log).values(saga_id=saga_id, at=at, kind=kind, step=step, detail=detail))
 
 
