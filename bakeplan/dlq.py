@@ -11,6 +11,7 @@ The parsing, filtering, selection and header building are plain functions; only 
 """
 
 import getpass
+import hashlib
 import socket
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -75,6 +76,7 @@ class ParkedMessage:
     event_type: str | None  # the `event_type` header, else the body's
     event_id: UUID | None  # None when the body does not parse
     replayed_from: str | None  # set when this record was itself a replay that got parked again
+    digest: str  # sha256 of the record's timestamp, key, value and headers: see `record_digest`
 
     @property
     def record_id(self) -> RecordId:
@@ -102,10 +104,19 @@ class ParkedMessage:
 
 @dataclass(frozen=True)
 class PriorReplay:
-    """A row of `dead_letter_replays`: the latest replay of one dead-letter record."""
+    """A row of `dead_letter_replays`: the latest replay of one dead-letter record.
+
+    `record_digest` is the replayed record's `ParkedMessage.digest` (None on rows written before it was
+    recorded): a partition and offset alone name a different record once the topic is re-created.
+    """
 
     replayed_at: datetime
     replayed_by: str
+    record_digest: str | None = None
+
+    def is_of(self, message: ParkedMessage) -> bool:
+        """True if this replay was of `message`, not of an earlier record at the same partition and offset."""
+        return self.record_digest is None or self.record_digest == message.digest
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,22 @@ def body_identity(value: bytes | None) -> tuple[UUID | None, str | None]:
     return event_id, event_type if isinstance(event_type, str) else None
 
 
+def record_digest(
+    *, timestamp_ms: int, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> str:
+    """A fingerprint of one Kafka record that survives nothing but the record itself.
+
+    Offsets restart at 0 when the dead-letter topic (or the whole Kafka cluster) is re-created while
+    Postgres keeps `dead_letter_replays`; the digest tells a new record at an old offset from the
+    replayed one. Length prefixes keep (key, value) = (b"ab", b"c") apart from (b"a", b"bc").
+    """
+    h = hashlib.sha256(str(timestamp_ms).encode())
+    parts = [key, value, *(part for header in headers for part in (header[0].encode(), header[1]))]
+    for part in parts:
+        h.update(b"-" if part is None else b"%d:" % len(part) + part)
+    return h.hexdigest()
+
+
 def parse_parked(
     *,
     partition: int,
@@ -195,6 +222,7 @@ def parse_parked(
         event_type=_last_header(headers, "event_type") or body_event_type,
         event_id=event_id,
         replayed_from=_last_header(headers, REPLAYED_FROM),
+        digest=record_digest(timestamp_ms=timestamp_ms, key=key, value=value, headers=headers),
     )
 
 
@@ -259,6 +287,7 @@ def plan_replay(
         if wanted is not None and message.record_id not in wanted:
             continue
         before = prior.get(message.record_id)
+        before = before if before is not None and before.is_of(message) else None
         if not matches(message, consumer=consumer, source_topic=source_topic):
             if wanted is not None:  # named explicitly: say why it was left alone
                 skipped.append((message, "it does not match --consumer/--source-topic"))
@@ -389,17 +418,19 @@ async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[Pa
         await consumer.stop()
 
 
-async def prior_replays(conn: AsyncConnection, ids: Collection[RecordId]) -> dict[RecordId, PriorReplay]:
-    """The recorded replays of the records `ids`."""
-    if not ids:
+async def prior_replays(conn: AsyncConnection, messages: Collection[ParkedMessage]) -> dict[RecordId, PriorReplay]:
+    """The recorded replays of `messages` (rows left by an earlier record at the same offset are not theirs)."""
+    if not messages:
         return {}
     t = dead_letter_replays.c
     rows = await conn.execute(
-        select(t.dlt_partition, t.dlt_offset, t.replayed_at, t.replayed_by).where(
-            tuple_(t.dlt_partition, t.dlt_offset).in_(list(ids))
+        select(t.dlt_partition, t.dlt_offset, t.replayed_at, t.replayed_by, t.record_digest).where(
+            tuple_(t.dlt_partition, t.dlt_offset).in_([m.record_id for m in messages])
         )
     )
-    return {(r.dlt_partition, r.dlt_offset): PriorReplay(r.replayed_at, r.replayed_by) for r in rows}
+    by_id = {m.record_id: m for m in messages}
+    found = {(r.dlt_partition, r.dlt_offset): PriorReplay(r.replayed_at, r.replayed_by, r.record_digest) for r in rows}
+    return {record_id: prior for record_id, prior in found.items() if prior.is_of(by_id[record_id])}
 
 
 async def record_replay(conn: AsyncConnection, message: ParkedMessage, *, replayed_by: str) -> None:
@@ -407,6 +438,7 @@ async def record_replay(conn: AsyncConnection, message: ParkedMessage, *, replay
     values = {
         "source_topic": message.source_topic,
         "event_id": message.event_id,
+        "record_digest": message.digest,
         "replayed_by": replayed_by,
         "replayed_at": func.now(),  # the database's clock, like the column default
     }
@@ -435,7 +467,7 @@ async def list_parked(
     engine = create_engine(settings, pool_size=1)
     try:
         async with engine.connect() as conn:
-            prior = await prior_replays(conn, [m.record_id for m in parked])
+            prior = await prior_replays(conn, parked)
     finally:
         await engine.dispose()
     return [(m, prior.get(m.record_id)) for m in parked]
@@ -463,7 +495,7 @@ async def replay(
     try:
         async with engine.connect() as conn:
             wanted = set(ids) if ids is not None else None
-            prior = await prior_replays(conn, [m.record_id for m in parked if wanted is None or m.record_id in wanted])
+            prior = await prior_replays(conn, [m for m in parked if wanted is None or m.record_id in wanted])
         plan = plan_replay(parked, ids=ids, consumer=consumer, source_topic=source_topic, prior=prior, force=force)
         if dry_run or not plan.replay:
             return plan

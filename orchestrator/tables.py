@@ -105,6 +105,7 @@ dead_letter_replays = Table(
     Column("dlt_offset", BigInteger, primary_key=True),
     Column("source_topic", String(200), nullable=False),
     Column("event_id", UUID(as_uuid=True)),
+    Column("record_digest", String(64)),  # bakeplan.dlq.record_digest; NULL on rows from before 0007
     Column("replayed_by", String(200), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
@@ -154,6 +155,22 @@ async def test_list_then_replay_a_parked_trigger_once(
         value=invalid_body,
         headers=park_headers(consumer=consumer, reason=INVALID_REASON, exception="InvalidMessageError", attempts=1),
     )
+
+    # a row left by a replay of an earlier record at the invalid one's offset (the topic, or Kafka, was
+    # re-created while Postgres kept its rows): it must not make the new record look replayed
+    stale_partition, stale_offset = (int(part) for part in invalid_id.split(":"))
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(dead_letter_replays)
+            .values(
+                dlt_partition=stale_partition,
+                dlt_offset=stale_offset,
+                source_topic=str(Topic.TRIGGERS),
+                record_digest="0" * 64,
+                replayed_by="an-earlier-kafka@host",
+            )
+            .on_conflict_do_nothing()
+        )
 
     listed = await as_json(settings, "dlq", "list", "--tenant", tenant)
     table = bakeplan(settings, "dlq", "list", "--tenant", tenant)

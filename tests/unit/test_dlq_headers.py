@@ -313,3 +313,32 @@ def test_event_ids_from_distinct_bodies_differ() -> None:
     parsed = [a_parked(value=orjson.dumps({"event_id": str(i)})).event_id for i in ids]
 
     assert parsed == ids
+
+
+# --- a replay row is of one record, not of an offset ----------------------------------------------
+
+
+def test_a_replay_of_an_earlier_record_at_the_same_offset_is_not_this_records() -> None:
+    replayed = a_parked(0, 1)
+    newer = a_parked(0, 1, value=b'{"event_type": "planning.requested", "t', timestamp_ms=RECORD_TS_MS + 1)
+    row = PriorReplay(replayed_at=AT, replayed_by="ops@host", record_digest=replayed.digest)
+    legacy = PriorReplay(replayed_at=AT, replayed_by="ops@host", record_digest=None)
+
+    assert (row.is_of(replayed), row.is_of(newer)) == (True, False)
+    assert (legacy.is_of(replayed), legacy.is_of(newer)) == (True, True), "rows from before the digest match by offset"
+    plan = plan_replay([newer], ids=None, consumer=None, source_topic=None, prior={(0, 1): row}, force=False)
+    assert ([m.id for m in plan.replay], plan.skipped) == (["0:1"], ())
+
+
+@given(
+    st.tuples(st.integers(0, 2**41), st.none() | st.binary(max_size=8), st.none() | st.binary(max_size=8)),
+    st.tuples(st.integers(0, 2**41), st.none() | st.binary(max_size=8), st.none() | st.binary(max_size=8)),
+)
+def test_the_digest_differs_whenever_timestamp_key_or_value_differ(
+    a: tuple[int, bytes | None, bytes | None], b: tuple[int, bytes | None, bytes | None]
+) -> None:
+    first = a_parked(timestamp_ms=a[0], key=a[1], value=a[2])
+    second = a_parked(timestamp_ms=b[0], key=b[1], value=b[2])
+
+    assert (first.digest == second.digest) == (a == b)
+    assert len(first.digest) == 64
