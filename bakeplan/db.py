@@ -5,12 +5,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bakeplan.settings import Settings
 
 
-def create_engine(settings: Settings, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = True) -> AsyncEngine:
+    """`pre_ping` tests each connection taken from the pool with a round trip; long-running handlers
+    whose errors are retried anyway turn it off."""
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
     )
 
 

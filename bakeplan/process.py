@@ -5,6 +5,7 @@ Roles: `orchestrator`, `forecasting`, `production`, `procurement`. Nothing conne
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -45,15 +46,16 @@ def utc_now() -> datetime:
 
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:
-    """Idempotent producer with acks=all; gzip keeps large snapshots under the broker's 1 MiB limit
-    (the client-side size check is on uncompressed bytes, so it is raised; the broker still checks
-    the compressed batch against its own limit)."""
+    """Idempotent producer with acks=all; compression (zstd unless BAKEPLAN_KAFKA_COMPRESSION says
+    otherwise) keeps large snapshots under the broker's 1 MiB limit (the client-side size check is on
+    uncompressed bytes, so it is raised; the broker still checks the compressed batch against its own
+    limit)."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id="bakeplan",
         enable_idempotence=True,
         acks="all",
-        compression_type="gzip",
+        compression_type=None if settings.kafka_compression == "none" else settings.kafka_compression,
         linger_ms=2,
         max_request_size=16 * 1024 * 1024,
     )
@@ -63,7 +65,9 @@ class App:
     def __init__(self, settings: Settings, role: Role) -> None:
         self.settings = settings
         self.role = role
-        self.engine = create_engine(settings)
+        # no pre-ping round trip per transaction: a connection Postgres dropped fails its statement,
+        # which the consumer retries as unavailable (the pool discards the invalidated connection)
+        self.engine = create_engine(settings, pre_ping=False)
         self.producer = create_producer(settings)
         self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
         policy = DeliveryPolicy(
@@ -245,6 +249,10 @@ def serve(settings: Settings, role: Role) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         app = create_app(settings, role)
+        # everything allocated so far lives as long as the process: keep it out of every later
+        # collection (measured: full collections over it put 60+ ms pauses into snapshot reads)
+        gc.collect()
+        gc.freeze()
         if settings.metrics_port:
             start_http_server(settings.metrics_port, registry=app.metrics.registry)
         await app.run(stop)

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import CursorResult, Row, RowMapping, Table, select
+from sqlalchemy import CursorResult, Row, RowMapping, Table, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.errors import PlanningError
@@ -111,11 +112,18 @@ async def read_snapshot(
     item_rows = (await rows(supplier_items, "supplier_id", "ingredient_id")).mappings().all()
     order_rows = (await rows(open_purchase_orders, "order_id")).mappings().all()
     start = business_date - timedelta(days=history_days)
+    # one row per product with its days (as offsets from `start`) and units as two arrays: a year of
+    # history is ~15,000 rows per tenant, which as row objects cost more than the rest of the snapshot
+    offset = (daily_sales.c.day - start).label("offset")
     sales_rows = (
         await conn.execute(
-            select(daily_sales.c.product_id, daily_sales.c.day, daily_sales.c.units)
+            select(
+                daily_sales.c.product_id,
+                func.array_agg(aggregate_order_by(offset, daily_sales.c.day)),
+                func.array_agg(aggregate_order_by(daily_sales.c.units, daily_sales.c.day)),
+            )
             .where(daily_sales.c.tenant_id == tenant_id, daily_sales.c.day >= start, daily_sales.c.day < business_date)
-            .order_by(daily_sales.c.product_id, daily_sales.c.day)
+            .group_by(daily_sales.c.product_id)
         )
     ).all()
     regressor_rows = (
@@ -136,10 +144,11 @@ async def read_snapshot(
     uses_by_component = _grouped(nested_rows, "parent_id", ComponentLine)
     items_by_supplier = _grouped(item_rows, "supplier_id", SupplierItem)
     units_by_product: dict[str, list[int | None]] = {r["product_id"]: [None] * history_days for r in product_rows}
-    for product_id, day, units in sales_rows:
+    for product_id, offsets, units in sales_rows:
         series = units_by_product.get(product_id)
         if series is not None:
-            series[(day - start).days] = units
+            for n, value in zip(offsets, units, strict=True):
+                series[n] = value
     try:
         return PlanningSnapshot(
             tenant_id=tenant_id,
