@@ -1,5 +1,6 @@
 """The async SQLAlchemy engine. Created by `create_app`, never at import time."""
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bakeplan.settings import Settings
@@ -13,6 +14,7 @@ def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = Tr
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
+        json_deserializer=orjson.loads,  # JSON and JSONB columns; several times faster than json.loads
     )
 
 

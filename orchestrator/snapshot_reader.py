@@ -5,12 +5,12 @@ models, in a deterministic order, and validates them (see `read_snapshot`).
 """
 
 from collections import defaultdict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import CursorResult, Row, RowMapping, Table, func, select
+from sqlalchemy import ScalarSelect, Subquery, Table, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,7 +69,7 @@ def _model(model: type[Model], row: Mapping[Any, Any], **nested: Any) -> Model:
     return model.model_validate({**fields, **nested}, strict=False)
 
 
-def _grouped(rows: Sequence[RowMapping], parent: str, model: type[Model]) -> dict[str, list[Model]]:
+def _grouped(rows: Sequence[Mapping[str, Any]], parent: str, model: type[Model]) -> dict[str, list[Model]]:
     """Child rows as contract models per parent id, in row order."""
     grouped: dict[str, list[Model]] = defaultdict(list)
     for r in rows:
@@ -92,51 +92,64 @@ async def read_snapshot(
     Raises `PlanningError` for an unknown tenant and for rows the contracts refuse (a policy
     service level of 1.5, a component without lines …), naming the tenant and the fields.
     """
-    tenant = (await conn.execute(select(tenants).where(tenants.c.tenant_id == tenant_id))).first()
-    if tenant is None:
-        raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")
-
-    def rows(table: Table, *order: str) -> Awaitable[CursorResult[Any]]:
-        return conn.execute(select(table).where(table.c.tenant_id == tenant_id).order_by(*(table.c[c] for c in order)))
-
-    product_rows = (await rows(products, "product_id")).mappings().all()
-    recipe_rows = (await rows(recipes, "product_id")).mappings().all()
-    line_rows = (await rows(recipe_lines, "product_id", "ingredient_id")).mappings().all()
-    recipe_component_rows = (await rows(recipe_components, "product_id", "component_id")).mappings().all()
-    component_rows = (await rows(components, "component_id")).mappings().all()
-    component_line_rows = (await rows(component_lines, "component_id", "ingredient_id")).mappings().all()
-    nested_rows = (await rows(component_components, "parent_id", "component_id")).mappings().all()
-    ingredient_rows = (await rows(ingredients, "ingredient_id")).mappings().all()
-    lot_rows = (await rows(stock_lots, "lot_id")).mappings().all()
-    supplier_rows = (await rows(suppliers, "supplier_id")).mappings().all()
-    item_rows = (await rows(supplier_items, "supplier_id", "ingredient_id")).mappings().all()
-    order_rows = (await rows(open_purchase_orders, "order_id")).mappings().all()
     start = business_date - timedelta(days=history_days)
-    # one row per product with its days (as offsets from `start`) and units as two arrays: a year of
-    # history is ~15,000 rows per tenant, which as row objects cost more than the rest of the snapshot
+    # the whole snapshot in one round trip: every collection as a JSON array in one row
+    # (the planning contracts validate leniently, so JSON's strings for dates and times read back
+    # as the same values), a year of sales as one (product, day offsets, units) row per product
     offset = (daily_sales.c.day - start).label("offset")
-    sales_rows = (
-        await conn.execute(
-            select(
-                daily_sales.c.product_id,
-                func.array_agg(aggregate_order_by(offset, daily_sales.c.day)),
-                func.array_agg(aggregate_order_by(daily_sales.c.units, daily_sales.c.day)),
-            )
-            .where(daily_sales.c.tenant_id == tenant_id, daily_sales.c.day >= start, daily_sales.c.day < business_date)
-            .group_by(daily_sales.c.product_id)
+    sales = (
+        select(
+            daily_sales.c.product_id,
+            func.array_agg(aggregate_order_by(offset, daily_sales.c.day)).label("offsets"),
+            func.array_agg(aggregate_order_by(daily_sales.c.units, daily_sales.c.day)).label("units"),
         )
-    ).all()
-    regressor_rows = (
-        await conn.execute(
-            select(regressors.c.name, regressors.c.day, regressors.c.value)
-            .where(
-                regressors.c.tenant_id == tenant_id,
-                regressors.c.day >= start,
-                regressors.c.day < business_date + timedelta(days=horizon_days),
-            )
-            .order_by(regressors.c.name, regressors.c.day)
+        .where(daily_sales.c.tenant_id == tenant_id, daily_sales.c.day >= start, daily_sales.c.day < business_date)
+        .group_by(daily_sales.c.product_id)
+        .subquery("sales")
+    )
+    regressor_days = (
+        select(regressors)
+        .where(
+            regressors.c.tenant_id == tenant_id,
+            regressors.c.day >= start,
+            regressors.c.day < business_date + timedelta(days=horizon_days),
         )
-    ).all()
+        .subquery("regressor_days")
+    )
+
+    def collection(table: Table | Subquery, *order: str, tenant_filter: bool = True) -> ScalarSelect[Any]:
+        aggregate = func.json_agg(aggregate_order_by(table.table_valued(), *(table.c[c] for c in order)))
+        query = select(aggregate)
+        return (query.where(table.c.tenant_id == tenant_id) if tenant_filter else query).scalar_subquery()
+
+    parts = {
+        "tenant": collection(tenants, "tenant_id"),
+        "products": collection(products, "product_id"),
+        "recipes": collection(recipes, "product_id"),
+        "lines": collection(recipe_lines, "product_id", "ingredient_id"),
+        "recipe_components": collection(recipe_components, "product_id", "component_id"),
+        "components": collection(components, "component_id"),
+        "component_lines": collection(component_lines, "component_id", "ingredient_id"),
+        "nested": collection(component_components, "parent_id", "component_id"),
+        "ingredients": collection(ingredients, "ingredient_id"),
+        "lots": collection(stock_lots, "lot_id"),
+        "suppliers": collection(suppliers, "supplier_id"),
+        "items": collection(supplier_items, "supplier_id", "ingredient_id"),
+        "orders": collection(open_purchase_orders, "order_id"),
+        "sales": collection(sales, "product_id", tenant_filter=False),
+        "regressors": collection(regressor_days, "name", "day", tenant_filter=False),
+    }
+    row = (await conn.execute(select(*(query.label(name) for name, query in parts.items())))).one()
+    # the driver decodes JSON (with orjson: bakeplan.db.create_engine); an empty collection is NULL
+    read: dict[str, list[dict[str, Any]]] = {name: value or [] for name, value in row._mapping.items()}
+    if not read["tenant"]:
+        raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")
+    tenant = read["tenant"][0]
+    product_rows, recipe_rows, line_rows = read["products"], read["recipes"], read["lines"]
+    recipe_component_rows, component_rows = read["recipe_components"], read["components"]
+    component_line_rows, nested_rows = read["component_lines"], read["nested"]
+    ingredient_rows, lot_rows, supplier_rows = read["ingredients"], read["lots"], read["suppliers"]
+    item_rows, order_rows = read["items"], read["orders"]
 
     lines_by_recipe = _grouped(line_rows, "product_id", RecipeLine)
     uses_by_recipe = _grouped(recipe_component_rows, "product_id", ComponentLine)
@@ -144,10 +157,10 @@ async def read_snapshot(
     uses_by_component = _grouped(nested_rows, "parent_id", ComponentLine)
     items_by_supplier = _grouped(item_rows, "supplier_id", SupplierItem)
     units_by_product: dict[str, list[int | None]] = {r["product_id"]: [None] * history_days for r in product_rows}
-    for product_id, offsets, units in sales_rows:
-        series = units_by_product.get(product_id)
+    for sold in read["sales"]:
+        series = units_by_product.get(sold["product_id"])
         if series is not None:
-            for n, value in zip(offsets, units, strict=True):
+            for n, value in zip(sold["offsets"], sold["units"], strict=True):
                 series[n] = value
     try:
         return PlanningSnapshot(
@@ -171,7 +184,7 @@ async def read_snapshot(
                 SalesHistory(product_id=pid, start_date=start, daily_units=tuple(series))
                 for pid, series in units_by_product.items()
             ),
-            calendar=Calendar.model_validate(tenant.calendar, strict=False),
+            calendar=Calendar.model_validate(tenant["calendar"], strict=False),
             components=tuple(
                 _model(
                     Component,
@@ -181,10 +194,10 @@ async def read_snapshot(
                 )
                 for r in component_rows
             ),
-            capacity=Capacity.model_validate(tenant.capacity, strict=False),
+            capacity=Capacity.model_validate(tenant["capacity"], strict=False),
             open_purchase_orders=tuple(_model(OpenPurchaseOrder, r) for r in order_rows),
-            regressors=_regressors(regressor_rows),
-            policy=PlanningPolicy.model_validate(tenant.policy, strict=False),
+            regressors=_regressors(read["regressors"]),
+            policy=PlanningPolicy.model_validate(tenant["policy"], strict=False),
         )
     except ValidationError as exc:
         raise PlanningError(
@@ -193,11 +206,11 @@ async def read_snapshot(
         ) from exc
 
 
-def _regressors(rows: Sequence[Row[str, date, float | None]]) -> tuple[Regressor, ...]:
-    """One `Regressor` per name from `(name, day, value)` rows ordered by name and day."""
+def _regressors(rows: Sequence[Mapping[str, Any]]) -> tuple[Regressor, ...]:
+    """One `Regressor` per name from `{name, day, value}` rows (JSON) ordered by name and day."""
     days_by_name: dict[str, dict[date, float | None]] = defaultdict(dict)
-    for name, day, value in rows:
-        days_by_name[name][day] = value
+    for r in rows:
+        days_by_name[r["name"]][date.fromisoformat(r["day"])] = r["value"]
     result = []
     for name, values in days_by_name.items():
         first, last = min(values), max(values)
