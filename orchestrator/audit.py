@@ -1,8 +1,8 @@
 """The audit archive: every event a saga consumed or emitted, append-only and hash-chained per tenant.
 
 The orchestrator sees every event of a saga: the trigger and every step reply come in, the snapshot,
-step commands, compensations and the outcome go out. `record_inbound` and `record_outbound` append
-them to `orchestrator.audit_events` in the handler's own transaction, so the archive holds exactly
+step commands, compensations and the outcome go out. `record` appends them to
+`orchestrator.audit_events` in the handler's own transaction, so the archive holds exactly
 what committed, once (an event id already archived is skipped and does not advance the chain).
 
 Each tenant's events form a chain: event `seq` n stores `prev_hash` (the hash of event n-1, or
@@ -200,30 +200,53 @@ class _Draft:
     saga_id: UUID | None
     direction: Direction
     topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message the orchestrator consumed, to archive with what its handler emits (`record`).
+    `saga_id` names the saga it belongs to: a trigger carries none, it starts the one it is recorded
+    under; a low-stock signal is archived with None, and `low_stock_signals.saga_id` links it later."""
+
+    message: Message
+    topic: Topic
+    saga_id: UUID | None
+
+
+async def record(
+    conn: AsyncConnection, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime
+) -> None:
+    """Archive what one handler consumed (after its inbox claim) and the messages it queued in its
+    outbox, in that order, in the handler's transaction: three statements per tenant, however many."""
+    drafts = []
+    if inbound is not None:
+        message = inbound.message
+        drafts.append(_Draft(message, inbound.saga_id, "in", str(inbound.topic), encode(message)))
+    for item in outgoing:
+        assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
+        drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic), item.payload))
+    if drafts:
+        await _append(conn, drafts, at)
 
 
 async def record_inbound(
     conn: AsyncConnection, message: Message, *, topic: Topic, saga_id: UUID | None, at: datetime
 ) -> None:
-    """Archive a message the orchestrator consumed (call it after the inbox claim). `saga_id` names
-    the saga it belongs to: a trigger carries none, it starts the one it is recorded under; a
-    low-stock signal is archived with None, and `low_stock_signals.saga_id` links it later."""
-    await _append(conn, [_Draft(message, saga_id, "in", str(topic))], at)
+    """Archive a message the orchestrator consumed (see `Inbound`); `record` takes it with the outbound ones."""
+    await record(conn, inbound=Inbound(message, topic, saga_id), at=at)
 
 
 async def record_outbound(conn: AsyncConnection, outgoing: Sequence[Outgoing], *, at: datetime) -> None:
     """Archive the messages a handler queues in its outbox, in the same transaction."""
-    drafts = []
-    for item in outgoing:
-        assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
-        drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic)))
-    await _append(conn, drafts, at)
+    await record(conn, outgoing=outgoing, at=at)
 
 
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime) -> None:
+    heads = audit_chain_heads
     tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's
     for tenant_id in tenants:
-        heads = audit_chain_heads
+        mine = [d for d in drafts if d.message.tenant_id == tenant_id]
         # Locks the tenant's head row (creating it on the first append): concurrent appends for the
         # tenant wait here, or fail to serialise under REPEATABLE READ and are retried by the consumer.
         seq, prev_hash = (
@@ -234,9 +257,16 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime)
                 .returning(heads.c.seq, heads.c.hash)
             )
         ).one()
-        appended = False
-        for draft in (d for d in drafts if d.message.tenant_id == tenant_id):
-            payload = encode(draft.message)
+        # read after the lock: an event id archived before keeps its first link and is skipped
+        ids = [d.message.event_id for d in mine]
+        archived = set(
+            (await conn.execute(select(audit_events.c.event_id).where(audit_events.c.event_id.in_(ids)))).scalars()
+        )
+        entries: list[AuditEntry] = []
+        for draft in mine:
+            if draft.message.event_id in archived:
+                continue
+            archived.add(draft.message.event_id)  # the same id twice in one call is one event
             entry = AuditEntry(
                 event_id=draft.message.event_id,
                 tenant_id=tenant_id,
@@ -246,25 +276,21 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime)
                 schema_version=draft.message.schema_version,
                 direction=draft.direction,
                 topic=draft.topic,
-                payload=payload,
-                payload_sha256=hashlib.sha256(payload).hexdigest(),
+                payload=draft.payload,
+                payload_sha256=hashlib.sha256(draft.payload).hexdigest(),
                 prev_hash=prev_hash,
                 hash="",
                 recorded_at=at,
             )
             entry = replace(entry, hash=entry_hash(entry))
-            inserted = (
-                await conn.execute(
-                    pg_insert(audit_events)
-                    .values(asdict(entry))
-                    .on_conflict_do_nothing(index_elements=[audit_events.c.event_id])
-                    .returning(audit_events.c.event_id)
-                )
-            ).first()
-            if inserted is not None:  # an event id archived before keeps its first link
-                seq, prev_hash, appended = entry.seq, entry.hash, True
-        if appended:
-            await conn.execute(update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash))
+            entries.append(entry)
+            seq, prev_hash = entry.seq, entry.hash
+        if entries:
+            # the links and the new head in one statement (a data-modifying CTE always runs)
+            appended = pg_insert(audit_events).values([asdict(e) for e in entries]).cte("appended")
+            await conn.execute(
+                update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash).add_cte(appended)
+            )
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from orchestrator.low_stock_rules import (
     low_stock_trigger_id,
 )
 from orchestrator.saga import saga_id_for_trigger
-from orchestrator.service import CONSUMER, log_timeline, record_decision
+from orchestrator.service import CONSUMER, record_decision
 from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, sagas, snapshots, step_results
 
 log = logging.getLogger(__name__)
@@ -239,13 +239,8 @@ class LowStock:
                 .values(saga_id=saga_id)
             )
             ingredients = ", ".join(f.ingredient_id for f in inputs.stock_floors)
-            await log_timeline(
-                conn,
-                saga_id,
-                now,
-                "started",
-                None,
-                f"by {len(signals)} low-stock signal(s) for {ingredients}; snapshot {sha[:12]} ({len(body)} bytes)",
+            started = (
+                f"by {len(signals)} low-stock signal(s) for {ingredients}; snapshot {sha[:12]} ({len(body)} bytes)"
             )
             await conn.execute(
                 insert(effect_log).values(
@@ -257,9 +252,9 @@ class LowStock:
                     at=now,
                 )
             )
-            await record_decision(conn, saga_id, decision, now)
+            await record_decision(conn, saga_id, decision, now, first=[("started", None, started)])
             outgoing = _messages(saga_id, trigger_id, inputs, decision.commands, sha, now)
-            await audit.record_outbound(conn, outgoing, at=now)
+            await audit.record(conn, outgoing=outgoing, at=now)
             await outbox_store.add(conn, outbox, outgoing)
         log.info("tenant %s: procurement-only saga %s started for %d signal(s)", tenant_id, saga_id, len(signals))
         return True

@@ -135,7 +135,6 @@ class Orchestrator:
                     )
                     return
                 saga_id = saga_id_for_trigger(trigger.event_id)
-                await audit.record_inbound(conn, trigger, topic=Topic.TRIGGERS, saga_id=saga_id, at=now)
                 snapshot = await snapshot_reader.read_snapshot(
                     conn, trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
                 )
@@ -163,14 +162,7 @@ class Orchestrator:
                         updated_at=now,
                     )
                 )
-                await log_timeline(
-                    conn,
-                    saga_id,
-                    now,
-                    "started",
-                    None,
-                    f"by {trigger.requested_by} ({trigger.source}); snapshot {sha[:12]} ({len(body)} bytes)",
-                )
+                started = f"by {trigger.requested_by} ({trigger.source}); snapshot {sha[:12]} ({len(body)} bytes)"
                 snapshot_event = SnapshotTaken(
                     event_id=_derived_id(saga_id, "snapshot"),
                     tenant_id=trigger.tenant_id,
@@ -192,10 +184,11 @@ class Orchestrator:
                     trigger.event_id,
                     now,
                 )
-                await record_decision(conn, saga_id, decision, now)
+                await record_decision(conn, saga_id, decision, now, first=[("started", None, started)])
                 await _effect(conn, "saga_started", trigger, saga_id, now)
                 await outbox_store.add(conn, outbox, outgoing)
-                await audit.record_outbound(conn, outgoing, at=now)
+                inbound = audit.Inbound(trigger, Topic.TRIGGERS, saga_id)
+                await audit.record(conn, inbound=inbound, outgoing=outgoing, at=now)
         self._crash_points.hit("orchestrator.before_publish")
         self._on_commit()
 
@@ -215,7 +208,6 @@ class Orchestrator:
                 return
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
-            await audit.record_inbound(conn, reply, topic=Topic.STEP_REPLIES, saga_id=reply.saga_id, at=now)
             applied = await self._apply(conn, reply.saga_id, event, reply, now)
         self._committed([applied])
 
@@ -260,15 +252,18 @@ class Orchestrator:
     async def _apply(
         self, conn: AsyncConnection, saga_id: UUID, event: SagaEvent, reply: Message | None, now: datetime
     ) -> Decision | None:
-        """Apply one event to a saga; the decision made, or None when the engine ignored the event."""
+        """Apply one event to a saga; the decision made, or None when the engine ignored the event.
+        `reply` (None for a deadline) is archived with what the decision emits, an ignored one too."""
         row = (await conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
         if row is None:
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
         state: SagaState = state_from_dict(row.state)
         decision = decide(self._definitions[row.kind], state, event)
         step = getattr(event, "step", None)
+        inbound = audit.Inbound(reply, Topic.STEP_REPLIES, saga_id) if reply is not None else None
         if decision.note:
             await log_timeline(conn, saga_id, now, "ignored", step, decision.note)
+            await audit.record(conn, inbound=inbound, at=now)
             return None
         if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)):
             await conn.execute(
@@ -282,7 +277,6 @@ class Orchestrator:
             StepCompensationDone: "step_compensated",
             Tick: "deadline_passed",
         }[type(event)]
-        await log_timeline(conn, saga_id, now, kind, step, getattr(event, "reason", ""))
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await _load_snapshot(conn, row.snapshot_sha256) if runs_step else None
         results = await _load_results(conn, saga_id, results_needed(decision.commands))
@@ -290,11 +284,11 @@ class Orchestrator:
         outgoing = self._carry_out(
             decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
         )
-        await record_decision(conn, saga_id, decision, now)
+        await record_decision(conn, saga_id, decision, now, first=[(kind, step, getattr(event, "reason", ""))])
         if reply is not None:
             await _effect(conn, "reply_applied", reply, saga_id, now)
         await outbox_store.add(conn, outbox, outgoing)
-        await audit.record_outbound(conn, outgoing, at=now)
+        await audit.record(conn, inbound=inbound, outgoing=outgoing, at=now)
         return decision
 
     def _carry_out(
@@ -329,8 +323,16 @@ def _derived_id(saga_id: UUID, name: str) -> UUID:
     return uuid5(saga_id, name)
 
 
-async def record_decision(conn: AsyncConnection, saga_id: UUID, decision: Decision, now: datetime) -> None:
-    """Store the engine's new state of a saga and log each command it issued (every saga kind)."""
+async def record_decision(
+    conn: AsyncConnection,
+    saga_id: UUID,
+    decision: Decision,
+    now: datetime,
+    *,
+    first: Sequence[tuple[str, str | None, str]] = (),
+) -> None:
+    """Store the engine's new state of a saga and log each command it issued (every saga kind), after
+    the timeline lines `first` (kind, step, detail): one insert for all of them."""
     state = decision.state
     await conn.execute(
         update(sagas)
@@ -343,10 +345,13 @@ async def record_decision(conn: AsyncConnection, saga_id: UUID, decision: Decisi
             updated_at=now,
         )
     )
+    lines = list(first)
     for command in decision.commands:
-        name = type(command).__name__
         detail = str(getattr(command, "status", "")) or f"attempt {getattr(command, 'attempt', 1)}"
-        await log_timeline(conn, saga_id, now, name, getattr(command, "step", None), detail)
+        lines.append((type(command).__name__, getattr(command, "step", None), detail))
+    if lines:
+        rows = [{"saga_id": saga_id, "at": now, "kind": kind, "step": step, "detail": d} for kind, step, d in lines]
+        await conn.execute(insert(saga_log), rows)
 
 
 async def _effect(conn: AsyncConnection, kind: str, message: Message, saga_id: UUID, at: datetime) -> None:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -36,6 +37,11 @@ class Outgoing:
     topic: Topic
     message: Message
 
+    @cached_property
+    def payload(self) -> bytes:
+        """The encoded message, encoded once for the outbox and the audit archive."""
+        return encode(self.message)
+
 
 async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]) -> None:
     """Queue messages in the caller's transaction. Re-adding an event id is a no-op."""
@@ -47,12 +53,13 @@ async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]
             "topic": str(item.topic),
             "message_key": item.message.tenant_id,
             "event_type": item.message.event_type,
-            "payload": encode(item.message),
+            "payload": item.payload,
         }
         for item in items
     ]
-    await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel(outbox)})
+    # the rows and the NOTIFY in one round trip (a data-modifying CTE runs even where nothing reads it)
+    queued = pg_insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
+    await session.execute(select(func.pg_notify(channel(outbox), "")).add_cte(queued))
 
 
 def channel(outbox: Table) -> str:

@@ -10,6 +10,7 @@
 # fsync=off: the data survives a crash or restart of Postgres itself (the OS keeps what was written),
 # not of the machine, which is fine for a throwaway cluster. Commits stay synchronous, so a commit
 # Postgres acknowledged is never lost when the server is killed (the fault suite does that).
+# pg_stat_statements is preloaded so the system benchmark (bench/system) can count statements per saga.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,7 +71,7 @@ start() {
     as_owner "$bin/initdb" -D "$data" -U "$user" --auth=trust --encoding=UTF8 --no-locale >/dev/null
   fi
   as_owner "$bin/pg_ctl" -D "$data" -l "$state/server.log" -w -t 60 \
-    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off" start >/dev/null
+    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements" start >/dev/null
   as_owner "$bin/psql" -h "$sock" -p "$port" -U "$user" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 \
     || as_owner "$bin/createdb" -h "$sock" -p "$port" -U "$user" "$db"
   echo "postgres.sh: ready at $(url)"
