@@ -286,10 +286,12 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime)
             entries.append(entry)
             seq, prev_hash = entry.seq, entry.hash
         if entries:
-            # the links and the new head in one statement (a data-modifying CTE always runs)
-            appended = pg_insert(audit_events).values([asdict(e) for e in entries]).cte("appended")
+            # the links and the new head in one statement (data-modifying CTEs always run); one
+            # single-row CTE per link keeps it in SQLAlchemy's compiled cache, which multi-row VALUES
+            # would not be (the order they run in does not matter: each row carries its seq)
+            links = [pg_insert(audit_events).values(**asdict(e)).cte(f"link_{n}") for n, e in enumerate(entries)]
             await conn.execute(
-                update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash).add_cte(appended)
+                update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash).add_cte(*links)
             )
 
 

@@ -57,9 +57,16 @@ async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]
         }
         for item in items
     ]
-    # the rows and the NOTIFY in one round trip (a data-modifying CTE runs even where nothing reads it)
-    queued = pg_insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
-    await session.execute(select(func.pg_notify(channel(outbox), "")).add_cte(queued))
+    notify = select(func.pg_notify(channel(outbox), ""))
+    if len(rows) == 1:
+        # the usual case, one row: it and the NOTIFY in one round trip (a data-modifying CTE runs even
+        # where nothing reads it; single-row VALUES keeps the statement in SQLAlchemy's compiled cache)
+        queued = pg_insert(outbox).values(**rows[0]).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
+        await session.execute(notify.add_cte(queued))
+        return
+    # several: one multi-row insert, so the ids (and the relay's publishing order) follow `items`
+    await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    await session.execute(notify)
 
 
 def channel(outbox: Table) -> str:
