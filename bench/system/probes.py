@@ -42,6 +42,28 @@ def proc_sample(pid: int) -> ProcSample:
     )
 
 
+def server_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of the servers on this machine: every `postgres` process (backends that
+    exited meanwhile are not counted) and the Kafka JVM (its command line names kafka.Kafka)."""
+    totals = {"postgres": 0.0, "kafka": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        role = "postgres" if name == "postgres" else "kafka" if b"kafka.Kafka" in cmdline else None
+        if role is not None:
+            fields = stat.rsplit(")", 1)[1].split()
+            totals[role] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return totals
+
+
 @dataclass
 class KafkaCounts:
     records: dict[str, int] = field(default_factory=dict)

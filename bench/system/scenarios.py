@@ -39,6 +39,7 @@ class Context:
     run_id: str
     log_dir: Path
     partitions: int
+    orchestrators: int = 1
 
 
 class Fleet:
@@ -49,6 +50,7 @@ class Fleet:
             ctx.settings,
             ctx.log_dir,
             worker_replicas=replicas,
+            orchestrator_replicas=ctx.orchestrators,
             BAKEPLAN_LOG_LEVEL="WARNING",
             BAKEPLAN_RELAY_POLL_SECONDS="0.5",  # NOTIFY wakes the relays; polling is the fallback
         )
@@ -201,6 +203,7 @@ class Costs:
     async def __aenter__(self) -> "Costs":
         self._offsets = await probes.end_offsets(self._ctx.settings.kafka_bootstrap)
         self._pg = await probes.postgres_counters(self._ctx.engine)
+        self._servers = probes.server_cpu_s()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -214,6 +217,7 @@ class Costs:
             read_bytes=self._read_bytes,
         )
         pg = probes.diff(await probes.postgres_counters(self._ctx.engine), self._pg)
+        servers = probes.server_cpu_s()
         usage = self._fleet.usage()
         return {
             "kafka_records": probes.per_saga({"total": sum(kafka.records.values()), **kafka.records}, sagas_done),
@@ -222,6 +226,7 @@ class Costs:
             else None,
             "postgres": probes.per_saga(pg, sagas_done),
             "cpu_s": probes.per_saga({k: v["cpu_s"] for k, v in usage.items()}, sagas_done),
+            "server_cpu_s": probes.per_saga({k: v - self._servers[k] for k, v in servers.items()}, sagas_done),
             "processes": usage,
         }
 
@@ -282,6 +287,43 @@ async def throughput(
         "sagas": len(ids),
         "completed_per_s": round(len(ids) / span, 1) if span > 0 else None,
         "completion_span_s": round(span, 1),
+        **result,
+        "cost_per_saga": cost,
+    }
+
+
+async def capacity(
+    ctx: Context, tenants: Sequence[str], days: tuple[int, int], *, in_flight: int, seconds: float, replicas: int
+) -> dict[str, Any]:
+    """Closed loop: keep `in_flight` sagas running for `seconds`, starting a new one as each ends.
+    The sustained rate is the sagas that ended within the window over its length; the queue never
+    grows past `in_flight`, so no step deadline passes because of the benchmark itself."""
+    jobs = iter(_jobs(tenants, days[1])[days[0] * len(tenants) :])
+    async with (
+        Fleet(ctx, replicas=replicas) as fleet,
+        Triggers(ctx.settings) as triggers,
+        Costs(ctx, fleet, read_bytes=True) as costs,
+    ):
+        ids = await triggers.send([next(jobs) for _ in range(in_flight)])
+        start = time.monotonic()
+        done = 0
+        while (elapsed := time.monotonic() - start) < seconds:
+            await asyncio.sleep(0.1)
+            done = await _finished(ctx.engine, ids)
+            missing = in_flight - (len(ids) - done)
+            if missing > 0:
+                ids += await triggers.send([next(jobs) for _ in range(missing)])
+        in_window = done
+        await wait_all(ctx.engine, ids, timeout_s=600)
+        result = await latencies(ctx.engine, triggers.sent_at, ids)
+        cost = await costs.per_saga(len(ids))
+    return {
+        "replicas": replicas,
+        "partitions": ctx.partitions,
+        "in_flight": in_flight,
+        "window_s": round(elapsed, 1),
+        "sagas": len(ids),
+        "completed_per_s": round(in_window / elapsed, 1),
         **result,
         "cost_per_saga": cost,
     }

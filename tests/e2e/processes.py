@@ -1,7 +1,7 @@
 """Orchestrator and workers as OS processes, started as a user would (`bakeplan serve --role R`).
 
-Each worker role runs `worker_replicas` processes in one consumer group, as a scaled-out deployment
-would; `start`/`kill` act on every replica of a role."""
+Each worker role runs `worker_replicas` processes (the orchestrator `orchestrator_replicas`) in one
+consumer group, as a scaled-out deployment would; `start`/`kill` act on every replica of a role."""
 
 import os
 import signal
@@ -16,8 +16,16 @@ ROLES = ("orchestrator", "forecasting", "production", "procurement")
 
 
 class Processes:
-    def __init__(self, settings: Settings, log_dir: Path, *, worker_replicas: int = 1, **overrides: str) -> None:
-        self.replicas = {role: 1 if role == "orchestrator" else worker_replicas for role in ROLES}
+    def __init__(
+        self,
+        settings: Settings,
+        log_dir: Path,
+        *,
+        worker_replicas: int = 1,
+        orchestrator_replicas: int = 1,
+        **overrides: str,
+    ) -> None:
+        self.replicas = {role: orchestrator_replicas if role == "orchestrator" else worker_replicas for role in ROLES}
         self._env = {
             **os.environ,
             "BAKEPLAN_DATABASE_URL": settings.database_url,
