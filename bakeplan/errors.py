@@ -12,6 +12,18 @@ class TransientError(BakeplanError):
     """Retrying later can help (a broker or database briefly unreachable, a lock timeout)."""
 
 
+class Deferred(TransientError):
+    """Nothing is wrong, but the message must wait (e.g. the orchestrator runs as many sagas as it may).
+
+    The consumer rewinds and pauses the record's partition for `retry_after` seconds without counting
+    an attempt, so a deferred message is neither parked nor lost, and other partitions go on.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentError(BakeplanError):
     """Retrying cannot help: the saga step fails and the saga compensates."""
 

@@ -11,7 +11,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self.messages = Counter(
             "bakeplan_messages_total",
-            "Consumed messages by outcome (handled, retried, retry_scheduled, dead_lettered).",
+            "Consumed messages by outcome (handled, retried, retry_scheduled, deferred, dead_lettered).",
             ["consumer", "outcome"],
             registry=self.registry,
         )

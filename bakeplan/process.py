@@ -116,6 +116,7 @@ class App:
                 crash_points=crash_points,
                 dedupe=dedupe,
                 low_stock_definition=procurement_only,
+                max_running=settings.max_running_sagas,
             )
             self.low_stock = LowStock(
                 self.engine,

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
     step_timeout_seconds: float = Field(default=60.0, gt=0, description="Deadline of one saga step.")
+    max_running_sagas: int = Field(
+        default=100,
+        ge=0,
+        description="Daily sagas running at once; further triggers wait in Kafka until one ends (0 = no limit).",
+    )
     compensation_timeout_seconds: float = Field(default=30.0, gt=0, description="Deadline of one compensation.")
     max_compensation_attempts: int = Field(default=5, ge=1)
     max_delivery_attempts: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")

@@ -13,12 +13,12 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import PermanentError, PlanningError
+from bakeplan.errors import Deferred, PermanentError, PlanningError
 from bakeplan.messaging import inbox as inbox_store
 from bakeplan.messaging import outbox as outbox_store
 from bakeplan.messaging.codec import decode, encode
@@ -74,10 +74,18 @@ class Orchestrator:
         crash_points: CrashPoints = DISARMED,
         dedupe: bool = True,
         low_stock_definition: SagaDefinition | None = None,
+        max_running: int = 0,
+        admission_retry_seconds: float = 0.5,
     ) -> None:
         """`on_commit` wakes the outbox relay; `on_finished(status)` counts sagas that ended.
         `dedupe=False` is the fault suite's mutation switch (redeliveries are handled again).
-        `low_stock_definition` drives sagas of kind 'low_stock' (orchestrator/low_stock.py)."""
+        `low_stock_definition` drives sagas of kind 'low_stock' (orchestrator/low_stock.py).
+        `max_running` > 0 bounds the sagas in flight: a trigger that finds that many running or
+        compensating is deferred (it waits in Kafka, retried every `admission_retry_seconds`), so a
+        morning burst queues before its sagas start rather than inside them, where the waiting would
+        count against the step deadlines and compensate plans that were merely queued."""
+        self._max_running = max_running
+        self._admission_retry_seconds = admission_retry_seconds
         self._definitions = {"daily": definition}
         if low_stock_definition is not None:
             self._definitions["low_stock"] = low_stock_definition
@@ -100,10 +108,11 @@ class Orchestrator:
             raise PermanentError(f"the orchestrator does not handle {message.event_type} (tenant {message.tenant_id})")
 
     async def start(self, trigger: PlanningRequested) -> None:
-        now = self._clock()
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
+                await self._admit(conn, trigger)
+                now = self._clock()  # after admission: a saga starts after the one whose end admitted it
                 if not await self._claim(conn, trigger.event_id):
                     return
                 if not await masterdata.tenant_exists(conn, trigger.tenant_id):
@@ -233,6 +242,23 @@ class Orchestrator:
         if due:
             self._committed(applied)
         return len(due)
+
+    async def _admit(self, conn: AsyncConnection, trigger: PlanningRequested) -> None:
+        """Raise `Deferred` while `max_running` sagas are in flight (across replicas; a soft bound:
+        two replicas admitting at the same instant may both start one)."""
+        if not self._max_running:
+            return
+        running = (
+            await conn.execute(
+                select(func.count()).select_from(sagas).where(sagas.c.status.in_(("RUNNING", "COMPENSATING")))
+            )
+        ).scalar_one()
+        if running >= self._max_running:
+            raise Deferred(
+                f"{running} sagas in flight (BAKEPLAN_MAX_RUNNING_SAGAS={self._max_running}); "
+                f"trigger {trigger.event_id} of tenant {trigger.tenant_id} waits",
+                retry_after=self._admission_retry_seconds,
+            )
 
     async def _claim(self, conn: AsyncConnection, event_id: UUID) -> bool:
         claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=event_id)

@@ -31,7 +31,7 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import InvalidMessageError, PermanentError, TransientError
+from bakeplan.errors import Deferred, InvalidMessageError, PermanentError, TransientError
 from bakeplan.messaging.codec import decode
 from bakeplan.metrics import Metrics
 from contracts.envelope import Message
@@ -150,6 +150,7 @@ class _Retries:
     def __init__(self, policy: DeliveryPolicy) -> None:
         self._policy = policy
         self._attempts: dict[tuple[str, int, int], int] = {}
+        self._deferred: set[tuple[str, int, int]] = set()
         self._rng = random.Random()
 
     def attempt(self, raw: ConsumerRecord[bytes, bytes]) -> int:
@@ -157,12 +158,23 @@ class _Retries:
 
     def forget(self, raw: ConsumerRecord[bytes, bytes]) -> None:
         self._attempts.pop((raw.topic, raw.partition, raw.offset), None)
+        self._deferred.discard((raw.topic, raw.partition, raw.offset))
+
+    def first_deferral(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
+        """True the first time `raw` is deferred (until it is handled): log once, not every pause."""
+        key = (raw.topic, raw.partition, raw.offset)
+        first = key not in self._deferred
+        self._deferred.add(key)
+        return first
 
     def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], attempt: int) -> float:
         """Rewind the partition to `raw` and pause it for the backoff; returns the delay."""
         self._attempts[(raw.topic, raw.partition, raw.offset)] = attempt
+        return self.pause(consumer, raw, self._policy.backoff(attempt, self._rng))
+
+    def pause(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], delay: float) -> float:
+        """Rewind the partition to `raw` and pause it for `delay` seconds; returns the delay."""
         tp = TopicPartition(raw.topic, raw.partition)
-        delay = self._policy.backoff(attempt, self._rng)
         try:
             consumer.seek(tp, raw.offset)
             consumer.pause(tp)
@@ -198,7 +210,7 @@ def subscribe(
         with metrics.handle_seconds.labels(consumer).time():
             outcome = await deliver(record)
         metrics.messages.labels(consumer, outcome).inc()
-        if outcome == "retry_scheduled":
+        if outcome in ("retry_scheduled", "deferred"):
             return  # not acknowledged: the partition was rewound and paused
         crash_points.hit(after_commit)
         try:
@@ -232,6 +244,12 @@ def subscribe(
         context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
         try:
             await handler(message)
+        except Deferred as exc:
+            # not a failure: the same record again after the pause, attempts unchanged
+            delay = retries.pause(record.consumer, raw, exc.retry_after)
+            level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
+            log.log(level, "%s deferred %s (retried every %.2f s): %s", consumer, message.event_type, delay, exc)
+            return "deferred"
         except PermanentError as exc:
             retries.forget(raw)
             await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)

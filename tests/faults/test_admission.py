@@ -1,0 +1,86 @@
+"""A burst of triggers beyond `BAKEPLAN_MAX_RUNNING_SAGAS`: the triggers over the limit wait in Kafka
+(deferred: neither parked nor counted as failed attempts) and start as running sagas end. Every plan
+completes, and no more sagas than the limit are ever in flight, so waiting in line never counts
+against a step deadline (issue 6: the 1,000-tenant burst compensated 28 % of its plans without it)."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+
+from bakeplan.messaging.codec import encode
+from contracts.messages import PlanningRequested
+from contracts.topics import Topic
+from orchestrator.tables import sagas
+from tests.e2e.support import TODAY, eventually
+from tests.faults.checks import Verdict
+from tests.faults.conftest import FaultRun
+from tests.faults.waits import TERMINAL, saga_statuses
+
+pytestmark = pytest.mark.faults
+
+TENANTS = 8
+LIMIT = 2
+
+
+def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
+    """The largest number of (start, end) spans open at one instant; an end before a start at a tie."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    open_now = peak = 0
+    for _, step in edges:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
+async def test_a_burst_beyond_the_limit_waits_in_kafka_and_every_plan_completes(run: FaultRun) -> None:
+    await run.seed_tenants(TENANTS)
+    fleet = run.fleet(workers_per_role=1, MAX_RUNNING_SAGAS=str(LIMIT))
+    await run.start(fleet)
+
+    producer = AIOKafkaProducer(bootstrap_servers=run.settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:  # every trigger at once, in one batch: far more than LIMIT arrive before the first plan ends
+        sent = [
+            await producer.send(
+                str(Topic.TRIGGERS),
+                encode(
+                    PlanningRequested(
+                        event_id=uuid4(),
+                        tenant_id=tenant,
+                        occurred_at=datetime.now(UTC),
+                        business_date=TODAY,
+                        source="external",
+                        requested_by="admission-test",
+                    )
+                ),
+                key=tenant.encode(),
+            )
+            for tenant in run.tenants
+        ]
+        for future in sent:
+            await future
+    finally:
+        await producer.stop()
+
+    async def all_done() -> dict[str, int] | None:
+        statuses = await saga_statuses(run.engine, run.tenants)
+        return dict(statuses) if sum(n for s, n in statuses.items() if s in TERMINAL) == TENANTS else None
+
+    statuses = await eventually(all_done, timeout_s=180, what="every plan of the burst to finish")
+    async with run.engine.connect() as conn:
+        spans = [
+            (r.created_at, r.updated_at)
+            for r in await conn.execute(
+                select(sagas.c.created_at, sagas.c.updated_at).where(sagas.c.tenant_id.in_(run.tenants))
+            )
+        ]
+    orchestrator_log = fleet.log_text("orchestrator-1")
+    run.report(Verdict(), statuses=statuses, most_at_once=most_at_once(spans))
+
+    assert statuses == {"COMPLETED": TENANTS}
+    assert most_at_once(spans) <= LIMIT
+    assert "deferred planning.requested" in orchestrator_log, "the limit was reached and triggers waited"
+    assert "parked" not in orchestrator_log
