@@ -12,7 +12,7 @@ class TransientError(BakeplanError):
     """Retrying later can help (a broker or database briefly unreachable, a lock timeout)."""
 
 
-class Deferred(TransientError):
+class DeferredError(TransientError):
     """Nothing is wrong, but the message must wait (e.g. the orchestrator runs as many sagas as it may).
 
     The consumer rewinds and pauses the record's partition for `retry_after` seconds without counting

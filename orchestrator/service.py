@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import Deferred, PermanentError, PlanningError
+from bakeplan.errors import DeferredError, PermanentError, PlanningError
 from bakeplan.messaging import inbox as inbox_store
 from bakeplan.messaging import outbox as outbox_store
 from bakeplan.messaging.codec import decode, encode
@@ -244,7 +244,7 @@ class Orchestrator:
         return len(due)
 
     async def _admit(self, conn: AsyncConnection, trigger: PlanningRequested) -> None:
-        """Raise `Deferred` while `max_running` sagas are in flight (across replicas; a soft bound:
+        """Raise `DeferredError` while `max_running` sagas are in flight (across replicas; a soft bound:
         two replicas admitting at the same instant may both start one)."""
         if not self._max_running:
             return
@@ -254,7 +254,7 @@ class Orchestrator:
             )
         ).scalar_one()
         if running >= self._max_running:
-            raise Deferred(
+            raise DeferredError(
                 f"{running} sagas in flight (BAKEPLAN_MAX_RUNNING_SAGAS={self._max_running}); "
                 f"trigger {trigger.event_id} of tenant {trigger.tenant_id} waits",
                 retry_after=self._admission_retry_seconds,

@@ -31,7 +31,7 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import Deferred, InvalidMessageError, PermanentError, TransientError
+from bakeplan.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
 from bakeplan.messaging.codec import decode
 from bakeplan.metrics import Metrics
 from contracts.envelope import Message
@@ -244,7 +244,7 @@ def subscribe(
         context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
         try:
             await handler(message)
-        except Deferred as exc:
+        except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
             delay = retries.pause(record.consumer, raw, exc.retry_after)
             level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
