@@ -305,7 +305,12 @@ class Orchestrator:
         }[type(event)]
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await _load_snapshot(conn, row.snapshot_sha256) if runs_step else None
-        results = await _load_results(conn, saga_id, results_needed(decision.commands))
+        needed = results_needed(decision.commands)
+        results = StepResults()
+        if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)) and reply.step in needed:
+            results.record(reply)  # the reply in hand is the row just stored: not decoded again from it
+            needed.discard(reply.step)
+        await _load_results(conn, saga_id, needed, results)
         causation = reply.event_id if reply is not None else saga_id
         outgoing = self._carry_out(
             decision, saga_id, row.tenant_id, row.business_date, snapshot, results, causation, now
@@ -406,10 +411,10 @@ async def _load_snapshot(conn: AsyncConnection, sha: str) -> PlanningSnapshot:
     return PlanningSnapshot.model_validate_json(body)
 
 
-async def _load_results(conn: AsyncConnection, saga_id: UUID, steps: set[str]) -> StepResults:
-    results = StepResults()
+async def _load_results(conn: AsyncConnection, saga_id: UUID, steps: set[str], results: StepResults) -> None:
+    """Add the stored replies of `steps` to `results` (each is large: only those needed)."""
     if not steps:
-        return results
+        return
     payloads: Sequence[Any] = (
         (
             await conn.execute(
@@ -421,4 +426,3 @@ async def _load_results(conn: AsyncConnection, saga_id: UUID, steps: set[str]) -
     )
     for payload in payloads:
         results.record(decode(payload))
-    return results
