@@ -3,20 +3,16 @@
 completes, and no more sagas than the limit are ever in flight, so waiting in line never counts
 against a step deadline (issue 6: the 1,000-tenant burst compensated 28 % of its plans without it)."""
 
-from datetime import UTC, datetime
-from uuid import uuid4
+from datetime import datetime
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
-from bakeplan.messaging.codec import encode
-from contracts.messages import PlanningRequested
-from contracts.topics import Topic
 from orchestrator.tables import sagas
 from tests.e2e.support import TODAY, eventually
 from tests.faults.checks import Verdict
 from tests.faults.conftest import FaultRun
+from tests.faults.load import KafkaWriter
 from tests.faults.waits import TERMINAL, saga_statuses
 
 pytestmark = pytest.mark.faults
@@ -40,30 +36,8 @@ async def test_a_burst_beyond_the_limit_waits_in_kafka_and_every_plan_completes(
     fleet = run.fleet(workers_per_role=1, MAX_RUNNING_SAGAS=str(LIMIT))
     await run.start(fleet)
 
-    producer = AIOKafkaProducer(bootstrap_servers=run.settings.kafka_bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:  # every trigger at once, in one batch: far more than LIMIT arrive before the first plan ends
-        sent = [
-            await producer.send(
-                str(Topic.TRIGGERS),
-                encode(
-                    PlanningRequested(
-                        event_id=uuid4(),
-                        tenant_id=tenant,
-                        occurred_at=datetime.now(UTC),
-                        business_date=TODAY,
-                        source="external",
-                        requested_by="admission-test",
-                    )
-                ),
-                key=tenant.encode(),
-            )
-            for tenant in run.tenants
-        ]
-        for future in sent:
-            await future
-    finally:
-        await producer.stop()
+    async with KafkaWriter(run.settings) as kafka:  # every trigger at once, milliseconds apart
+        await kafka.triggers([(tenant, TODAY) for tenant in run.tenants])
 
     async def all_done() -> dict[str, int] | None:
         statuses = await saga_statuses(run.engine, run.tenants)

@@ -11,7 +11,7 @@ from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
 from tests.faults.load import KafkaWriter, daily_requests
 from tests.faults.private_stack import PrivateStack
-from tests.faults.waits import saga_statuses
+from tests.faults.waits import while_running
 
 pytestmark = pytest.mark.faults
 
@@ -31,9 +31,11 @@ async def test_broker_killed_and_restarted_mid_run(private_run: FaultRun, privat
     before, after = requests[: len(requests) // 2], requests[len(requests) // 2 :]
 
     async with KafkaWriter(run.settings) as writer:
-        triggers = await writer.triggers(before, over_s=5)
-    await asyncio.sleep(run.rng.uniform(1.0, 3.0))  # the fault schedule: kill while sagas run
-    at_kill = await saga_statuses(run.engine, run.tenants)
+        # at once, and the kill as soon as sagas run: spread over seconds, small sagas (~0.1 s each)
+        # would all be done before the broker went down
+        triggers = await writer.triggers(before)
+    await asyncio.sleep(run.rng.uniform(0.0, 0.3))  # the fault schedule: kill while sagas run
+    at_kill = await while_running(run.engine, run.tenants)
     old_pid = await private_stack.kill_kafka()
     killed_at = time.monotonic()
     await asyncio.sleep(run.rng.uniform(3.0, 8.0))  # the broker stays down for a while

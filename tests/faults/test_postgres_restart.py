@@ -14,7 +14,7 @@ from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
 from tests.faults.load import KafkaWriter, daily_requests
 from tests.faults.private_stack import PrivateStack
-from tests.faults.waits import saga_statuses
+from tests.faults.waits import while_running
 
 pytestmark = pytest.mark.faults
 
@@ -36,7 +36,7 @@ async def test_postgres_restarted_mid_run(private_run: FaultRun, private_stack: 
     async with KafkaWriter(run.settings) as writer:
         load = asyncio.create_task(writer.triggers(daily_requests(run.tenants, days=DAYS, rng=run.rng), over_s=15))
         await asyncio.sleep(run.rng.uniform(4.0, 7.0))  # the fault schedule: restart while sagas run
-        at_restart = await saga_statuses(run.engine, run.tenants)
+        at_restart = await while_running(run.engine, run.tenants)
         old_pid, new_pid = await private_stack.restart_postgres_immediate()
         restarted_at = time.monotonic()
         triggers = await load

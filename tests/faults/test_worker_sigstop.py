@@ -14,7 +14,7 @@ from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
 from tests.faults.harness import WORKER_ROLES
 from tests.faults.load import KafkaWriter, daily_requests
-from tests.faults.waits import saga_statuses
+from tests.faults.waits import saga_statuses, while_running
 
 pytestmark = pytest.mark.faults
 
@@ -48,7 +48,7 @@ async def test_paused_worker_loses_its_partitions_and_resumes(run: FaultRun) -> 
     async with KafkaWriter(run.settings) as writer:
         load = asyncio.create_task(writer.triggers(daily_requests(run.tenants, days=DAYS, rng=run.rng), over_s=15))
         await asyncio.sleep(run.rng.uniform(3.0, 5.0))  # the fault schedule: pause while sagas run
-        at_pause = await saga_statuses(run.engine, run.tenants)
+        at_pause = await while_running(run.engine, run.tenants)
         fleet.pause(victim)
         paused_at = time.monotonic()
         survivor = await _sole_owner(run.settings, group, all_partitions, timeout_s=pause_s)

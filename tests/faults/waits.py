@@ -81,6 +81,17 @@ async def saga_statuses(engine: AsyncEngine, tenants: Sequence[str]) -> Counter[
         return Counter({status: int(n) for status, n in rows})
 
 
+async def while_running(engine: AsyncEngine, tenants: Sequence[str], *, timeout_s: float = 30.0) -> Counter[str]:
+    """The statuses at the first moment (polled every 10 ms) a saga of `tenants` is RUNNING: a fault
+    injected right after lands on sagas in flight, however fast a saga is (a small one takes ~0.1 s)."""
+    deadline = time.monotonic() + timeout_s
+    while (statuses := await saga_statuses(engine, tenants))["RUNNING"] == 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no saga of the test's tenants was running within {timeout_s} s: {dict(statuses)}")
+        await asyncio.sleep(0.01)
+    return statuses
+
+
 async def open_sagas(engine: AsyncEngine, tenants: Sequence[str]) -> int:
     """How many sagas of `tenants` are not terminal yet."""
     statuses = await saga_statuses(engine, tenants)
