@@ -230,18 +230,6 @@ async def record(
         await _append(conn, drafts, at)
 
 
-async def record_inbound(
-    conn: AsyncConnection, message: Message, *, topic: Topic, saga_id: UUID | None, at: datetime
-) -> None:
-    """Archive a message the orchestrator consumed (see `Inbound`); `record` takes it with the outbound ones."""
-    await record(conn, inbound=Inbound(message, topic, saga_id), at=at)
-
-
-async def record_outbound(conn: AsyncConnection, outgoing: Sequence[Outgoing], *, at: datetime) -> None:
-    """Archive the messages a handler queues in its outbox, in the same transaction."""
-    await record(conn, outgoing=outgoing, at=at)
-
-
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime) -> None:
     heads = audit_chain_heads
     tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's

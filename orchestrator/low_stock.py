@@ -119,7 +119,7 @@ class LowStock:
                 )
                 .on_conflict_do_nothing()
             )
-            await audit.record_inbound(conn, message, topic=Topic.LOW_STOCK, saga_id=None, at=self._clock())
+            await audit.record(conn, inbound=audit.Inbound(message, Topic.LOW_STOCK, None), at=self._clock())
 
     async def scan(self, *, limit: int = 100) -> int:
         """Start the procurement-only sagas that are due; returns how many this call started."""

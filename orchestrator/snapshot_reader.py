@@ -62,8 +62,8 @@ Model = TypeVar("Model", bound=BaseModel)
 def _model(model: type[Model], row: Mapping[Any, Any], **nested: Any) -> Model:
     """A contract model from a row: its columns minus the tenant, plus the nested values.
 
-    Lax validation: the database returns lists for arrays and JSON text for times inside JSONB,
-    which the strict contracts would refuse although they mean the same values.
+    Lax validation: the rows arrive as JSON objects (`read_snapshot`), with dates and times as
+    strings, which the strict contracts would refuse although they mean the same values.
     """
     fields = {k: v for k, v in row.items() if k != "tenant_id"}
     return model.model_validate({**fields, **nested}, strict=False)

@@ -255,8 +255,8 @@ def _jobs(tenants: Sequence[str], days: int) -> list[Job]:
 async def throughput(
     ctx: Context, tenants: Sequence[str], days: tuple[int, int], *, rate: float, seconds: float, replicas: int
 ) -> dict[str, Any]:
-    """Offer `rate` triggers/s for `seconds`; the completion rate between the first and the last
-    completion is what the system sustains (offer more than it can to find its capacity)."""
+    """Open loop: offer `rate` triggers/s for `seconds` and measure each saga's latency (used at half
+    the capacity `capacity` found; offered past capacity, the queue would outlive the window)."""
     jobs = _jobs(tenants, days[1])[days[0] * len(tenants) :][: int(rate * seconds)]
     step = max(1, int(rate * 0.1))  # sent in tenths of a second
     async with (

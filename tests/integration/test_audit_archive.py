@@ -52,7 +52,7 @@ async def append(engine: AsyncEngine, tenant_id: str, n: int) -> list[uuid.UUID]
     for _ in range(n):
         message = plan_ready(tenant_id)
         async with engine.begin() as conn:
-            await audit.record_outbound(conn, [Outgoing(Topic.PLANS, message)], at=datetime.now(UTC))
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=datetime.now(UTC))
         ids.append(message.event_id)
     return ids
 
@@ -96,7 +96,7 @@ async def test_an_event_archived_twice_keeps_its_first_link(engine: AsyncEngine,
     message = plan_ready(tenant_id)
     for _ in range(2):
         async with engine.begin() as conn:
-            await audit.record_outbound(conn, [Outgoing(Topic.PLANS, message)], at=NOW)
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=NOW)
     await append(engine, tenant_id, 1)
     assert await seqs(engine, tenant_id) == [1, 2]
     async with engine.connect() as conn:
