@@ -5,8 +5,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY contracts ./contracts
+COPY infra ./infra
 COPY orchestrator ./orchestrator
 COPY workers ./workers
+COPY lab ./lab
 COPY bakeplan ./bakeplan
 COPY deploy ./deploy
 RUN uv sync --frozen --no-dev

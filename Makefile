@@ -33,7 +33,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts orchestrator workers bakeplan tests bench/system
+	$(UV) run mypy contracts infra workers orchestrator lab bakeplan tests bench/system
 
 imports:
 	$(UV) run lint-imports

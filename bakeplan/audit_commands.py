@@ -19,9 +19,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.db import create_engine
-from bakeplan.settings import Settings
 from bakeplan.terminal import console, err, fail, parse_day, parse_saga_id, print_json
+from infra.db import create_engine
+from infra.settings import Settings
 from orchestrator import audit, replay_store
 from orchestrator.replay import ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain

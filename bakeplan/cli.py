@@ -20,13 +20,13 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan import audit_commands, dlq, offline, queries
-from bakeplan.db import create_engine
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import encode
-from bakeplan.settings import Settings
 from bakeplan.terminal import console, fail, parse_day, parse_saga_id, print_json
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.db import create_engine
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import encode
+from infra.settings import Settings
 from orchestrator import masterdata, scheduler
 from orchestrator.saga import saga_id_for_trigger
 from orchestrator.scheduling import TenantSchedule
@@ -124,8 +124,8 @@ def seed(
     as_json: JsonFlag = False,
 ) -> None:
     """Generate realistic synthetic tenants (products, recipes, suppliers, stock, sales)."""
-    from bakeplan.seed import write_tenant
-    from bakeplan.synthetic import PROFILES, generate_tenant
+    from lab.seed import write_tenant
+    from lab.synthetic import PROFILES, generate_tenant
 
     if profile not in PROFILES:
         fail(f"--profile {profile!r} is not one of {', '.join(PROFILES)}")

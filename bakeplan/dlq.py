@@ -1,7 +1,7 @@
 """Dead-lettered messages: list them, and replay them to their source topic after a fix.
 
 A consumer parks a message it cannot process on `Topic.DEAD_LETTER` (see `park()` in
-bakeplan/messaging/consumer.py): the original key, value and headers plus `dlq.*` headers saying why
+infra/messaging/consumer.py): the original key, value and headers plus `dlq.*` headers saying why
 and where from. Replaying re-publishes the original record to its source topic and only then records
 the replay in `orchestrator.dead_letter_replays`: a crash in between re-publishes it on the next
 replay, which consumers absorb by event id, whereas recording first could lose the message.
@@ -28,10 +28,10 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.db import create_engine
-from bakeplan.errors import BakeplanError
-from bakeplan.settings import Settings
+from contracts.errors import BakeplanError
 from contracts.topics import Topic
+from infra.db import create_engine
+from infra.settings import Settings
 from orchestrator.tables import dead_letter_replays
 
 DLQ_PREFIX = "dlq."

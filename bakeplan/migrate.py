@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 
 def alembic_config(settings: Settings) -> Config:

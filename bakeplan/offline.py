@@ -18,13 +18,13 @@ from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
-from bakeplan.errors import PlanningError
-from bakeplan.planning import DailyPlan, plan_snapshot
-from bakeplan.simulation import Policy, simulate
-from bakeplan.synthetic import PROFILES, Profile, generate_tenant
 from bakeplan.terminal import console, err, fail, parse_day, print_json
+from contracts.errors import PlanningError
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
+from lab.simulation import Policy, simulate
+from lab.synthetic import PROFILES, Profile, generate_tenant
+from workers.chain import DailyPlan, plan_snapshot
 from workers.forecasting.backtest import backtest as run_backtest
 from workers.forecasting.backtest import parse_sales_csv
 

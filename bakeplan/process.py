@@ -16,14 +16,14 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import start_http_server
 
-from bakeplan.crash_points import CrashPoints
-from bakeplan.db import create_engine
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
-from bakeplan.messaging.outbox import OutboxRelay
-from bakeplan.metrics import Metrics
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.crash_points import CrashPoints
+from infra.db import create_engine
+from infra.messaging.admin import ensure_topics
+from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.messaging.outbox import OutboxRelay
+from infra.metrics import Metrics
+from infra.settings import Settings
 from orchestrator.low_stock import LowStock
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever

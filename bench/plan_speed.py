@@ -2,8 +2,8 @@
 
     uv run python bench/plan_speed.py --profile large --runs 7 [--out results.json]
 
-Generates a synthetic tenant (`bakeplan.synthetic`), builds its planning snapshot, and times
-`bakeplan.planning.plan_snapshot` (the same pure code the three workers run) `--runs` times after one
+Generates a synthetic tenant (`lab.synthetic`), builds its planning snapshot, and times
+`workers.chain.plan_snapshot` (the same pure code the three workers run) `--runs` times after one
 warm-up run. Prints the median and the per-step medians; no Kafka or Postgres involved.
 """
 
@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID
 
-from bakeplan.planning import plan_snapshot
-from bakeplan.synthetic import generate_tenant
+from lab.synthetic import generate_tenant
+from workers.chain import plan_snapshot
 from workers.forecasting.planner import forecast_demand
 from workers.procurement.replenishment import plan_purchases
 from workers.production.scheduler import schedule_production

@@ -28,14 +28,14 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import encode
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import generate_tenant
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.db import create_engine
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import encode
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import replay_store
 from orchestrator.replay import replay
 from orchestrator.saga import saga_id_for_trigger

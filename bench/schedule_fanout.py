@@ -34,13 +34,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import decode
-from bakeplan.messaging.outbox import OutboxRelay
 from bakeplan.process import create_producer
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.db import create_engine
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import decode
+from infra.messaging.outbox import OutboxRelay
+from infra.settings import Settings
 from orchestrator.scheduler import Pass, daily_trigger_id, next_due_at, scan_forever
 from orchestrator.scheduling import TenantSchedule, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
@@ -80,7 +80,7 @@ async def clean(engine: AsyncEngine, tenants: list[str], due: datetime) -> None:
         await conn.execute(delete(outbox).where(outbox.c.event_id.in_([daily_trigger_id(t, day) for t in tenants])))
 
 
-ORCHESTRATOR_GROUP = "bakeplan.orchestrator"  # bakeplan/messaging/consumer.py: bakeplan.<consumer>
+ORCHESTRATOR_GROUP = "bakeplan.orchestrator"  # infra/messaging/consumer.py: bakeplan.<consumer>
 
 
 async def trigger_partitions(settings: Settings) -> list[TopicPartition]:

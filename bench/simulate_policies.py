@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
-from bakeplan.simulation import Policy, SimulationReport, simulate
+from lab.simulation import Policy, SimulationReport, simulate
 from workers.forecasting.backtest import parse_sales_csv
 
 COLUMNS = (

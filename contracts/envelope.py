@@ -33,7 +33,7 @@ class Message(BaseModel):
         if self.schema_version != current:
             raise ValueError(
                 f"schema_version {self.schema_version}: {self.event_type} objects are version {current}; "
-                "decode older versions with bakeplan.messaging.codec.decode, which upcasts them"
+                "decode older versions with infra.messaging.codec.decode, which upcasts them"
             )
         return self
 

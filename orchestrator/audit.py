@@ -26,10 +26,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.messaging.codec import encode
-from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
 from contracts.topics import Topic
+from infra.messaging.codec import encode
+from infra.messaging.outbox import Outgoing
 from orchestrator.tables import audit_chain_heads, audit_events, low_stock_signals
 
 GENESIS_HASH = "0" * 64

@@ -26,15 +26,15 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.errors import PermanentError
-from bakeplan.messaging import inbox as inbox_store
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.codec import decode
-from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
+from contracts.errors import PermanentError
 from contracts.messages import LowStockObserved, PlanProcurement, ProcurementPlanned, ProductionScheduled, SnapshotTaken
 from contracts.planning import IngredientRequirement
 from contracts.topics import Topic
+from infra.messaging import inbox as inbox_store
+from infra.messaging import outbox as outbox_store
+from infra.messaging.codec import decode
+from infra.messaging.outbox import Outgoing
 from orchestrator import audit, masterdata, snapshot_reader
 from orchestrator.engine import RunStep, SagaDefinition, StartSaga, decide, new_saga
 from orchestrator.engine.serialization import state_to_dict

@@ -3,7 +3,7 @@
 Pure: it takes the saga's recorded messages (already decoded) and returns a report; no clock, no I/O.
 `orchestrator/replay_store.py` loads the messages from the audit archive.
 
-A saga is identical when the pure planners (`bakeplan.planning.plan_snapshot`, the code the workers
+A saga is identical when the pure planners (`workers.chain.plan_snapshot`, the code the workers
 run), given the recorded `SnapshotTaken` snapshot and the saga id, produce exactly the recorded
 step replies: every forecast line, batch, ingredient requirement and purchase line, field by field
 (floats exactly: the same code on the same input gives the same bits). A saga that never completed
@@ -18,9 +18,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from bakeplan.errors import PlanningError
-from bakeplan.planning import DailyPlan, plan_snapshot
 from contracts.envelope import Message
+from contracts.errors import PlanningError
 from contracts.messages import (
     DemandForecasted,
     ForecastDemand,
@@ -33,6 +32,7 @@ from contracts.messages import (
     StepFailed,
 )
 from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, ProductionBatch, PurchaseLine
+from workers.chain import DailyPlan, plan_snapshot
 from workers.procurement.replenishment import plan_for_command
 
 Change = Literal["added", "missing", "changed"]

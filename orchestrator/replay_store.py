@@ -14,8 +14,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.messaging.codec import decode
 from contracts.envelope import Message
+from infra.messaging.codec import decode
 from orchestrator.audit import saga_entries
 from orchestrator.engine import RunStep
 from orchestrator.replay import RecordedSaga, collect

@@ -5,7 +5,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
 from contracts.messages import (
     CancelProductionBatches,
@@ -23,6 +22,7 @@ from contracts.messages import (
 )
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
+from infra.messaging.outbox import Outgoing
 from orchestrator.engine import (
     CompensateStep,
     FinishSaga,

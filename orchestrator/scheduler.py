@@ -22,10 +22,10 @@ from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.outbox import Outgoing
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging import outbox as outbox_store
+from infra.messaging.outbox import Outgoing
 from orchestrator.scheduling import Outcome, TenantSchedule, decide_due, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 

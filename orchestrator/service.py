@@ -17,13 +17,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import DeferredError, PermanentError, PlanningError
-from bakeplan.messaging import inbox as inbox_store
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.codec import decode, encode
-from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
+from contracts.errors import DeferredError, PermanentError, PlanningError
 from contracts.messages import (
     DemandForecasted,
     PlanningRequested,
@@ -35,6 +30,11 @@ from contracts.messages import (
 )
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
+from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging import inbox as inbox_store
+from infra.messaging import outbox as outbox_store
+from infra.messaging.codec import decode, encode
+from infra.messaging.outbox import Outgoing
 from orchestrator import audit, masterdata, snapshot_reader
 from orchestrator.engine import (
     CompensateStep,

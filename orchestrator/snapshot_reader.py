@@ -14,8 +14,7 @@ from sqlalchemy import ScalarSelect, Subquery, Table, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.errors import PlanningError
-from bakeplan.messaging.codec import decode
+from contracts.errors import PlanningError
 from contracts.messages import ProcurementPlanned
 from contracts.planning import (
     Calendar,
@@ -35,6 +34,7 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
+from infra.messaging.codec import decode
 from orchestrator.low_stock_rules import RECORDED_LINES_LOOKBACK_DAYS, open_lines
 from orchestrator.masterdata import (
     SCHEMA,
@@ -140,7 +140,7 @@ async def read_snapshot(
         "regressors": collection(regressor_days, "name", "day", tenant_filter=False),
     }
     row = (await conn.execute(select(*(query.label(name) for name, query in parts.items())))).one()
-    # the driver decodes JSON (with orjson: bakeplan.db.create_engine); an empty collection is NULL
+    # the driver decodes JSON (with orjson: infra.db.create_engine); an empty collection is NULL
     read: dict[str, list[dict[str, Any]]] = {name: value or [] for name, value in row._mapping.items()}
     if not read["tenant"]:
         raise PlanningError(f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import")

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from bakeplan.messaging.tables import effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "orchestrator"
 metadata = MetaData(schema=SCHEMA)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 HOW_TO = (
     "run `make test` (it starts a local Kafka and Postgres without Docker), or set BAKEPLAN_KAFKA_BOOTSTRAP "

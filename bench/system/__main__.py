@@ -12,10 +12,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bakeplan.db import create_engine
-from bakeplan.settings import Settings
 from bench.system import probes, scenarios
 from bench.system.scenarios import Context
+from infra.db import create_engine
+from infra.settings import Settings
 
 SCENARIOS = ("idle", "throughput", "burst", "scaling")
 console = Console()

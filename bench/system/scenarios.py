@@ -15,18 +15,18 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging.codec import encode
-from bakeplan.planning import plan_snapshot
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import Profile, generate_tenant
 from bench.system import probes
 from contracts.messages import PlanningRequested
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
+from infra.messaging.codec import encode
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import Profile, generate_tenant
 from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import saga_log, sagas, snapshots
 from tests.e2e.processes import ROLES, Processes
+from workers.chain import plan_snapshot
 
 TODAY = date(2026, 11, 28)
 Job = tuple[str, date]  # (tenant, business date)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 ROLES = ("orchestrator", "forecasting", "production", "procurement")
 

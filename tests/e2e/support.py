@@ -11,13 +11,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import encode
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import TenantData, generate_tenant
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import encode
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import TenantData, generate_tenant
 from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import sagas
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner, Result
 
-import bakeplan.planning
+import workers.chain
 from bakeplan.cli import app
-from bakeplan.settings import Settings
 from contracts.planning import PurchaseLine
 from contracts.topics import Topic
+from infra.settings import Settings
 from orchestrator.tables import audit_events, outbox
 from tests.e2e.processes import Processes
 from tests.e2e.support import TODAY, seed, trigger, wait_terminal
@@ -190,7 +190,7 @@ def test_a_changed_planner_makes_verify_fail_naming_the_line(
         changed.append(bigger)
         return (bigger, *rest)
 
-    monkeypatch.setattr(bakeplan.planning, "plan_purchases", one_more_pack)
+    monkeypatch.setattr(workers.chain, "plan_purchases", one_more_pack)
     result = cli(settings, "replay", str(recorded.saga_ids[0]), "--verify")
     assert result.exit_code == 1, result.output
     (line,) = changed

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.settings import Settings
 from tests.e2e.processes import Processes
 from tests.e2e.support import read_topic
 

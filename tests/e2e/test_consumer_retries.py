@@ -12,15 +12,15 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import encode
-from bakeplan.messaging.consumer import DeliveryPolicy, subscribe
-from bakeplan.metrics import Metrics
 from bakeplan.process import create_producer
-from bakeplan.settings import Settings
 from contracts.envelope import Message
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import encode
+from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.metrics import Metrics
+from infra.settings import Settings
 from tests.e2e.support import read_topic
 
 pytestmark = pytest.mark.e2e

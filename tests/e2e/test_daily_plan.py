@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.settings import Settings
 from orchestrator import masterdata
 from orchestrator.tables import saga_log, sagas, step_results
 from tests.e2e.processes import Processes

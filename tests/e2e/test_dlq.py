@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
 from bakeplan.cli import app
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import decode, encode
-from bakeplan.settings import Settings
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import decode, encode
+from infra.settings import Settings
 from orchestrator.tables import dead_letter_replays
 from tests.e2e.support import TODAY, seed
 

@@ -12,14 +12,14 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import decode, encode
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import TenantData, generate_tenant
 from contracts.messages import LowStockObserved, ProcurementPlanned
 from contracts.planning import WEEKDAYS, Calendar, PlanningSnapshot
 from contracts.topics import Topic
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import decode, encode
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import TenantData, generate_tenant
 from orchestrator.replay import replay
 from orchestrator.replay_store import expected_commands, load_saga, read_only
 from orchestrator.tables import low_stock_signals, sagas, snapshots, step_results

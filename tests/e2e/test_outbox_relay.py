@@ -11,14 +11,14 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import decode
-from bakeplan.messaging.tables import outbox_table
 from bakeplan.process import create_producer
-from bakeplan.settings import Settings
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging import outbox as outbox_store
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import decode
+from infra.messaging.tables import outbox_table
+from infra.settings import Settings
 from tests.e2e.support import eventually, read_topic
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

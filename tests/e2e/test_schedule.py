@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 from orchestrator.tables import sagas
 from tests.e2e.processes import Processes
 from tests.e2e.support import TERMINAL, eventually, seed

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.settings import Settings
 from orchestrator.saga import saga_id_for_trigger
 from orchestrator.scheduler import daily_trigger_id
 from orchestrator.tables import outbox, saga_log, sagas, schedule_decisions

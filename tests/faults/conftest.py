@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.settings import Settings
-from bakeplan.synthetic import TenantData
+from infra.db import create_engine
+from infra.settings import Settings
+from lab.synthetic import TenantData
 from tests.faults import kafka_state
 from tests.faults.checks import Verdict, write_report
 from tests.faults.harness import Fleet

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from aiokafka.structs import OffsetAndMetadata
 
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.settings import Settings
 
 Marks = dict[TopicPartition, int]
 T = TypeVar("T")

@@ -17,12 +17,12 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging.admin import ensure_topics
-from bakeplan.messaging.codec import encode
-from bakeplan.settings import Settings
-from bakeplan.synthetic import TenantData
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging.admin import ensure_topics
+from infra.messaging.codec import encode
+from infra.settings import Settings
+from lab.synthetic import TenantData
 from orchestrator import masterdata
 from orchestrator.saga import saga_id_for_trigger
 from tests.e2e.support import TODAY, seed

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bakeplan.migrate import upgrade
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "deploy" / "local"
 

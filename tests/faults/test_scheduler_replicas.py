@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, func, insert, select
 
-from bakeplan.messaging.codec import decode
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.messaging.codec import decode
 from orchestrator.scheduler import daily_trigger_id
 from orchestrator.tables import sagas, schedule_decisions, schedules
 from tests.e2e.support import eventually

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 from orchestrator.saga import STEP_TOPICS
 from tests.faults import kafka_state
 from tests.faults.checks import verify

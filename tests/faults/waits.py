@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 from orchestrator import tables as orchestrator_tables
 from orchestrator.tables import saga_log, sagas
 from tests.faults import kafka_state

@@ -17,9 +17,6 @@ from uuid import UUID, uuid5
 
 import orjson
 
-from bakeplan.messaging.codec import encode
-from bakeplan.planning import plan_snapshot
-from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message, current_version
 from contracts.messages import (
     ALL_MESSAGES,
@@ -42,6 +39,9 @@ from contracts.messages import (
     VoidPurchaseLines,
 )
 from contracts.planning import PlanningSnapshot
+from infra.messaging.codec import encode
+from lab.synthetic import generate_tenant
+from workers.chain import plan_snapshot
 
 HERE = Path(__file__).parent
 TENANT = "golden-bakery"

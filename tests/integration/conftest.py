@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.settings import Settings
+from infra.db import create_engine
+from infra.settings import Settings
 
 
 @pytest.fixture(scope="session")

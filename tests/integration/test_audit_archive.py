@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
 from bakeplan.cli import app
-from bakeplan.messaging.outbox import Outgoing
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import generate_tenant
 from contracts.messages import PlanningRequested, PlanReady
 from contracts.topics import Topic
+from infra.messaging.outbox import Outgoing
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import audit, replay_store
 from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
 from orchestrator.service import Orchestrator

@@ -9,9 +9,6 @@ import pytest
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.messaging.codec import decode
-from bakeplan.seed import write_tenant
-from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message
 from contracts.messages import (
     DemandForecasted,
@@ -21,6 +18,9 @@ from contracts.messages import (
     SagaFailedAlert,
     StepFailed,
 )
+from infra.messaging.codec import decode
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import tables as orchestrator_tables
 from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
 from orchestrator.service import Orchestrator

@@ -12,13 +12,13 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.errors import PermanentError
-from bakeplan.messaging.codec import decode
-from bakeplan.seed import write_tenant
-from bakeplan.settings import Settings
-from bakeplan.synthetic import generate_tenant
+from contracts.errors import PermanentError
 from contracts.messages import LowStockObserved, PlanningRequested, PlanProcurement
+from infra.db import create_engine
+from infra.messaging.codec import decode
+from infra.settings import Settings
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import masterdata
 from orchestrator.low_stock import LowStock
 from orchestrator.saga import daily_plan_definition, low_stock_definition

@@ -10,9 +10,7 @@ import pytest
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.errors import PlanningError
-from bakeplan.seed import write_tenant
-from bakeplan.synthetic import TenantData
+from contracts.errors import PlanningError
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -37,6 +35,8 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
+from lab.seed import write_tenant
+from lab.synthetic import TenantData
 from orchestrator import masterdata, snapshot_reader
 from workers.forecasting.tables import forecasts
 from workers.procurement.tables import purchase_lines

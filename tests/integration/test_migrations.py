@@ -13,8 +13,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bakeplan.migrate import alembic_config, upgrade
-from bakeplan.settings import Settings
 from contracts.planning import Capacity, PlanningPolicy, PlanningSnapshot
+from infra.settings import Settings
 from orchestrator import snapshot_reader
 
 pytestmark = pytest.mark.integration

@@ -7,15 +7,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.errors import PlanningError
-from bakeplan.messaging import inbox as inbox_store
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.codec import decode
-from bakeplan.seed import write_tenant
-from bakeplan.synthetic import generate_tenant
+from contracts.errors import PlanningError
 from contracts.messages import PlanningRequested
 from contracts.planning import Recipe
 from contracts.topics import Topic
+from infra.messaging import inbox as inbox_store
+from infra.messaging import outbox as outbox_store
+from infra.messaging.codec import decode
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import masterdata, snapshot_reader
 from orchestrator.tables import inbox, outbox
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.db import create_engine
-from bakeplan.messaging.codec import decode
-from bakeplan.settings import Settings
 from contracts.messages import PlanningRequested
+from infra.db import create_engine
+from infra.messaging.codec import decode
+from infra.settings import Settings
 from orchestrator.scheduler import daily_trigger_id, run_due
 from orchestrator.tables import outbox, schedule_decisions, schedules
 

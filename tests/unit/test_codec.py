@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bakeplan.errors import InvalidMessageError, PermanentError
-from bakeplan.messaging.codec import decode, encode
 from contracts.envelope import Message
+from contracts.errors import InvalidMessageError, PermanentError
 from contracts.messages import (
     CancelProductionBatches,
     DemandForecasted,
@@ -22,6 +21,7 @@ from contracts.messages import (
     StepFailed,
 )
 from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
+from infra.messaging.codec import decode, encode
 from orchestrator.saga import saga_id_for_trigger
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bakeplan.errors import PlanningError, TransientError
-from bakeplan.messaging.consumer import DeliveryPolicy, is_transient
+from contracts.errors import PlanningError, TransientError
+from infra.messaging.consumer import DeliveryPolicy, is_transient
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import Calendar, ForecastLine, Product, Regressor, SalesHistory
 from workers.forecasting.planner import forecast_demand
 

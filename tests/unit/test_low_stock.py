@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.messages import PlanReady, ProcurementPlanned
 from contracts.planning import (
     IngredientRequirement,

@@ -5,7 +5,7 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import (
     Calendar,
     Ingredient,

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import Calendar, Component, ComponentLine, ForecastLine, Product, Recipe, RecipeLine
 from workers.production.explosion import ComponentBatch
 from workers.production.scheduler import ProductionPlan, schedule_production

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import Calendar, ForecastLine, Product, Recipe, RecipeLine
 from workers.production.scheduler import ProductionPlan, batch_id, schedule_production
 

@@ -6,9 +6,6 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from bakeplan.messaging.codec import decode
-from bakeplan.planning import DailyPlan, plan_snapshot
-from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message
 from contracts.messages import (
     DemandForecasted,
@@ -18,12 +15,15 @@ from contracts.messages import (
     SnapshotTaken,
     StockFloor,
 )
+from infra.messaging.codec import decode
+from lab.synthetic import generate_tenant
 from orchestrator.engine import RunStep
 from orchestrator.replay import RecordedSaga, collect, diff_lines, purchase_key, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 from orchestrator.replay_store import expected_commands
 from orchestrator.saga import StepResults, to_messages
 from tests.golden.write import path_of
+from workers.chain import DailyPlan, plan_snapshot
 from workers.procurement.replenishment import plan_for_command
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bakeplan.planning import plan_snapshot
-from bakeplan.synthetic import generate_tenant
 from contracts.envelope import Message
 from contracts.messages import DemandForecasted, ProductionScheduled
 from contracts.planning import (
@@ -25,8 +23,10 @@ from contracts.planning import (
     RecipeLine,
     Regressor,
 )
+from lab.synthetic import generate_tenant
 from orchestrator.engine import RunStep
 from orchestrator.saga import STEP_TOPICS, StepResults, to_messages
+from workers.chain import plan_snapshot
 from workers.forecasting import handler as forecasting
 from workers.procurement import handler as procurement
 from workers.production import handler as production

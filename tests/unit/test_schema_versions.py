@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from bakeplan.errors import InvalidMessageError
-from bakeplan.messaging.codec import decode, encode
 from contracts.envelope import Message, current_version
+from contracts.errors import InvalidMessageError
 from contracts.messages import ALL_MESSAGES, PlanningRequested
 from contracts.upcasting import UPCASTERS, UpcastError, upcast
+from infra.messaging.codec import decode, encode
 from tests.golden.write import HERE, path_of
 
 pytestmark = pytest.mark.unit
@@ -141,5 +141,5 @@ def test_upcast_names_the_missing_step() -> None:
 def test_a_current_model_cannot_claim_an_older_version() -> None:
     fields = decode(path_of("planning.requested", 2).read_bytes()).model_dump() | {"schema_version": 1}
 
-    with pytest.raises(ValueError, match=r"decode older versions with bakeplan\.messaging\.codec\.decode"):
+    with pytest.raises(ValueError, match=r"decode older versions with infra\.messaging\.codec\.decode"):
         PlanningRequested(**fields)

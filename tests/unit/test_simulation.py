@@ -6,11 +6,11 @@ from functools import cache
 
 import pytest
 
-from bakeplan.simulation import SimulationReport, simulate
-from bakeplan.simulation.demand_csv import csv_truth, guess_family
-from bakeplan.simulation.policies import Policy
-from bakeplan.simulation.simulator import DEFAULT_START, run
-from bakeplan.simulation.truth import synthetic_truth
+from lab.simulation import SimulationReport, simulate
+from lab.simulation.demand_csv import csv_truth, guess_family
+from lab.simulation.policies import Policy
+from lab.simulation.simulator import DEFAULT_START, run
+from lab.simulation.truth import synthetic_truth
 
 pytestmark = pytest.mark.unit
 

@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bakeplan.simulation.baselines import (
+from contracts.planning import PriceTier, SupplierItem
+from lab.simulation.baselines import (
     minmax_order_quantity,
     reorder_level_quantity,
     tier_price,
     to_supplier_terms,
 )
-from contracts.planning import PriceTier, SupplierItem
 
 pytestmark = pytest.mark.unit
 

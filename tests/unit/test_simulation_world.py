@@ -4,10 +4,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from bakeplan.simulation.report import Ledger
-from bakeplan.simulation.simulator import make_to_demand
-from bakeplan.simulation.truth import Truth, ingredient_use_per_unit
-from bakeplan.simulation.world import Expired, Order, World, delivery_dates, next_delivery_day
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -22,6 +18,10 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
+from lab.simulation.report import Ledger
+from lab.simulation.simulator import make_to_demand
+from lab.simulation.truth import Truth, ingredient_use_per_unit
+from lab.simulation.world import Expired, Order, World, delivery_dates, next_delivery_day
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from bakeplan.synthetic import (
+from contracts.planning import PlanningSnapshot, Recipe
+from lab.synthetic import (
     DOUGH_COMPONENT_ID,
     PROFILES,
     Profile,
@@ -22,7 +23,6 @@ from bakeplan.synthetic import (
     generate_tenant,
     product_with_recipe,
 )
-from contracts.planning import PlanningSnapshot, Recipe
 
 pytestmark = pytest.mark.unit
 

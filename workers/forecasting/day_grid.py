@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import Regressor
 
 Floats = NDArray[np.float64]

@@ -3,7 +3,7 @@
 from sqlalchemy import Column, Date, Float, Index, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
-from bakeplan.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "forecasting"
 metadata = MetaData(schema=SCHEMA)

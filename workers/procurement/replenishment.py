@@ -39,7 +39,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from uuid import UUID, uuid5
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.messages import PlanProcurement
 from contracts.planning import (
     Calendar,

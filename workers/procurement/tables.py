@@ -3,7 +3,7 @@
 from sqlalchemy import Boolean, Column, Date, Float, Index, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from bakeplan.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "procurement"
 metadata = MetaData(schema=SCHEMA)

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from uuid import UUID
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import Component, ComponentLine, Recipe
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import (
     Calendar,
     Capacity,

@@ -3,7 +3,7 @@
 from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from bakeplan.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "production"
 metadata = MetaData(schema=SCHEMA)

@@ -14,7 +14,7 @@ from datetime import date
 from typing import NamedTuple
 from uuid import UUID
 
-from bakeplan.errors import PlanningError
+from contracts.errors import PlanningError
 from contracts.planning import ForecastLine, Product, Recipe
 from workers.production.newsvendor import critical_ratio, demand_sd, newsvendor_z
 

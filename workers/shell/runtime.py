@@ -21,13 +21,13 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.errors import PermanentError, PlanningError
-from bakeplan.messaging import inbox as inbox_store
-from bakeplan.messaging import outbox as outbox_store
-from bakeplan.messaging.outbox import Outgoing
 from contracts.envelope import Message
+from contracts.errors import PermanentError, PlanningError
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
 from contracts.topics import Topic
+from infra.messaging import inbox as inbox_store
+from infra.messaging import outbox as outbox_store
+from infra.messaging.outbox import Outgoing
 from workers.shell.results import ResultStatus, set_status
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]

@@ -3,7 +3,7 @@
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bakeplan.settings import Settings
+from infra.settings import Settings
 
 
 def create_engine(settings: Settings, *, pool_size: int = 5, pre_ping: bool = True) -> AsyncEngine:

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     )
     crash_at: str = Field(
         default="",
-        description="Testing only: a crash point label (see bakeplan/crash_points.py); the process kills itself there.",
+        description="Testing only: a crash point label (see infra/crash_points.py); the process kills itself there.",
     )
     crash_after_hits: int = Field(default=1, ge=1, description="Testing only: crash at the n-th hit of `crash_at`.")
     crash_log: str = Field(default="", description="Testing only: file a crash point appends `label pid` to first.")

@@ -6,7 +6,7 @@ Pure: no I/O, no clock. Money is in the tenant's currency; rates are shares in [
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bakeplan.simulation.world import Expired
+from lab.simulation.world import Expired
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from functools import cache
 import orjson
 from pydantic import ValidationError
 
-from bakeplan.errors import InvalidMessageError
 from contracts.envelope import Message, current_version
+from contracts.errors import InvalidMessageError
 from contracts.messages import message_types
 from contracts.upcasting import UpcastError, upcast
 

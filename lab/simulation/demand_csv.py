@@ -8,8 +8,9 @@ import math
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from bakeplan.simulation.truth import SIMULATED_TENANT_ID, Truth
-from bakeplan.synthetic import (
+from contracts.planning import Calendar, Capacity, Product, Recipe, SalesHistory
+from lab.simulation.truth import SIMULATED_TENANT_ID, Truth
+from lab.synthetic import (
     CAPACITY_HEADROOM,
     Profile,
     busiest_weekday_oven_minutes,
@@ -17,7 +18,6 @@ from bakeplan.synthetic import (
     product_with_recipe,
     with_dough_component,
 )
-from contracts.planning import Calendar, Capacity, Product, Recipe, SalesHistory
 
 # First match wins, so "seasonal_bread" is seasonal and "Hot Cross Bun" is not a roll.
 _FAMILY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -51,8 +51,8 @@ orders, horizon 14 days); lines with order_date <= d are placed (today's and ove
 — an upper bound for the forecast and schedule. `minmax` and `reorder-level`: see `baselines`.
 """
 
-from bakeplan.simulation.policies import Policy
-from bakeplan.simulation.report import SimulationReport
-from bakeplan.simulation.simulator import simulate
+from lab.simulation.policies import Policy
+from lab.simulation.report import SimulationReport
+from lab.simulation.simulator import simulate
 
 __all__ = ["Policy", "SimulationReport", "simulate"]

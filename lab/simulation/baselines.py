@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
-from bakeplan.simulation.truth import USE_WINDOW_DAYS, Truth, cheapest_item
-from bakeplan.simulation.world import QUANTITY_EPSILON, Order, World, next_delivery_day
 from contracts.planning import Supplier, SupplierItem
+from lab.simulation.truth import USE_WINDOW_DAYS, Truth, cheapest_item
+from lab.simulation.world import QUANTITY_EPSILON, Order, World, next_delivery_day
 
 # Typical settings: min covers the lead time plus 2 days of safety, max adds a week of use (one
 # order a week); ERPNext's level covers the lead time plus 1 day and re-orders a week of use.

@@ -1,7 +1,7 @@
 """The bakery catalogue the synthetic tenants are drawn from: ingredient categories, product families,
 weekly and yearly demand shapes, names.
 
-Plain data, no randomness: `bakeplan.synthetic` draws from it with its seeded streams.
+Plain data, no randomness: `lab.synthetic` draws from it with its seeded streams.
 """
 
 from dataclasses import dataclass

@@ -30,12 +30,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
-from bakeplan.messaging.codec import decode
-from bakeplan.metrics import Metrics
 from contracts.envelope import Message
+from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
 from contracts.topics import Topic
+from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging.codec import decode
+from infra.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

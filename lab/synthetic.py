@@ -12,18 +12,6 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Literal
 
-from bakeplan.bakery_catalogue import (
-    CATEGORIES,
-    CORE_CATEGORIES,
-    EVE_FACTORS,
-    FAMILIES,
-    FAMILY_SPECS,
-    NAME_PARTS,
-    SEASON_PEAK_DAY_OF_YEAR,
-    SUPPLIER_NAMES,
-    TIMEZONES,
-    WEEKDAY_FACTORS,
-)
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -41,6 +29,18 @@ from contracts.planning import (
     StockLot,
     Supplier,
     SupplierItem,
+)
+from lab.catalogue import (
+    CATEGORIES,
+    CORE_CATEGORIES,
+    EVE_FACTORS,
+    FAMILIES,
+    FAMILY_SPECS,
+    NAME_PARTS,
+    SEASON_PEAK_DAY_OF_YEAR,
+    SUPPLIER_NAMES,
+    TIMEZONES,
+    WEEKDAY_FACTORS,
 )
 
 Profile = Literal["tiny", "small", "standard", "large"]

@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import get_args
 
-from bakeplan.simulation.demand_csv import csv_truth
-from bakeplan.simulation.policies import Policy, make_policy
-from bakeplan.simulation.report import Ledger, SimulationReport
-from bakeplan.simulation.truth import Truth, cheapest_item, initial_lots, synthetic_truth
-from bakeplan.simulation.world import QUANTITY_EPSILON, World, delivery_dates
-from bakeplan.synthetic import PROFILES, Profile
+from lab.simulation.demand_csv import csv_truth
+from lab.simulation.policies import Policy, make_policy
+from lab.simulation.report import Ledger, SimulationReport
+from lab.simulation.truth import Truth, cheapest_item, initial_lots, synthetic_truth
+from lab.simulation.world import QUANTITY_EPSILON, World, delivery_dates
+from lab.synthetic import PROFILES, Profile
 
 DEFAULT_START = date(2025, 1, 6)  # a Monday; any fixed date keeps runs reproducible
 

@@ -9,11 +9,11 @@ from datetime import date
 from typing import Literal, Protocol, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from bakeplan.planning import plan_snapshot
-from bakeplan.simulation.baselines import RulePolicy, minmax_order_quantity, reorder_level_quantity
-from bakeplan.simulation.truth import Truth
-from bakeplan.simulation.world import Order, World
 from contracts.planning import IngredientRequirement, PlanningSnapshot, PurchaseLine
+from lab.simulation.baselines import RulePolicy, minmax_order_quantity, reorder_level_quantity
+from lab.simulation.truth import Truth
+from lab.simulation.world import Order, World
+from workers.chain import plan_snapshot
 from workers.procurement.replenishment import plan_purchases
 
 Policy = Literal["bakeplan", "minmax", "reorder-level", "perfect"]

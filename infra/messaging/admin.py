@@ -6,8 +6,8 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from bakeplan.settings import Settings
 from contracts.topics import Topic
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

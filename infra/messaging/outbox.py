@@ -24,10 +24,10 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bakeplan.crash_points import DISARMED, CrashPoints
-from bakeplan.messaging.codec import encode
 from contracts.envelope import Message
 from contracts.topics import Topic
+from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging.codec import encode
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.synthetic import TenantData
 from contracts.planning import Regressor
+from lab.synthetic import TenantData
 from orchestrator import masterdata as md
 
 

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from bakeplan.synthetic import PROFILES, Profile, generate_tenant
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -27,6 +26,7 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
+from lab.synthetic import PROFILES, Profile, generate_tenant
 
 USE_WINDOW_DAYS = 28
 # Initial stock: this many days of use beyond the cheapest supplier's lead time (capped by shelf life).

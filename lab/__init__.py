@@ -1,0 +1,1 @@
+"""Synthetic tenants, the bakery catalogue and the simulation world: for tests, benchmarks and demos."""
