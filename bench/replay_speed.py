@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.db import create_engine
@@ -38,7 +39,6 @@ from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import replay_store
 from orchestrator.replay import replay
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
 from contracts.errors import PermanentError
+from contracts.ids import low_stock_trigger_id, saga_id_for_trigger
 from contracts.messages import LowStockObserved, PlanProcurement, ProcurementPlanned, ProductionScheduled, SnapshotTaken
 from contracts.planning import IngredientRequirement
 from contracts.topics import Topic
@@ -45,9 +46,7 @@ from orchestrator.low_stock_rules import (
     Signal,
     due_tenants,
     low_stock_inputs,
-    low_stock_trigger_id,
 )
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.service import CONSUMER, record_decision
 from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, sagas, snapshots, step_results
 

@@ -7,12 +7,10 @@ No I/O and no clock: `now`, the window and the recorded results are parameters.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from contracts.messages import ProcurementPlanned, StockFloor
 from contracts.planning import IngredientRequirement, OpenPurchaseOrder, PlanningSnapshot, StockLot
-
-LOW_STOCK_TRIGGER_NAMESPACE = UUID("0c7a51d4-93e2-4f6b-b8d1-7e4a2c9f5b30")
 
 # how far back a completed low-stock saga's lines are looked at: anything older is delivered
 RECORDED_LINES_LOOKBACK_DAYS = 60
@@ -44,11 +42,6 @@ def due_tenants(pending: Iterable[PendingTenant], *, now: datetime, window: time
     at least `window` ago and no procurement-only saga of the tenant is running. Signals of a tenant
     with a running saga wait; the next saga covers them and sees the running one's lines as open."""
     return tuple(sorted(p.tenant_id for p in pending if not p.running and now - p.oldest_received_at >= window))
-
-
-def low_stock_trigger_id(tenant_id: str, event_ids: Iterable[UUID]) -> UUID:
-    """Deterministic: the same tenant and set of signals always name the same trigger (and saga)."""
-    return uuid5(LOW_STOCK_TRIGGER_NAMESPACE, f"{tenant_id}:{','.join(sorted(str(e) for e in event_ids))}")
 
 
 def newest_signals(signals: Iterable[Signal]) -> dict[str, Signal]:

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from contracts import step_inputs
 from contracts.envelope import Message
 from contracts.errors import PlanningError
 from contracts.messages import (
@@ -32,8 +33,7 @@ from contracts.messages import (
     StepFailed,
 )
 from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, ProductionBatch, PurchaseLine
-from workers.chain import DailyPlan, plan_snapshot
-from workers.procurement.replenishment import plan_for_command
+from workers.chain import DailyPlan, plan_for_command, plan_snapshot
 
 Change = Literal["added", "missing", "changed"]
 # Envelope fields that differ between two correct emissions of one command (time, retry attempt).
@@ -270,11 +270,6 @@ def _compare_plan(recorded: RecordedSaga, plan: DailyPlan, report: ReplayReport)
             )
 
 
-# what a low-stock command takes from its saga's recorded snapshot; its requirements and stock floors
-# are inputs of their own (today's plan, the signals), recorded in the command itself
-SNAPSHOT_PARTS = ("ingredients", "stock_lots", "suppliers", "open_purchase_orders", "policy", "calendar")
-
-
 def _replay_procurement_only(
     recorded: RecordedSaga, snapshot: PlanningSnapshot, commands: Sequence[PlanProcurement], report: ReplayReport
 ) -> None:
@@ -282,7 +277,8 @@ def _replay_procurement_only(
     is the recorded snapshot's, and compare with the recorded purchase lines."""
     report.notes.append("procurement-only (low-stock) saga: re-planned from its recorded command")
     for command in commands:
-        for part in SNAPSHOT_PARTS:
+        # its requirements and stock floors are inputs of their own (today's plan, the signals)
+        for part in step_inputs.PROCUREMENT_PARTS:
             if getattr(command, part) != getattr(snapshot, part):
                 report.differences.append(
                     Difference(

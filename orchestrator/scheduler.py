@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid5
 
 from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.ids import daily_trigger_id
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
@@ -30,12 +30,6 @@ from orchestrator.scheduling import Outcome, TenantSchedule, decide_due, jitter_
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
 log = logging.getLogger(__name__)
-DAILY_TRIGGER_NAMESPACE = UUID("2d5e8a9c-61f4-4b7e-8c1a-5f0b9d3e7a24")
-
-
-def daily_trigger_id(tenant_id: str, business_date: date) -> UUID:
-    """The event id of a tenant's daily trigger for one business date, the same in every process."""
-    return uuid5(DAILY_TRIGGER_NAMESPACE, f"{tenant_id}:{business_date.isoformat()}")
 
 
 def _schedule(row: Row[Any], max_jitter: timedelta) -> TenantSchedule:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
 from contracts.errors import DeferredError, PermanentError, PlanningError
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import (
     DemandForecasted,
     PlanningRequested,
@@ -53,7 +54,7 @@ from orchestrator.engine import (
     new_saga,
 )
 from orchestrator.engine.serialization import state_from_dict, state_to_dict
-from orchestrator.saga import StepResults, results_needed, saga_id_for_trigger, to_messages
+from orchestrator.saga import StepResults, results_needed, to_messages
 from orchestrator.tables import effect_log, inbox, outbox, saga_log, sagas, snapshots, step_results
 
 log = logging.getLogger(__name__)

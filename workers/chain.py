@@ -1,23 +1,22 @@
-"""The whole daily plan in one process: the three workers' pure planners, chained as the saga chains them.
+"""The whole daily plan in one process: the three workers' planners, chained as the saga chains them.
 
 Pure: no I/O, no clock. `bakeplan plan` runs this on a snapshot file, the simulator runs it every
-simulated morning, and replay compares against it; the workers run the same functions one step
-each, so an offline plan equals the saga's plan for the same snapshot and saga id.
+simulated morning, and replay compares against it. Each step's command is built from the snapshot by
+the same map the orchestrator uses (`contracts.step_inputs`) and planned by the same function the
+worker's handler calls, so an offline plan equals the saga's plan for the same snapshot and saga id.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from uuid import UUID
 
-from contracts.planning import (
-    ForecastLine,
-    IngredientRequirement,
-    PlanningSnapshot,
-    ProductionBatch,
-    PurchaseLine,
-)
-from workers.forecasting.planner import forecast_demand
-from workers.procurement.replenishment import plan_purchases
-from workers.production.scheduler import schedule_production
+from contracts import ids, step_inputs
+from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, ProductionBatch, PurchaseLine
+from workers.forecasting.planner import forecast_for_command
+from workers.procurement.replenishment import plan_for_command
+from workers.production.scheduler import schedule_for_command
+
+__all__ = ["DailyPlan", "plan_for_command", "plan_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -28,37 +27,26 @@ class DailyPlan:
     purchase_lines: tuple[PurchaseLine, ...]
 
 
+def _envelope(snapshot: PlanningSnapshot, saga_id: UUID, step: str) -> step_inputs.StepEnvelope:
+    # what the saga's first attempt of `step` carries; only the planners' inputs matter offline
+    return step_inputs.StepEnvelope(
+        event_id=ids.step_command_id(saga_id, step, 1),
+        tenant_id=snapshot.tenant_id,
+        saga_id=saga_id,
+        causation_id=saga_id,
+        correlation_id=saga_id,
+        occurred_at=datetime.combine(snapshot.business_date, time(), tzinfo=UTC),
+    )
+
+
 def plan_snapshot(snapshot: PlanningSnapshot, *, saga_id: UUID) -> DailyPlan:
     """Forecast, schedule and replenish for one snapshot; raises `PlanningError` where a step would fail."""
-    s = snapshot
-    forecast = forecast_demand(
-        s.products,
-        s.sales,
-        s.calendar,
-        business_date=s.business_date,
-        horizon_days=s.horizon_days,
-        regressors=s.regressors,
+    forecast = forecast_for_command(step_inputs.forecast_demand(snapshot, _envelope(snapshot, saga_id, "forecasting")))
+    production = schedule_for_command(
+        step_inputs.schedule_production(snapshot, forecast, _envelope(snapshot, saga_id, "production"))
     )
-    production = schedule_production(
-        saga_id,
-        s.products,
-        s.recipes,
-        forecast,
-        s.calendar,
-        business_date=s.business_date,
-        components=s.components,
-        capacity=s.capacity,
-    )
-    purchase_lines = plan_purchases(
-        saga_id,
-        s.ingredients,
-        s.stock_lots,
-        s.suppliers,
-        production.requirements,
-        business_date=s.business_date,
-        open_orders=s.open_purchase_orders,
-        policy=s.policy,
-        calendar=s.calendar,
+    purchase_lines = plan_for_command(
+        step_inputs.plan_procurement(snapshot, production.requirements, _envelope(snapshot, saga_id, "procurement"))
     )
     return DailyPlan(
         forecast=forecast,

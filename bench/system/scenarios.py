@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.system import probes
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
@@ -23,7 +24,6 @@ from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import Profile, generate_tenant
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import saga_log, sagas, snapshots
 from tests.e2e.processes import ROLES, Processes
 from workers.chain import plan_snapshot

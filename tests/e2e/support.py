@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
@@ -18,7 +19,6 @@ from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import TenantData, generate_tenant
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner, Result
 
-import workers.chain
+import workers.procurement.replenishment
 from bakeplan.cli import app
 from contracts.planning import PurchaseLine
 from contracts.topics import Topic
@@ -190,7 +190,7 @@ def test_a_changed_planner_makes_verify_fail_naming_the_line(
         changed.append(bigger)
         return (bigger, *rest)
 
-    monkeypatch.setattr(workers.chain, "plan_purchases", one_more_pack)
+    monkeypatch.setattr(workers.procurement.replenishment, "plan_purchases", one_more_pack)
     result = cli(settings, "replay", str(recorded.saga_ids[0]), "--verify")
     assert result.exit_code == 1, result.output
     (line,) = changed

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.topics import Topic
 from infra.settings import Settings
-from orchestrator.saga import saga_id_for_trigger
-from orchestrator.scheduler import daily_trigger_id
 from orchestrator.tables import outbox, saga_log, sagas, schedule_decisions
 from tests.e2e.processes import Processes
 from tests.e2e.support import eventually, seed

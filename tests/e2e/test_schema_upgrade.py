@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import saga_id_for_trigger
 from contracts.topics import Topic
 from infra.settings import Settings
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.tables import saga_log
 from tests.e2e.processes import Processes
 from tests.e2e.support import TODAY, publish, seed, wait_terminal

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
@@ -24,7 +25,6 @@ from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.synthetic import TenantData
 from orchestrator import masterdata
-from orchestrator.saga import saga_id_for_trigger
 from tests.e2e.support import TODAY, seed
 
 

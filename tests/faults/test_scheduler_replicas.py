@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, func, insert, select
 
+from contracts.ids import daily_trigger_id
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.codec import decode
-from orchestrator.scheduler import daily_trigger_id
 from orchestrator.tables import sagas, schedule_decisions, schedules
 from tests.e2e.support import eventually
 from tests.faults import kafka_state

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
 from bakeplan.cli import app
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested, PlanReady
 from contracts.topics import Topic
 from infra.messaging.outbox import Outgoing
@@ -24,7 +25,7 @@ from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import audit, replay_store
-from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
+from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
 from orchestrator.tables import audit_chain_heads, audit_events
 from tests.golden.write import path_of

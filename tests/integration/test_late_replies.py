@@ -10,6 +10,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Message
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import (
     DemandForecasted,
     DiscardForecast,
@@ -22,7 +23,7 @@ from infra.messaging.codec import decode
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import tables as orchestrator_tables
-from orchestrator.saga import daily_plan_definition, saga_id_for_trigger
+from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
 from workers.forecasting import tables as forecasting_tables
 from workers.forecasting.handler import SPEC as FORECASTING

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.scheduler import daily_trigger_id, drain, next_due_at, run_pass, seconds_until_next_due
+from contracts.ids import daily_trigger_id
+from orchestrator.scheduler import drain, next_due_at, run_pass, seconds_until_next_due
 from orchestrator.scheduling import TenantSchedule, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.ids import daily_trigger_id
 from contracts.messages import PlanningRequested
 from infra.db import create_engine
 from infra.messaging.codec import decode
 from infra.settings import Settings
-from orchestrator.scheduler import daily_trigger_id, run_due
+from orchestrator.scheduler import run_due
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
 pytestmark = pytest.mark.integration

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import Message
 from contracts.errors import InvalidMessageError, PermanentError
+from contracts.ids import saga_id_for_trigger
 from contracts.messages import (
     CancelProductionBatches,
     DemandForecasted,
@@ -22,7 +23,6 @@ from contracts.messages import (
 )
 from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
 from infra.messaging.codec import decode, encode
-from orchestrator.saga import saga_id_for_trigger
 
 pytestmark = pytest.mark.unit
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.errors import PlanningError
+from contracts.ids import low_stock_trigger_id
 from contracts.messages import PlanReady, ProcurementPlanned
 from contracts.planning import (
     IngredientRequirement,
@@ -24,7 +25,6 @@ from orchestrator.low_stock_rules import (
     Signal,
     due_tenants,
     low_stock_inputs,
-    low_stock_trigger_id,
     newest_signals,
     open_lines,
     trim_lots,

@@ -4,20 +4,13 @@ from typing import Any
 
 from contracts.messages import DemandForecasted, DiscardForecast, ForecastDemand
 from contracts.topics import Topic
-from workers.forecasting.planner import forecast_demand
+from workers.forecasting.planner import forecast_for_command
 from workers.forecasting.tables import compensations, effect_log, forecasts, inbox, outbox
 from workers.shell.runtime import StepResult, StepSpec
 
 
 def plan(command: ForecastDemand, envelope: dict[str, Any]) -> StepResult:
-    lines = forecast_demand(
-        command.products,
-        command.sales,
-        command.calendar,
-        business_date=command.business_date,
-        horizon_days=command.horizon_days,
-        regressors=command.regressors,
-    )
+    lines = forecast_for_command(command)
     return StepResult(
         rows={forecasts: [line.model_dump() for line in lines]},
         reply=DemandForecasted(forecast=lines, **envelope),

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from contracts.messages import ForecastDemand
 from contracts.planning import Calendar, ForecastLine, Product, Regressor, SalesHistory
 from workers.forecasting.day_grid import place, regressor_matrix
 from workers.forecasting.engine import forecast_series
@@ -17,6 +18,19 @@ from workers.forecasting.seasonal import YEAR_DAYS, YEARS_BACK
 
 MAX_HISTORY_DAYS = YEARS_BACK * YEAR_DAYS + 14
 """Older history is not used: the yearly ratio looks back at most three years (+ its windows)."""
+
+
+def forecast_for_command(command: ForecastDemand) -> tuple[ForecastLine, ...]:
+    """The forecast for one `ForecastDemand`, exactly as the worker makes it (the offline chain and
+    replay call this too)."""
+    return forecast_demand(
+        command.products,
+        command.sales,
+        command.calendar,
+        business_date=command.business_date,
+        horizon_days=command.horizon_days,
+        regressors=command.regressors,
+    )
 
 
 def forecast_demand(

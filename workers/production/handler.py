@@ -4,23 +4,13 @@ from typing import Any
 
 from contracts.messages import CancelProductionBatches, ProductionScheduled, ScheduleProduction
 from contracts.topics import Topic
-from workers.production.scheduler import schedule_production
+from workers.production.scheduler import schedule_for_command
 from workers.production.tables import batches, compensations, effect_log, inbox, outbox, requirements
 from workers.shell.runtime import StepResult, StepSpec
 
 
 def plan(command: ScheduleProduction, envelope: dict[str, Any]) -> StepResult:
-    assert command.saga_id is not None, "step commands always carry their saga"
-    result = schedule_production(
-        command.saga_id,
-        command.products,
-        command.recipes,
-        command.forecast,
-        command.calendar,
-        business_date=command.business_date,
-        components=command.components,
-        capacity=command.capacity,
-    )
+    result = schedule_for_command(command)
     return StepResult(
         rows={
             batches: [b.model_dump() for b in result.batches],

@@ -19,6 +19,7 @@ from datetime import date
 from uuid import UUID
 
 from contracts.errors import PlanningError
+from contracts.messages import ScheduleProduction
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -52,6 +53,22 @@ class ProductionPlan:
     requirements: tuple[IngredientRequirement, ...]
     component_batches: tuple[ComponentBatch, ...] = ()
     capacity_cuts: tuple[CapacityCut, ...] = ()
+
+
+def schedule_for_command(command: ScheduleProduction) -> ProductionPlan:
+    """The production plan for one `ScheduleProduction`, exactly as the worker makes it (the offline
+    chain and replay call this too)."""
+    assert command.saga_id is not None, "step commands always carry their saga"
+    return schedule_production(
+        command.saga_id,
+        command.products,
+        command.recipes,
+        command.forecast,
+        command.calendar,
+        business_date=command.business_date,
+        components=command.components,
+        capacity=command.capacity,
+    )
 
 
 def schedule_production(
