@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan import audit_commands, dlq, offline, queries
 from bakeplan.terminal import console, fail, parse_day, parse_saga_id, print_json
+from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.db import create_engine
@@ -28,7 +29,6 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from orchestrator import masterdata, scheduler
-from orchestrator.saga import saga_id_for_trigger
 from orchestrator.scheduling import TenantSchedule
 
 app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
@@ -224,7 +224,7 @@ def _start_plan(
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
-        event_id=uuid4() if rerun else scheduler.daily_trigger_id(tenant, business_date),
+        event_id=uuid4() if rerun else daily_trigger_id(tenant, business_date),
         tenant_id=tenant,
         occurred_at=datetime.now(UTC),
         business_date=business_date,

@@ -25,9 +25,11 @@ from infra.messaging.outbox import OutboxRelay
 from infra.metrics import Metrics
 from infra.settings import Settings
 from orchestrator.low_stock import LowStock
+from orchestrator.ports import SagaKind
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
+from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import outbox as orchestrator_outbox
 from workers.forecasting.handler import SPEC as FORECASTING
 from workers.procurement.handler import SPEC as PROCUREMENT
@@ -107,25 +109,23 @@ class App:
                 compensation_timeout=compensation_timeout,
                 max_compensation_attempts=settings.max_compensation_attempts,
             )
+            stores = PostgresStores(self.engine, dedupe=dedupe)
             self.orchestrator = Orchestrator(
-                self.engine,
-                definition,
+                stores,
+                {SagaKind.DAILY: definition, SagaKind.LOW_STOCK: procurement_only},
                 utc_now,
                 relay.wake,
                 lambda status: metrics.sagas_finished.labels(status).inc(),
                 crash_points=crash_points,
-                dedupe=dedupe,
-                low_stock_definition=procurement_only,
                 max_running=settings.max_running_sagas,
             )
             self.low_stock = LowStock(
-                self.engine,
+                stores,
                 procurement_only,
                 utc_now,
                 relay.wake,
                 debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
                 horizon_days=settings.horizon_days,
-                dedupe=dedupe,
             )
             subscribe(
                 self.broker,

@@ -27,9 +27,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Message
-from contracts.topics import Topic
 from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
+from orchestrator.ports import Inbound
 from orchestrator.tables import audit_chain_heads, audit_events, low_stock_signals
 
 GENESIS_HASH = "0" * 64
@@ -201,17 +201,6 @@ class _Draft:
     direction: Direction
     topic: str
     payload: bytes
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A message the orchestrator consumed, to archive with what its handler emits (`record`).
-    `saga_id` names the saga it belongs to: a trigger carries none, it starts the one it is recorded
-    under; a low-stock signal is archived with None, and `low_stock_signals.saga_id` links it later."""
-
-    message: Message
-    topic: Topic
-    saga_id: UUID | None
 
 
 async def record(

@@ -157,3 +157,24 @@ def low_stock_inputs(
         requirements=tuple(r for r in requirements if r.ingredient_id in wanted),
         stock_floors=floors,
     )
+
+
+def with_open_lines(snapshot: PlanningSnapshot, recorded: Iterable[ProcurementPlanned]) -> PlanningSnapshot:
+    """`snapshot` with the open lines of the tenant's completed low-stock sagas as open orders.
+
+    A completed procurement-only saga's lines are orders placed outside the daily cycle: a daily plan
+    must count them as supply, or it would order the same need again. `recorded`: the procurement
+    results of the tenant's low-stock sagas of the last `RECORDED_LINES_LOOKBACK_DAYS` days; open
+    lines are those delivered on or after the business date. A line whose slot (supplier,
+    ingredient, delivery date) already holds a master-data open order is taken to be that order,
+    once placed and registered, and is not counted twice.
+    """
+    placed = {(o.supplier_id, o.ingredient_id, o.delivery_date) for o in snapshot.open_purchase_orders}
+    extra = tuple(
+        o
+        for o in open_lines(recorded, business_date=snapshot.business_date)
+        if (o.supplier_id, o.ingredient_id, o.delivery_date) not in placed
+    )
+    if not extra:
+        return snapshot
+    return snapshot.model_copy(update={"open_purchase_orders": (*snapshot.open_purchase_orders, *extra)})

@@ -2,25 +2,23 @@
 out the engine's commands."""
 
 from datetime import date, datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
+from contracts import ids, step_inputs
 from contracts.envelope import Message
 from contracts.messages import (
     CancelProductionBatches,
     DemandForecasted,
     DiscardForecast,
-    ForecastDemand,
     PlanCompensated,
-    PlanProcurement,
     PlanReady,
     ProcurementPlanned,
     ProductionScheduled,
     SagaFailedAlert,
-    ScheduleProduction,
     VoidPurchaseLines,
 )
 from contracts.planning import PlanningSnapshot
+from contracts.step_inputs import StepEnvelope
 from contracts.topics import Topic
 from infra.messaging.outbox import Outgoing
 from orchestrator.engine import (
@@ -32,8 +30,7 @@ from orchestrator.engine import (
     SagaStatus,
     StepDefinition,
 )
-
-SAGA_ID_NAMESPACE = UUID("6b1f3c52-2f0e-4a7e-9a43-0d5b7f3f6c11")
+from orchestrator.low_stock_rules import LowStockInputs
 
 STEP_TOPICS: dict[str, Topic] = {
     "forecasting": Topic.FORECASTING_COMMANDS,
@@ -63,18 +60,15 @@ def low_stock_definition(
     )
 
 
-def saga_id_for_trigger(trigger_event_id: UUID) -> UUID:
-    """Deterministic, so the CLI can print the id of the saga its trigger starts."""
-    return uuid5(SAGA_ID_NAMESPACE, str(trigger_event_id))
-
-
 class StepResults:
-    """The replies of the steps done so far, as the saga needs them to build the next command."""
+    """What the saga builds its next command from besides the snapshot: the replies of the steps done
+    so far, or, for a procurement-only saga, the inputs its low-stock signals gave it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, low_stock: LowStockInputs | None = None) -> None:
         self.forecast: DemandForecasted | None = None
         self.production: ProductionScheduled | None = None
         self.procurement: ProcurementPlanned | None = None
+        self.low_stock = low_stock
 
     def record(self, message: Message) -> None:
         if isinstance(message, DemandForecasted):
@@ -113,81 +107,55 @@ def to_messages(
     """Kafka messages for one engine command. Event ids are deterministic: re-deciding after a
     crash emits the same ids, and consumers drop the duplicates. `snapshot` is needed for `RunStep`
     only (it is large, so callers load it only then)."""
-    env: dict[str, Any] = {
-        "tenant_id": tenant_id,
-        "saga_id": saga_id,
-        "causation_id": causation_id,
-        "correlation_id": saga_id,
-        "occurred_at": now,
-    }
+
+    def envelope(event_id: UUID) -> StepEnvelope:
+        return StepEnvelope(
+            event_id=event_id,
+            tenant_id=tenant_id,
+            saga_id=saga_id,
+            causation_id=causation_id,
+            correlation_id=saga_id,
+            occurred_at=now,
+        )
+
     if isinstance(command, RunStep):
-        event_id = uuid5(saga_id, f"run:{command.step}:{attempt}")
         assert snapshot is not None, "running a step needs the snapshot"
-        return [Outgoing(STEP_TOPICS[command.step], _step_command(command.step, event_id, env, snapshot, results))]
+        run = envelope(ids.step_command_id(saga_id, command.step, attempt))
+        return [Outgoing(STEP_TOPICS[command.step], _step_command(command.step, run, snapshot, results))]
     if isinstance(command, CompensateStep):
-        event_id = uuid5(saga_id, f"compensate:{command.step}:{command.attempt}")
         kinds: dict[str, type[DiscardForecast | CancelProductionBatches | VoidPurchaseLines]] = {
             "forecasting": DiscardForecast,
             "production": CancelProductionBatches,
             "procurement": VoidPurchaseLines,
         }
-        msg = kinds[command.step](event_id=event_id, attempt=command.attempt, **env)
+        undo = envelope(ids.compensation_command_id(saga_id, command.step, command.attempt))
+        msg = kinds[command.step](attempt=command.attempt, **undo)
         return [Outgoing(STEP_TOPICS[command.step], msg)]
-    return [_finish_message(command, saga_id=saga_id, business_date=business_date, results=results, env=env)]
+    assert isinstance(command, FinishSaga), f"unknown saga command {command!r}"
+    outcome = envelope(ids.outcome_event_id(saga_id, command.status))
+    return [_finish_message(command, business_date=business_date, results=results, env=outcome)]
 
 
-def _step_command(
-    step: str, event_id: UUID, env: dict[str, Any], snapshot: PlanningSnapshot, results: StepResults
-) -> Message:
-    s = snapshot
+def _step_command(step: str, envelope: StepEnvelope, snapshot: PlanningSnapshot, results: StepResults) -> Message:
     if step == "forecasting":
-        return ForecastDemand(
-            event_id=event_id,
-            business_date=s.business_date,
-            horizon_days=s.horizon_days,
-            products=s.products,
-            sales=s.sales,
-            calendar=s.calendar,
-            regressors=s.regressors,
-            **env,
-        )
+        return step_inputs.forecast_demand(snapshot, envelope)
     if step == "production":
         assert results.forecast is not None, "production runs after forecasting"
-        return ScheduleProduction(
-            event_id=event_id,
-            business_date=s.business_date,
-            products=s.products,
-            recipes=s.recipes,
-            forecast=results.forecast.forecast,
-            calendar=s.calendar,
-            components=s.components,
-            capacity=s.capacity,
-            **env,
+        return step_inputs.schedule_production(snapshot, results.forecast.forecast, envelope)
+    if results.low_stock is not None:
+        inputs = results.low_stock
+        return step_inputs.plan_procurement(
+            snapshot, inputs.requirements, envelope, purpose="low_stock", stock_floors=inputs.stock_floors
         )
     assert results.production is not None, "procurement runs after production"
-    return PlanProcurement(
-        event_id=event_id,
-        business_date=s.business_date,
-        ingredients=s.ingredients,
-        stock_lots=s.stock_lots,
-        suppliers=s.suppliers,
-        requirements=results.production.requirements,
-        open_purchase_orders=s.open_purchase_orders,
-        policy=s.policy,
-        calendar=s.calendar,
-        **env,
-    )
+    return step_inputs.plan_procurement(snapshot, results.production.requirements, envelope)
 
 
-def _finish_message(
-    command: FinishSaga, *, saga_id: UUID, business_date: date, results: StepResults, env: dict[str, Any]
-) -> Outgoing:
-    event_id = uuid5(saga_id, f"finish:{command.status}")
+def _finish_message(command: FinishSaga, *, business_date: date, results: StepResults, env: StepEnvelope) -> Outgoing:
     if command.status is SagaStatus.COMPLETED:
         return Outgoing(
             Topic.PLANS,
             PlanReady(
-                event_id=event_id,
                 business_date=business_date,
                 batches=len(results.production.batches) if results.production else 0,
                 purchase_lines=len(results.procurement.purchase_lines) if results.procurement else 0,
@@ -197,6 +165,6 @@ def _finish_message(
     if command.status is SagaStatus.COMPENSATED:
         return Outgoing(
             Topic.PLANS,
-            PlanCompensated(event_id=event_id, business_date=business_date, reason=command.reason, **env),
+            PlanCompensated(business_date=business_date, reason=command.reason, **env),
         )
-    return Outgoing(Topic.ALERTS, SagaFailedAlert(event_id=event_id, reason=command.reason, **env))
+    return Outgoing(Topic.ALERTS, SagaFailedAlert(reason=command.reason, **env))

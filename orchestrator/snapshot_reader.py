@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.errors import PlanningError
-from contracts.messages import ProcurementPlanned
 from contracts.planning import (
     Calendar,
     Capacity,
@@ -34,8 +33,6 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
-from infra.messaging.codec import decode
-from orchestrator.low_stock_rules import RECORDED_LINES_LOOKBACK_DAYS, open_lines
 from orchestrator.masterdata import (
     SCHEMA,
     component_components,
@@ -54,7 +51,6 @@ from orchestrator.masterdata import (
     suppliers,
     tenants,
 )
-from orchestrator.tables import sagas, step_results
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -219,37 +215,3 @@ def _regressors(rows: Sequence[Mapping[str, Any]]) -> tuple[Regressor, ...]:
             Regressor(name=name, start_date=first, values=tuple(values.get(first + timedelta(days=n)) for n in span))
         )
     return tuple(result)
-
-
-async def with_low_stock_lines(conn: AsyncConnection, snapshot: PlanningSnapshot) -> PlanningSnapshot:
-    """`snapshot` with the tenant's open low-stock purchase lines as open orders.
-
-    A completed procurement-only saga's lines are orders placed outside the daily cycle: a daily plan
-    must count them as supply, or it would order the same need again. Open: delivered on or after the
-    business date, from a low-stock saga of the last `RECORDED_LINES_LOOKBACK_DAYS` days. A line whose
-    slot (supplier, ingredient, delivery date) already holds a master-data open order is taken to be
-    that order, once placed and registered, and is not counted twice.
-    """
-    payloads = (
-        await conn.execute(
-            select(step_results.c.payload)
-            .join(sagas, sagas.c.saga_id == step_results.c.saga_id)
-            .where(
-                sagas.c.tenant_id == snapshot.tenant_id,
-                sagas.c.kind == "low_stock",
-                sagas.c.status == "COMPLETED",
-                sagas.c.business_date >= snapshot.business_date - timedelta(days=RECORDED_LINES_LOOKBACK_DAYS),
-                step_results.c.step == "procurement",
-            )
-        )
-    ).scalars()
-    recorded = [m for m in (decode(p) for p in payloads) if isinstance(m, ProcurementPlanned)]
-    placed = {(o.supplier_id, o.ingredient_id, o.delivery_date) for o in snapshot.open_purchase_orders}
-    extra = tuple(
-        o
-        for o in open_lines(recorded, business_date=snapshot.business_date)
-        if (o.supplier_id, o.ingredient_id, o.delivery_date) not in placed
-    )
-    if not extra:
-        return snapshot
-    return snapshot.model_copy(update={"open_purchase_orders": (*snapshot.open_purchase_orders, *extra)})

@@ -25,8 +25,10 @@ from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import audit, replay_store
+from orchestrator.ports import SagaKind
 from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
+from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import audit_chain_heads, audit_events
 from tests.golden.write import path_of
 
@@ -111,7 +113,9 @@ async def test_the_orchestrator_archives_a_trigger_and_what_it_emits_once(engine
     definition = daily_plan_definition(
         step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
-    orchestrator = Orchestrator(engine, definition, lambda: NOW, on_commit=lambda: None)
+    orchestrator = Orchestrator(
+        PostgresStores(engine), {SagaKind.DAILY: definition}, lambda: NOW, on_commit=lambda: None
+    )
     trigger = PlanningRequested(
         event_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=NOW, business_date=TODAY, source="operator"
     )

@@ -23,8 +23,10 @@ from infra.messaging.codec import decode
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import tables as orchestrator_tables
+from orchestrator.ports import SagaKind
 from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
+from orchestrator.stores.postgres import PostgresStores
 from workers.forecasting import tables as forecasting_tables
 from workers.forecasting.handler import SPEC as FORECASTING
 from workers.shell.runtime import StepWorker
@@ -85,7 +87,7 @@ def _parts(engine: AsyncEngine) -> tuple[FakeClock, Orchestrator, StepWorker]:
     definition = daily_plan_definition(
         step_timeout=STEP_TIMEOUT, compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
-    orchestrator = Orchestrator(engine, definition, clock, lambda: None)
+    orchestrator = Orchestrator(PostgresStores(engine), {SagaKind.DAILY: definition}, clock, lambda: None)
     worker = StepWorker(FORECASTING, engine=engine, clock=clock, on_commit=lambda: None)
     return clock, orchestrator, worker
 

@@ -21,8 +21,10 @@ from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import masterdata
 from orchestrator.low_stock import LowStock
+from orchestrator.ports import SagaKind
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.service import Orchestrator
+from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import low_stock_signals, outbox, sagas
 from workers.procurement.tables import purchase_lines
 
@@ -67,7 +69,7 @@ def low_stock(engine: AsyncEngine, clock: Clock) -> LowStock:
     definition = low_stock_definition(
         step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
-    return LowStock(engine, definition, clock, lambda: None, debounce=WINDOW, horizon_days=14)
+    return LowStock(PostgresStores(engine), definition, clock, lambda: None, debounce=WINDOW, horizon_days=14)
 
 
 def an_event(tenant_id: str, ingredient_id: str, on_hand: float, at: datetime) -> LowStockObserved:
@@ -159,7 +161,7 @@ async def test_a_running_low_stock_saga_does_not_block_the_days_daily_plan(engin
     definition = daily_plan_definition(
         step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
-    orchestrator = Orchestrator(engine, definition, clock, lambda: None)
+    orchestrator = Orchestrator(PostgresStores(engine), {SagaKind.DAILY: definition}, clock, lambda: None)
     trigger = PlanningRequested(
         event_id=uuid4(),
         tenant_id=tenant,

@@ -1,0 +1,196 @@
+"""The stores the orchestrator's use cases talk to, as `Protocol` ports.
+
+One unit of work is one transaction: every store it hands out reads and writes in it, and it commits
+when the `async with` block ends cleanly, or rolls back when it raises. Two adapters implement the
+ports: Postgres (`orchestrator/stores/postgres.py`) and in memory (`orchestrator/stores/memory.py`),
+and one contract suite (`tests/contract/`) runs over both so the fake cannot drift from the real one.
+"""
+
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from contracts.envelope import Message
+from contracts.messages import DemandForecasted, LowStockObserved, ProcurementPlanned, ProductionScheduled
+from contracts.planning import PlanningSnapshot
+from contracts.topics import Topic
+from infra.messaging.outbox import Outgoing
+from orchestrator.engine import SagaState, SagaStatus
+from orchestrator.low_stock_rules import Signal
+
+StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned
+
+LIVE_STATUSES = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
+"""A saga in one of these still runs steps or compensations (and counts against admission)."""
+DAY_TAKEN_STATUSES = (*LIVE_STATUSES, SagaStatus.COMPLETED)
+"""A daily saga in one of these is the day's plan: a second trigger for the day is a no-op."""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message the orchestrator consumed, to archive with what its handler emits (`AuditLog.record`).
+    `saga_id` names the saga it belongs to: a trigger carries none, it starts the one it is recorded
+    under; a low-stock signal is archived with None, and its signal row links it to its saga later."""
+
+    message: Message
+    topic: Topic
+    saga_id: UUID | None
+
+
+class SagaKind(StrEnum):
+    DAILY = "daily"
+    LOW_STOCK = "low_stock"
+    """Procurement-only, started by a burst of low-stock signals (docs/low_stock.md)."""
+
+
+@dataclass(frozen=True)
+class SagaRecord:
+    saga_id: UUID
+    tenant_id: str
+    business_date: date
+    kind: SagaKind
+    state: SagaState
+    trigger_event_id: UUID
+    snapshot_sha256: str
+    """"" until the snapshot is attached (a low-stock saga is inserted before its snapshot is read)."""
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One line of a saga's timeline (`bakeplan show`)."""
+
+    kind: str
+    step: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    sha256: str
+    size_bytes: int
+
+
+class SagaStore(Protocol):
+    async def day_plan(self, tenant_id: str, business_date: date) -> tuple[UUID, SagaStatus] | None:
+        """The tenant's daily saga of `business_date` that is running, compensating or completed."""
+
+    async def add(self, saga: SagaRecord, *, at: datetime) -> bool:
+        """Insert a new saga. False, and nothing written, when the store refuses a second live
+        low-stock saga of the tenant (at most one runs per tenant)."""
+
+    async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None: ...
+
+    async def lock(self, saga_id: UUID) -> SagaRecord | None:
+        """The saga, locked until the unit of work ends; None if unknown."""
+
+    async def save_state(self, saga_id: UUID, state: SagaState, *, at: datetime) -> None: ...
+
+    async def count_live(self) -> int:
+        """Sagas running or compensating, of every tenant and kind."""
+
+    async def due(self, now: datetime, *, limit: int) -> list[UUID]:
+        """Live sagas whose next deadline is at or before `now`, earliest first, locked; sagas another
+        unit of work holds are skipped."""
+
+    async def live_low_stock_tenants(self, tenant_ids: Collection[str]) -> set[str]:
+        """Which of `tenant_ids` have a low-stock saga running or compensating."""
+
+    async def log(self, saga_id: UUID, lines: Sequence[TimelineLine], *, at: datetime) -> None:
+        """Append lines to the saga's timeline, in order."""
+
+    async def log_effect(
+        self, kind: str, *, event_id: UUID, saga_id: UUID, tenant_id: str, step: str | None, at: datetime
+    ) -> None:
+        """The orchestrator's effect log: one row per message it acted on (the fault suite counts them)."""
+
+    async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
+        """Keep a step's reply (the first of a step; a redelivered one is ignored)."""
+
+    async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
+        """The kept replies of `steps` (each is large: ask only for those needed)."""
+
+    async def completed_results(
+        self, tenant_id: str, step: str, *, daily_on: date | None, low_stock_since: date | None
+    ) -> list[StepReply]:
+        """The `step` replies of the tenant's COMPLETED sagas: the daily saga of `daily_on` and the
+        low-stock sagas of business dates since `low_stock_since` (either None: none of that kind)."""
+
+
+class SnapshotStore(Protocol):
+    async def add(self, snapshot: PlanningSnapshot) -> StoredSnapshot:
+        """Store a snapshot by the sha256 of its JSON; storing the same content again is a no-op."""
+
+    async def get(self, sha256: str) -> PlanningSnapshot: ...
+
+
+class MasterData(Protocol):
+    """The tenants' master data, read-only to the orchestrator."""
+
+    async def tenant_exists(self, tenant_id: str) -> bool: ...
+
+    async def ingredient_exists(self, tenant_id: str, ingredient_id: str) -> bool: ...
+
+    async def time_zone(self, tenant_id: str) -> str:
+        """The tenant's IANA time zone."""
+
+    async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
+        """One consistent snapshot of the tenant's master data (read in the unit of work's transaction)."""
+
+
+class Inbox(Protocol):
+    async def claim(self, event_id: UUID) -> bool:
+        """True the first time the orchestrator sees `event_id`; False for a redelivery."""
+
+
+class Outbox(Protocol):
+    async def add(self, outgoing: Sequence[Outgoing]) -> None:
+        """Queue messages to publish once the unit of work commits (each event id once)."""
+
+
+class AuditLog(Protocol):
+    async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
+        """Archive what a handler consumed and what it emitted, in that order (orchestrator/audit.py)."""
+
+
+class LowStockSignals(Protocol):
+    async def add(self, signal: LowStockObserved, *, received_at: datetime) -> None:
+        """Keep a signal as pending (a second one with the same event id is ignored)."""
+
+    async def oldest_pending(self) -> dict[str, datetime]:
+        """Per tenant with pending signals, when the oldest of them was received."""
+
+    async def lock_pending(self, tenant_id: str) -> list[Signal]:
+        """The tenant's pending signals, oldest first, locked; signals another unit of work holds are
+        skipped."""
+
+    async def assign(self, event_ids: Collection[UUID], saga_id: UUID) -> None:
+        """Mark signals as covered by `saga_id` (no longer pending)."""
+
+
+class UnitOfWork(Protocol):
+    """The stores of one transaction (read-only members, so an adapter's own store types satisfy them)."""
+
+    @property
+    def sagas(self) -> SagaStore: ...
+    @property
+    def snapshots(self) -> SnapshotStore: ...
+    @property
+    def masterdata(self) -> MasterData: ...
+    @property
+    def inbox(self) -> Inbox: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def signals(self) -> LowStockSignals: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, consistent_reads: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A new unit of work. `consistent_reads`: every read sees one snapshot of the database
+        (REPEATABLE READ), as a saga's master-data snapshot must."""

@@ -1,0 +1,342 @@
+"""The orchestrator's ports on Postgres: one unit of work is one transaction on one connection."""
+
+import hashlib
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from uuid import UUID
+
+import orjson
+from sqlalchemy import false, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.messages import LowStockObserved
+from contracts.planning import PlanningSnapshot
+from infra.messaging import inbox as inbox_store
+from infra.messaging import outbox as outbox_store
+from infra.messaging.codec import decode, encode
+from infra.messaging.outbox import Outgoing
+from orchestrator import audit, masterdata, snapshot_reader
+from orchestrator.engine import SagaStatus
+from orchestrator.engine.core import SagaState
+from orchestrator.engine.serialization import state_from_dict, state_to_dict
+from orchestrator.low_stock_rules import Signal
+from orchestrator.ports import (
+    DAY_TAKEN_STATUSES,
+    LIVE_STATUSES,
+    Inbound,
+    SagaKind,
+    SagaRecord,
+    StepReply,
+    StoredSnapshot,
+    TimelineLine,
+    UnitOfWork,
+)
+from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, saga_log, sagas, snapshots, step_results
+
+CONSUMER = "orchestrator"
+"""The orchestrator's name in the inbox and effect log."""
+
+
+def _uuid(value: UUID) -> UUID:
+    # asyncpg returns its own UUID subclass, which the message encoder cannot serialize
+    return UUID(bytes=value.bytes)
+
+
+def _reply(payload: bytes) -> StepReply:
+    message = decode(payload)
+    assert isinstance(message, StepReply), f"step_results holds step replies, not {message.event_type}"
+    return message
+
+
+class PostgresSagas:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def day_plan(self, tenant_id: str, business_date: date) -> tuple[UUID, SagaStatus] | None:
+        row = (
+            await self._conn.execute(
+                select(sagas.c.saga_id, sagas.c.status).where(
+                    sagas.c.tenant_id == tenant_id,
+                    sagas.c.business_date == business_date,
+                    sagas.c.kind == SagaKind.DAILY,
+                    sagas.c.status.in_(DAY_TAKEN_STATUSES),
+                )
+            )
+        ).first()
+        return None if row is None else (_uuid(row.saga_id), SagaStatus(row.status))
+
+    async def add(self, saga: SagaRecord, *, at: datetime) -> bool:
+        inserted = (
+            await self._conn.execute(
+                pg_insert(sagas)
+                .values(
+                    saga_id=saga.saga_id,
+                    tenant_id=saga.tenant_id,
+                    business_date=saga.business_date,
+                    kind=saga.kind,
+                    status=saga.state.status.value,
+                    state=state_to_dict(saga.state),
+                    reason=saga.state.reason,
+                    trigger_event_id=saga.trigger_event_id,
+                    snapshot_sha256=saga.snapshot_sha256,
+                    next_deadline=saga.state.next_deadline,
+                    created_at=at,
+                    updated_at=at,
+                )
+                # the unique partial index on live low-stock sagas: a second one of the tenant waits
+                .on_conflict_do_nothing()
+                .returning(sagas.c.saga_id)
+            )
+        ).first()
+        return inserted is not None
+
+    async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None:
+        await self._conn.execute(update(sagas).where(sagas.c.saga_id == saga_id).values(snapshot_sha256=sha256))
+
+    async def lock(self, saga_id: UUID) -> SagaRecord | None:
+        row = (await self._conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
+        if row is None:
+            return None
+        return SagaRecord(
+            saga_id=saga_id,
+            tenant_id=row.tenant_id,
+            business_date=row.business_date,
+            kind=SagaKind(row.kind),
+            state=state_from_dict(row.state),
+            trigger_event_id=_uuid(row.trigger_event_id),
+            snapshot_sha256=row.snapshot_sha256,
+        )
+
+    async def save_state(self, saga_id: UUID, state: SagaState, *, at: datetime) -> None:
+        await self._conn.execute(
+            update(sagas)
+            .where(sagas.c.saga_id == saga_id)
+            .values(
+                status=state.status.value,
+                state=state_to_dict(state),
+                reason=state.reason,
+                next_deadline=state.next_deadline,
+                updated_at=at,
+            )
+        )
+
+    async def count_live(self) -> int:
+        count = select(func.count()).select_from(sagas).where(sagas.c.status.in_(LIVE_STATUSES))
+        return int((await self._conn.execute(count)).scalar_one())
+
+    async def due(self, now: datetime, *, limit: int) -> list[UUID]:
+        rows = await self._conn.execute(
+            select(sagas.c.saga_id)
+            .where(sagas.c.status.in_(LIVE_STATUSES), sagas.c.next_deadline <= now)
+            .order_by(sagas.c.next_deadline)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_uuid(saga_id) for saga_id in rows.scalars()]
+
+    async def live_low_stock_tenants(self, tenant_ids: Collection[str]) -> set[str]:
+        rows = await self._conn.execute(
+            select(sagas.c.tenant_id).where(
+                sagas.c.kind == SagaKind.LOW_STOCK,
+                sagas.c.status.in_(LIVE_STATUSES),
+                sagas.c.tenant_id.in_(list(tenant_ids)),
+            )
+        )
+        return set(rows.scalars())
+
+    async def log(self, saga_id: UUID, lines: Sequence[TimelineLine], *, at: datetime) -> None:
+        if lines:
+            rows = [{"saga_id": saga_id, "at": at, "kind": x.kind, "step": x.step, "detail": x.detail} for x in lines]
+            await self._conn.execute(insert(saga_log), rows)
+
+    async def log_effect(
+        self, kind: str, *, event_id: UUID, saga_id: UUID, tenant_id: str, step: str | None, at: datetime
+    ) -> None:
+        await self._conn.execute(
+            insert(effect_log).values(
+                consumer=CONSUMER, kind=kind, event_id=event_id, saga_id=saga_id, tenant_id=tenant_id, step=step, at=at
+            )
+        )
+
+    async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
+        await self._conn.execute(
+            pg_insert(step_results)
+            .values(saga_id=saga_id, step=reply.step, event_id=reply.event_id, payload=encode(reply))
+            .on_conflict_do_nothing()
+        )
+
+    async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
+        if not steps:
+            return []
+        rows = await self._conn.execute(
+            select(step_results.c.payload).where(step_results.c.saga_id == saga_id, step_results.c.step.in_(steps))
+        )
+        return [_reply(payload) for payload in rows.scalars()]
+
+    async def completed_results(
+        self, tenant_id: str, step: str, *, daily_on: date | None, low_stock_since: date | None
+    ) -> list[StepReply]:
+        daily = false() if daily_on is None else (sagas.c.kind == SagaKind.DAILY) & (sagas.c.business_date == daily_on)
+        low_stock = (
+            false()
+            if low_stock_since is None
+            else (sagas.c.kind == SagaKind.LOW_STOCK) & (sagas.c.business_date >= low_stock_since)
+        )
+        rows = await self._conn.execute(
+            select(step_results.c.payload)
+            .join(sagas, sagas.c.saga_id == step_results.c.saga_id)
+            .where(
+                sagas.c.tenant_id == tenant_id,
+                sagas.c.status == SagaStatus.COMPLETED,
+                step_results.c.step == step,
+                daily | low_stock,
+            )
+            .order_by(sagas.c.created_at, sagas.c.saga_id)
+        )
+        return [_reply(payload) for payload in rows.scalars()]
+
+
+class PostgresSnapshots:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, snapshot: PlanningSnapshot) -> StoredSnapshot:
+        body = orjson.dumps(snapshot.model_dump())
+        sha = hashlib.sha256(body).hexdigest()
+        await self._conn.execute(
+            pg_insert(snapshots)
+            .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
+            .on_conflict_do_nothing()
+        )
+        return StoredSnapshot(sha, len(body))
+
+    async def get(self, sha256: str) -> PlanningSnapshot:
+        body = (await self._conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == sha256))).scalar_one()
+        return PlanningSnapshot.model_validate_json(body)
+
+
+class PostgresMasterData:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        return await masterdata.tenant_exists(self._conn, tenant_id)
+
+    async def ingredient_exists(self, tenant_id: str, ingredient_id: str) -> bool:
+        found = await self._conn.execute(
+            select(masterdata.ingredients.c.ingredient_id).where(
+                masterdata.ingredients.c.tenant_id == tenant_id,
+                masterdata.ingredients.c.ingredient_id == ingredient_id,
+            )
+        )
+        return found.first() is not None
+
+    async def time_zone(self, tenant_id: str) -> str:
+        query = select(masterdata.tenants.c.timezone).where(masterdata.tenants.c.tenant_id == tenant_id)
+        return str((await self._conn.execute(query)).scalar_one())
+
+    async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
+        return await snapshot_reader.read_snapshot(
+            self._conn, tenant_id, business_date=business_date, horizon_days=horizon_days
+        )
+
+
+class PostgresInbox:
+    def __init__(self, conn: AsyncConnection, *, dedupe: bool) -> None:
+        self._conn = conn
+        self._dedupe = dedupe
+
+    async def claim(self, event_id: UUID) -> bool:
+        claimed = await inbox_store.claim(self._conn, inbox, consumer=CONSUMER, event_id=event_id)
+        return claimed or not self._dedupe
+
+
+class PostgresOutbox:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, outgoing: Sequence[Outgoing]) -> None:
+        await outbox_store.add(self._conn, outbox, outgoing)
+
+
+class PostgresAudit:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
+        await audit.record(self._conn, inbound=inbound, outgoing=outgoing, at=at)
+
+
+class PostgresSignals:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, signal: LowStockObserved, *, received_at: datetime) -> None:
+        await self._conn.execute(
+            pg_insert(low_stock_signals)
+            .values(
+                event_id=signal.event_id,
+                tenant_id=signal.tenant_id,
+                ingredient_id=signal.ingredient_id,
+                quantity_on_hand=signal.quantity_on_hand,
+                threshold=signal.threshold,
+                observed_at=signal.observed_at,
+                received_at=received_at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def oldest_pending(self) -> dict[str, datetime]:
+        rows = await self._conn.execute(
+            select(low_stock_signals.c.tenant_id, func.min(low_stock_signals.c.received_at).label("oldest"))
+            .where(low_stock_signals.c.saga_id.is_(None))
+            .group_by(low_stock_signals.c.tenant_id)
+        )
+        return {row.tenant_id: row.oldest for row in rows}
+
+    async def lock_pending(self, tenant_id: str) -> list[Signal]:
+        rows = await self._conn.execute(
+            select(low_stock_signals)
+            .where(low_stock_signals.c.tenant_id == tenant_id, low_stock_signals.c.saga_id.is_(None))
+            .order_by(low_stock_signals.c.received_at)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            Signal(_uuid(r.event_id), r.ingredient_id, r.quantity_on_hand, r.threshold, r.observed_at, r.received_at)
+            for r in rows
+        ]
+
+    async def assign(self, event_ids: Collection[UUID], saga_id: UUID) -> None:
+        await self._conn.execute(
+            update(low_stock_signals).where(low_stock_signals.c.event_id.in_(list(event_ids))).values(saga_id=saga_id)
+        )
+
+
+class PostgresUnitOfWork:
+    def __init__(self, conn: AsyncConnection, *, dedupe: bool) -> None:
+        self.sagas = PostgresSagas(conn)
+        self.snapshots = PostgresSnapshots(conn)
+        self.masterdata = PostgresMasterData(conn)
+        self.inbox = PostgresInbox(conn, dedupe=dedupe)
+        self.outbox = PostgresOutbox(conn)
+        self.audit = PostgresAudit(conn)
+        self.signals = PostgresSignals(conn)
+
+
+class PostgresStores:
+    """The unit-of-work factory on one engine. `dedupe=False` is the fault suite's mutation switch:
+    the inbox claims everything, so redeliveries are handled again."""
+
+    def __init__(self, engine: AsyncEngine, *, dedupe: bool = True) -> None:
+        self._engine = engine
+        self._dedupe = dedupe
+
+    @asynccontextmanager
+    async def __call__(self, *, consistent_reads: bool = False) -> AsyncIterator[UnitOfWork]:
+        async with self._engine.connect() as conn:
+            if consistent_reads:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield PostgresUnitOfWork(conn, dedupe=self._dedupe)
