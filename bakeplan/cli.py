@@ -19,17 +19,19 @@ from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan import audit_commands, dlq, offline, queries
+from bakeplan import audit_commands, offline, queries
 from bakeplan.terminal import console, fail, parse_day, parse_saga_id, print_json
 from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.db import create_engine
+from infra.messaging import dead_letter_records, dead_letter_replay
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from orchestrator import masterdata, scheduler
 from orchestrator.scheduling import TenantSchedule
+from orchestrator.tables import dead_letter_replays
 
 app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local Kafka and Postgres (no Docker needed).", no_args_is_help=True)
@@ -413,9 +415,9 @@ def demo(
 def _dlq_run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
-    except dlq.UnknownRecordError as exc:
+    except dead_letter_records.UnknownRecordError as exc:
         fail(str(exc))
-    except dlq.DeadLetterError as exc:
+    except dead_letter_records.DeadLetterError as exc:
         fail(str(exc), 1)
 
 
@@ -433,10 +435,17 @@ def dlq_list(
 ) -> None:
     """Messages parked on the dead-letter topic, newest last, and whether each was replayed."""
     listed = _dlq_run(
-        dlq.list_parked(_settings(), consumer=consumer, source_topic=source_topic, tenant=tenant, limit=limit)
+        dead_letter_replay.list_parked(
+            _settings(),
+            replays=dead_letter_replays,
+            consumer=consumer,
+            source_topic=source_topic,
+            tenant=tenant,
+            limit=limit,
+        )
     )
     if as_json:
-        print_json([dlq.to_json(m, prior) for m, prior in listed])
+        print_json([dead_letter_records.to_json(m, prior) for m, prior in listed])
         return
     if not listed:
         console.print("no parked messages" + (" match the filters" if consumer or source_topic or tenant else ""))
@@ -486,18 +495,19 @@ def dlq_replay(
     if bool(ids) == all_:
         fail("give --id PARTITION:OFFSET (repeatable) or --all, not both and not neither")
     try:
-        record_ids = [dlq.parse_record_id(i) for i in ids] if ids else None
-    except dlq.UnknownRecordError as exc:
+        record_ids = [dead_letter_records.parse_record_id(i) for i in ids] if ids else None
+    except dead_letter_records.UnknownRecordError as exc:
         fail(str(exc))
     plan = _dlq_run(
-        dlq.replay(
+        dead_letter_replay.replay(
             _settings(),
+            replays=dead_letter_replays,
             ids=record_ids,
             consumer=consumer,
             source_topic=source_topic,
             force=force,
             dry_run=dry_run,
-            replayed_by=dlq.operator_name(),
+            replayed_by=dead_letter_replay.operator_name(),
         )
     )
     if as_json:

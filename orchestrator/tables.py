@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from infra.messaging.tables import effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import dead_letter_replays_table, effect_log_table, inbox_table, outbox_table
 
 SCHEMA = "orchestrator"
 metadata = MetaData(schema=SCHEMA)
@@ -97,18 +97,7 @@ saga_log = Table(
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
-
-dead_letter_replays = Table(
-    "dead_letter_replays",
-    metadata,
-    Column("dlt_partition", Integer, primary_key=True),
-    Column("dlt_offset", BigInteger, primary_key=True),
-    Column("source_topic", String(200), nullable=False),
-    Column("event_id", UUID(as_uuid=True)),
-    Column("record_digest", String(64)),  # bakeplan.dlq.record_digest; NULL on rows from before 0007
-    Column("replayed_by", String(200), nullable=False),
-    Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+dead_letter_replays = dead_letter_replays_table(metadata, SCHEMA)
 
 # the daily schedule of each tenant (orchestrator/scheduling.py) and every decision it made
 schedules = Table(

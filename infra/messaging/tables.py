@@ -1,4 +1,4 @@
-"""Outbox, inbox and effect-log tables; every component has its own set in its own schema."""
+"""Outbox, inbox, effect-log and dead-letter replay tables; every component has its own set in its own schema."""
 
 from sqlalchemy import (
     BigInteger,
@@ -77,5 +77,26 @@ def compensations_table(metadata: MetaData, schema: str) -> Table:
         Column("event_id", UUID(as_uuid=True), nullable=False),
         Column("reason", Text, nullable=False, server_default=""),
         Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        schema=schema,
+    )
+
+
+def dead_letter_replays_table(metadata: MetaData, schema: str) -> Table:
+    """The latest replay of each dead-letter record, keyed by where it sits on the topic (partition, offset).
+
+    Written by `infra.messaging.dead_letter_replay` only after Kafka acknowledged the replayed record;
+    `record_digest` tells a replayed record from a new one at the same offset after the topic is re-created.
+    """
+    return Table(
+        "dead_letter_replays",
+        metadata,
+        Column("dlt_partition", Integer, primary_key=True),
+        Column("dlt_offset", BigInteger, primary_key=True),
+        Column("source_topic", String(200), nullable=False),
+        Column("event_id", UUID(as_uuid=True)),
+        # dead_letter_records.record_digest; NULL on rows written before migration 0007
+        Column("record_digest", String(64)),
+        Column("replayed_by", String(200), nullable=False),
+        Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         schema=schema,
     )

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bakeplan.dlq import (
+from contracts.topics import Topic
+from infra.messaging.dead_letter_records import (
     REPLAYED_FROM,
     ParkedMessage,
     PriorReplay,
@@ -20,7 +21,6 @@ from bakeplan.dlq import (
     replay_headers,
     to_json,
 )
-from contracts.topics import Topic
 
 pytestmark = pytest.mark.unit
 

@@ -1,38 +1,23 @@
-"""Dead-lettered messages: list them, and replay them to their source topic after a fix.
+"""Dead-lettered records: parsed, fingerprinted, matched and planned for replay, without any I/O.
 
 A consumer parks a message it cannot process on `Topic.DEAD_LETTER` (see `park()` in
 infra/messaging/consumer.py): the original key, value and headers plus `dlq.*` headers saying why
-and where from. Replaying re-publishes the original record to its source topic and only then records
-the replay in `orchestrator.dead_letter_replays`: a crash in between re-publishes it on the next
-replay, which consumers absorb by event id, whereas recording first could lose the message.
-
-The parsing, filtering, selection and header building are plain functions; only `read_parked`,
-`list_parked` and `replay` touch Kafka or Postgres.
+and where from. This module reads such a record into a `ParkedMessage`, chooses what a replay
+publishes (`plan_replay`) and with which headers (`replay_headers`); `dead_letter_replay` does the
+reading, publishing and recording against Kafka and Postgres.
 """
 
-import getpass
 import hashlib
-import socket
-import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.errors import BakeplanError
 from contracts.topics import Topic
-from infra.db import create_engine
-from infra.settings import Settings
-from orchestrator.tables import dead_letter_replays
 
 DLQ_PREFIX = "dlq."
 REPLAYED_FROM = "dlq.replayed_from"
@@ -48,7 +33,7 @@ class DeadLetterError(BakeplanError):
 
 
 class UnknownRecordError(DeadLetterError):
-    """An id given to `replay` is malformed or names no record on the dead-letter topic."""
+    """An id given to `parse_record_id` or `plan_replay` is malformed or names no record on the dead-letter topic."""
 
 
 @dataclass(frozen=True)
@@ -121,13 +106,10 @@ class PriorReplay:
 
 @dataclass(frozen=True)
 class ReplayPlan:
-    """What `replay` will publish, in order, and what it leaves alone and why."""
+    """What a replay will publish, in order, and what it leaves alone and why."""
 
     replay: tuple[ParkedMessage, ...]
     skipped: tuple[tuple[ParkedMessage, str], ...]
-
-
-# --- pure parts --------------------------------------------------------------------------------------
 
 
 def _text(value: bytes) -> str:
@@ -329,199 +311,3 @@ def to_json(message: ParkedMessage, prior: PriorReplay | None) -> dict[str, Any]
         "replayed_at": prior.replayed_at.isoformat() if prior else None,
         "replayed_by": prior.replayed_by if prior else None,
     }
-
-
-def operator_name() -> str:
-    """Who replays, for `dead_letter_replays.replayed_by`: `user@host`."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no login name in some containers
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"[:200]
-
-
-# --- Kafka and Postgres ------------------------------------------------------------------------------
-
-
-async def _partitions_of(settings: Settings, topic: str) -> list[int]:
-    """The partitions of `topic`, [] if it does not exist (asked without creating it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bakeplan-dlq")
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise DeadLetterError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc!r}); start it with `bakeplan stack up` "
-            "or set BAKEPLAN_KAFKA_BOOTSTRAP"
-        ) from exc
-    try:
-        # all topics: a metadata request naming a missing topic could auto-create it with broker defaults
-        described = await admin.describe_topics()
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])
-
-
-async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[ParkedMessage]:
-    """Every committed record of the dead-letter topic up to its end at the time of the call, oldest first.
-
-    No consumer group and no commits, so it steals no partitions and moves no offsets. Stops at the end
-    offsets taken at the start (records parked meanwhile are left for the next call). Raises
-    `DeadLetterError` if Kafka is unreachable or the end is not reached within `timeout_s`.
-    """
-    partitions = [TopicPartition(str(Topic.DEAD_LETTER), p) for p in await _partitions_of(settings, Topic.DEAD_LETTER)]
-    if not partitions:
-        return []  # nothing was ever parked
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        # read_committed: the end offsets are the last stable offsets, so an open transaction cannot stall us
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        pending = {tp for tp in partitions if ends[tp] > starts[tp]}
-        for tp in pending:
-            consumer.seek(tp, starts[tp])
-        found: list[ParkedMessage] = []
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=200)
-            for tp, records in batch.items():
-                found += [
-                    parse_parked(
-                        partition=r.partition,
-                        offset=r.offset,
-                        timestamp_ms=r.timestamp,
-                        key=r.key,
-                        value=r.value,
-                        headers=r.headers,
-                    )
-                    for r in records
-                    if r.offset < ends[tp]
-                ]
-            # the position, not the last record, decides: aborted batches and markers have no records
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-            if pending and time.monotonic() > deadline:
-                behind = [f"partition {tp.partition} at {await consumer.position(tp)} of {ends[tp]}" for tp in pending]
-                where = ", ".join(sorted(behind))
-                raise DeadLetterError(
-                    f"could not read {Topic.DEAD_LETTER} to its end within {timeout_s:.0f} s ({where}); "
-                    f"is Kafka at {settings.kafka_bootstrap} healthy?"
-                )
-        return sorted(found, key=lambda m: (m.parked_at, m.dlt_partition, m.dlt_offset))
-    finally:
-        await consumer.stop()
-
-
-async def prior_replays(conn: AsyncConnection, messages: Collection[ParkedMessage]) -> dict[RecordId, PriorReplay]:
-    """The recorded replays of `messages` (rows left by an earlier record at the same offset are not theirs)."""
-    if not messages:
-        return {}
-    t = dead_letter_replays.c
-    rows = await conn.execute(
-        select(t.dlt_partition, t.dlt_offset, t.replayed_at, t.replayed_by, t.record_digest).where(
-            tuple_(t.dlt_partition, t.dlt_offset).in_([m.record_id for m in messages])
-        )
-    )
-    by_id = {m.record_id: m for m in messages}
-    found = {(r.dlt_partition, r.dlt_offset): PriorReplay(r.replayed_at, r.replayed_by, r.record_digest) for r in rows}
-    return {record_id: prior for record_id, prior in found.items() if prior.is_of(by_id[record_id])}
-
-
-async def record_replay(conn: AsyncConnection, message: ParkedMessage, *, replayed_by: str) -> None:
-    """Upsert the replay row: a forced replay (or a concurrent operator) overwrites it with the latest one."""
-    values = {
-        "source_topic": message.source_topic,
-        "event_id": message.event_id,
-        "record_digest": message.digest,
-        "replayed_by": replayed_by,
-        "replayed_at": func.now(),  # the database's clock, like the column default
-    }
-    statement = insert(dead_letter_replays).values(
-        dlt_partition=message.dlt_partition, dlt_offset=message.dlt_offset, **values
-    )
-    await conn.execute(statement.on_conflict_do_update(index_elements=["dlt_partition", "dlt_offset"], set_=values))
-
-
-async def list_parked(
-    settings: Settings,
-    *,
-    consumer: str | None = None,
-    source_topic: str | None = None,
-    tenant: str | None = None,
-    limit: int | None = None,
-) -> list[tuple[ParkedMessage, PriorReplay | None]]:
-    """The parked records passing the filters, newest last (at most the newest `limit`), with their replays."""
-    parked = [
-        m
-        for m in await read_parked(settings)
-        if matches(m, consumer=consumer, source_topic=source_topic, tenant=tenant)
-    ]
-    if limit is not None:
-        parked = parked[-limit:] if limit > 0 else []
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            prior = await prior_replays(conn, parked)
-    finally:
-        await engine.dispose()
-    return [(m, prior.get(m.record_id)) for m in parked]
-
-
-async def replay(
-    settings: Settings,
-    *,
-    ids: Sequence[RecordId] | None,
-    consumer: str | None = None,
-    source_topic: str | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    replayed_by: str,
-) -> ReplayPlan:
-    """Re-publish the chosen records (see `plan_replay`) to their source topics; returns the plan carried out.
-
-    Each record goes out with its original key, value and headers minus `dlq.*` plus `dlq.replayed_from`,
-    through an idempotent producer (acks=all), and its row in `dead_letter_replays` is written only after
-    Kafka acknowledged it. `dry_run` publishes and records nothing. Raises `UnknownRecordError` for an id
-    not on the topic (nothing published), `DeadLetterError` if Kafka fails midway (saying how many went out).
-    """
-    parked = await read_parked(settings)
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            wanted = set(ids) if ids is not None else None
-            prior = await prior_replays(conn, [m for m in parked if wanted is None or m.record_id in wanted])
-        plan = plan_replay(parked, ids=ids, consumer=consumer, source_topic=source_topic, prior=prior, force=force)
-        if dry_run or not plan.replay:
-            return plan
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
-        try:
-            await producer.start()
-        except KafkaError as exc:
-            raise DeadLetterError(
-                f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc!r}); nothing replayed"
-            ) from exc
-        done = 0
-        try:
-            for message in plan.replay:
-                await producer.send_and_wait(
-                    message.source_topic, message.value, key=message.key, headers=replay_headers(message)
-                )
-                async with engine.begin() as conn:
-                    await record_replay(conn, message, replayed_by=replayed_by)
-                done += 1
-        except KafkaError as exc:
-            raise DeadLetterError(
-                f"replayed {done} of {len(plan.replay)} records, then Kafka failed ({exc!r}); run the same command "
-                "again: the ones already replayed are skipped"
-            ) from exc
-        finally:
-            await producer.stop()
-        return plan
-    finally:
-        await engine.dispose()
