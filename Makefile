@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test faults check lint typecheck imports unit stack-up stack-down
+.PHONY: install demo test faults check static lint typecheck imports unit stack-up stack-down
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -12,8 +12,9 @@ install:
 demo: install
 	$(UV) run bakeplan demo
 
-## Every test tier on the real local Kafka and Postgres (started here if not running).
-test: install
+## The house checks (ruff, mypy --strict, import-linter), then every test tier on the real local Kafka
+## and Postgres (started here if not running). CI runs this.
+test: install static
 	$(UV) run bakeplan stack up
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
@@ -26,7 +27,10 @@ faults: install
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run pytest -m faults
 
-check: install lint typecheck imports unit
+check: install static unit
+
+## ruff, mypy --strict and import-linter: what `check` and `test` both run first.
+static: lint typecheck imports
 
 lint:
 	$(UV) run ruff check .
