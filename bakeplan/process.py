@@ -1,7 +1,6 @@
-"""One bakeplan process: `create_app(settings, role)` wires settings → adapters → handlers.
-
-Roles: `orchestrator`, `forecasting`, `production`, `procurement`. Nothing connects at import time.
-"""
+"""One bakeplan process: what every role shares (producer, consumer broker, outbox relay, background
+loops, start and stop), and `serve(settings, role)`, which builds the role with its composition root
+(`bakeplan/roles/`) and runs it until SIGTERM or SIGINT. Nothing connects at import time."""
 
 import asyncio
 import contextlib
@@ -9,70 +8,50 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import start_http_server
+from sqlalchemy import Table
 
+from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.consumer import DeliveryPolicy, subscribe
 from infra.messaging.outbox import OutboxRelay
+from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
-from orchestrator.low_stock import LowStock
-from orchestrator.ports import SagaKind
-from orchestrator.saga import daily_plan_definition, low_stock_definition
-from orchestrator.scheduler import scan_forever
-from orchestrator.service import Orchestrator
-from orchestrator.stores.postgres import PostgresStores
-from orchestrator.tables import outbox as orchestrator_outbox
-from workers.forecasting.handler import SPEC as FORECASTING
-from workers.procurement.handler import SPEC as PROCUREMENT
-from workers.production.handler import SPEC as PRODUCTION
-from workers.shell.runtime import StepWorker
 
 Role = Literal["orchestrator", "forecasting", "production", "procurement"]
 ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procurement")
-WORKER_SPECS = {"forecasting": FORECASTING, "production": PRODUCTION, "procurement": PROCUREMENT}
 
 log = logging.getLogger(__name__)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class Process:
+    """The parts every role has; a composition root adds its subscriptions and background loops."""
 
+    settings: Settings
+    role: Role
+    outbox: Table
+    """The role's own outbox, which its relay publishes."""
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
-def create_producer(settings: Settings) -> AIOKafkaProducer:
-    """Idempotent producer with acks=all; compression (zstd unless BAKEPLAN_KAFKA_COMPRESSION says
-    otherwise) keeps large snapshots under the broker's 1 MiB limit (the client-side size check is on
-    uncompressed bytes, so it is raised; the broker still checks the compressed batch against its own
-    limit)."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id="bakeplan",
-        enable_idempotence=True,
-        acks="all",
-        compression_type=None if settings.kafka_compression == "none" else settings.kafka_compression,
-        linger_ms=2,
-        max_request_size=16 * 1024 * 1024,
-    )
-
-
-class App:
-    def __init__(self, settings: Settings, role: Role) -> None:
-        self.settings = settings
-        self.role = role
+    def __post_init__(self) -> None:
+        settings = self.settings
         # no pre-ping round trip per transaction: a connection Postgres dropped fails its statement,
         # which the consumer retries as unavailable (the pool discards the invalidated connection)
         self.engine = create_engine(settings, pre_ping=False)
         self.producer = create_producer(settings)
-        self.broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"bakeplan-{role}", log_level=logging.WARNING)
-        policy = DeliveryPolicy(
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, client_id=f"bakeplan-{self.role}", log_level=logging.WARNING
+        )
+        self.policy = DeliveryPolicy(
             settings.max_delivery_attempts,
             settings.retry_base_seconds,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -81,137 +60,33 @@ class App:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
-        crash_points = CrashPoints(settings.crash_at, settings.crash_after_hits, settings.crash_log)
-        dedupe = not settings.unsafe_disable_inbox
-        if not dedupe:
+        self.crash_points = CrashPoints(settings.crash_at, settings.crash_after_hits, settings.crash_log)
+        self.dedupe = not settings.unsafe_disable_inbox
+        if not self.dedupe:
             log.warning("BAKEPLAN_UNSAFE_DISABLE_INBOX is set: redeliveries are NOT deduplicated (fault tests only)")
-        self.metrics = metrics = Metrics()
-        published = metrics.published.labels(role).inc
-        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        if role == "orchestrator":
-            relay = OutboxRelay(
-                self.engine,
-                orchestrator_outbox,
-                self.producer,
-                poll_seconds=settings.relay_poll_seconds,
-                on_published=published,
-                crash_points=crash_points,
-            )
-            step_timeout = timedelta(seconds=settings.step_timeout_seconds)
-            compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
-            definition = daily_plan_definition(
-                step_timeout=step_timeout,
-                compensation_timeout=compensation_timeout,
-                max_compensation_attempts=settings.max_compensation_attempts,
-            )
-            procurement_only = low_stock_definition(
-                step_timeout=step_timeout,
-                compensation_timeout=compensation_timeout,
-                max_compensation_attempts=settings.max_compensation_attempts,
-            )
-            stores = PostgresStores(self.engine, dedupe=dedupe)
-            self.orchestrator = Orchestrator(
-                stores,
-                {SagaKind.DAILY: definition, SagaKind.LOW_STOCK: procurement_only},
-                utc_now,
-                relay.wake,
-                lambda status: metrics.sagas_finished.labels(status).inc(),
-                crash_points=crash_points,
-                max_running=settings.max_running_sagas,
-            )
-            self.low_stock = LowStock(
-                stores,
-                procurement_only,
-                utc_now,
-                relay.wake,
-                debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
-                horizon_days=settings.horizon_days,
-            )
-            subscribe(
-                self.broker,
-                self.producer,
-                topic=Topic.LOW_STOCK,
-                consumer="orchestrator-low-stock",
-                handler=self.low_stock.record,
-                policy=policy,
-                metrics=metrics,
-                crash_points=crash_points,
-            )
-            for topic in (Topic.TRIGGERS, Topic.STEP_REPLIES):
-                subscribe(
-                    self.broker,
-                    self.producer,
-                    topic=topic,
-                    consumer="orchestrator",
-                    handler=self.orchestrator.handle,
-                    policy=policy,
-                    metrics=metrics,
-                    crash_points=crash_points,
-                )
-            self._relay = relay
-            self._background += [relay.run, self._deadlines, self._schedules, self._low_stock]
-        else:
-            spec = WORKER_SPECS[role]
-            relay = OutboxRelay(
-                self.engine,
-                spec.outbox,
-                self.producer,
-                poll_seconds=settings.relay_poll_seconds,
-                on_published=published,
-                crash_points=crash_points,
-            )
-            worker = StepWorker(spec, engine=self.engine, clock=utc_now, on_commit=relay.wake, dedupe=dedupe)
-            subscribe(
-                self.broker,
-                self.producer,
-                topic=spec.commands_topic,
-                consumer=role,
-                handler=worker.handle,
-                policy=policy,
-                metrics=metrics,
-                crash_points=crash_points,
-            )
-            subscribe(
-                self.broker,
-                self.producer,
-                topic=Topic.PLANS,
-                consumer=f"{role}-plans",
-                handler=worker.handle,
-                policy=policy,
-                metrics=metrics,
-                crash_points=crash_points,
-            )
-            self._background.append(relay.run)
-        self._background.append(lambda: relay.listen(settings.asyncpg_dsn))
-
-    async def _deadlines(self) -> None:
-        while True:
-            try:
-                while await self.orchestrator.tick() > 0:
-                    pass
-            except Exception:
-                log.exception("deadline scan failed; retrying")
-            await asyncio.sleep(self.settings.deadline_scan_seconds)
-
-    async def _schedules(self) -> None:
-        """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
-        await scan_forever(
+        self.metrics = Metrics()
+        self.relay = OutboxRelay(
             self.engine,
-            utc_now,
-            horizon_days=self.settings.horizon_days,
-            max_jitter=timedelta(seconds=self.settings.schedule_jitter_seconds),
-            scan_seconds=self.settings.schedule_scan_seconds,
-            on_pass=lambda p: self._relay.wake() if p.fired else None,
+            self.outbox,
+            self.producer,
+            poll_seconds=settings.relay_poll_seconds,
+            on_published=self.metrics.published.labels(self.role).inc,
+            crash_points=self.crash_points,
         )
+        self.background += [self.relay.run, lambda: self.relay.listen(settings.asyncpg_dsn)]
 
-    async def _low_stock(self) -> None:
-        """Start the procurement-only sagas whose debounce window passed (see orchestrator/low_stock.py)."""
-        while True:
-            try:
-                await self.low_stock.scan()
-            except Exception:
-                log.exception("low-stock scan failed; retrying")
-            await asyncio.sleep(self.settings.low_stock_scan_seconds)
+    def subscribe(self, topic: Topic, consumer: str, handler: Callable[[Message], Coroutine[Any, Any, None]]) -> None:
+        """Consume `topic` in consumer group `consumer` with the shared delivery policy."""
+        subscribe(
+            self.broker,
+            self.producer,
+            topic=topic,
+            consumer=consumer,
+            handler=handler,
+            policy=self.policy,
+            metrics=self.metrics,
+            crash_points=self.crash_points,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings)
@@ -219,7 +94,7 @@ class App:
         tasks: list[asyncio.Task[None]] = []
         try:
             await self.broker.start()
-            tasks = [asyncio.create_task(job()) for job in self._background]
+            tasks = [asyncio.create_task(job()) for job in self.background]
             log.info("bakeplan %s ready", self.role)
             print(f"bakeplan {self.role} ready", flush=True)
             await stop.wait()
@@ -234,8 +109,13 @@ class App:
             await self.engine.dispose()
 
 
-def create_app(settings: Settings, role: Role) -> App:
-    return App(settings, role)
+def create_app(settings: Settings, role: Role) -> Process:
+    """The process of `role`, built by that role's composition root."""
+    from bakeplan.roles import orchestrator, worker
+
+    if role == "orchestrator":
+        return orchestrator.create_app(settings)
+    return worker.create_app(settings, role)
 
 
 def serve(settings: Settings, role: Role) -> None:

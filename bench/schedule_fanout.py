@@ -34,13 +34,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.process import create_producer
 from contracts.ids import daily_trigger_id
 from contracts.topics import Topic
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode
 from infra.messaging.outbox import OutboxRelay
+from infra.messaging.producer import create_producer
 from infra.settings import Settings
 from orchestrator.scheduler import Pass, next_due_at, scan_forever
 from orchestrator.scheduling import TenantSchedule, jitter_offset

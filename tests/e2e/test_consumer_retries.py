@@ -12,13 +12,13 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
-from bakeplan.process import create_producer
 from contracts.envelope import Message
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
 from tests.e2e.support import read_topic

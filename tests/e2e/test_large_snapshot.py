@@ -10,11 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.process import create_producer
 from contracts.messages import SnapshotTaken
 from contracts.topics import Topic
 from infra.messaging.admin import MAX_MESSAGE_BYTES, ensure_topics
 from infra.messaging.codec import decode, encode
+from infra.messaging.producer import create_producer
 from infra.settings import Settings
 from orchestrator import snapshot_reader
 from tests.e2e.support import TODAY, seed

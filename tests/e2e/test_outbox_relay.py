@@ -11,12 +11,12 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bakeplan.process import create_producer
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode
+from infra.messaging.producer import create_producer
 from infra.messaging.tables import outbox_table
 from infra.settings import Settings
 from tests.e2e.support import eventually, read_topic

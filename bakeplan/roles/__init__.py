@@ -1,0 +1,1 @@
+"""One composition root per process role: settings → adapters → use cases → subscriptions."""

@@ -1,0 +1,88 @@
+"""Composition root of the orchestrator process: the saga use cases on the Postgres stores, their
+consumers (triggers, step replies, low-stock signals), and the loops for deadlines, schedules and
+low-stock bursts."""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from bakeplan.process import Process
+from bakeplan.roles.clock import utc_now
+from contracts.topics import Topic
+from infra.settings import Settings
+from orchestrator.low_stock import LowStock
+from orchestrator.ports import SagaKind
+from orchestrator.saga import daily_plan_definition, low_stock_definition
+from orchestrator.scheduler import scan_forever
+from orchestrator.service import Orchestrator
+from orchestrator.stores.postgres import PostgresStores
+from orchestrator.tables import outbox
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Process:
+    process = Process(settings, "orchestrator", outbox)
+    step_timeout = timedelta(seconds=settings.step_timeout_seconds)
+    compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
+    attempts = settings.max_compensation_attempts
+    daily = daily_plan_definition(
+        step_timeout=step_timeout, compensation_timeout=compensation_timeout, max_compensation_attempts=attempts
+    )
+    procurement_only = low_stock_definition(
+        step_timeout=step_timeout, compensation_timeout=compensation_timeout, max_compensation_attempts=attempts
+    )
+    stores = PostgresStores(process.engine, dedupe=process.dedupe)
+    finished = process.metrics.sagas_finished
+    orchestrator = Orchestrator(
+        stores,
+        {SagaKind.DAILY: daily, SagaKind.LOW_STOCK: procurement_only},
+        utc_now,
+        process.relay.wake,
+        lambda status: finished.labels(status).inc(),
+        crash_points=process.crash_points,
+        max_running=settings.max_running_sagas,
+    )
+    low_stock = LowStock(
+        stores,
+        procurement_only,
+        utc_now,
+        process.relay.wake,
+        debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
+        horizon_days=settings.horizon_days,
+    )
+    process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
+    process.subscribe(Topic.TRIGGERS, "orchestrator", orchestrator.handle)
+    process.subscribe(Topic.STEP_REPLIES, "orchestrator", orchestrator.handle)
+
+    async def deadlines() -> None:
+        while True:
+            try:
+                while await orchestrator.tick() > 0:
+                    pass
+            except Exception:
+                log.exception("deadline scan failed; retrying")
+            await asyncio.sleep(settings.deadline_scan_seconds)
+
+    async def schedules() -> None:
+        """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
+        await scan_forever(
+            process.engine,
+            utc_now,
+            horizon_days=settings.horizon_days,
+            max_jitter=timedelta(seconds=settings.schedule_jitter_seconds),
+            scan_seconds=settings.schedule_scan_seconds,
+            on_pass=lambda p: process.relay.wake() if p.fired else None,
+        )
+
+    async def low_stock_bursts() -> None:
+        """Start the procurement-only sagas whose debounce window passed (see orchestrator/low_stock.py)."""
+        while True:
+            try:
+                await low_stock.scan()
+            except Exception:
+                log.exception("low-stock scan failed; retrying")
+            await asyncio.sleep(settings.low_stock_scan_seconds)
+
+    process.background += [deadlines, schedules, low_stock_bursts]
+    return process
