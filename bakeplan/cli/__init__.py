@@ -19,8 +19,9 @@ from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan import audit_commands, dlq, offline, queries
-from bakeplan.terminal import console, fail, parse_day, parse_saga_id, print_json
+from bakeplan import dlq
+from bakeplan.cli import audit, offline, run_views
+from bakeplan.cli.terminal import console, fail, parse_day, parse_saga_id, print_json
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.db import create_engine
@@ -43,9 +44,9 @@ schedule_app = typer.Typer(
 )
 app.add_typer(schedule_app, name="schedule")
 offline.register(app)
-audit_commands.register(app)
+audit.register(app)
 
-DEPLOY_LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
+DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
 TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 T = TypeVar("T")
@@ -216,7 +217,9 @@ def _start_plan(
     settings = _settings()
 
     async def check(conn: AsyncConnection) -> tuple[bool, tuple[UUID, str] | None]:
-        return await masterdata.tenant_exists(conn, tenant), await queries.active_saga_for(conn, tenant, business_date)
+        return await masterdata.tenant_exists(conn, tenant), await run_views.active_saga_for(
+            conn, tenant, business_date
+        )
 
     exists, active = _with_db(check)
     if not exists:
@@ -239,7 +242,7 @@ def _start_plan(
 def _wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        found = _with_db(lambda conn: queries.saga(conn, saga_id))
+        found = _with_db(lambda conn: run_views.saga(conn, saga_id))
         if found is not None and found["status"] in TERMINAL:
             return found
         if time.monotonic() > deadline:
@@ -306,7 +309,7 @@ def runs(
     as_json: JsonFlag = False,
 ) -> None:
     """List recent sagas, newest first."""
-    rows = _with_db(lambda conn: queries.list_runs(conn, tenant=tenant, status=status, limit=limit))
+    rows = _with_db(lambda conn: run_views.list_runs(conn, tenant=tenant, status=status, limit=limit))
     if as_json:
         print_json({"runs": rows})
         return
@@ -327,7 +330,7 @@ def runs(
 def show(saga_id: str, as_json: JsonFlag = False) -> None:
     """The timeline of one saga: steps, times and outcome."""
     sid = parse_saga_id(saga_id)
-    found = _with_db(lambda conn: queries.saga(conn, sid))
+    found = _with_db(lambda conn: run_views.saga(conn, sid))
     if found is None:
         fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
     if as_json:
@@ -349,7 +352,7 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
 def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
     """The production batches and purchase lines a saga produced."""
     sid = parse_saga_id(saga_id)
-    plan = _with_db(lambda conn: queries.plan_of(conn, sid))
+    plan = _with_db(lambda conn: run_views.plan_of(conn, sid))
     if as_json:
         print_json({"saga_id": str(sid), **plan})
         return

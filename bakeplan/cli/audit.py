@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.terminal import console, err, fail, parse_day, parse_saga_id, print_json
+from bakeplan.cli.terminal import console, err, fail, parse_day, parse_saga_id, print_json
 from infra.db import create_engine
 from infra.settings import Settings
 from orchestrator import audit, replay_store

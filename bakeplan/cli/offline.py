@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
-from bakeplan.terminal import console, err, fail, parse_day, print_json
+from bakeplan.cli.terminal import console, err, fail, parse_day, print_json
 from contracts.errors import PlanningError
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
