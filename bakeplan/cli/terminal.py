@@ -2,7 +2,7 @@
 
 import json
 from datetime import date
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 import typer
@@ -10,6 +10,8 @@ from rich.console import Console
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error stays one greppable line
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def print_json(data: Any) -> None:

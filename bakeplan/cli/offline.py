@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
-from bakeplan.terminal import console, err, fail, parse_day, print_json
+from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, print_json
 from contracts.errors import PlanningError
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
@@ -30,8 +30,6 @@ from workers.forecasting.backtest import parse_sales_csv
 
 # Offline plans of a bare snapshot get a saga id derived from it, so the same file plans the same.
 OFFLINE_NAMESPACE = UUID("2f0b7c4e-6a43-5d0e-9b1f-4c3e8a7d5b21")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _read_text(path: Path, option: str) -> str:

@@ -19,22 +19,19 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bakeplan.terminal import console, err, fail, parse_day, parse_saga_id, print_json
+from bakeplan.cli.context import load_settings
+from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, parse_saga_id, print_json
 from infra.db import create_engine
-from infra.settings import Settings
 from orchestrator import audit, replay_store
 from orchestrator.replay import ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 T = TypeVar("T")
-
-audit_app = typer.Typer(help="The append-only, hash-chained audit archive of every saga event.", no_args_is_help=True)
 
 
 def _read(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     async def run() -> T:
-        engine = create_engine(Settings(), pool_size=1)
+        engine = create_engine(load_settings(), pool_size=1)
         try:
             async with replay_store.read_only(engine) as conn:
                 return await work(conn)
@@ -44,7 +41,6 @@ def _read(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-@audit_app.command("verify")
 def audit_verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None,
     as_json: JsonFlag = False,
@@ -261,6 +257,8 @@ def _print_batch(chain: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(audit_app, name="audit")
+    archive = typer.Typer(help="The append-only, hash-chained audit archive of every saga event.", no_args_is_help=True)
+    archive.command("verify")(audit_verify)
+    app.add_typer(archive, name="audit")
     app.command("replay")(replay_command)
     app.command("explain")(explain_command)
