@@ -18,11 +18,11 @@ from infra.db import create_engine
 from infra.settings import Settings
 from lab.synthetic import TenantData
 from tests.faults import kafka_state
-from tests.faults.checks import Verdict, write_report
 from tests.faults.harness import Fleet
 from tests.faults.kafka_state import GROUP_TOPICS
 from tests.faults.load import seed_tenants, tenant_ids
 from tests.faults.private_stack import PrivateStack
+from tests.faults.verdict import Verdict, write_report
 from tests.faults.waits import Scope
 
 DEFAULT_SEED = 20261128

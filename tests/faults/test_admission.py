@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from orchestrator.tables import sagas
 from tests.e2e.support import TODAY, eventually
-from tests.faults.checks import Verdict
 from tests.faults.conftest import FaultRun
 from tests.faults.load import KafkaWriter
+from tests.faults.verdict import Verdict
 from tests.faults.waits import TERMINAL, saga_statuses
 
 pytestmark = pytest.mark.faults

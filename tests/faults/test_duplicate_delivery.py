@@ -12,10 +12,11 @@ import pytest
 
 from orchestrator.saga import STEP_TOPICS
 from tests.faults import kafka_state
-from tests.faults.checks import Verdict, verify
+from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
 from tests.faults.harness import WORKER_ROLES
 from tests.faults.load import KafkaWriter, daily_requests
+from tests.faults.verdict import Verdict
 from tests.faults.waits import settle
 
 pytestmark = pytest.mark.faults

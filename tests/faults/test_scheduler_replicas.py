@@ -18,9 +18,9 @@ from infra.messaging.codec import decode
 from orchestrator.tables import sagas, schedule_decisions, schedules
 from tests.e2e.support import eventually
 from tests.faults import kafka_state
-from tests.faults.checks import Verdict
 from tests.faults.conftest import QUICK_FAILOVER, FaultRun
 from tests.faults.harness import WORKER_ROLES, Fleet
+from tests.faults.verdict import Verdict
 from tests.faults.waits import TERMINAL, saga_statuses
 
 pytestmark = pytest.mark.faults

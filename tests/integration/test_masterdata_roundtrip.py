@@ -1,13 +1,11 @@
-"""Master data and plan results on a real Postgres: every planning input survives a write and a read,
-rows from before a field existed read as the contract default, and results keep their new fields."""
+"""Master data on a real Postgres: every planning input survives a write and a read, rows from before a
+field existed read as the contract default, and rows the contracts refuse name the tenant and field."""
 
 import dataclasses
-import uuid
 from datetime import date, time, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.errors import PlanningError
@@ -16,17 +14,12 @@ from contracts.planning import (
     Capacity,
     Component,
     ComponentLine,
-    ForecastLine,
     Ingredient,
-    IngredientRequirement,
     OpenPurchaseOrder,
     PlanningPolicy,
     PlanningSnapshot,
     PriceTier,
     Product,
-    ProductionBatch,
-    PurchaseLine,
-    Reasoning,
     Recipe,
     RecipeLine,
     Regressor,
@@ -38,9 +31,6 @@ from contracts.planning import (
 from lab.seed import write_tenant
 from lab.synthetic import TenantData
 from orchestrator import masterdata, snapshot_reader
-from workers.forecasting.tables import forecasts
-from workers.procurement.tables import purchase_lines
-from workers.production.tables import batches, requirements
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
@@ -318,101 +308,6 @@ async def test_rows_without_the_new_columns_read_as_contract_defaults(engine: As
     )
     assert (read.capacity, read.policy, read.calendar) == (Capacity(), PlanningPolicy(), Calendar())
     assert (read.components, read.open_purchase_orders, read.regressors) == ((), (), ())
-
-
-def _reasoning(rule: str) -> Reasoning:
-    return Reasoning(rule=rule, facts={"mean": 12.5, "units": 3, "supplier": "S1", "late": False, "sd": None})
-
-
-RESULTS: list[tuple[Table, list[Any]]] = [
-    (
-        forecasts,
-        [
-            ForecastLine(product_id="P1", day=TODAY, units=12.0, p10=8.0, p50=11.5, p90=17.25, model="ets-weekly"),
-            ForecastLine(product_id="P2", day=TODAY, units=3.0),
-        ],
-    ),
-    (
-        batches,
-        [
-            ProductionBatch(
-                batch_id=str(uuid.uuid4()),
-                product_id="P1",
-                day=TODAY,
-                batches=2,
-                units=24,
-                oven_minutes=90,
-                reason="forecast",
-                reasoning=_reasoning("newsvendor"),
-            ),
-            ProductionBatch(
-                batch_id=str(uuid.uuid4()), product_id="P2", day=TODAY, batches=1, units=40, oven_minutes=20, reason="x"
-            ),
-        ],
-    ),
-    (
-        requirements,
-        [
-            IngredientRequirement(ingredient_id="I1", day=TODAY, quantity=4.5, quantity_sd=0.75),
-            IngredientRequirement(ingredient_id="I2", day=TODAY, quantity=0.1),
-        ],
-    ),
-    (
-        purchase_lines,
-        [
-            PurchaseLine(
-                line_id=str(uuid.uuid4()),
-                supplier_id="S1",
-                ingredient_id="I1",
-                order_date=TODAY,
-                delivery_date=TODAY + timedelta(days=3),
-                quantity=50.0,
-                unit_price=0.8,
-                late=False,
-                reason="reorder",
-                reasoning=_reasoning("order-up-to"),
-            ),
-            PurchaseLine(
-                line_id=str(uuid.uuid4()),
-                supplier_id="S1",
-                ingredient_id="I2",
-                order_date=TODAY,
-                delivery_date=TODAY + timedelta(days=1),
-                quantity=1.0,
-                unit_price=3.0,
-                late=True,
-                reason="late",
-            ),
-        ],
-    ),
-]
-
-
-@pytest.mark.parametrize(("table", "lines"), RESULTS, ids=[t.name for t, _ in RESULTS])
-async def test_result_rows_keep_quantiles_reasoning_and_uncertainty(
-    engine: AsyncEngine, tenant_id: str, table: Table, lines: list[Any]
-) -> None:
-    """Rows go in as the worker shell writes them (the line's `model_dump()` plus saga, tenant, status)."""
-    saga_id = uuid.uuid4()
-    common = {"saga_id": saga_id, "tenant_id": tenant_id, "status": "draft"}
-    async with engine.begin() as conn:
-        await conn.execute(insert(table), [{**common, **line.model_dump()} for line in lines])
-    fields = list(type(lines[0]).model_fields)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(*(table.c[f] for f in fields)).where(table.c.saga_id == saga_id))).all()
-        null_reasoning = (
-            (
-                await conn.execute(
-                    select(table.c.saga_id).where(table.c.saga_id == saga_id, table.c.reasoning.is_(None))
-                )
-            ).all()
-            if "reasoning" in table.c
-            else None
-        )
-    read = sorted((type(lines[0]).model_validate(dict(r._mapping), strict=False) for r in rows), key=repr)
-    assert read == sorted(lines, key=repr)
-    if null_reasoning is not None:  # no reasoning is SQL NULL, not the JSON literal null
-        assert len(null_reasoning) == 1
 
 
 async def test_master_data_the_contracts_refuse_names_tenant_and_field(engine: AsyncEngine, tenant_id: str) -> None:
