@@ -38,12 +38,12 @@ from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import replay_store
+from orchestrator.ports import TERMINAL_STATUSES
 from orchestrator.replay import replay
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)
 ROLES = ("orchestrator", "forecasting", "production", "procurement")
-TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
 
 
 def start_processes(log_dir: Path, replicas: int) -> list[subprocess.Popen[bytes]]:
@@ -126,7 +126,7 @@ async def ended(engine: AsyncEngine, saga_ids: list[uuid.UUID]) -> int:
     if not saga_ids:
         return 0
     async with engine.connect() as conn:
-        query = select(func.count()).where(sagas.c.saga_id.in_(saga_ids), sagas.c.status.in_(TERMINAL))
+        query = select(func.count()).where(sagas.c.saga_id.in_(saga_ids), sagas.c.status.in_(TERMINAL_STATUSES))
         return int((await conn.execute(query)).scalar_one())
 
 

@@ -28,6 +28,8 @@ LIVE_STATUSES = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
 """A saga in one of these still runs steps or compensations (and counts against admission)."""
 DAY_TAKEN_STATUSES = (*LIVE_STATUSES, SagaStatus.COMPLETED)
 """A daily saga in one of these is the day's plan: a second trigger for the day is a no-op."""
+TERMINAL_STATUSES = tuple(status for status in SagaStatus if status.terminal)
+"""A saga in one of these has ended."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from bakeplan.cli.seeding import seed
 from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.terminal import console
+from orchestrator.engine import SagaStatus
 
 
 def demo(
@@ -34,7 +35,7 @@ def demo(
         plan_of(str(saga_id), as_json=False)
         seconds = (finished["updated_at"] - finished["created_at"]).total_seconds()
         console.print(f"saga {saga_id} {finished['status']} in {seconds * 1000:.0f} ms (trigger consumed → plan ready)")
-        if finished["status"] != "COMPLETED":
+        if finished["status"] != SagaStatus.COMPLETED:
             raise typer.Exit(1)
     finally:
         for child in children:

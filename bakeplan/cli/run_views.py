@@ -7,11 +7,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestrator.ports import DAY_TAKEN_STATUSES, SagaKind
 from orchestrator.tables import saga_log, sagas
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches
-
-ACTIVE_STATUSES = ("RUNNING", "COMPENSATING", "COMPLETED")
 
 
 async def list_runs(
@@ -57,8 +56,8 @@ async def active_saga_for(conn: AsyncConnection, tenant_id: str, business_date: 
             select(sagas.c.saga_id, sagas.c.status).where(
                 sagas.c.tenant_id == tenant_id,
                 sagas.c.business_date == business_date,
-                sagas.c.kind == "daily",  # a low-stock saga of the same date is not the day's plan
-                sagas.c.status.in_(ACTIVE_STATUSES),
+                sagas.c.kind == SagaKind.DAILY,  # a low-stock saga of the same date is not the day's plan
+                sagas.c.status.in_(DAY_TAKEN_STATUSES),
             )
         )
     ).first()

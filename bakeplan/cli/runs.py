@@ -21,8 +21,8 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from orchestrator import masterdata
-
-TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
+from orchestrator.engine import SagaStatus
+from orchestrator.ports import TERMINAL_STATUSES
 
 
 async def _publish_trigger(settings: Settings, message: PlanningRequested) -> None:
@@ -85,7 +85,7 @@ def wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         found = with_db(lambda conn: run_views.saga(conn, saga_id))
-        if found is not None and found["status"] in TERMINAL:
+        if found is not None and found["status"] in TERMINAL_STATUSES:
             return found
         if time.monotonic() > deadline:
             fail(
@@ -138,7 +138,7 @@ def trigger(
         print_json(result)
     else:
         typer.echo(str(saga_id))
-    if wait and result["status"] != "COMPLETED":
+    if wait and result["status"] != SagaStatus.COMPLETED:
         raise typer.Exit(1)
 
 

@@ -24,6 +24,8 @@ from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import Profile, generate_tenant
+from orchestrator.engine import SagaStatus
+from orchestrator.ports import TERMINAL_STATUSES
 from orchestrator.tables import saga_log, sagas, snapshots
 from tests.e2e.processes import ROLES, Processes
 from workers.chain import plan_snapshot
@@ -139,7 +141,7 @@ async def _finished(engine: AsyncEngine, saga_ids: Sequence[UUID]) -> int:
                 await conn.execute(
                     select(func.count())
                     .select_from(sagas)
-                    .where(sagas.c.saga_id.in_(saga_ids), sagas.c.status.in_(("COMPLETED", "COMPENSATED", "FAILED")))
+                    .where(sagas.c.saga_id.in_(saga_ids), sagas.c.status.in_(TERMINAL_STATUSES))
                 )
             ).scalar_one()
         )
@@ -174,7 +176,7 @@ async def latencies(engine: AsyncEngine, sent_at: dict[UUID, datetime], saga_ids
     total = []
     for row in rows:
         statuses[row.status] = statuses.get(row.status, 0) + 1
-        if row.status == "COMPLETED":
+        if row.status == SagaStatus.COMPLETED:
             total.append((row.updated_at - sent_at[row.saga_id]).total_seconds())
     parts: dict[str, list[float]] = {"trigger_to_started": []}
     started: dict[UUID, datetime] = {}
