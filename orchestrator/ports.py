@@ -81,8 +81,9 @@ class SagaStore(Protocol):
         """The tenant's daily saga of `business_date` that is running, compensating or completed."""
 
     async def add(self, saga: SagaRecord, *, at: datetime) -> bool:
-        """Insert a new saga. False, and nothing written, when the store refuses a second live
-        low-stock saga of the tenant (at most one runs per tenant)."""
+        """Insert a new saga. False, and nothing written, when a saga already holds one of its keys:
+        its id, its trigger, the tenant's day-taking daily saga of its date (`DAY_TAKEN_STATUSES`), or
+        a live low-stock saga of the tenant (at most one runs per tenant)."""
 
     async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None: ...
 

@@ -3,7 +3,8 @@ the same contract suite (`tests/contract/`).
 
 Units of work run one at a time (a lock), which is what row locks and REPEATABLE READ give one saga
 in Postgres. A unit of work that raises leaves nothing behind: the stores are copied when it begins
-and put back when it fails. Records are immutable, so shallow copies suffice.
+and put back when it fails. Records are immutable and no store changes a collection nested in another
+in place (a timeline gets a new list), so shallow copies suffice.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from uuid import UUID
 import orjson
 
 from contracts.envelope import Message
+from contracts.errors import PlanningError
 from contracts.messages import LowStockObserved
 from contracts.planning import PlanningSnapshot
 from infra.messaging.outbox import Outgoing
@@ -90,9 +92,7 @@ class MemorySagas:
         return None
 
     async def add(self, saga: SagaRecord, *, at: datetime) -> bool:
-        if saga.saga_id in self._s.sagas:
-            return False
-        if saga.kind is SagaKind.LOW_STOCK and saga.tenant_id in await self.live_low_stock_tenants([saga.tenant_id]):
+        if any(_same_key(saga, other) for other in self._s.sagas.values()):
             return False
         self._s.sagas[saga.saga_id] = saga
         self._s.created[saga.saga_id] = at
@@ -128,7 +128,8 @@ class MemorySagas:
         }
 
     async def log(self, saga_id: UUID, lines: Sequence[TimelineLine], *, at: datetime) -> None:
-        self._s.timeline.setdefault(saga_id, []).extend(lines)
+        # a new list, not the old one extended: a rolled-back unit of work's copy shares the old list
+        self._s.timeline[saga_id] = [*self._s.timeline.get(saga_id, ()), *lines]
 
     async def log_effect(
         self, kind: str, *, event_id: UUID, saga_id: UUID, tenant_id: str, step: str | None, at: datetime
@@ -155,6 +156,19 @@ class MemorySagas:
             (s for s in self._s.sagas.values() if wanted(s)), key=lambda s: (self._s.created[s.saga_id], s.saga_id)
         )
         return [self._s.results[(s.saga_id, step)] for s in sagas if (s.saga_id, step) in self._s.results]
+
+
+def _same_key(new: SagaRecord, old: SagaRecord) -> bool:
+    """Whether `old` holds a key `new` needs, as the Postgres table's keys have it: the saga id, the
+    trigger id, one day-taking daily saga per tenant and date, one live low-stock saga per tenant."""
+    if new.saga_id == old.saga_id or new.trigger_event_id == old.trigger_event_id:
+        return True
+    if (new.tenant_id, new.kind) != (old.tenant_id, old.kind):
+        return False
+    if new.kind is SagaKind.DAILY:
+        taken = DAY_TAKEN_STATUSES
+        return new.business_date == old.business_date and new.state.status in taken and old.state.status in taken
+    return new.state.status in LIVE_STATUSES and old.state.status in LIVE_STATUSES
 
 
 class MemorySnapshots:
@@ -190,7 +204,11 @@ class MemoryMasterData:
         return self._time_zones.get(tenant_id, "UTC")
 
     async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
-        base = self._tenants[tenant_id]
+        base = self._tenants.get(tenant_id)
+        if base is None:  # what the Postgres snapshot reader raises
+            raise PlanningError(
+                f"unknown tenant {tenant_id!r}: create it with `bakeplan seed` or your master-data import"
+            )
         return base.model_copy(update={"business_date": business_date, "horizon_days": horizon_days})
 
 
