@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from contracts.envelope import Message
-from contracts.errors import DeferredError, PermanentError, PlanningError
+from contracts.errors import DeferredError, PermanentError, PlanningError, TransientError
 from contracts.messages import (
     DemandForecasted,
     PlanningRequested,
@@ -140,7 +140,13 @@ class Orchestrator:
             started = await start_saga(
                 uow, self._definitions[SagaKind.DAILY], new, read_inputs, now=now, inbound=inbound
             )
-            assert started is not None, "a daily saga's insert is refused only by a primary key: a bug"
+            if started is None:
+                # another replica started the day's plan from another trigger since `day_plan` read:
+                # the retry (this unit of work rolls back) sees it and is a no-op
+                raise TransientError(
+                    f"trigger {trigger.event_id}: tenant {trigger.tenant_id} got a plan for "
+                    f"{trigger.business_date} from another trigger at the same moment; retrying"
+                )
         self._crash_points.hit("orchestrator.before_publish")
         self._on_commit()
 
