@@ -1,1 +1,1 @@
-"""bakeplan: event-driven daily planning for bakery chains (CLI, settings and shared plumbing)."""
+"""bakeplan's roof: the CLI (one module per command group), one composition root per process role, and the database migrations."""
