@@ -1,1 +1,2 @@
-"""bakeplan's roof: the CLI (one module per command group), one composition root per process role, and the database migrations."""
+"""bakeplan's roof: the CLI (one module per command group), one composition root per process role,
+and the database migrations."""

@@ -85,12 +85,14 @@ class SagaStore(Protocol):
         its id, its trigger, the tenant's day-taking daily saga of its date (`DAY_TAKEN_STATUSES`), or
         a live low-stock saga of the tenant (at most one runs per tenant)."""
 
-    async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None: ...
-
     async def lock(self, saga_id: UUID) -> SagaRecord | None:
         """The saga, locked until the unit of work ends; None if unknown."""
 
-    async def save_state(self, saga_id: UUID, state: SagaState, *, at: datetime) -> None: ...
+    async def save_state(
+        self, saga_id: UUID, state: SagaState, *, at: datetime, snapshot_sha256: str | None = None
+    ) -> None:
+        """Store the engine's new state; `snapshot_sha256` attaches the saga's snapshot (at its start:
+        a saga row is inserted before its inputs are read)."""
 
     async def count_live(self) -> int:
         """Sagas running or compensating, of every tenant and kind."""

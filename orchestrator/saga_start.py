@@ -73,7 +73,6 @@ async def start_saga(
         return None
     inputs = await read_inputs()
     stored = await uow.snapshots.add(inputs.snapshot)
-    await uow.sagas.attach_snapshot(saga_id, stored.sha256)
     snapshot_taken = SnapshotTaken(
         event_id=ids.snapshot_event_id(saga_id),
         tenant_id=new.tenant_id,
@@ -100,7 +99,7 @@ async def start_saga(
             now=now,
         )
     started = TimelineLine("started", None, f"{new.cause}; snapshot {stored.sha256[:12]} ({stored.size_bytes} bytes)")
-    await record_decision(uow, saga_id, decision, now, first=[started])
+    await record_decision(uow, saga_id, decision, now, first=[started], snapshot_sha256=stored.sha256)
     await uow.sagas.log_effect(
         "saga_started", event_id=new.trigger_id, saga_id=saga_id, tenant_id=new.tenant_id, step=None, at=now
     )
@@ -110,11 +109,17 @@ async def start_saga(
 
 
 async def record_decision(
-    uow: UnitOfWork, saga_id: UUID, decision: Decision, now: datetime, *, first: Sequence[TimelineLine] = ()
+    uow: UnitOfWork,
+    saga_id: UUID,
+    decision: Decision,
+    now: datetime,
+    *,
+    first: Sequence[TimelineLine] = (),
+    snapshot_sha256: str | None = None,
 ) -> None:
-    """Store the engine's new state of a saga and log each command it issued, after the timeline
-    lines `first`."""
-    await uow.sagas.save_state(saga_id, decision.state, at=now)
+    """Store the engine's new state of a saga (and at its start its snapshot) and log each command it
+    issued, after the timeline lines `first`."""
+    await uow.sagas.save_state(saga_id, decision.state, at=now, snapshot_sha256=snapshot_sha256)
     lines = list(first)
     for command in decision.commands:
         detail = str(getattr(command, "status", "")) or f"attempt {getattr(command, 'attempt', 1)}"

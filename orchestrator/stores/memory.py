@@ -98,14 +98,14 @@ class MemorySagas:
         self._s.created[saga.saga_id] = at
         return True
 
-    async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None:
-        self._s.sagas[saga_id] = replace(self._s.sagas[saga_id], snapshot_sha256=sha256)
-
     async def lock(self, saga_id: UUID) -> SagaRecord | None:
         return self._s.sagas.get(saga_id)
 
-    async def save_state(self, saga_id: UUID, state: SagaState, *, at: datetime) -> None:
-        self._s.sagas[saga_id] = replace(self._s.sagas[saga_id], state=state)
+    async def save_state(
+        self, saga_id: UUID, state: SagaState, *, at: datetime, snapshot_sha256: str | None = None
+    ) -> None:
+        saga = self._s.sagas[saga_id]
+        self._s.sagas[saga_id] = replace(saga, state=state, snapshot_sha256=snapshot_sha256 or saga.snapshot_sha256)
 
     async def count_live(self) -> int:
         return sum(saga.state.status in LIVE_STATUSES for saga in self._s.sagas.values())

@@ -92,9 +92,6 @@ class PostgresSagas:
         ).first()
         return inserted is not None
 
-    async def attach_snapshot(self, saga_id: UUID, sha256: str) -> None:
-        await self._conn.execute(update(sagas).where(sagas.c.saga_id == saga_id).values(snapshot_sha256=sha256))
-
     async def lock(self, saga_id: UUID) -> SagaRecord | None:
         row = (await self._conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
         if row is None:
@@ -109,7 +106,10 @@ class PostgresSagas:
             snapshot_sha256=row.snapshot_sha256,
         )
 
-    async def save_state(self, saga_id: UUID, state: SagaState, *, at: datetime) -> None:
+    async def save_state(
+        self, saga_id: UUID, state: SagaState, *, at: datetime, snapshot_sha256: str | None = None
+    ) -> None:
+        attached = {} if snapshot_sha256 is None else {"snapshot_sha256": snapshot_sha256}
         await self._conn.execute(
             update(sagas)
             .where(sagas.c.saga_id == saga_id)
@@ -119,6 +119,7 @@ class PostgresSagas:
                 reason=state.reason,
                 next_deadline=state.next_deadline,
                 updated_at=at,
+                **attached,
             )
         )
 

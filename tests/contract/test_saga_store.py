@@ -36,7 +36,7 @@ async def test_a_saga_reads_back_as_added_then_as_saved(harness: StoreHarness) -
         assert await uow.sagas.lock(saga.saga_id) is None
         assert await uow.sagas.add(saga, at=T0)
         assert await uow.sagas.lock(saga.saga_id) == saga
-        await uow.sagas.attach_snapshot(saga.saga_id, "ab" * 32)
+        await uow.sagas.save_state(saga.saga_id, saga.state, at=T0, snapshot_sha256="ab" * 32)
         await uow.sagas.save_state(saga.saga_id, compensating, at=T0 + timedelta(seconds=5))
         assert await uow.sagas.lock(saga.saga_id) == replace(saga, state=compensating, snapshot_sha256="ab" * 32)
         assert await uow.sagas.lock(uuid4()) is None
