@@ -58,7 +58,7 @@ class SagaRecord:
     state: SagaState
     trigger_event_id: UUID
     snapshot_sha256: str
-    """"" until the snapshot is attached (a low-stock saga is inserted before its snapshot is read)."""
+    """"" until its first state is saved with it (a saga row is inserted before its inputs are read)."""
 
 
 @dataclass(frozen=True)
