@@ -3,14 +3,30 @@
 `bakeplan = "bakeplan.cli:app"` (pyproject.toml) and `python -m bakeplan` both run `app`.
 """
 
+from typing import Annotated
+
 import typer
 
 from bakeplan.cli import audit, database, dead_letters, demo, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
+
+
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when a server cannot be reached.")
+    ] = False,
+) -> None:
+    """bakeplan: event-driven daily planning for bakery chains.
+
+    Exit codes: 0 ok, 1 operational failure (a server unreachable, a saga that failed), 2 bad input."""
+    quiet_client_logs(ctx.params)
 
 
 def build_app() -> typer.Typer:
     """The root command with every group registered. Nothing connects here: commands do, when run."""
-    app = typer.Typer(help="bakeplan: event-driven daily planning for bakery chains.", no_args_is_help=True)
+    app = typer.Typer(cls=OutageAwareGroup, no_args_is_help=True)
+    app.callback()(root)
     # `--help` lists single commands, then groups, each in the order registered here.
     stack.register(app)  # group: stack
     database.register(app)  # group: db

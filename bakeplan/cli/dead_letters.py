@@ -10,6 +10,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from bakeplan.cli.context import load_settings
+from bakeplan.cli.outages import find_outage
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
 from infra.messaging import dead_letter_records, dead_letter_replay
 from orchestrator.tables import dead_letter_replays
@@ -23,6 +24,8 @@ def _dlq_run(work: Coroutine[Any, Any, T]) -> T:
     except dead_letter_records.UnknownRecordError as exc:
         fail(str(exc))
     except dead_letter_records.DeadLetterError as exc:
+        if find_outage(exc) is not None:
+            raise  # the root command says which server and how to fix it, as for every command
         fail(str(exc), 1)
 
 
