@@ -18,3 +18,10 @@ def alembic_config(settings: Settings) -> Config:
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Bring the database to `revision`; safe to run again and from several processes in turn."""
     command.upgrade(alembic_config(settings), revision)
+
+
+def head_revision(settings: Settings) -> str | None:
+    """The newest revision of the migration history (what `upgrade` brings the database to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()

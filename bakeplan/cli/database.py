@@ -1,17 +1,28 @@
 """`bakeplan db`: the database schema."""
 
 import typer
+from sqlalchemy.engine import make_url
 
 from bakeplan.cli.context import load_settings
-from bakeplan.cli.terminal import console
+from bakeplan.cli.terminal import JsonFlag, console, print_json
 
 
-def db_upgrade() -> None:
+def db_upgrade(as_json: JsonFlag = False) -> None:
     """Create or migrate every schema and table to the latest version."""
-    from bakeplan.migrate import upgrade
+    from bakeplan.migrate import head_revision, upgrade
 
-    upgrade(load_settings())
-    console.print("database is at the latest schema version")
+    settings = load_settings()
+    upgrade(settings)
+    if as_json:
+        print_json(
+            {
+                "database": make_url(settings.database_url).render_as_string(hide_password=True),
+                "revision": head_revision(settings),
+                "at_latest": True,
+            }
+        )
+    else:
+        console.print("database is at the latest schema version")
 
 
 def register(app: typer.Typer) -> None:

@@ -248,6 +248,7 @@ def snapshot(
     tenant: Annotated[str, typer.Option(help="Tenant id.")] = "synthetic-1",
     day: Annotated[str | None, typer.Option("--date", help="Business date (default 2026-05-04).")] = None,
     horizon: Annotated[int, typer.Option(min=1, max=60)] = 14,
+    as_json: JsonFlag = False,
 ) -> None:
     """Write a synthetic tenant's planning snapshot, to try `bakeplan plan --input` on."""
     if profile not in PROFILES:
@@ -256,7 +257,21 @@ def snapshot(
     data = generate_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date, components=True)
     result = data.planning_snapshot(business_date=business_date, horizon_days=horizon)
     out.write_text(result.model_dump_json(), encoding="utf-8")
-    console.print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    if as_json:
+        print_json(
+            {
+                "out": str(out),
+                "bytes": out.stat().st_size,
+                "tenant_id": result.tenant_id,
+                "business_date": result.business_date,
+                "horizon_days": result.horizon_days,
+                "products": len(result.products),
+                "profile": profile,
+                "seed": seed,
+            }
+        )
+    else:
+        console.print(f"wrote {out} ({out.stat().st_size:,} bytes)")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,7 @@ def schedule_set(
     cutoff: Annotated[str, typer.Option(help="Local time after which a missed run is skipped.")] = "10:00",
     closed_weekday: Annotated[list[int] | None, typer.Option(help="Closed weekday, 0=Mon … 6=Sun (repeat).")] = None,
     closed_date: Annotated[list[str] | None, typer.Option(help="Closed date YYYY-MM-DD (repeat).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Create or replace TENANT's daily schedule; the orchestrator triggers its plan when due."""
     try:
@@ -49,23 +50,38 @@ def schedule_set(
 
     if not with_db(write):
         fail(f"unknown tenant {tenant!r}: create it with `bakeplan seed` or fix the tenant id")
+    if as_json:
+        print_json(
+            {
+                "tenant_id": tenant,
+                "time_zone": time_zone,
+                "run_at": f"{schedule.run_at:%H:%M}",
+                "cutoff": f"{schedule.cutoff:%H:%M}",
+                "closed_weekdays": sorted(schedule.closed_weekdays),
+                "closed_dates": sorted(d.isoformat() for d in schedule.closed_dates),
+            }
+        )
+        return
     typer.echo(f"{tenant}: daily at {schedule.run_at:%H:%M} {time_zone}, cut-off {schedule.cutoff:%H:%M}")
 
 
-def _pause(tenant: str, *, paused: bool) -> None:
+def _pause(tenant: str, *, paused: bool, as_json: bool) -> None:
     if not with_db(lambda conn: scheduler.set_paused(conn, tenant, paused=paused)):
         fail(f"tenant {tenant!r} has no schedule: create one with `bakeplan schedule set`")
-    typer.echo(f"{tenant}: {'paused' if paused else 'resumed'}")
+    if as_json:
+        print_json({"tenant_id": tenant, "paused": paused})
+    else:
+        typer.echo(f"{tenant}: {'paused' if paused else 'resumed'}")
 
 
-def schedule_pause(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+def schedule_pause(tenant: Annotated[str, typer.Option(help="Tenant id.")], as_json: JsonFlag = False) -> None:
     """Stop triggering TENANT; the dates that pass are recorded as skipped."""
-    _pause(tenant, paused=True)
+    _pause(tenant, paused=True, as_json=as_json)
 
 
-def schedule_resume(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+def schedule_resume(tenant: Annotated[str, typer.Option(help="Tenant id.")], as_json: JsonFlag = False) -> None:
     """Trigger TENANT again from its next due run (no catch-up of paused dates)."""
-    _pause(tenant, paused=False)
+    _pause(tenant, paused=False, as_json=as_json)
 
 
 def schedule_show(

@@ -3,10 +3,11 @@
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from bakeplan.cli.terminal import fail
+from bakeplan.cli.terminal import JsonFlag, fail, print_json
 
 DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
 
@@ -30,10 +31,20 @@ def stack_down() -> None:
     _script("postgres.sh", "stop")
 
 
-def stack_status() -> None:
-    """Say whether the local Kafka and Postgres run."""
-    codes = [_script("kafka.sh", "status"), _script("postgres.sh", "status")]
-    raise typer.Exit(1 if any(codes) else 0)
+def _status(name: str) -> dict[str, Any]:
+    done = subprocess.run([str(DEPLOY_LOCAL / name), "status"], capture_output=True, text=True, check=False)
+    return {"running": done.returncode == 0, "detail": (done.stdout + done.stderr).strip()}
+
+
+def stack_status(as_json: JsonFlag = False) -> None:
+    """Say whether the local Kafka and Postgres run (exit 1 when either does not)."""
+    status = {"kafka": _status("kafka.sh"), "postgres": _status("postgres.sh")}
+    if as_json:
+        print_json(status)
+    else:
+        for server in status.values():
+            typer.echo(server["detail"])
+    raise typer.Exit(0 if all(server["running"] for server in status.values()) else 1)
 
 
 def register(app: typer.Typer) -> None:
