@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     unsafe_disable_inbox: bool = Field(
         default=False, description="Testing only (the fault suite's mutation switch): skip inbox dedupe."
     )
+    supervise_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="serve --role all: first wait before restarting a child that exited."
+    )
+    supervise_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="serve --role all: the restart wait doubles per recent crash up to this."
+    )
+    supervise_max_restarts: int = Field(
+        default=5, ge=0, description="serve --role all: more crashes of one child within the window and it gives up."
+    )
+    supervise_window_seconds: float = Field(
+        default=300.0, gt=0, description="serve --role all: crashes older than this are forgiven."
+    )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
     log_level: str = Field(default="INFO")
 

@@ -1,19 +1,19 @@
-"""`bakeplan serve`: the orchestrator and the workers, one role per OS process."""
+"""`bakeplan serve`: the orchestrator and the workers, one role per OS process, supervised."""
 
-import signal
+import logging
 import subprocess
-import sys
 from typing import Annotated
 
 import typer
 
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import fail
+from bakeplan.supervisor import spawn_role
 
 
 def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
     """One `bakeplan serve --role ROLE` child process per entry of `roles` (repeat a role for replicas)."""
-    return [subprocess.Popen([sys.executable, "-m", "bakeplan", "serve", "--role", role]) for role in roles]
+    return [spawn_role(role) for role in roles]
 
 
 def serve(
@@ -22,26 +22,30 @@ def serve(
         int, typer.Option(min=1, help="With --role all: processes per role (one consumer group per role).")
     ] = 1,
 ) -> None:
-    """Run the orchestrator and workers; `all` starts each role as its own OS process (or several)."""
+    """Run the orchestrator and workers; `all` starts each role as its own OS process (or several) and
+    restarts one that dies, with backoff (docs/cli.md, "Serving")."""
     from bakeplan.process import ROLES
     from bakeplan.process import serve as serve_role
+    from bakeplan.supervision import RestartPolicy
+    from bakeplan.supervisor import Supervisor
 
+    settings = load_settings()
     if role != "all":
         if role not in ROLES:
             fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
-        serve_role(load_settings(), role)
+        serve_role(settings, role)
         return
-    children = spawn_roles([r for r in ROLES for _ in range(replicas)])
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    codes = [child.wait() for child in children]
-    raise typer.Exit(max(codes, default=0))
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor %(levelname)s: %(message)s")
+    try:
+        policy = RestartPolicy(
+            backoff_seconds=settings.supervise_backoff_seconds,
+            backoff_max_seconds=settings.supervise_backoff_max_seconds,
+            max_restarts=settings.supervise_max_restarts,
+            window_seconds=settings.supervise_window_seconds,
+        )
+    except ValueError as exc:
+        fail(f"BAKEPLAN_SUPERVISE_*: {exc}")
+    raise typer.Exit(Supervisor([r for r in ROLES for _ in range(replicas)], policy).run())
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,126 @@
+"""`serve --role all`'s parent: starts one child process per role (and replica), restarts one that
+exits as `bakeplan.supervision` decides, and stops them all on SIGTERM or SIGINT, or after giving up.
+"""
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from bakeplan.supervision import GiveUp, RestartPolicy, after_crash, exit_code
+
+log = logging.getLogger("bakeplan.supervisor")
+POLL_SECONDS = 0.1  # how soon an exit is noticed; a child's start takes seconds anyway
+STOP_GRACE_SECONDS = 30.0
+
+Spawn = Callable[[str], subprocess.Popen[bytes]]
+
+
+def spawn_role(role: str) -> subprocess.Popen[bytes]:
+    """`bakeplan serve --role ROLE` as a child process sharing this one's stdout and stderr."""
+    return subprocess.Popen([sys.executable, "-m", "bakeplan", "serve", "--role", role])
+
+
+@dataclass
+class Child:
+    role: str
+    name: str
+    """`role-replica`, e.g. forecasting-2: what the log lines say."""
+    proc: subprocess.Popen[bytes] | None = None
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Runs `roles` (repeat a role for replicas) until a signal, or until one child keeps crashing."""
+
+    def __init__(
+        self,
+        roles: list[str],
+        policy: RestartPolicy,
+        *,
+        spawn: Spawn = spawn_role,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        replica: dict[str, int] = {}
+        self.children = []
+        for role in roles:
+            replica[role] = replica.get(role, 0) + 1
+            self.children.append(Child(role, f"{role}-{replica[role]}"))
+        self.policy = policy
+        self._spawn = spawn
+        self._clock = clock
+        self._stop_signal: int | None = None
+
+    def _start(self, child: Child) -> None:
+        child.proc = self._spawn(child.role)
+        child.restart_at = None
+        log.info("started %s (pid %d)", child.name, child.proc.pid)
+
+    def _on_exit(self, child: Child, proc: subprocess.Popen[bytes]) -> GiveUp | None:
+        now = self._clock()
+        decision = after_crash(self.policy, child.crashes, now)
+        child.crashes.append(now)
+        child.proc = None
+        how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
+        if isinstance(decision, GiveUp):
+            log.error(
+                "%s (pid %d) %s: crash %d within %.0f s (more than BAKEPLAN_SUPERVISE_MAX_RESTARTS=%d); giving up",
+                child.name, proc.pid, how, decision.crashes_in_window, self.policy.window_seconds,
+                self.policy.max_restarts,
+            )  # fmt: skip
+            return decision
+        child.restart_at = now + decision.delay_seconds
+        log.warning(
+            "%s (pid %d) %s; restarting in %.1f s (crash %d of at most %d within %.0f s)",
+            child.name, proc.pid, how, decision.delay_seconds, decision.crashes_in_window,
+            self.policy.max_restarts, self.policy.window_seconds,
+        )  # fmt: skip
+        return None
+
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self._stop_signal = signum
+
+    def _stop_all(self, signum: int) -> list[int]:
+        running = [c.proc for c in self.children if c.proc is not None]
+        for proc in running:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+        deadline = self._clock() + STOP_GRACE_SECONDS
+        codes = []
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.0, deadline - self._clock()))
+            except subprocess.TimeoutExpired:
+                log.error("pid %d did not stop within %.0f s of the signal; killing it", proc.pid, STOP_GRACE_SECONDS)
+                proc.kill()
+                proc.wait()
+            codes.append(exit_code(proc.returncode))
+        return codes
+
+    def run(self) -> int:
+        """Supervise until stopped; the exit code: the highest of the children's after a signal (0 after
+        a clean stop), 1 after giving up on a child."""
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for child in self.children:
+                self._start(child)
+            while self._stop_signal is None:
+                for child in self.children:
+                    proc = child.proc
+                    exited = proc is not None and proc.poll() is not None and self._stop_signal is None
+                    if exited and proc is not None and self._on_exit(child, proc) is not None:
+                        self._stop_all(signal.SIGTERM)
+                        return 1
+                    if child.restart_at is not None and self._clock() >= child.restart_at:
+                        self._start(child)
+                time.sleep(POLL_SECONDS)
+            log.info("stopping every child (signal %d)", self._stop_signal)
+            return max(self._stop_all(self._stop_signal), default=0)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
