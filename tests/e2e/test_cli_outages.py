@@ -4,6 +4,7 @@ and the fix, exit 1, no traceback. The shared servers keep running: the commands
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -67,9 +68,10 @@ def test_with_kafka_unreachable_trigger_and_dlq_say_so_in_one_line(db_settings: 
     from bakeplan.cli.outages import address_of
 
     assert address_of("Postgres", db_settings)  # the real Postgres is reachable; only Kafka is not
-    seeded = bakeplan(db_settings.database_url, CLOSED_KAFKA, "seed", "--prefix", "outage-kafka")
+    prefix = f"outage-{uuid.uuid4().hex[:8]}"
+    seeded = bakeplan(db_settings.database_url, CLOSED_KAFKA, "seed", "--prefix", prefix)
     assert seeded.returncode == 0, seeded.stderr
-    for args in (["trigger", "--tenant", "outage-kafka-001"], ["dlq", "list"], ["dlq", "replay", "--all"]):
+    for args in (["trigger", "--tenant", f"{prefix}-001"], ["dlq", "list"], ["dlq", "replay", "--all"]):
         result = bakeplan(db_settings.database_url, CLOSED_KAFKA, *args)
         assert_one_line_outage(result, "Kafka", CLOSED_KAFKA, "BAKEPLAN_KAFKA_BOOTSTRAP")
 
