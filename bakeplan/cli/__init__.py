@@ -6,6 +6,7 @@
 import typer
 
 from bakeplan.cli import audit, database, dead_letters, demo, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli.tenant_files import register as register_tenant_files
 
 
 def build_app() -> typer.Typer:
@@ -19,6 +20,7 @@ def build_app() -> typer.Typer:
     offline.register(app)  # plan, backtest, simulate, snapshot
     audit.register(app)  # replay, explain; group: audit
     seeding.register(app)  # seed
+    register_tenant_files(app)  # export, import
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
     demo.register(app)  # demo

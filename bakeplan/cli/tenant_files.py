@@ -1,0 +1,108 @@
+"""`bakeplan export` and `bakeplan import`: a tenant's master data as one CSV file per entity (docs/import.md)."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bakeplan.cli.context import with_db
+from bakeplan.cli.terminal import JsonFlag, console, err, fail, print_json
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant's id.")]
+Directory = Annotated[Path, typer.Argument(help="Directory of the tenant files (one CSV per entity).")]
+
+
+def export_files(directory: Directory, tenant: TenantOption, as_json: JsonFlag = False) -> None:
+    """Write the tenant's master data as one CSV per entity into DIRECTORY (created if missing)."""
+    from orchestrator.tenant_files.csv_files import write_directory
+    from orchestrator.tenant_files.writing import render_files
+    from orchestrator.tenant_files_store import read_rows
+
+    async def read(conn: AsyncConnection) -> Any:
+        return await read_rows(conn, tenant)
+
+    rows = with_db(read)
+    if rows is None:
+        fail(f"unknown tenant {tenant!r}: nothing to export (see `bakeplan seed` or `bakeplan import`)")
+    files = render_files(rows)
+    write_directory(directory, files)
+    counts = {name: len(lines) for name, (_, lines) in files.items()}
+    if as_json:
+        print_json({"tenant": tenant, "directory": str(directory), "rows": counts})
+        return
+    console.print(f"exported tenant {tenant} to {directory}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+def import_files(
+    directory: Directory,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant's id (created if new).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    time_zone: Annotated[
+        str | None, typer.Option("--time-zone", help="IANA time zone of a new tenant whose tenant.csv has none.")
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Write every file with its header and example rows into DIRECTORY.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the tenant files in DIRECTORY and replace the tenant's master data with them, in one transaction.
+
+    Every bad cell is reported as file:line:column: reason, and then nothing is written (exit 2).
+    """
+    from orchestrator.tenant_files.cells import CellError, parse
+    from orchestrator.tenant_files.csv_files import read_directory, write_directory
+    from orchestrator.tenant_files.diff import Change, diff
+    from orchestrator.tenant_files.reading import read_files, resolve_tenant
+    from orchestrator.tenant_files.writing import template_files
+    from orchestrator.tenant_files_store import read_rows, replace_rows
+
+    if template:
+        write_directory(directory, template_files())
+        console.print(f"wrote the tenant file template to {directory} (docs/import.md describes every column)")
+        return
+    if tenant is None:
+        fail("--tenant is required (or --template to write example files)")
+    if time_zone is not None:
+        try:
+            parse("zone", time_zone)
+        except CellError as exc:
+            fail(f"--time-zone: {exc}")
+    raw = read_directory(directory)
+    if not raw:
+        fail(f"{directory} holds no tenant files (products.csv, ingredients.csv …; see `bakeplan import --template`)")
+    reading = read_files(raw)
+
+    async def work(conn: AsyncConnection) -> dict[str, Change]:
+        current = await read_rows(conn, tenant)
+        existing = current["tenant"][0] if current else None
+        resolve_tenant(reading, tenant_id=tenant, existing=existing, time_zone=time_zone)
+        if reading.problems:
+            return {}
+        changes = diff(current or {}, reading.rows)
+        if not dry_run and not all(c.none for c in changes.values()):
+            await replace_rows(conn, tenant, reading.rows)
+        return changes
+
+    changes = with_db(work)
+    if reading.problems:
+        for problem in reading.problems:
+            err.print(problem, markup=False, highlight=False)
+        fail(f"{len(reading.problems)} problem(s) in {directory}; nothing was written")
+    unchanged = all(c.none for c in changes.values())
+    outcome = "dry run: nothing written" if dry_run else "no changes: nothing written" if unchanged else "imported"
+    if as_json:
+        counts = {k: {"added": c.added, "changed": c.changed, "removed": c.removed} for k, c in changes.items()}
+        print_json({"tenant": tenant, "dry_run": dry_run, "written": not dry_run and not unchanged, "files": counts})
+        return
+    table = Table("file", "added", "changed", "removed", title=f"tenant {tenant}")
+    for name, change in changes.items():
+        table.add_row(f"{name}.csv", str(change.added), str(change.changed), str(change.removed))
+    console.print(table)
+    console.print(outcome)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_files)
+    app.command("import")(import_files)

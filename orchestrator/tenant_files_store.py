@@ -1,0 +1,72 @@
+"""The tenant files' Postgres side: a tenant's master-data rows read whole, and replaced whole.
+
+Rows are keyed by tenant file name (`orchestrator.tenant_files.columns`), each as its `masterdata`
+table holds it without the tenant id, in key order; the tenant row's JSON settings are read through
+their contract models, so settings stored before a field existed read with its default.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.planning import Calendar, Capacity, PlanningPolicy
+from orchestrator import masterdata as md
+from orchestrator.tenant_files.columns import FILES
+from orchestrator.tenant_files.reading import TenantRows
+
+_TABLES: dict[str, Table] = {t.name: t for t in md.TENANT_TABLES}
+_SETTINGS: dict[str, type[BaseModel]] = {"calendar": Calendar, "capacity": Capacity, "policy": PlanningPolicy}
+# COPY rather than INSERT: a large tenant has ~200,000 sales rows
+_COPIED = ("daily_sales", "regressors")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+async def read_rows(conn: AsyncConnection, tenant_id: str) -> TenantRows | None:
+    """Every row of the tenant, per tenant file; `None` for a tenant that does not exist."""
+    tenant = (await conn.execute(select(md.tenants).where(md.tenants.c.tenant_id == tenant_id))).mappings().first()
+    if tenant is None:
+        return None
+    settings = {
+        name: model.model_validate(tenant[name], strict=False).model_dump(mode="json")
+        for name, model in _SETTINGS.items()
+    }
+    rows: TenantRows = {"tenant": [{"name": tenant["name"], "timezone": tenant["timezone"], **settings}]}
+    for spec in FILES:
+        if spec.name == "tenant":
+            continue
+        table = _TABLES[spec.table]
+        key = [table.c[k] for k in spec.key]
+        result = await conn.execute(select(table).where(table.c.tenant_id == tenant_id).order_by(*key))
+        rows[spec.name] = [{k: _plain(v) for k, v in row.items() if k != "tenant_id"} for row in result.mappings()]
+    return rows
+
+
+async def replace_rows(conn: AsyncConnection, tenant_id: str, rows: TenantRows) -> None:
+    """Make `rows` the tenant's whole master data, in the caller's transaction (the tenant row is
+    created, or updated in place); `rows["tenant"]` must hold the complete tenant row."""
+    tenant = rows["tenant"][0]
+    if await md.tenant_exists(conn, tenant_id):
+        await conn.execute(update(md.tenants).where(md.tenants.c.tenant_id == tenant_id).values(**tenant))
+    else:
+        await conn.execute(insert(md.tenants).values(tenant_id=tenant_id, **tenant))
+    for table in md.TENANT_TABLES:
+        await conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
+    raw = None
+    for spec in FILES:
+        values = rows.get(spec.name, [])
+        if spec.name == "tenant" or not values:
+            continue
+        if spec.table in _COPIED:
+            raw = raw or await conn.get_raw_connection()
+            columns = ["tenant_id", *values[0]]
+            records = [(tenant_id, *row.values()) for row in values]
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                spec.table, schema_name=md.SCHEMA, records=records, columns=columns
+            )
+        else:
+            await conn.execute(insert(_TABLES[spec.table]), [{"tenant_id": tenant_id, **row} for row in values])
