@@ -30,7 +30,7 @@ from contracts.planning import (
     Supplier,
     SupplierItem,
 )
-from orchestrator.tenant_files.cells import CellError, convert, parse
+from orchestrator.tenant_files.cells import CellError, convert, decimal_text, parse
 from orchestrator.tenant_files.columns import FILES, Column, TenantFile
 
 # the rows of each tenant file, as its `masterdata` table holds them (without tenant_id)
@@ -109,8 +109,12 @@ def _reason(error: Mapping[str, Any]) -> str:
     if error["type"] in bounds:
         op = bounds[error["type"]]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {given}"
+        return f"must be {op} {_number(bound)}, got {_number(given)}"
     return f"{error['msg']}, got {given!r}"
+
+
+def _number(value: Any) -> str:
+    return decimal_text(value) if isinstance(value, float) else str(value)
 
 
 class _Reader:
@@ -119,6 +123,7 @@ class _Reader:
         self.problems: list[str] = []
         self.parsed: dict[str, list[_Row]] = {}
         self.keys: dict[str, dict[tuple[Any, ...], _Row]] = {}
+        self.bad_headers: set[str] = set()  # files whose rows are not checked further: the header says why
 
     def problem(self, spec: TenantFile, line: int | None, column: str | None, reason: str) -> None:
         place = spec.file_name if line is None else f"{spec.file_name}:{line}:{column or '-'}"
@@ -140,6 +145,7 @@ class _Reader:
         for column in spec.columns:
             if column.required and column.name not in header:
                 self.problem(spec, 1, column.name, "missing required column")
+                self.bad_headers.add(spec.name)
         positions = {c.name: header.index(c.name) for c in spec.columns if c.name in header}
         return [row for line, cells in raw.rows if (row := self.parse_row(spec, positions, line, cells))]
 
@@ -214,7 +220,7 @@ class _Reader:
                     spec,
                     row.line,
                     unit.name,
-                    f"unit {written!r} does not convert to {owner} {row.values[unit.unit_of]!r}'s unit {stored!r}",
+                    f"unit {written!r} does not convert to {stored!r}, the unit of {owner} {row.values[unit.unit_of]!r}",
                 )
                 row.ok = False
 
@@ -223,7 +229,7 @@ class _Reader:
         columns_by_field = {c.target: c.name for c in spec.columns}
         result = []
         for row in self.parsed[spec.name]:
-            if not row.ok:
+            if not row.ok or spec.name in self.bad_headers:
                 continue
             fields = {spec.column(n).target: v for n, v in row.values.items() if spec.column(n).kind != "unit"}
             values = {k: v for k, v in fields.items() if k not in parents}
@@ -332,9 +338,8 @@ def resolve_tenant(
     if "timezone" not in row:
         zone = time_zone or (existing["timezone"] if existing else None)
         if zone is None:
-            reading.problems.append(
-                "tenant.csv:2:time_zone: a new tenant needs a time zone: fill this column or pass --time-zone"
-            )
+            place = "tenant.csv:2:time_zone" if given else "tenant.csv"
+            reading.problems.append(f"{place}: a new tenant needs a time zone: give it in tenant.csv or --time-zone")
             return
         row["timezone"] = zone
     reading.rows["tenant"] = [{k: row[k] for k in ("name", "timezone", "calendar", "capacity", "policy")}]
