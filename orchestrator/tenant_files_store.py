@@ -1,10 +1,13 @@
-"""The tenant files' Postgres side: a tenant's master-data rows read whole, and replaced whole.
+"""The tenant files' Postgres side: a tenant's master-data rows read whole, and replaced whole; the export
+and the import (`bakeplan export`, `bakeplan import`) in the caller's transaction.
 
 Rows are keyed by tenant file name (`orchestrator.tenant_files.columns`), each as its `masterdata`
 table holds it without the tenant id, in key order; the tenant row's JSON settings are read through
 their contract models, so settings stored before a field existed read with its default.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.planning import Calendar, Capacity, PlanningPolicy
 from orchestrator import masterdata as md
 from orchestrator.tenant_files.columns import FILES
-from orchestrator.tenant_files.reading import TenantRows
+from orchestrator.tenant_files.diff import Change, diff
+from orchestrator.tenant_files.reading import RawFile, TenantRows, read_files, resolve_tenant
+from orchestrator.tenant_files.writing import FileContent, render_files
 
 _TABLES: dict[str, Table] = {t.name: t for t in md.TENANT_TABLES}
 _SETTINGS: dict[str, type[BaseModel]] = {"calendar": Calendar, "capacity": Capacity, "policy": PlanningPolicy}
@@ -70,3 +75,42 @@ async def replace_rows(conn: AsyncConnection, tenant_id: str, rows: TenantRows) 
             )
         else:
             await conn.execute(insert(_TABLES[spec.table]), [{"tenant_id": tenant_id, **row} for row in values])
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What `import_tenant_files` found and did: the problems (then nothing was written), or the changes."""
+
+    problems: list[str]
+    changes: dict[str, Change]
+    written: bool
+
+
+async def export_tenant_files(conn: AsyncConnection, tenant_id: str) -> dict[str, FileContent] | None:
+    """The tenant's master data as tenant files; `None` for a tenant that does not exist."""
+    rows = await read_rows(conn, tenant_id)
+    return None if rows is None else render_files(rows)
+
+
+async def import_tenant_files(
+    conn: AsyncConnection,
+    tenant_id: str,
+    files: Mapping[str, RawFile],
+    *,
+    time_zone: str | None = None,
+    dry_run: bool = False,
+) -> ImportOutcome:
+    """Check `files` whole and, when nothing is wrong, make them the tenant's master data in the caller's
+    transaction. Nothing is written when there is a problem, on a dry run, or when nothing changes."""
+    reading = read_files(files)
+    current = await read_rows(conn, tenant_id)
+    resolve_tenant(
+        reading, tenant_id=tenant_id, existing=current["tenant"][0] if current else None, time_zone=time_zone
+    )
+    if reading.problems:
+        return ImportOutcome(problems=reading.problems, changes={}, written=False)
+    changes = diff(current or {}, reading.rows)
+    write = not dry_run and not all(change.none for change in changes.values())
+    if write:
+        await replace_rows(conn, tenant_id, reading.rows)
+    return ImportOutcome(problems=[], changes=changes, written=write)

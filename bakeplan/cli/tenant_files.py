@@ -17,16 +17,14 @@ Directory = Annotated[Path, typer.Argument(help="Directory of the tenant files (
 def export_files(directory: Directory, tenant: TenantOption, as_json: JsonFlag = False) -> None:
     """Write the tenant's master data as one CSV per entity into DIRECTORY (created if missing)."""
     from orchestrator.tenant_files.csv_files import write_directory
-    from orchestrator.tenant_files.writing import render_files
-    from orchestrator.tenant_files_store import read_rows
+    from orchestrator.tenant_files_store import export_tenant_files
 
     async def read(conn: AsyncConnection) -> Any:
-        return await read_rows(conn, tenant)
+        return await export_tenant_files(conn, tenant)
 
-    rows = with_db(read)
-    if rows is None:
+    files = with_db(read)
+    if files is None:
         fail(f"unknown tenant {tenant!r}: nothing to export (see `bakeplan seed` or `bakeplan import`)")
-    files = render_files(rows)
     write_directory(directory, files)
     counts = {name: len(lines) for name, (_, lines) in files.items()}
     if as_json:
@@ -53,10 +51,8 @@ def import_files(
     """
     from orchestrator.tenant_files.cells import CellError, parse
     from orchestrator.tenant_files.csv_files import read_directory, write_directory
-    from orchestrator.tenant_files.diff import Change, diff
-    from orchestrator.tenant_files.reading import read_files, resolve_tenant
     from orchestrator.tenant_files.writing import template_files
-    from orchestrator.tenant_files_store import read_rows, replace_rows
+    from orchestrator.tenant_files_store import ImportOutcome, import_tenant_files
 
     if template:
         write_directory(directory, template_files())
@@ -72,35 +68,26 @@ def import_files(
     raw = read_directory(directory)
     if not raw:
         fail(f"{directory} holds no tenant files (products.csv, ingredients.csv …; see `bakeplan import --template`)")
-    reading = read_files(raw)
 
-    async def work(conn: AsyncConnection) -> dict[str, Change]:
-        current = await read_rows(conn, tenant)
-        existing = current["tenant"][0] if current else None
-        resolve_tenant(reading, tenant_id=tenant, existing=existing, time_zone=time_zone)
-        if reading.problems:
-            return {}
-        changes = diff(current or {}, reading.rows)
-        if not dry_run and not all(c.none for c in changes.values()):
-            await replace_rows(conn, tenant, reading.rows)
-        return changes
+    async def work(conn: AsyncConnection) -> ImportOutcome:
+        return await import_tenant_files(conn, tenant, raw, time_zone=time_zone, dry_run=dry_run)
 
-    changes = with_db(work)
-    if reading.problems:
-        for problem in reading.problems:
+    outcome = with_db(work)
+    if outcome.problems:
+        for problem in outcome.problems:
             err.print(problem, markup=False, highlight=False)
-        fail(f"{len(reading.problems)} problem(s) in {directory}; nothing was written")
-    unchanged = all(c.none for c in changes.values())
-    outcome = "dry run: nothing written" if dry_run else "no changes: nothing written" if unchanged else "imported"
+        fail(f"{len(outcome.problems)} problem(s) in {directory}; nothing was written")
     if as_json:
-        counts = {k: {"added": c.added, "changed": c.changed, "removed": c.removed} for k, c in changes.items()}
-        print_json({"tenant": tenant, "dry_run": dry_run, "written": not dry_run and not unchanged, "files": counts})
+        counts = {k: {"added": c.added, "changed": c.changed, "removed": c.removed} for k, c in outcome.changes.items()}
+        print_json({"tenant": tenant, "dry_run": dry_run, "written": outcome.written, "files": counts})
         return
     table = Table("file", "added", "changed", "removed", title=f"tenant {tenant}")
-    for name, change in changes.items():
+    for name, change in outcome.changes.items():
         table.add_row(f"{name}.csv", str(change.added), str(change.changed), str(change.removed))
     console.print(table)
-    console.print(outcome)
+    console.print(
+        "imported" if outcome.written else "dry run: nothing written" if dry_run else "no changes: nothing written"
+    )
 
 
 def register(app: typer.Typer) -> None:

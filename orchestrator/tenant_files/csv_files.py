@@ -6,7 +6,7 @@ from pathlib import Path
 
 from orchestrator.tenant_files.columns import FILES
 from orchestrator.tenant_files.reading import RawFile
-from orchestrator.tenant_files.writing import Table
+from orchestrator.tenant_files.writing import FileContent
 
 
 def read_directory(directory: Path) -> dict[str, RawFile]:
@@ -31,7 +31,7 @@ def read_directory(directory: Path) -> dict[str, RawFile]:
     return files
 
 
-def write_directory(directory: Path, files: Mapping[str, Table]) -> None:
+def write_directory(directory: Path, files: Mapping[str, FileContent]) -> None:
     """Write each file into `directory` (created if missing), replacing files of the same name."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, (header, rows) in files.items():

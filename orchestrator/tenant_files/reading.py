@@ -212,7 +212,7 @@ class _Reader:
             referenced = self.keys[target].get((row.values.get(unit.unit_of),))
             if written is None or quantity is None or referenced is None or "unit" not in referenced.values:
                 continue
-            stored = referenced.values["unit"]
+            stored, name = referenced.values["unit"], row.values[unit.unit_of]
             try:
                 row.values[unit.converts] = convert(quantity, written, stored)
             except CellError:
@@ -220,7 +220,7 @@ class _Reader:
                     spec,
                     row.line,
                     unit.name,
-                    f"unit {written!r} does not convert to {stored!r}, the unit of {owner} {row.values[unit.unit_of]!r}",
+                    f"unit {written!r} does not convert to {stored!r}, the unit of {owner} {name!r}",
                 )
                 row.ok = False
 

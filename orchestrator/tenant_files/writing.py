@@ -11,7 +11,7 @@ from orchestrator.tenant_files.columns import FILES, Column
 from orchestrator.tenant_files.reading import TenantRows
 
 # a file's content: its header, then its rows
-Table = tuple[list[str], list[list[str]]]
+FileContent = tuple[list[str], list[list[str]]]
 
 
 def _value(row: dict[str, Any], column: Column) -> Any:
@@ -19,13 +19,13 @@ def _value(row: dict[str, Any], column: Column) -> Any:
     return row.get(group, {}).get(key) if dot else row.get(group)
 
 
-def render_files(rows: TenantRows) -> dict[str, Table]:
+def render_files(rows: TenantRows) -> dict[str, FileContent]:
     """Every tenant file (`products.csv` …) with its header and one line per row, in the order given."""
     units = {
         "ingredients": {r["ingredient_id"]: r["unit"] for r in rows.get("ingredients", [])},
         "components": {r["component_id"]: r["unit"] for r in rows.get("components", [])},
     }
-    files: dict[str, Table] = {}
+    files: dict[str, FileContent] = {}
     for spec in FILES:
         header = [c.name for c in spec.columns]
         lines = []
@@ -42,9 +42,9 @@ def render_files(rows: TenantRows) -> dict[str, Table]:
     return files
 
 
-def template_files() -> dict[str, Table]:
+def template_files() -> dict[str, FileContent]:
     """Every tenant file with its header and its example rows (one small bakery that imports cleanly)."""
-    files: dict[str, Table] = {}
+    files: dict[str, FileContent] = {}
     for spec in FILES:
         examples: list[list[str]] = []
         for n in range(2):

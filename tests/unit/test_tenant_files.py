@@ -11,12 +11,12 @@ from orchestrator.tenant_files.cells import CellError, convert, decimal_text, pa
 from orchestrator.tenant_files.columns import FILES
 from orchestrator.tenant_files.diff import Change, diff
 from orchestrator.tenant_files.reading import RawFile, read_files, resolve_tenant
-from orchestrator.tenant_files.writing import Table, render_files, template_files
+from orchestrator.tenant_files.writing import FileContent, render_files, template_files
 
 pytestmark = pytest.mark.unit
 
 
-def as_raw(tables: dict[str, Table]) -> dict[str, RawFile]:
+def as_raw(tables: dict[str, FileContent]) -> dict[str, RawFile]:
     return {
         name: RawFile(header, [(n + 2, list(row)) for n, row in enumerate(rows)])
         for name, (header, rows) in tables.items()
