@@ -2,6 +2,7 @@
 convert, what is written reads back the same, and the diff counts rows by key."""
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -216,3 +217,13 @@ def test_a_number_written_reads_back_as_the_same_float(value: float) -> None:
 
 def test_every_file_has_a_key_or_is_the_tenant_file() -> None:
     assert [f.name for f in FILES if not f.key] == ["tenant"]
+
+
+def test_docs_import_describes_every_file_and_column() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text(encoding="utf-8")
+    for spec in FILES:
+        section = page.split(f"### `{spec.file_name}`", 1)
+        assert len(section) == 2, f"docs/import.md has no section for {spec.file_name}"
+        body = section[1].split("\n### ", 1)[0]
+        for column in spec.columns:
+            assert f"| `{column.name}` |" in body, f"docs/import.md: {spec.file_name} lacks column {column.name}"
