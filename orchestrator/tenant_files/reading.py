@@ -227,12 +227,16 @@ class _Reader:
     def to_table_rows(self, spec: TenantFile) -> list[dict[str, Any]]:
         model, parents, nested = _MODELS[spec.name]
         columns_by_field = {c.target: c.name for c in spec.columns}
+        targets = {c.name: c.target for c in spec.columns if c.kind != "unit"}
+        excluded = set(nested)
+        # only rows with list values need `_plain`; a year of sales is 100,000s of flat rows
+        has_lists = any(c.kind in {"weekdays", "dates", "tiers"} for c in spec.columns)
         result = []
         for row in self.parsed[spec.name]:
             if not row.ok or spec.name in self.bad_headers:
                 continue
-            fields = {spec.column(n).target: v for n, v in row.values.items() if spec.column(n).kind != "unit"}
-            values = {k: v for k, v in fields.items() if k not in parents}
+            fields = {targets[n]: v for n, v in row.values.items() if n in targets}
+            values = {k: v for k, v in fields.items() if k not in parents} if parents else fields
             try:
                 validated = model.model_validate({**values, **nested}, strict=False)
             except ValidationError as exc:
@@ -240,8 +244,8 @@ class _Reader:
                     name = str(error["loc"][0]) if error["loc"] else ""
                     self.problem(spec, row.line, columns_by_field.get(name, name), _reason(error))
                 continue
-            dumped = validated.model_dump(exclude=set(nested))
-            result.append(_plain({**{p: fields[p] for p in parents}, **dumped}))
+            table_row = {**{p: fields[p] for p in parents}, **validated.model_dump(exclude=excluded)}
+            result.append(_plain(table_row) if has_lists else table_row)
         return result
 
     def tenant_row(self, spec: TenantFile) -> dict[str, Any] | None:
