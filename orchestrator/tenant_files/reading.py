@@ -147,7 +147,13 @@ class _Reader:
                 self.problem(spec, 1, column.name, "missing required column")
                 self.bad_headers.add(spec.name)
         positions = {c.name: header.index(c.name) for c in spec.columns if c.name in header}
-        return [row for line, cells in raw.rows if (row := self.parse_row(spec, positions, line, cells))]
+        rows = []
+        for line, cells in raw.rows:
+            if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+                self.problem(spec, line, None, f"{len(cells)} cells, but the header has {len(header)} columns")
+            if row := self.parse_row(spec, positions, line, cells):
+                rows.append(row)
+        return rows
 
     def parse_row(self, spec: TenantFile, positions: dict[str, int], line: int, cells: Sequence[str]) -> _Row | None:
         if not any(cell.strip() for cell in cells):

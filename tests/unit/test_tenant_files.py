@@ -138,6 +138,13 @@ def test_unknown_columns_and_missing_required_files_are_named() -> None:
     ]
 
 
+def test_a_row_longer_than_the_header_is_named() -> None:
+    files = as_raw(template_files())
+    raw = files["recipes.csv"]
+    files["recipes.csv"] = RawFile(raw.header, [(2, [*raw.rows[0][1], "7"]), raw.rows[1]])
+    assert read_files(files).problems == ["recipes.csv:2:-: 5 cells, but the header has 4 columns"]
+
+
 def test_every_problem_is_found_in_one_pass() -> None:
     files = template_with("products.csv", 2, "unit_price", "x")
     files["stock_lots.csv"] = template_with("stock_lots.csv", 3, "quantity", "-1")["stock_lots.csv"]
