@@ -34,7 +34,9 @@ def export_files(directory: Directory, tenant: TenantOption, as_json: JsonFlag =
 
 
 def import_files(
-    directory: Directory,
+    directory: Annotated[
+        Path, typer.Argument(help="Directory of the tenant files (one CSV per entity), or an .xlsx workbook.")
+    ],
     tenant: Annotated[str | None, typer.Option("--tenant", help="The tenant's id (created if new).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     time_zone: Annotated[
@@ -45,7 +47,7 @@ def import_files(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check the tenant files in DIRECTORY and replace the tenant's master data with them, in one transaction.
+    """Check the tenant files in DIRECTORY (or a workbook) and replace the tenant's master data, in one transaction.
 
     Every bad cell is reported as file:line:column: reason, and then nothing is written (exit 2).
     """
@@ -65,7 +67,14 @@ def import_files(
             parse("zone", time_zone)
         except CellError as exc:
             fail(f"--time-zone: {exc}")
-    raw = read_directory(directory)
+    if directory.suffix.lower() == ".xlsx":
+        from orchestrator.tenant_files.xlsx_files import read_workbook
+
+        if not directory.is_file():
+            fail(f"{directory} is not a workbook file")
+        raw = read_workbook(directory)
+    else:
+        raw = read_directory(directory)
     if not raw:
         fail(f"{directory} holds no tenant files (products.csv, ingredients.csv …; see `bakeplan import --template`)")
 

@@ -43,6 +43,7 @@ class RawFile:
 
     header: Sequence[str]
     rows: Sequence[tuple[int, Sequence[str]]]
+    source: str = ""  # how problems name it when not by its file name (a workbook's sheet)
 
 
 class SaleDay(Strict):
@@ -126,7 +127,9 @@ class _Reader:
         self.bad_headers: set[str] = set()  # files whose rows are not checked further: the header says why
 
     def problem(self, spec: TenantFile, line: int | None, column: str | None, reason: str) -> None:
-        place = spec.file_name if line is None else f"{spec.file_name}:{line}:{column or '-'}"
+        raw = self.files.get(spec.file_name)
+        name = raw.source if raw is not None and raw.source else spec.file_name
+        place = name if line is None else f"{name}:{line}:{column or '-'}"
         self.problems.append(f"{place}: {reason}")
 
     def parse_file(self, spec: TenantFile) -> list[_Row]:

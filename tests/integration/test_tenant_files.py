@@ -168,3 +168,26 @@ def test_a_dry_run_counts_the_changes_and_writes_nothing(
     assert '"stock_lots": {\n      "added": 0,\n      "changed": 0,\n      "removed": 1' in dry.stdout
     again = runner.invoke(app, ["import", "--tenant", tenant, str(tmp_path), "--dry-run", "--json"], env=env)
     assert '"changed": 1' in again.stdout  # the dry run wrote nothing
+
+
+def test_a_workbook_imports_like_its_csv_files(tmp_path: Path, db_settings: Settings) -> None:
+    from openpyxl import Workbook
+
+    env = {**os.environ, "DATABASE_URL": db_settings.database_url}
+    runner = CliRunner()
+    tenant = new_id()
+    assert runner.invoke(app, ["import", "--template", str(tmp_path / "csv")], env=env).exit_code == 0
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for path in sorted((tmp_path / "csv").glob("*.csv")):
+        sheet = workbook.create_sheet(path.stem)
+        with path.open(newline="") as handle:
+            for row in csv.reader(handle):
+                sheet.append(row)
+    workbook.save(tmp_path / "bakery.xlsx")
+
+    first = runner.invoke(app, ["import", "--tenant", tenant, str(tmp_path / "bakery.xlsx")], env=env)
+    assert first.exit_code == 0, first.output
+    assert "imported" in first.output
+    same = runner.invoke(app, ["import", "--tenant", tenant, str(tmp_path / "csv"), "--json"], env=env)
+    assert '"written": false' in same.stdout

@@ -234,3 +234,36 @@ def test_docs_import_describes_every_file_and_column() -> None:
         body = section[1].split("\n### ", 1)[0]
         for column in spec.columns:
             assert f"| `{column.name}` |" in body, f"docs/import.md: {spec.file_name} lacks column {column.name}"
+
+
+def test_a_workbook_reads_like_the_csv_files(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from orchestrator.tenant_files.xlsx_files import read_workbook
+
+    tables = template_files()
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, (header, rows) in tables.items():
+        sheet = workbook.create_sheet(name.removesuffix(".csv"))
+        sheet.append(header)
+        for row in rows:  # typed as a spreadsheet would type them: numbers and dates, not text
+            sheet.append([spreadsheet_value(cell) for cell in row])
+    sheet = workbook["stock_lots"]
+    sheet.cell(row=3, column=3, value=-2)
+    workbook.save(tmp_path / "bakery.xlsx")
+
+    files = read_workbook(tmp_path / "bakery.xlsx")
+    expected = as_raw(tables)
+    expected["stock_lots.csv"] = template_with("stock_lots.csv", 3, "quantity", "-2")["stock_lots.csv"]
+    assert read_files(files).problems == ["bakery.xlsx[stock_lots]:3:quantity: must be ≥ 0, got -2"]
+    assert read_files(files).rows == read_files(expected).rows
+
+
+def spreadsheet_value(cell: str) -> object:
+    for kind in ("int", "decimal", "date"):
+        try:
+            return parse(kind, cell)
+        except CellError:
+            continue
+    return cell or None
