@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.planning import Calendar, Capacity, PlanningPolicy
@@ -87,7 +87,10 @@ class ImportOutcome:
 
 
 async def export_tenant_files(conn: AsyncConnection, tenant_id: str) -> dict[str, FileContent] | None:
-    """The tenant's master data as tenant files; `None` for a tenant that does not exist."""
+    """The tenant's master data as tenant files; `None` for a tenant that does not exist.
+
+    The files agree with each other only if the caller's transaction is REPEATABLE READ (the tables
+    are read one by one)."""
     rows = await read_rows(conn, tenant_id)
     return None if rows is None else render_files(rows)
 
@@ -103,6 +106,9 @@ async def import_tenant_files(
     """Check `files` whole and, when nothing is wrong, make them the tenant's master data in the caller's
     transaction. Nothing is written when there is a problem, on a dry run, or when nothing changes."""
     reading = read_files(files)
+    # one import per tenant at a time (a new tenant has no row to lock yet): the second reads what the
+    # first wrote, so its counts are true; held to the end of the caller's transaction
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"tenant_files:{tenant_id}"))))
     current = await read_rows(conn, tenant_id)
     resolve_tenant(
         reading, tenant_id=tenant_id, existing=current["tenant"][0] if current else None, time_zone=time_zone

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.context import with_db
@@ -20,6 +21,8 @@ def export_files(directory: Directory, tenant: TenantOption, as_json: JsonFlag =
     from orchestrator.tenant_files_store import export_tenant_files
 
     async def read(conn: AsyncConnection) -> Any:
+        # one consistent view of every table, even while an import commits
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         return await export_tenant_files(conn, tenant)
 
     files = with_db(read)

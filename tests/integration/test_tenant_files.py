@@ -1,6 +1,7 @@
 """Tenant files on a real Postgres: a seeded tenant exported and imported under a new id plans from the
 same snapshot; importing the same files again changes nothing; a bad file writes nothing."""
 
+import asyncio
 import csv
 import dataclasses
 import os
@@ -191,3 +192,18 @@ def test_a_workbook_imports_like_its_csv_files(tmp_path: Path, db_settings: Sett
     assert "imported" in first.output
     same = runner.invoke(app, ["import", "--tenant", tenant, str(tmp_path / "csv"), "--json"], env=env)
     assert '"written": false' in same.stdout
+
+
+async def test_two_imports_of_a_new_tenant_at_once_write_it_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    original, copy = new_id(), new_id()
+    await seed(engine, original, "tiny", 5)
+    await export(engine, original, tmp_path)
+    files = read_directory(tmp_path)
+
+    async def run() -> bool:
+        async with engine.begin() as conn:
+            outcome = await import_tenant_files(conn, copy, files)
+        assert outcome.problems == []
+        return outcome.written
+
+    assert sorted(await asyncio.gather(run(), run())) == [False, True]
