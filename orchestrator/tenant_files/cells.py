@@ -69,6 +69,15 @@ def _weekday(text: str) -> int:
     return day
 
 
+def _weekdays(text: str) -> list[int]:
+    """In the order written (stored as given, so an export reads back unchanged); each day once."""
+    days = [_weekday(p) for p in _parts(text)]
+    for day in days:
+        if days.count(day) > 1:
+            raise CellError(f"weekday {day} is given twice")
+    return days
+
+
 def _tier(text: str) -> dict[str, float]:
     quantity, colon, price = text.partition(":")
     if not colon:
@@ -127,7 +136,7 @@ def parse(kind: Kind, text: str) -> Any:
         case "bool":
             return _bool(text)
         case "weekdays":
-            return sorted({_weekday(p) for p in _parts(text)})
+            return _weekdays(text)
         case "dates":
             return [_date(p) for p in _parts(text)]
         case "tiers":

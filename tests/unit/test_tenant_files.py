@@ -80,6 +80,8 @@ def test_what_is_written_reads_back_as_the_same_rows() -> None:
          "supplier_offers.csv:2:price_tiers: price tier '250-0.70' is not MIN_QUANTITY:UNIT_PRICE (e.g. 250:0.70)"),
         ("suppliers.csv", 2, "delivery_weekdays", "0;7",
          "suppliers.csv:2:delivery_weekdays: weekday 7 is not 0 (Monday) … 6 (Sunday)"),
+        ("suppliers.csv", 2, "delivery_weekdays", "0;2;0",
+         "suppliers.csv:2:delivery_weekdays: weekday 0 is given twice"),
         ("suppliers.csv", 2, "order_cutoff", "10h",
          "suppliers.csv:2:order_cutoff: '10h' is not a time (write HH:MM, e.g. 04:30)"),
         ("tenant.csv", 2, "time_zone", "Europe/Kiel",
