@@ -9,6 +9,7 @@ import typer
 
 from bakeplan.cli import audit, database, dead_letters, demo, offline, runs, schedules, seeding, serving, stack
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
+from bakeplan.cli.tenant_files import register as register_tenant_files
 
 
 def root(
@@ -35,6 +36,7 @@ def build_app() -> typer.Typer:
     offline.register(app)  # plan, backtest, simulate, snapshot
     audit.register(app)  # replay, explain; group: audit
     seeding.register(app)  # seed
+    register_tenant_files(app)  # export, import
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
     demo.register(app)  # demo
