@@ -71,6 +71,70 @@ class StockFloor(Strict):
     quantity: float = Field(ge=0, description="in the ingredient's unit")
 
 
+# --- live feeds (docs/feeds.md) ------------------------------------------------------------------
+
+_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class SoldLine(Strict):
+    product_id: str = _ID
+    units: int = Field(ge=0, description="pieces sold that day")
+
+
+class SalesDayClosed(Message):
+    """One store closed its sales day: what it sold of each product.
+
+    The day's figures of `store_id` replace what an earlier event said of the same store and day (a
+    correction, or the same day sent twice): a product sent before and missing now sold nothing. The
+    tenant's daily sales, which forecasting reads, are the sum over its stores.
+    """
+
+    event_type: Literal["sales.day_closed"] = "sales.day_closed"
+    store_id: str = _ID
+    business_date: date
+    lines: tuple[SoldLine, ...] = Field(max_length=10_000)
+    closed_at: AwareDatetime
+
+
+class CountedLot(Strict):
+    lot_id: str = _ID
+    ingredient_id: str = _ID
+    quantity: float = Field(ge=0, description="in the ingredient's unit")
+    expires_on: date | None = None
+
+
+class StockCounted(Message):
+    """A stock count: the lots found replace the lots the next snapshot reads.
+
+    `ingredient_ids` None: a full count, every lot of the tenant is replaced by `lots`. Otherwise a
+    partial count of those ingredients: only their lots are replaced (an ingredient listed without
+    lots was counted at zero), and every lot must be of a listed ingredient.
+    """
+
+    event_type: Literal["inventory.stock_counted"] = "inventory.stock_counted"
+    counted_at: AwareDatetime
+    lots: tuple[CountedLot, ...] = Field(max_length=100_000)
+    ingredient_ids: tuple[str, ...] | None = Field(default=None, max_length=100_000)
+
+
+class MasterDataChanged(Message):
+    """One master-data row upserted or removed, as a row of its tenant file (docs/import.md).
+
+    `entity` is a tenant file's name (`products`, `supplier_offers`, …); `row` holds its columns by
+    name, written as in the file (a removal needs only the key columns). The change is checked like
+    an import, against the tenant's other data: a bad cell, a dangling reference or a removal that
+    would leave one is parked with the reason.
+    """
+
+    event_type: Literal["masterdata.changed"] = "masterdata.changed"
+    entity: str = Field(min_length=1, max_length=64)
+    operation: Literal["upsert", "remove"]
+    row: dict[str, str | int | float | bool | None] = Field(max_length=64)
+
+
+FeedEvent = SalesDayClosed | StockCounted | MasterDataChanged
+
+
 # --- the snapshot -------------------------------------------------------------------------------
 
 
@@ -207,6 +271,9 @@ StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFa
 ALL_MESSAGES: tuple[type[Message], ...] = (
     PlanningRequested,
     LowStockObserved,
+    SalesDayClosed,
+    StockCounted,
+    MasterDataChanged,
     SnapshotTaken,
     ForecastDemand,
     DiscardForecast,

@@ -8,6 +8,9 @@ class Topic(StrEnum):
 
     TRIGGERS = "bakeplan.planning.triggers"
     LOW_STOCK = "bakeplan.inventory.low-stock"
+    FEEDS = "bakeplan.masterdata.feeds"
+    """Live data from a bakery's own systems: closed sales days, stock counts, master-data changes.
+    One topic, so one tenant's changes apply in the order they were sent (docs/feeds.md)."""
     SNAPSHOTS = "bakeplan.planning.snapshots"
     FORECASTING_COMMANDS = "bakeplan.forecasting.commands"
     PRODUCTION_COMMANDS = "bakeplan.production.commands"

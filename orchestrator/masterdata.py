@@ -54,6 +54,7 @@ tenants = Table(
     Column("calendar", JSONB, nullable=False),
     Column("capacity", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("policy", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("currency", String(3), nullable=False, server_default=text("'EUR'")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 products = Table(
@@ -210,6 +211,17 @@ daily_sales = Table(
     Column("units", Integer, nullable=False),
     _tenant_fk(),
 )
+store_sales = Table(
+    "store_sales",
+    metadata,
+    _key("tenant_id"),
+    _key("store_id"),
+    Column("day", Date, primary_key=True),
+    _key("product_id"),
+    Column("units", Integer, nullable=False),
+    _tenant_fk(),
+)
+"""What each store's last `sales.day_closed` said of a day; `daily_sales` holds the sum (orchestrator/feeds.py)."""
 
 TENANT_TABLES = (
     products,
@@ -226,6 +238,7 @@ TENANT_TABLES = (
     open_purchase_orders,
     regressors,
     daily_sales,
+    store_sales,
 )
 
 

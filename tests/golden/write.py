@@ -21,10 +21,12 @@ from contracts.envelope import Message, current_version
 from contracts.messages import (
     ALL_MESSAGES,
     CancelProductionBatches,
+    CountedLot,
     DemandForecasted,
     DiscardForecast,
     ForecastDemand,
     LowStockObserved,
+    MasterDataChanged,
     PlanCompensated,
     PlanningRequested,
     PlanProcurement,
@@ -32,10 +34,13 @@ from contracts.messages import (
     ProcurementPlanned,
     ProductionScheduled,
     SagaFailedAlert,
+    SalesDayClosed,
     ScheduleProduction,
     SnapshotTaken,
+    SoldLine,
     StepCompensated,
     StepFailed,
+    StockCounted,
     VoidPurchaseLines,
 )
 from contracts.planning import PlanningSnapshot
@@ -120,6 +125,42 @@ def samples() -> list[Message]:
             quantity_on_hand=1.5,
             threshold=12.0,
             observed_at=AT,
+        ),
+        SalesDayClosed(
+            event_id=uuid5(TRIGGER, "day-closed"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            store_id="holtenauer-str",
+            business_date=DAY,
+            lines=tuple(SoldLine(product_id=p.product_id, units=40 + 7 * n) for n, p in enumerate(s.products)),
+            closed_at=AT,
+        ),
+        StockCounted(
+            event_id=uuid5(TRIGGER, "stock-counted"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            counted_at=AT,
+            lots=tuple(
+                CountedLot(lot_id=lot.lot_id, ingredient_id=lot.ingredient_id, quantity=lot.quantity, expires_on=None)
+                for lot in s.stock_lots[:2]
+            ),
+            ingredient_ids=tuple(sorted({lot.ingredient_id for lot in s.stock_lots[:2]})),
+        ),
+        MasterDataChanged(
+            event_id=uuid5(TRIGGER, "masterdata-changed"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            entity="products",
+            operation="upsert",
+            row={
+                "product_id": s.products[0].product_id,
+                "name": s.products[0].name,
+                "family": s.products[0].family,
+                "unit_price": 3.2,
+                "unit_cost": 1.1,
+                "shelf_life_days": 2,
+                "finished_stock_units": 0,
+            },
         ),
         SnapshotTaken(event_id=eid("snapshot"), snapshot=s, content_sha256=hashlib.sha256(body).hexdigest(), **env),
         ForecastDemand(
