@@ -6,7 +6,7 @@ table holds it without the tenant id, in key order; the tenant row's JSON settin
 their contract models, so settings stored before a field existed read with its default.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from orchestrator.tenant_files.reading import RawFile, TenantRows, read_files, r
 from orchestrator.tenant_files.writing import FileContent, render_files
 
 _TABLES: dict[str, Table] = {t.name: t for t in md.TENANT_TABLES}
+TENANT_FILE_TABLES: dict[str, Table] = {spec.name: _TABLES[spec.table] for spec in FILES if spec.name != "tenant"}
+"""The `masterdata` table of each tenant file but the tenant file (the tenant row)."""
 _SETTINGS: dict[str, type[BaseModel]] = {"calendar": Calendar, "capacity": Capacity, "policy": PlanningPolicy}
 # COPY rather than INSERT: a large tenant has ~200,000 sales rows
 _COPIED = ("daily_sales", "regressors")
@@ -31,8 +33,8 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-async def read_rows(conn: AsyncConnection, tenant_id: str) -> TenantRows | None:
-    """Every row of the tenant, per tenant file; `None` for a tenant that does not exist."""
+async def read_rows(conn: AsyncConnection, tenant_id: str, *, skip: Collection[str] = ()) -> TenantRows | None:
+    """Every row of the tenant, per tenant file but those in `skip`; `None` for a tenant that does not exist."""
     tenant = (await conn.execute(select(md.tenants).where(md.tenants.c.tenant_id == tenant_id))).mappings().first()
     if tenant is None:
         return None
@@ -42,7 +44,7 @@ async def read_rows(conn: AsyncConnection, tenant_id: str) -> TenantRows | None:
     }
     rows: TenantRows = {"tenant": [{"name": tenant["name"], "timezone": tenant["timezone"], **settings}]}
     for spec in FILES:
-        if spec.name == "tenant":
+        if spec.name == "tenant" or spec.name in skip:
             continue
         table = _TABLES[spec.table]
         key = [table.c[k] for k in spec.key]

@@ -1,5 +1,5 @@
 """Composition root of the orchestrator process: the saga use cases on the Postgres stores, their
-consumers (triggers, step replies, low-stock signals), and the loops for deadlines, schedules and
+consumers (triggers, step replies, low-stock signals, live master-data feeds), and the loops for deadlines, schedules and
 low-stock bursts."""
 
 import asyncio
@@ -10,6 +10,8 @@ from bakeplan.process import Process
 from bakeplan.roles.clock import utc_now
 from contracts.topics import Topic
 from infra.settings import Settings
+from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
+from orchestrator.feeds_store import Feeds
 from orchestrator.low_stock import LowStock
 from orchestrator.ports import SagaKind
 from orchestrator.saga import daily_plan_definition, low_stock_definition
@@ -52,6 +54,7 @@ def create_app(settings: Settings) -> Process:
         horizon_days=settings.horizon_days,
     )
     process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
+    process.subscribe(Topic.FEEDS, FEEDS_CONSUMER, Feeds(process.engine, utc_now, dedupe=process.dedupe).apply)
     process.subscribe(Topic.TRIGGERS, "orchestrator", orchestrator.handle)
     process.subscribe(Topic.STEP_REPLIES, "orchestrator", orchestrator.handle)
 

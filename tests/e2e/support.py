@@ -83,10 +83,10 @@ async def wait_terminal(engine: AsyncEngine, saga_id: UUID, *, timeout_s: float 
 
 
 async def read_topic(
-    settings: Settings, topic: Topic, match: Callable[[Any], bool], *, timeout_s: float = 30.0
+    settings: Settings, topic: Topic, match: Callable[[Any], bool], *, timeout_s: float = 30.0, expect: int = 1
 ) -> list[Any]:
     """Records of `topic` (read_committed, from the beginning) for which `match(record)` holds;
-    waits until at least one matches."""
+    waits until at least `expect` match."""
     consumer = AIOKafkaConsumer(
         str(topic),
         bootstrap_servers=settings.kafka_bootstrap,
@@ -103,7 +103,7 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=500)
             records = [r for rs in batch.values() for r in rs]
             found += [r for r in records if match(r)]
-            if found and not records:
+            if len(found) >= expect and not records:
                 break
         return found
     finally:
