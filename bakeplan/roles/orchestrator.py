@@ -1,6 +1,6 @@
 """Composition root of the orchestrator process: the saga use cases on the Postgres stores, their
-consumers (triggers, step replies, low-stock signals, live master-data feeds), and the loops for deadlines, schedules and
-low-stock bursts."""
+consumers (triggers, step replies, low-stock signals, live master-data feeds), and the loops for
+deadlines, schedules and low-stock bursts."""
 
 import asyncio
 import logging

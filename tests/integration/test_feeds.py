@@ -3,7 +3,7 @@ a store's closed day replacing its earlier word, stock counts replacing lots, ma
 removed, bad events refused with nothing written, and the next snapshot seeing every applied change."""
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 import pytest
@@ -62,7 +62,7 @@ def closed(tenant_id: str, store: str, lines: dict[str, int], *, on: date = DAY)
     )
 
 
-def changed(tenant_id: str, entity: str, operation: str, **row: Any) -> MasterDataChanged:
+def changed(tenant_id: str, entity: str, operation: Literal["upsert", "remove"], **row: Any) -> MasterDataChanged:
     return MasterDataChanged(
         event_id=uuid4(), tenant_id=tenant_id, occurred_at=AT, entity=entity, operation=operation, row=row
     )
