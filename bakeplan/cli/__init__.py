@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bakeplan.cli import audit, database, dead_letters, demo, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli import audit, database, dead_letters, demo, feeds, offline, runs, schedules, seeding, serving, stack
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
 
@@ -37,6 +37,7 @@ def build_app() -> typer.Typer:
     audit.register(app)  # replay, explain; group: audit
     seeding.register(app)  # seed
     register_tenant_files(app)  # export, import
+    feeds.register(app)  # feed
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
     demo.register(app)  # demo

@@ -3,13 +3,18 @@ three times (the same record twice, then the same day under a new id) counts onc
 the lots; an event naming an unknown product and a record that is not JSON are parked with their reasons;
 and the next plan's snapshot holds what was applied."""
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from bakeplan.cli import app
 from contracts.messages import CountedLot, SalesDayClosed, SoldLine, StockCounted
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
@@ -105,3 +110,66 @@ async def test_feeds_apply_once_park_bad_input_and_reach_the_next_snapshot(
     assert [(lot.lot_id, lot.quantity) for lot in snapshot.stock_lots] == [("COUNT-1", 321.5)]
     history = next(s for s in snapshot.sales if s.product_id == product)
     assert history.daily_units[-1] == before + 777
+
+
+async def test_bakeplan_feed_sends_a_file_whose_second_sending_changes_nothing(
+    processes: Processes,
+    settings: Settings,
+    engine: AsyncEngine,
+    tenant_prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant_id = f"{tenant_prefix}-cli"
+    tenant = await seed(engine, tenant_id)
+    product = tenant.products[0].product_id
+    before = await units_sold(engine, tenant_id, product)
+    feed_file = tmp_path / "closing.jsonl"
+    event = {
+        "event_type": "sales.day_closed",
+        "store_id": "station",
+        "business_date": YESTERDAY.isoformat(),
+        "lines": [{"product_id": product, "units": 55}],
+        "closed_at": "2026-11-27T19:00:00+01:00",
+    }
+    feed_file.write_text(json.dumps(event) + "\n")
+    monkeypatch.delenv("BAKEPLAN_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BAKEPLAN_KAFKA_BOOTSTRAP", settings.kafka_bootstrap)
+    for _ in range(2):
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["feed", str(feed_file), "--tenant", tenant_id, "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["sent"] == 1
+
+    # a marker behind them on the tenant's partition: once it is applied, both sendings were consumed
+    ingredient = tenant.ingredients[0].ingredient_id
+    marker = {
+        "event_type": "inventory.stock_counted",
+        "counted_at": "2026-11-27T20:00:00Z",
+        "ingredient_ids": [ingredient],
+        "lots": [{"lot_id": "MARK", "ingredient_id": ingredient, "quantity": 1.0}],
+    }
+    feed_file.write_text(json.dumps(marker))
+    sent = await asyncio.to_thread(CliRunner().invoke, app, ["feed", str(feed_file), "--tenant", tenant_id])
+    assert sent.exit_code == 0, sent.output
+
+    async def marker_applied() -> bool | None:
+        lots = md.stock_lots
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                select(lots.c.lot_id).where(lots.c.tenant_id == tenant_id, lots.c.lot_id == "MARK")
+            )
+            return True if found.first() else None
+
+    await eventually(marker_applied, timeout_s=60, what="the marker count to be applied")
+    # the second sending carried the same content-derived event id: the inbox applied it once
+    assert await units_sold(engine, tenant_id, product) == before + 55
+    async with engine.connect() as conn:
+        archived = await conn.execute(
+            select(func.count()).where(
+                audit_events.c.tenant_id == tenant_id, audit_events.c.event_type == "sales.day_closed"
+            )
+        )
+    assert archived.scalar_one() == 1
