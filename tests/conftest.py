@@ -2,17 +2,21 @@
 
 Resolution order: environment variables (`BAKEPLAN_KAFKA_BOOTSTRAP`, `DATABASE_URL`; `make test` sets
 them after starting the local stack) → testcontainers when a Docker engine is available → fail with a
-message saying how to provide them. A test that needs a server never skips.
+message saying how to provide them. A test that needs a server never skips. On a server given by
+`DATABASE_URL`, the run creates a database of its own and drops it at the end (`_own_database`).
 """
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
-from urllib.parse import urlparse
+from contextlib import ExitStack, contextmanager
+from urllib.parse import urlparse, urlunparse
 
+import asyncpg
 import pytest
 
 from infra.settings import Settings
@@ -59,14 +63,49 @@ def kafka_bootstrap(_containers: ExitStack) -> str:
     pytest.fail(f"no Kafka for the tests: {HOW_TO}")
 
 
+@contextmanager
+def _own_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server of `server_url`, for this test run only, dropped at its end.
+
+    The tests never write into the database a person's `make demo` uses (the one `server_url` names).
+    Subprocesses the tests start inherit it through `DATABASE_URL`. `BAKEPLAN_KEEP_TEST_DATABASE=1`
+    keeps it for a look afterwards.
+    """
+    name = f"bakeplan_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = server_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = urlunparse(urlparse(server_url)._replace(path=f"/{name}"))
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "BAKEPLAN_DATABASE_URL")}
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("BAKEPLAN_DATABASE_URL", None)
+    try:
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if os.environ.get("BAKEPLAN_KEEP_TEST_DATABASE") != "1":
+            asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def database_url(_containers: ExitStack) -> str:
-    url = os.environ.get("DATABASE_URL") or os.environ.get("BAKEPLAN_DATABASE_URL")
+    url = os.environ.get("BAKEPLAN_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
         parsed = urlparse(url)
         if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
             pytest.fail(f"DATABASE_URL={url} is not reachable; {HOW_TO}")
-        return url
+        return _containers.enter_context(_own_database(url))
     if _docker_available():
         from testcontainers.postgres import PostgresContainer
 
