@@ -71,6 +71,7 @@ class Process:
             self.producer,
             poll_seconds=settings.relay_poll_seconds,
             on_published=self.metrics.published.labels(self.role).inc,
+            topic_prefix=settings.topic_prefix,
             crash_points=self.crash_points,
         )
         self.background += [self.relay.run, lambda: self.relay.listen(settings.asyncpg_dsn)]
@@ -80,8 +81,10 @@ class Process:
         subscribe(
             self.broker,
             self.producer,
-            topic=topic,
+            topic=self.settings.topic(topic),
             consumer=consumer,
+            group=self.settings.group(consumer),
+            dead_letter=self.settings.topic(Topic.DEAD_LETTER),
             handler=handler,
             policy=self.policy,
             metrics=self.metrics,

@@ -88,7 +88,7 @@ async def trigger_partitions(settings: Settings) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([str(Topic.TRIGGERS)])
+        (described,) = await admin.describe_topics([settings.topic(Topic.TRIGGERS)])
         (response,) = await admin.describe_consumer_groups([ORCHESTRATOR_GROUP])
     finally:
         await admin.close()
@@ -142,7 +142,9 @@ async def run_once(settings: Settings, n: int, jitter_s: float, scan_seconds: fl
 
     producer = create_producer(settings)
     await producer.start()
-    relay = OutboxRelay(engine, outbox, producer, poll_seconds=settings.relay_poll_seconds)
+    relay = OutboxRelay(
+        engine, outbox, producer, poll_seconds=settings.relay_poll_seconds, topic_prefix=settings.topic_prefix
+    )
     passes: list[tuple[float, Pass]] = []
     committed: list[float] = []
 

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import Topic
+
 LOCAL_DATABASE_URL = "postgresql+asyncpg://bakeplan@127.0.0.1:55432/bakeplan"
 
 
@@ -95,7 +97,22 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="serve --role all: crashes older than this are forgiven."
     )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
+    topic_prefix: str = Field(
+        default="",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Put before every topic and consumer group name, so several installations (or test runs) "
+        "share one Kafka cluster without seeing each other's messages.",
+    )
     log_level: str = Field(default="INFO")
+
+    def topic(self, topic: Topic | str) -> str:
+        """The Kafka name of one of bakeplan's topics (`contracts.topics.Topic`) in this installation."""
+        return f"{self.topic_prefix}{topic}"
+
+    def group(self, consumer: str) -> str:
+        """The Kafka consumer group of one of bakeplan's consumers in this installation."""
+        return f"{self.topic_prefix}bakeplan.{consumer}"
 
     @property
     def asyncpg_dsn(self) -> str:

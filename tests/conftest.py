@@ -18,6 +18,8 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from infra.settings import Settings
 
@@ -45,6 +47,42 @@ def _docker_available() -> bool:
 def _containers() -> Iterator[ExitStack]:
     with ExitStack() as stack:
         yield stack
+
+
+@contextmanager
+def _own_topics(bootstrap: str) -> Iterator[str]:
+    """A topic prefix for this test run only (`Settings.topic_prefix`): its topics and consumer groups
+    are its own, deleted at the end, so a person's `make demo` and `serve` never see a test's messages.
+    Subprocesses the tests start inherit it through `BAKEPLAN_TOPIC_PREFIX`."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    saved = os.environ.get("BAKEPLAN_TOPIC_PREFIX")
+    os.environ["BAKEPLAN_TOPIC_PREFIX"] = prefix
+    try:
+        yield prefix
+    finally:
+        if saved is None:
+            os.environ.pop("BAKEPLAN_TOPIC_PREFIX", None)
+        else:
+            os.environ["BAKEPLAN_TOPIC_PREFIX"] = saved
+        asyncio.run(_delete_topics(bootstrap, prefix))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        ours = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    except KafkaError as exc:  # the broker went away with a fault test: nothing left to tidy
+        print(f"could not delete the test run's topics {prefix}*: {exc!r}")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(kafka_bootstrap: str, _containers: ExitStack) -> str:
+    return _containers.enter_context(_own_topics(kafka_bootstrap))
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +163,6 @@ def db_settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(db_settings: Settings, kafka_bootstrap: str) -> Settings:
-    """Settings for tests that need Kafka and Postgres."""
-    return db_settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap})
+def settings(db_settings: Settings, kafka_bootstrap: str, topic_prefix: str) -> Settings:
+    """Settings for tests that need Kafka and Postgres: the run's own database and topics."""
+    return db_settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix})

@@ -98,7 +98,8 @@ async def _publish(settings: Settings, events: list[Message]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        sent = [await producer.send(str(Topic.FEEDS), encode(e), key=e.tenant_id.encode()) for e in events]
+        topic = settings.topic(Topic.FEEDS)
+        sent = [await producer.send(topic, encode(e), key=e.tenant_id.encode()) for e in events]
         for future in sent:
             await future
     finally:

@@ -31,7 +31,7 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
     await producer.start()
     try:
         await producer.send_and_wait(
-            Topic.TRIGGERS,
+            settings.topic(Topic.TRIGGERS),
             encode(message),
             key=message.tenant_id.encode(),
             headers=[("event_type", message.event_type.encode())],

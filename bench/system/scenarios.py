@@ -108,6 +108,7 @@ class Triggers:
     """Publishes triggers and remembers when each was sent (the latency starts there)."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5
         )
@@ -127,7 +128,9 @@ class Triggers:
             message = _trigger(job)
             saga_id = saga_id_for_trigger(message.event_id)
             self.sent_at[saga_id] = datetime.now(UTC)
-            futures.append(await self._producer.send(str(Topic.TRIGGERS), encode(message), key=job[0].encode()))
+            futures.append(
+                await self._producer.send(self._settings.topic(Topic.TRIGGERS), encode(message), key=job[0].encode())
+            )
             saga_ids.append(saga_id)
         if wait:
             await asyncio.gather(*futures)

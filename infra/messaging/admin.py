@@ -28,13 +28,13 @@ async def ensure_topics(settings: Settings) -> None:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                name=str(topic),
+                name=settings.topic(topic),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
                 topic_configs=_configs(topic),
             )
             for topic in Topic
-            if str(topic) not in existing
+            if settings.topic(topic) not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first

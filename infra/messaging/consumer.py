@@ -15,6 +15,7 @@ partitions. FastStream's `nack` alone would re-read the record at once, a hot lo
 """
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -73,8 +74,10 @@ async def park(
     reason: str,
     error: BaseException,
     attempts: int,
+    dead_letter: str = str(Topic.DEAD_LETTER),
 ) -> None:
-    """Publish the original bytes and headers to the dead-letter topic, with why and where from."""
+    """Publish the original bytes and headers to the dead-letter topic (`dead_letter`, its Kafka name),
+    with why and where from."""
     raw = _record(record)
     headers = [
         *list(raw.headers or ()),
@@ -90,7 +93,7 @@ async def park(
     # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
     for attempt in itertools.count(1):
         try:
-            await producer.send_and_wait(Topic.DEAD_LETTER, value=raw.value, key=raw.key, headers=headers)
+            await producer.send_and_wait(dead_letter, value=raw.value, key=raw.key, headers=headers)
             break
         except KafkaError:
             log.exception("could not park a message from %s (attempt %d); retrying", raw.topic, attempt)
@@ -100,7 +103,7 @@ async def park(
         raw.topic,
         raw.partition,
         raw.offset,
-        Topic.DEAD_LETTER,
+        dead_letter,
         reason,
         extra={"consumer": consumer},
     )
@@ -201,9 +204,13 @@ def subscribe(
     policy: DeliveryPolicy,
     metrics: Metrics,
     crash_points: CrashPoints = DISARMED,
+    group: str | None = None,
+    dead_letter: str = str(Topic.DEAD_LETTER),
 ) -> None:
-    """Register `handler` for `topic` in consumer group `bakeplan.{consumer}`."""
+    """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
+    `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`."""
     retries = _Retries(policy)
+    park_here = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
     after_commit = f"{consumer}.after_commit"
 
     async def on_record(record: KafkaMessage) -> None:
@@ -228,17 +235,17 @@ def subscribe(
                 f"record of {len(body)} bytes on {raw.topic} exceeds the limit of {policy.max_message_bytes} bytes "
                 "(BAKEPLAN_MAX_MESSAGE_BYTES); split the message or raise the limit"
             )
-            await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=1)
+            await park_here(record, reason=str(exc), error=exc, attempts=1)
             return "dead_lettered"
         try:
             message = decode(body)
         except InvalidMessageError as exc:
-            await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=1)
+            await park_here(record, reason=str(exc), error=exc, attempts=1)
             return "dead_lettered"
         rejected = reject_reason(raw, message)
         if rejected is not None:
             error = InvalidMessageError(rejected)
-            await park(producer, record, consumer=consumer, reason=rejected, error=error, attempts=1)
+            await park_here(record, reason=rejected, error=error, attempts=1)
             return "dead_lettered"
         attempt = retries.attempt(raw)
         context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
@@ -252,14 +259,14 @@ def subscribe(
             return "deferred"
         except PermanentError as exc:
             retries.forget(raw)
-            await park(producer, record, consumer=consumer, reason=str(exc), error=exc, attempts=attempt)
+            await park_here(record, reason=str(exc), error=exc, attempts=attempt)
             return "dead_lettered"
         except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
             if attempt >= policy.max_attempts and not is_transient(exc):
                 retries.forget(raw)
                 reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
                 log.error(reason, extra=context)
-                await park(producer, record, consumer=consumer, reason=reason, error=exc, attempts=attempt)
+                await park_here(record, reason=reason, error=exc, attempts=attempt)
                 return "dead_lettered"
             delay = retries.schedule(record.consumer, raw, attempt)
             log.warning(
@@ -278,7 +285,7 @@ def subscribe(
 
     broker.subscriber(
         str(topic),
-        group_id=f"bakeplan.{consumer}",
+        group_id=group or f"bakeplan.{consumer}",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=policy.max_poll_interval_ms,

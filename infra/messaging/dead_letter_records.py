@@ -82,7 +82,7 @@ class ParkedMessage:
         """Why this record cannot be replayed, or None if it can."""
         if not self.source_topic:
             return "it has no dlq.source.topic header (not parked by a bakeplan consumer), so it has nowhere to go"
-        if self.source_topic == Topic.DEAD_LETTER:
+        if self.source_topic.endswith(str(Topic.DEAD_LETTER)):  # with or without a topic prefix
             return "its source topic is the dead-letter topic itself"
         return None
 

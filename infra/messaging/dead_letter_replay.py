@@ -69,7 +69,8 @@ async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[Pa
     offsets taken at the start (records parked meanwhile are left for the next call). Raises
     `DeadLetterError` if Kafka is unreachable or the end is not reached within `timeout_s`.
     """
-    partitions = [TopicPartition(str(Topic.DEAD_LETTER), p) for p in await _partitions_of(settings, Topic.DEAD_LETTER)]
+    dead_letter = settings.topic(Topic.DEAD_LETTER)
+    partitions = [TopicPartition(dead_letter, p) for p in await _partitions_of(settings, dead_letter)]
     if not partitions:
         return []  # nothing was ever parked
     consumer = AIOKafkaConsumer(
@@ -111,7 +112,7 @@ async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[Pa
                 behind = [f"partition {tp.partition} at {await consumer.position(tp)} of {ends[tp]}" for tp in pending]
                 where = ", ".join(sorted(behind))
                 raise DeadLetterError(
-                    f"could not read {Topic.DEAD_LETTER} to its end within {timeout_s:.0f} s ({where}); "
+                    f"could not read {dead_letter} to its end within {timeout_s:.0f} s ({where}); "
                     f"is Kafka at {settings.kafka_bootstrap} healthy?"
                 )
         return sorted(found, key=lambda m: (m.parked_at, m.dlt_partition, m.dlt_offset))
@@ -160,12 +161,12 @@ async def list_parked(
 ) -> list[tuple[ParkedMessage, PriorReplay | None]]:
     """The parked records passing the filters, newest last (at most the newest `limit`), with their replays.
 
-    `replays` is the table `dead_letter_replays_table` built in the caller's schema.
+    `replays` is the table `dead_letter_replays_table` built in the caller's schema. `source_topic` is a
+    topic's bakeplan name (`bakeplan.planning.triggers`), without the installation's topic prefix.
     """
+    topic = None if source_topic is None else settings.topic(source_topic)
     parked = [
-        m
-        for m in await read_parked(settings)
-        if matches(m, consumer=consumer, source_topic=source_topic, tenant=tenant)
+        m for m in await read_parked(settings) if matches(m, consumer=consumer, source_topic=topic, tenant=tenant)
     ]
     if limit is not None:
         parked = parked[-limit:] if limit > 0 else []
@@ -198,6 +199,7 @@ async def replay(
     midway (saying how many went out).
     """
     parked = await read_parked(settings)
+    source_topic = None if source_topic is None else settings.topic(source_topic)
     engine = create_engine(settings, pool_size=1)
     try:
         async with engine.connect() as conn:

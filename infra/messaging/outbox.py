@@ -88,7 +88,10 @@ class OutboxRelay:
         on_published: Callable[[int], None] = lambda n: None,
         batch_size: int = 500,
         crash_points: CrashPoints = DISARMED,
+        topic_prefix: str = "",
     ) -> None:
+        """`topic_prefix`: put before each row's topic (`Settings.topic_prefix`)."""
+        self._topic_prefix = topic_prefix
         self._crash_points = crash_points
         self._on_published = on_published
         self._engine = engine
@@ -162,7 +165,7 @@ class OutboxRelay:
                 return 0
             futures = [
                 await self._producer.send(
-                    row.topic,
+                    self._topic_prefix + row.topic,
                     value=row.payload,
                     key=row.message_key.encode(),
                     headers=[("event_type", row.event_type.encode())],

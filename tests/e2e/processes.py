@@ -30,6 +30,7 @@ class Processes:
             **os.environ,
             "BAKEPLAN_DATABASE_URL": settings.database_url,
             "BAKEPLAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
             **overrides,

@@ -38,7 +38,7 @@ async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(str(topic), value, key=key)
+        await producer.send_and_wait(settings.topic(topic), value, key=key)
     finally:
         await producer.stop()
 
@@ -88,7 +88,7 @@ async def read_topic(
     """Records of `topic` (read_committed, from the beginning) for which `match(record)` holds;
     waits until at least `expect` match."""
     consumer = AIOKafkaConsumer(
-        str(topic),
+        settings.topic(topic),
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         auto_offset_reset="earliest",

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 async def topic(settings: Settings) -> AsyncIterator[str]:
     await ensure_topics(settings)
-    name = f"test.retries.{uuid.uuid4().hex[:10]}"
+    name = settings.topic(f"test.retries.{uuid.uuid4().hex[:10]}")
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -76,7 +76,15 @@ async def test_a_failing_tenant_backs_off_without_blocking_other_partitions(sett
     producer = create_producer(settings)
     await producer.start()
     subscribe(
-        broker, producer, topic=topic, consumer=f"retry-test-{run}", handler=handler, policy=policy, metrics=Metrics()
+        broker,
+        producer,
+        topic=topic,
+        consumer=f"retry-test-{run}",
+        group=settings.group(f"retry-test-{run}"),
+        dead_letter=settings.topic(Topic.DEAD_LETTER),
+        handler=handler,
+        policy=policy,
+        metrics=Metrics(),
     )
     await broker.start()
     try:

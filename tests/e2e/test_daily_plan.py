@@ -208,7 +208,9 @@ async def test_malformed_messages_are_parked_and_consumers_keep_working(
     assert b"business_date" in by_value[(wrong_types, b"orchestrator")]["dlq.reason"]
     assert b"unknown tenant" in by_value[(unknown_tenant, b"orchestrator")]["dlq.reason"]
     assert b"differs from the payload's tenant_id" in by_value[(unknown_tenant, b"production")]["dlq.reason"]
-    assert by_value[(garbage, b"forecasting")]["dlq.source.topic"] == str(Topic.FORECASTING_COMMANDS).encode()
+    assert (
+        by_value[(garbage, b"forecasting")]["dlq.source.topic"] == settings.topic(Topic.FORECASTING_COMMANDS).encode()
+    )
     async with engine.connect() as conn:
         n = await conn.execute(select(func.count()).select_from(sagas).where(sagas.c.tenant_id == f"nobody-{marker}"))
         assert n.scalar_one() == 0

@@ -71,7 +71,7 @@ async def park_directly(settings: Settings, *, key: bytes, value: bytes, headers
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        sent = await producer.send_and_wait(str(Topic.DEAD_LETTER), value, key=key, headers=headers)
+        sent = await producer.send_and_wait(settings.topic(Topic.DEAD_LETTER), value, key=key, headers=headers)
     finally:
         await producer.stop()
     return f"{sent.partition}:{sent.offset}"
@@ -82,10 +82,10 @@ async def read_to_end(settings: Settings, topic: Topic, *, timeout_s: float = 30
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([str(topic)])
+        described = await admin.describe_topics([settings.topic(topic)])
     finally:
         await admin.close()
-    partitions = [TopicPartition(str(topic), p["partition"]) for t in described for p in t["partitions"]]
+    partitions = [TopicPartition(settings.topic(topic), p["partition"]) for t in described for p in t["partitions"]]
     assert partitions, f"{topic} has no partitions"
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -109,14 +109,16 @@ async def read_to_end(settings: Settings, topic: Topic, *, timeout_s: float = 30
         await consumer.stop()
 
 
-def park_headers(*, consumer: str, reason: str, exception: str, attempts: int) -> list[tuple[str, bytes]]:
+def park_headers(
+    settings: Settings, *, consumer: str, reason: str, exception: str, attempts: int
+) -> list[tuple[str, bytes]]:
     return [
         ("event_type", b"planning.requested"),
         ("dlq.reason", reason.encode()),
         ("dlq.exception", exception.encode()),
         ("dlq.attempts", str(attempts).encode()),
         ("dlq.consumer", consumer.encode()),
-        ("dlq.source.topic", str(Topic.TRIGGERS).encode()),
+        ("dlq.source.topic", settings.topic(Topic.TRIGGERS).encode()),
         ("dlq.source.partition", b"0"),
         ("dlq.source.offset", b"42"),
     ]
@@ -143,7 +145,7 @@ async def test_list_then_replay_a_parked_trigger_once(
         key=tenant.encode(),
         value=encode(message),
         headers=[
-            *park_headers(consumer=consumer, reason=VALID_REASON, exception="OperationalError", attempts=5),
+            *park_headers(settings, consumer=consumer, reason=VALID_REASON, exception="OperationalError", attempts=5),
             ("dlq.parked_at", parked_at.isoformat().encode()),
         ],
     )
@@ -153,7 +155,9 @@ async def test_list_then_replay_a_parked_trigger_once(
         settings,
         key=tenant.encode(),
         value=invalid_body,
-        headers=park_headers(consumer=consumer, reason=INVALID_REASON, exception="InvalidMessageError", attempts=1),
+        headers=park_headers(
+            settings, consumer=consumer, reason=INVALID_REASON, exception="InvalidMessageError", attempts=1
+        ),
     )
 
     # a row left by a replay of an earlier record at the invalid one's offset (the topic, or Kafka, was
@@ -165,7 +169,7 @@ async def test_list_then_replay_a_parked_trigger_once(
             .values(
                 dlt_partition=stale_partition,
                 dlt_offset=stale_offset,
-                source_topic=str(Topic.TRIGGERS),
+                source_topic=settings.topic(Topic.TRIGGERS),
                 record_digest="0" * 64,
                 replayed_by="an-earlier-kafka@host",
             )
@@ -178,7 +182,11 @@ async def test_list_then_replay_a_parked_trigger_once(
     assert [r["id"] for r in listed] == [valid_id, invalid_id], "both parked records, newest last"
     valid, invalid = listed
     assert (valid["reason"], valid["exception"], valid["attempts"]) == (VALID_REASON, "OperationalError", 5)
-    assert (valid["consumer"], valid["source_topic"], valid["source_offset"]) == (consumer, Topic.TRIGGERS, 42)
+    assert (valid["consumer"], valid["source_topic"], valid["source_offset"]) == (
+        consumer,
+        settings.topic(Topic.TRIGGERS),
+        42,
+    )
     assert (valid["key"], valid["event_id"], valid["replayed"]) == (tenant, str(message.event_id), False)
     assert datetime.fromisoformat(valid["parked_at"]) == parked_at
     assert (invalid["reason"], invalid["event_id"], invalid["replayed"]) == (INVALID_REASON, None, False)
@@ -208,7 +216,7 @@ async def test_list_then_replay_a_parked_trigger_once(
             (
                 await conn.execute(
                     select(dead_letter_replays)
-                    .where(dead_letter_replays.c.source_topic == str(Topic.TRIGGERS))
+                    .where(dead_letter_replays.c.source_topic == settings.topic(Topic.TRIGGERS))
                     .where(dead_letter_replays.c.event_id == message.event_id)
                 )
             )

@@ -90,7 +90,7 @@ async def test_feeds_apply_once_park_bad_input_and_reach_the_next_snapshot(
     assert len(reasons) == 2, reasons
     assert any("lines[0].product_id: unknown product 'NO-SUCH-PRODUCT'" in reason for reason in reasons), reasons
     assert any(reason.startswith("body is not valid JSON") for reason in reasons), reasons
-    assert all(dict(r.headers)["dlq.source.topic"] == str(Topic.FEEDS).encode() for r in parked)
+    assert all(dict(r.headers)["dlq.source.topic"] == settings.topic(Topic.FEEDS).encode() for r in parked)
 
     async with engine.connect() as conn:
         archived = await conn.execute(

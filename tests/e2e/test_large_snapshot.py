@@ -46,7 +46,7 @@ async def test_large_snapshot_is_published_and_consumed(
     producer = create_producer(settings)
     await producer.start()
     try:
-        meta = await producer.send_and_wait(str(Topic.SNAPSHOTS), payload, key=tenant_id.encode())
+        meta = await producer.send_and_wait(settings.topic(Topic.SNAPSHOTS), payload, key=tenant_id.encode())
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)

@@ -79,7 +79,9 @@ async def publish_all(settings: Settings, messages: list[LowStockObserved]) -> N
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        sent = [await producer.send(str(Topic.LOW_STOCK), encode(m), key=m.tenant_id.encode()) for m in messages]
+        sent = [
+            await producer.send(settings.topic(Topic.LOW_STOCK), encode(m), key=m.tenant_id.encode()) for m in messages
+        ]
         for future in sent:
             await future
     finally:
@@ -183,7 +185,7 @@ async def test_an_event_for_an_unknown_ingredient_is_parked_with_a_reason_naming
     assert len(parked) == 1
     headers = dict(parked[0].headers)
     assert b"unknown ingredient 'no-such-ingredient'" in headers["dlq.reason"]
-    assert headers["dlq.source.topic"] == str(Topic.LOW_STOCK).encode()
+    assert headers["dlq.source.topic"] == settings.topic(Topic.LOW_STOCK).encode()
     assert await low_stock_sagas(engine, tenant_id) == []
 
 

@@ -65,7 +65,9 @@ async def _published(settings: Settings, event_ids: set[uuid.UUID]) -> set[uuid.
 async def test_a_row_committing_after_a_higher_id_is_still_published(
     engine: AsyncEngine, settings: Settings, scratch_outbox: Table, producer: AIOKafkaProducer
 ) -> None:
-    relay = outbox_store.OutboxRelay(engine, scratch_outbox, producer, poll_seconds=60)
+    relay = outbox_store.OutboxRelay(
+        engine, scratch_outbox, producer, poll_seconds=60, topic_prefix=settings.topic_prefix
+    )
     tenant = f"relay-{uuid.uuid4().hex[:8]}"
     early, late = _message(tenant), _message(tenant)
 
@@ -93,9 +95,11 @@ async def test_a_row_committing_after_a_higher_id_is_still_published(
 
 
 async def test_only_one_relay_publishes_an_outbox_at_a_time(
-    engine: AsyncEngine, scratch_outbox: Table, producer: AIOKafkaProducer
+    engine: AsyncEngine, settings: Settings, scratch_outbox: Table, producer: AIOKafkaProducer
 ) -> None:
-    relay = outbox_store.OutboxRelay(engine, scratch_outbox, producer, poll_seconds=60)
+    relay = outbox_store.OutboxRelay(
+        engine, scratch_outbox, producer, poll_seconds=60, topic_prefix=settings.topic_prefix
+    )
     async with engine.begin() as conn:
         await outbox_store.add(conn, scratch_outbox, [_message("relay-lock")])
     async with engine.connect() as other_replica, other_replica.begin():
@@ -117,7 +121,9 @@ async def _listening(engine: AsyncEngine, channel: str) -> bool | None:
 async def test_a_notification_wakes_the_relay_long_before_its_poll(
     engine: AsyncEngine, settings: Settings, scratch_outbox: Table, producer: AIOKafkaProducer
 ) -> None:
-    relay = outbox_store.OutboxRelay(engine, scratch_outbox, producer, poll_seconds=3600)
+    relay = outbox_store.OutboxRelay(
+        engine, scratch_outbox, producer, poll_seconds=3600, topic_prefix=settings.topic_prefix
+    )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(relay.listen(settings.asyncpg_dsn))]
     try:
         channel = outbox_store.channel(scratch_outbox)

@@ -119,6 +119,9 @@ async def new_run(request: pytest.FixtureRequest, fault_seed: int, tmp_path: Pat
     runs: list[FaultRun] = []
 
     async def make(settings: Settings) -> FaultRun:
+        # the fault checks read topics and consumer groups by their bakeplan names: no run prefix (the
+        # suite owns its consumer groups anyway, see `kafka_state.wait_groups_empty`)
+        settings = settings.model_copy(update={"topic_prefix": ""})
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
         run = FaultRun(
             name=name,

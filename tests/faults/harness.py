@@ -82,6 +82,7 @@ class Fleet:
             "PYTHONPYCACHEPREFIX": str(PYCACHE),
             "BAKEPLAN_DATABASE_URL": settings.database_url,
             "BAKEPLAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
             **_prefixed(env or {}),

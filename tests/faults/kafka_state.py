@@ -58,7 +58,7 @@ async def partitions(settings: Settings, topics: Iterable[Topic] = tuple(Topic))
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([str(t) for t in topics])
+        described = await admin.describe_topics([settings.topic(t) for t in topics])
     finally:
         await admin.close()
     return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
@@ -128,8 +128,9 @@ async def _admin(
 
 
 async def committed(settings: Settings, group: str) -> Marks:
-    """The group's committed offsets (partitions it never committed are absent)."""
-    offsets = await _admin(settings, lambda admin: admin.list_consumer_group_offsets(group))
+    """The group's committed offsets (partitions it never committed are absent); `group` is its bakeplan
+    name (`bakeplan.orchestrator`), without the settings' topic prefix."""
+    offsets = await _admin(settings, lambda admin: admin.list_consumer_group_offsets(settings.topic_prefix + group))
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
