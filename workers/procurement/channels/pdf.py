@@ -95,23 +95,21 @@ def _heading(order: PurchaseOrder, width: float) -> list[Flowable]:
     label, value = _style(8, color=MUTED), _style(11, bold=True)
     parties = Table(
         [
-            [_p("Ordered by", label), _p("Supplier", label), _p("Order date", label), _p("Delivery date", label)],
-            [
-                _p(order.tenant_name, value),
-                _p(order.supplier_name, value),
-                _p(_day(order.order_date), value),
-                _p(_day(order.delivery_date), value),
-            ],
+            [_p("Ordered by", label), _p("Supplier", label)],
+            [_p(order.tenant_name, value), _p(order.supplier_name, value)],
+            [_p("Order date", label), _p("Delivery date", label)],
+            [_p(_day(order.order_date), value), _p(_day(order.delivery_date), value)],
         ],
-        colWidths=[width * 0.27, width * 0.27, width * 0.23, width * 0.23],
+        colWidths=[width * 0.5, width * 0.5],
     )
     parties.setStyle(
         TableStyle(
             [
                 ("BACKGROUND", (0, 0), (-1, -1), BAND),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, 0), 6),
-                ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, 0), 7),
+                ("TOPPADDING", (0, 2), (-1, 2), 9),
+                ("BOTTOMPADDING", (0, -1), (-1, -1), 9),
             ]
         )
     )
@@ -149,7 +147,7 @@ def _lines(order: PurchaseOrder, width: float) -> Table:
             _p(money(order.total, order.currency), _style(11, bold=True, right=True)),
         ]
     )
-    table = Table(rows, colWidths=[width * f for f in (0.06, 0.42, 0.16, 0.18, 0.18)], repeatRows=1)
+    table = Table(rows, colWidths=[width * f for f in (0.05, 0.39, 0.16, 0.19, 0.21)], repeatRows=1)
     table.setStyle(
         TableStyle(
             [
