@@ -12,8 +12,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 def free_port() -> int:
@@ -50,7 +49,7 @@ class Inbox:
     received: list[Received] = field(default_factory=list)
     data_commands: int = 0
 
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         self.data_commands += 1
         if self.refusals:
             return self.refusals.pop(0)
@@ -58,16 +57,17 @@ class Inbox:
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         assert isinstance(message, EmailMessage)
         login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
-        self.received.append(
-            Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), message, login, session.ssl is not None)
+        over_tls = session.ssl is not None or (
+            server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
         )
+        self.received.append(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), message, login, over_tls))
         return "250 2.0.0 OK: queued"
 
 
 def password_check(user: str, password: str) -> Any:
-    def authenticate(server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (user.encode(), password.encode())
-        return AuthResult(success=ok, auth_data=data if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
     return authenticate
 

@@ -18,4 +18,4 @@ def docs_verifier() -> Verifier:
     exec(compile(blocks[0], str(DOCS), "exec"), namespace)  # the docs' own code, run as a supplier would
     verifier = namespace["verify_bakeplan_signature"]
     assert callable(verifier)
-    return verifier  # type: ignore[return-value]
+    return verifier

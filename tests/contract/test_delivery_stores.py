@@ -115,7 +115,9 @@ async def test_racing_records_of_one_send_change_the_record_once(deliveries: Del
     results = await asyncio.gather(*(deliveries.record(key, SENT, channel=CHANNEL, at=T0) for _ in range(6)))
     assert sorted(r.changed for r in results) == [False] * 5 + [True]
     stored = await deliveries.find(key)
-    assert stored is not None and stored.sends == 1 and {r.delivery for r in results} == {stored}
+    assert stored is not None
+    assert stored.sends == 1
+    assert {r.delivery for r in results} == {stored}
 
 
 async def test_tenants_orders_and_channels_are_recorded_apart(deliveries: Deliveries) -> None:
@@ -124,8 +126,11 @@ async def test_tenants_orders_and_channels_are_recorded_apart(deliveries: Delive
     drop = CHANNEL.model_copy(update={"target": FileDropTarget(directory="northern-mills")})
     other_channel = DeliveryKey(key.tenant_id, key.po_number, drop.key)
     await deliveries.record(key, SENT, channel=CHANNEL, at=T0)
-    assert await deliveries.find(other_tenant) is None and await deliveries.find(other_channel) is None
+    assert await deliveries.find(other_tenant) is None
+    assert await deliveries.find(other_channel) is None
     recorded = await deliveries.record(other_channel, FAILED, channel=drop, at=T0)
-    assert recorded.changed and recorded.delivery.channel_kind == "file_drop"
+    assert recorded.changed
+    assert recorded.delivery.channel_kind == "file_drop"
     stored = await deliveries.find(key)
-    assert stored is not None and stored.status is DeliveryStatus.SENT
+    assert stored is not None
+    assert stored.status is DeliveryStatus.SENT

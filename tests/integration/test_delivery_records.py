@@ -18,24 +18,29 @@ SENT = SendOutcome(DeliveryStatus.SENT, attempts=1, receipt="250 OK")
 AT = datetime(2026, 11, 28, 6, tzinfo=UTC)
 
 
-class Boom(Exception):
-    pass
+class CallerWriteError(Exception):
+    """The caller's next write in the same transaction failed."""
 
 
 async def test_a_record_in_the_callers_transaction_commits_and_rolls_back_with_it(engine: AsyncEngine) -> None:
     async with private_deliveries_table(engine) as table:
         rolled_back, committed = DeliveryKey("t1", "PO-1", CHANNEL.key), DeliveryKey("t1", "PO-2", CHANNEL.key)
-        with pytest.raises(Boom):
+
+        async def record_then_fail() -> None:
             async with engine.begin() as conn:
                 recorded = await PostgresDeliveries(conn, table=table).record(rolled_back, SENT, channel=CHANNEL, at=AT)
                 assert recorded.changed
-                raise Boom  # the caller's next write failed
+                raise CallerWriteError
+
+        with pytest.raises(CallerWriteError):
+            await record_then_fail()
         async with engine.begin() as conn:
             await PostgresDeliveries(conn, table=table).record(committed, SENT, channel=CHANNEL, at=AT)
         outside = PostgresDeliveries(engine, table=table)
         assert await outside.find(rolled_back) is None
         stored = await outside.find(committed)
-        assert stored is not None and stored.status is DeliveryStatus.SENT
+        assert stored is not None
+        assert stored.status is DeliveryStatus.SENT
         async with engine.connect() as conn:
             assert await conn.scalar(select(func.count()).select_from(table)) == 1
 

@@ -76,7 +76,9 @@ async def test_transient_errors_are_retried_until_one_attempt_succeeds() -> None
         "HTTP 200 OK",
         None,
     )
-    assert len(waits.seconds) == 2 and 0.5 <= waits.seconds[0] <= 1 and 1 <= waits.seconds[1] <= 2
+    assert len(waits.seconds) == 2
+    assert 0.5 <= waits.seconds[0] <= 1
+    assert 1 <= waits.seconds[1] <= 2
 
 
 async def test_after_the_last_attempt_the_outcome_is_send_failed_with_the_last_error() -> None:
@@ -101,7 +103,8 @@ async def test_a_permanent_refusal_fails_at_once_without_waiting() -> None:
         "HTTP 400 Bad Request",
         True,
     )
-    assert len(waits.seconds) == 1 and attempt.results == []
+    assert len(waits.seconds) == 1
+    assert attempt.results == []
 
 
 async def test_an_attempt_that_hangs_times_out_and_is_retried() -> None:

@@ -38,11 +38,14 @@ class Supplier:
     outcomes: list[SendOutcome] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
     gate: asyncio.Event | None = None
-    waiting: int = 0
+    racers: int = 0
+    all_sending: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, order: PurchaseOrder, channel: SupplierChannel) -> SendOutcome:
         if self.gate is not None:
-            self.waiting += 1
+            self.racers -= 1
+            if self.racers == 0:
+                self.all_sending.set()
             await self.gate.wait()
         self.received.append(order.po_number)
         return self.outcomes.pop(0) if self.outcomes else SENT
@@ -60,7 +63,9 @@ class Clock:
 class CrashBeforeRecording(MemoryDeliveries):
     """Deliveries whose process dies after the send, before the record is written."""
 
-    async def record(self, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime) -> Recorded:
+    async def record(
+        self, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime
+    ) -> Recorded:
         raise SystemExit("killed between sending and recording")
 
 
@@ -72,7 +77,8 @@ async def test_an_order_is_sent_once_and_a_second_dispatch_sends_nothing() -> No
     assert supplier.received == [order.po_number]
     assert (first.delivery.status, first.recorded, first.outcome) == (DeliveryStatus.SENT, True, SENT)
     assert (again.delivery, again.recorded, again.outcome) == (first.delivery, False, None)
-    assert first.delivery.sent_at == T0 + timedelta(minutes=1) and first.delivery.receipt == "HTTP 200 OK"
+    assert first.delivery.sent_at == T0 + timedelta(minutes=1)
+    assert first.delivery.receipt == "HTTP 200 OK"
 
 
 async def test_a_failed_send_is_recorded_and_the_next_dispatch_sends_again() -> None:
@@ -104,19 +110,18 @@ async def test_a_crash_between_sending_and_recording_sends_again_on_restart_and_
     assert survived.rows == {}
     restarted = await Dispatcher(survived, supplier.send).dispatch(order, CHANNEL)
     assert supplier.received == [order.po_number, order.po_number]  # at least once: the supplier dedupes
-    assert restarted.recorded and restarted.delivery.sends == 1
+    assert restarted.recorded
+    assert restarted.delivery.sends == 1
     assert list(survived.rows) == [DeliveryKey("mill-lane", order.po_number, CHANNEL.key)]
 
 
 async def test_two_replicas_racing_both_send_but_only_one_records() -> None:
     deliveries, order = MemoryDeliveries(), a_purchase_order()
     gate = asyncio.Event()
-    supplier = Supplier(gate=gate)
+    supplier = Supplier(gate=gate, racers=2)
     replicas = [Dispatcher(deliveries, supplier.send) for _ in range(2)]
     racing = [asyncio.create_task(r.dispatch(order, CHANNEL)) for r in replicas]
-    async with asyncio.timeout(5):
-        while supplier.waiting < 2:  # both looked the order up and are sending
-            await asyncio.sleep(0)
+    await asyncio.wait_for(supplier.all_sending.wait(), timeout=5)  # both looked the order up and are sending
     gate.set()
     results = await asyncio.gather(*racing)
     assert supplier.received == [order.po_number] * 2
@@ -128,11 +133,14 @@ async def test_two_replicas_racing_both_send_but_only_one_records() -> None:
 async def test_orders_and_channels_are_recorded_apart() -> None:
     deliveries, supplier = MemoryDeliveries(), Supplier()
     dispatcher = Dispatcher(deliveries, supplier.send)
-    other_channel = CHANNEL.model_copy(update={"target": WebhookTarget(url="https://new.example/in", signing_key_name="k")})
+    other_channel = CHANNEL.model_copy(
+        update={"target": WebhookTarget(url="https://new.example/in", signing_key_name="k")}
+    )
     for order, channel in [
         (a_purchase_order(po_number="PO-1"), CHANNEL),
         (a_purchase_order(po_number="PO-2"), CHANNEL),
         (a_purchase_order(po_number="PO-1"), other_channel),
     ]:
         assert (await dispatcher.dispatch(order, channel)).recorded
-    assert supplier.received == ["PO-1", "PO-2", "PO-1"] and len(deliveries.rows) == 3
+    assert supplier.received == ["PO-1", "PO-2", "PO-1"]
+    assert len(deliveries.rows) == 3

@@ -70,28 +70,39 @@ async def send_email(
     relay = f"SMTP relay {settings.smtp_host}:{settings.smtp_port}"
     message = compose(order, target, sender=settings.smtp_from, at=at)
     try:
-        refused, reply = await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            use_tls=settings.smtp_security == "tls",
-            start_tls=settings.smtp_security == "starttls",
-            cert_bundle=settings.smtp_ca_file or None,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() or None,
-            timeout=timeout_seconds,
-        )
+        return await _deliver(message, settings, relay, timeout_seconds)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         raise _refusal(max(codes), f"{relay} refused every recipient: {exc.recipients}") from exc
     except aiosmtplib.SMTPResponseException as exc:
         raise _refusal(exc.code, f"{relay} refused: {exc.message}") from exc
-    except aiosmtplib.SMTPNotSupported as exc:
-        raise PermanentSendError(f"{relay}: {exc}; check BAKEPLAN_SMTP_SECURITY") from exc
     except ssl.SSLCertVerificationError as exc:
         raise PermanentSendError(f"{relay}: certificate not trusted ({exc}); set BAKEPLAN_SMTP_CA_FILE") from exc
     except (aiosmtplib.SMTPException, OSError) as exc:  # connection refused, dropped, timed out
         raise TransientSendError(f"{relay} unreachable: {exc!r}") from exc
+
+
+async def _deliver(message: EmailMessage, settings: ChannelSettings, relay: str, timeout_seconds: float) -> str:
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        use_tls=settings.smtp_security == "tls",
+        start_tls=False,  # upgraded below, after checking that the relay offers it
+        cert_bundle=settings.smtp_ca_file or None,
+        timeout=timeout_seconds,
+    )
+    async with client:
+        await client.ehlo()
+        if settings.smtp_security == "starttls":
+            if not client.supports_extension("starttls"):
+                raise PermanentSendError(f"{relay} does not offer STARTTLS; check BAKEPLAN_SMTP_SECURITY")
+            await client.starttls()
+            await client.ehlo()  # the relay's extensions again, now over TLS (AUTH is often offered only then)
+        if settings.smtp_username:
+            if not client.supports_extension("auth"):
+                raise PermanentSendError(f"{relay} offers no AUTH; check BAKEPLAN_SMTP_USERNAME")
+            await client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+        refused, reply = await client.send_message(message)
     if refused:
         worst = max(response.code for response in refused.values())
         raise _refusal(worst, f"{relay} refused some recipients: {refused}")
