@@ -38,7 +38,7 @@ from workers.procurement.channels.documents import message_id
 from workers.procurement.channels.postgres import PostgresDeliveries
 
 pytestmark = pytest.mark.faults
-QUICK = RetryPolicy(attempts=3, base_seconds=0.2, max_seconds=0.4, attempt_timeout_seconds=0.5)
+QUICK = RetryPolicy(attempts=3, base_seconds=0.2, max_seconds=0.4, attempt_timeout_seconds=1.5)
 KEY = "northern-mills-key"
 
 
@@ -128,7 +128,7 @@ async def test_a_relay_down_longer_than_the_retries_fails_the_send_and_a_later_d
 
 async def test_a_webhook_answering_500_then_late_then_200_is_recorded_sent_once(records: Records) -> None:
     order = a_purchase_order()
-    script = [Reply(status=500, body=b"database down"), Reply(status=200, hang_seconds=3), Reply(status=200)]
+    script = [Reply(status=500, body=b"database down"), Reply(status=200, hang_seconds=5), Reply(status=200)]
     with webhook_server(WebhookReceiver(script=script)) as receiver:
         dispatcher = Dispatcher(records.adapter(), webhook_sender().send)
         first = await dispatcher.dispatch(order, webhook(receiver.url))

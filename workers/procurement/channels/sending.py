@@ -11,6 +11,7 @@ the caller, refused loudly (DESIGN.md, invariant 7).
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from workers.procurement.channels.file_drop import drop_file
 from workers.procurement.channels.retry import RetryPolicy
 from workers.procurement.channels.settings import ChannelSettings
 from workers.procurement.channels.smtp import send_email
-from workers.procurement.channels.webhook import post_webhook
+from workers.procurement.channels.webhook import post_webhook, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Sender:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._clock = clock
+        self._tls: ssl.SSLContext | None = None
 
     @property
     def policy(self) -> RetryPolicy:
@@ -128,7 +130,10 @@ class Sender:
         if isinstance(target, EmailTarget):
             return await send_email(order, target, self._settings, at=self._clock(), timeout_seconds=timeout)
         if isinstance(target, WebhookTarget):
-            return await post_webhook(order, target, self._settings, at=self._clock(), timeout_seconds=timeout)
+            self._tls = self._tls or tls_context()
+            return await post_webhook(
+                order, target, self._settings, at=self._clock(), timeout_seconds=timeout, tls=self._tls
+            )
         if isinstance(target, FileDropTarget):
             return await drop_file(order, target, self._settings)
         assert_never(target)

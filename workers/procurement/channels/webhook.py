@@ -6,6 +6,7 @@ a timed-out request may have arrived, which is why the key is there. Any other s
 a redirect is not followed, the channel's URL needs fixing) is permanent.
 """
 
+import ssl
 from datetime import datetime
 
 import httpx
@@ -38,8 +39,19 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.strip().isdigit() else None
 
 
+def tls_context() -> ssl.SSLContext:
+    """The CA bundle httpx trusts, loaded once per sender: loading it takes a good part of an attempt."""
+    return httpx.create_ssl_context()
+
+
 async def post_webhook(
-    order: PurchaseOrder, target: WebhookTarget, settings: ChannelSettings, *, at: datetime, timeout_seconds: float
+    order: PurchaseOrder,
+    target: WebhookTarget,
+    settings: ChannelSettings,
+    *,
+    at: datetime,
+    timeout_seconds: float,
+    tls: ssl.SSLContext,
 ) -> str:
     """Post one attempt; "HTTP <status>" as the receipt. Raises TransientSendError or PermanentSendError."""
     keys = signing_keys(target, settings)
@@ -51,7 +63,7 @@ async def post_webhook(
         SIGNATURE_HEADER: signature_header(keys, int(at.timestamp()), body),
     }
     try:
-        async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=tls) as client:
             response = await client.post(target.url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
         raise TransientSendError(f"webhook {target.url} timed out after {timeout_seconds} s ({exc!r})") from exc
