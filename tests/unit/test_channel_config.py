@@ -1,6 +1,8 @@
 """Supplier channels as master data: validated, keyed by their target, with no secret in them; the
 secrets come from the environment; an order is never sent on another tenant's or supplier's channel."""
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -33,6 +35,7 @@ def test_a_channel_reads_from_its_master_data_json() -> None:
         ' "url": "https://api.valley-dairy.example/orders", "signing_key_name": "valley-dairy"}}'
     )
     parsed = SupplierChannel.model_validate_json(stored)
+    assert SupplierChannel.model_validate(json.loads(stored), strict=False) == parsed  # as read from JSONB
     assert parsed.kind == "webhook"
     assert isinstance(parsed.target, WebhookTarget)
     assert parsed.describe() == "webhook https://api.valley-dairy.example/orders"
@@ -79,6 +82,12 @@ def test_secrets_come_from_the_environment_and_are_never_printed(monkeypatch: py
     assert "hunter2" not in repr(settings)
     assert "k-new" not in repr(settings)
     assert settings.retry_policy == RetryPolicy(attempts=7, base_seconds=2.0, max_seconds=60.0)
+
+
+@pytest.mark.parametrize("sender", ["Orders <orders@mill-lane.example>", "orders", "a@b@c"])
+def test_the_smtp_sender_is_a_bare_address(sender: str) -> None:
+    with pytest.raises(ValidationError, match="smtp_from"):
+        ChannelSettings(smtp_from=sender)
 
 
 def test_a_missing_signing_key_is_a_permanent_error_naming_the_setting() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from lab.purchase_orders import SAMPLE_LINES, a_purchase_order
+from workers.procurement.channels.config import EmailTarget
 from workers.procurement.channels.documents import (
     CSV_COLUMNS,
     file_stem,
@@ -23,6 +24,7 @@ from workers.procurement.channels.documents import (
     safe_token,
 )
 from workers.procurement.channels.pdf import render_pdf
+from workers.procurement.channels.smtp import compose
 
 pytestmark = pytest.mark.unit
 
@@ -107,6 +109,13 @@ def test_a_long_order_flows_onto_more_pages_with_the_header_repeated() -> None:
     assert "Total CHF 2,287.50" in texts[-1]
 
 
+def test_names_from_master_data_cannot_inject_mail_headers() -> None:
+    order = a_purchase_order(tenant_name="Mill Lane\r\nBcc: everyone@example.org")
+    message = compose(order, EmailTarget(to=("o@n.example",)), sender="orders@mill-lane.example", at=order.released_at)
+    assert message["Bcc"] is None
+    assert str(message["From"]) == '"Mill Lane Bcc: everyone@example.org" <orders@mill-lane.example>'
+
+
 def test_the_json_body_is_the_purchase_order() -> None:
     order = a_purchase_order()
     assert type(order).model_validate_json(render_json(order)) == order
@@ -121,6 +130,7 @@ def test_names_derived_from_the_po_number() -> None:
     assert file_stem(odd).startswith("PO_7_Nord__-")
     assert "/" not in file_stem(odd)
     assert idempotency_key(odd) == "PO%207/Nord%20%C3%BC"
+    assert not file_stem(a_purchase_order(po_number=".profile")).startswith(".")  # never a hidden file
 
 
 @given(st.text(min_size=1, max_size=64), st.text(min_size=1, max_size=64))

@@ -82,9 +82,11 @@ def render_json(order: PurchaseOrder) -> bytes:
 
 
 def safe_token(value: str) -> str:
-    """`value` with only letters, digits, dot, dash and underscore; when anything else had to be replaced,
-    a digest of the original follows, so two different values never share a token."""
+    """`value` with only letters, digits, dot, dash and underscore, not starting with a dot; when anything
+    had to be replaced, a digest of the original follows, so two different values never share a token."""
     token = _TOKEN_UNSAFE.sub("_", value)
+    if token.startswith("."):  # a hidden file, which a collector skips
+        token = f"_{token[1:]}"
     if token == value:
         return token
     return f"{token}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"

@@ -24,7 +24,11 @@ class ChannelSettings(BaseSettings):
     smtp_ca_file: str = Field(default="", description="CA bundle to trust for the relay; empty: the system's.")
     smtp_username: str = Field(default="", description="Log in with this user; empty: no AUTH.")
     smtp_password: SecretStr = Field(default=SecretStr(""))
-    smtp_from: str = Field(default="", description="The sender address, e.g. orders@bakery.example.")
+    smtp_from: str = Field(
+        default="",
+        pattern=r"^$|^[^@\s<>,;\"]+@[^@\s<>,;\"]+$",
+        description="The bare sender address, e.g. orders@bakery.example (the From shows the bakery's name).",
+    )
     webhook_signing_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='JSON object: key name → HMAC-SHA256 key, e.g. {"northern-mills": "…"}.',

@@ -22,15 +22,21 @@ from workers.procurement.channels.pdf import money, quantity, render_pdf
 from workers.procurement.channels.settings import ChannelSettings
 
 
+def _one_line(text: str) -> str:
+    """A name from master data, fit for a header: no line breaks (they would inject headers)."""
+    return " ".join(text.split())
+
+
 def compose(order: PurchaseOrder, target: EmailTarget, *, sender: str, at: datetime) -> EmailMessage:
     """The message: a plain-text summary, the PO as `<PO>.pdf` and `<PO>.csv`."""
     message = EmailMessage()
-    message["From"] = formataddr((order.tenant_name, sender))
+    message["From"] = formataddr((_one_line(order.tenant_name), sender))
     message["To"] = ", ".join(target.to)
     if target.cc:
         message["Cc"] = ", ".join(target.cc)
     message["Subject"] = (
-        f"Purchase order {order.po_number} from {order.tenant_name}, delivery {order.delivery_date.isoformat()}"
+        f"Purchase order {_one_line(order.po_number)} from {_one_line(order.tenant_name)}, "
+        f"delivery {order.delivery_date.isoformat()}"
     )
     message["Message-ID"] = message_id(order, sender.rpartition("@")[2])
     message["Date"] = format_datetime(at)
