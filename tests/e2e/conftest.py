@@ -2,9 +2,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.db import create_engine
+from infra.messaging.admin import ensure_topics
+from infra.messaging.producer import create_producer
+from infra.messaging.tables import outbox_table
 from infra.settings import Settings
 from tests.e2e.processes import Processes
 
@@ -37,3 +42,24 @@ async def engine(db_settings: Settings) -> AsyncIterator[AsyncEngine]:
 def tenant_prefix() -> str:
     """Tenants of one test never collide with another test's (or another run's)."""
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
+    schema = f"relay_{uuid.uuid4().hex[:10]}"
+    table = outbox_table(MetaData(), schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(table.metadata.create_all)
+    yield table
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(settings)
+    producer = create_producer(settings)
+    await producer.start()
+    yield producer
+    await producer.stop()

@@ -3,46 +3,21 @@ components' relays never see it)."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, Table, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
-from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode
-from infra.messaging.producer import create_producer
-from infra.messaging.tables import outbox_table
 from infra.settings import Settings
 from tests.e2e.support import eventually, read_topic
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
-    schema = f"relay_{uuid.uuid4().hex[:10]}"
-    table = outbox_table(MetaData(), schema)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(table.metadata.create_all)
-    yield table
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
-@pytest.fixture
-async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    await ensure_topics(settings)
-    producer = create_producer(settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def _message(tenant: str) -> outbox_store.Outgoing:
