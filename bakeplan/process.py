@@ -32,6 +32,14 @@ ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procure
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """One topic a role consumes, in consumer group `bakeplan.{consumer}`."""
+
+    topic: Topic
+    consumer: str
+
+
 @dataclass
 class Process:
     """The parts every role has; a composition root adds its subscriptions and background loops."""
@@ -41,6 +49,8 @@ class Process:
     outbox: Table
     """The role's own outbox, which its relay publishes."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    """What `subscribe` registered, in order: the contract document's receive operations."""
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -77,6 +87,7 @@ class Process:
 
     def subscribe(self, topic: Topic, consumer: str, handler: Callable[[Message], Coroutine[Any, Any, None]]) -> None:
         """Consume `topic` in consumer group `consumer` with the shared delivery policy."""
+        self.subscriptions.append(Subscription(topic, consumer))
         subscribe(
             self.broker,
             self.producer,

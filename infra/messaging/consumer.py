@@ -30,6 +30,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from contracts import headers as h
 from contracts.envelope import Message
 from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
 from contracts.topics import Topic
@@ -78,14 +79,14 @@ async def park(
     raw = _record(record)
     headers = [
         *list(raw.headers or ()),
-        ("dlq.reason", reason[:2000].encode()),
-        ("dlq.exception", type(error).__name__.encode()),
-        ("dlq.attempts", str(attempts).encode()),
-        ("dlq.consumer", consumer.encode()),
-        ("dlq.source.topic", raw.topic.encode()),
-        ("dlq.source.partition", str(raw.partition).encode()),
-        ("dlq.source.offset", str(raw.offset).encode()),
-        ("dlq.parked_at", datetime.now(UTC).isoformat().encode()),
+        (h.DLQ_REASON, reason[:2000].encode()),
+        (h.DLQ_EXCEPTION, type(error).__name__.encode()),
+        (h.DLQ_ATTEMPTS, str(attempts).encode()),
+        (h.DLQ_CONSUMER, consumer.encode()),
+        (h.DLQ_SOURCE_TOPIC, raw.topic.encode()),
+        (h.DLQ_SOURCE_PARTITION, str(raw.partition).encode()),
+        (h.DLQ_SOURCE_OFFSET, str(raw.offset).encode()),
+        (h.DLQ_PARKED_AT, datetime.now(UTC).isoformat().encode()),
     ]
     # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
     for attempt in itertools.count(1):
