@@ -17,6 +17,7 @@ from sqlalchemy import Table
 
 from contracts.envelope import Message
 from contracts.topics import Topic
+from infra import logs
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
@@ -58,8 +59,12 @@ class Process:
         # which the consumer retries as unavailable (the pool discards the invalidated connection)
         self.engine = create_engine(settings, pre_ping=False)
         self.producer = create_producer(settings)
+        # FastStream logs its per-message lines at `log_level`: DEBUG, through the process's handler
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap, client_id=f"bakeplan-{self.role}", log_level=logging.WARNING
+            settings.kafka_bootstrap,
+            client_id=f"bakeplan-{self.role}",
+            logger=logs.faststream_logger(),
+            log_level=logging.DEBUG,
         )
         self.policy = DeliveryPolicy(
             settings.max_delivery_attempts,
@@ -106,8 +111,7 @@ class Process:
         try:
             await self.broker.start()
             tasks = [asyncio.create_task(job()) for job in self.background]
-            log.info("bakeplan %s ready", self.role)
-            print(f"bakeplan {self.role} ready", flush=True)
+            log.info("bakeplan %s ready", self.role)  # supervisors and tests wait for this line
             await stop.wait()
         finally:
             await self.broker.stop()
@@ -131,9 +135,7 @@ def create_app(settings: Settings, role: Role) -> Process:
 
 def serve(settings: Settings, role: Role) -> None:
     """Run one role until SIGTERM or SIGINT."""
-    logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "faststream"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    logs.configure(level=settings.log_level, fmt=settings.log_format or "json", role=role)
 
     async def main() -> None:
         stop = asyncio.Event()

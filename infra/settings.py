@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     )
     metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
     log_level: str = Field(default="INFO")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Log lines as JSON objects or as text; unset: json for `serve`, text for interactive commands.",
+    )
 
     @property
     def asyncpg_dsn(self) -> str:

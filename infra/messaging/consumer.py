@@ -34,6 +34,7 @@ from contracts import headers as h
 from contracts.envelope import Message
 from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
 from contracts.topics import Topic
+from infra import logs
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.codec import decode
 from infra.metrics import Metrics
@@ -242,14 +243,32 @@ def subscribe(
             await park(producer, record, consumer=consumer, reason=rejected, error=error, attempts=1)
             return "dead_lettered"
         attempt = retries.attempt(raw)
-        context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
+        with logs.message_context(
+            tenant_id=message.tenant_id,
+            saga_id=message.saga_id,
+            event_id=message.event_id,
+            event_type=message.event_type,
+            trace_id=message.correlation_id,
+        ):
+            return await handle(record, raw, message, attempt)
+
+    async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
+        context = {"consumer": consumer}
         try:
             await handler(message)
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
             delay = retries.pause(record.consumer, raw, exc.retry_after)
             level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
-            log.log(level, "%s deferred %s (retried every %.2f s): %s", consumer, message.event_type, delay, exc)
+            log.log(
+                level,
+                "%s deferred %s (retried every %.2f s): %s",
+                consumer,
+                message.event_type,
+                delay,
+                exc,
+                extra=context,
+            )
             return "deferred"
         except PermanentError as exc:
             retries.forget(raw)
