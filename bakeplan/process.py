@@ -111,7 +111,7 @@ class Process:
         try:
             await self.broker.start()
             tasks = [asyncio.create_task(job()) for job in self.background]
-            log.info("bakeplan %s ready", self.role)  # supervisors and tests wait for this line
+            logs.announce(log, "bakeplan %s ready", self.role)  # supervisors and tests wait for this line
             await stop.wait()
         finally:
             await self.broker.stop()

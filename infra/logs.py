@@ -136,6 +136,23 @@ def configure(*, level: str, fmt: LogFormat, role: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "faststream"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # FastStream gives its "faststream" logger a handler of its own and stops propagation: undo that, so
+    # its lines (and the broker's, on "faststream.kafka") reach this handler in this format
+    framework = logging.getLogger("faststream")
+    for own in list(framework.handlers):
+        framework.removeHandler(own)
+    framework.propagate = True
+    faststream_logger().setLevel(logging.NOTSET)
+
+
+def announce(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log `message` at INFO even when the configured level is higher: a line that supervisors, tests
+    and people wait for (a process is ready), which a quiet level must not hide."""
+    record = logger.makeRecord(logger.name, logging.INFO, "(announce)", 0, message, args, None)
+    handlers: list[logging.Handler | None] = [*logging.getLogger().handlers] or [logging.lastResort]
+    for handler in handlers:
+        if handler is not None:
+            handler.handle(record)
 
 
 def faststream_logger() -> logging.Logger:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+import faststream.kafka  # noqa: F401 - gives the "faststream" logger its own handler, as in a serve process
 import pytest
 
 from infra import logs
@@ -113,8 +114,12 @@ def test_other_client_errors_and_bakeplans_own_lines_stay() -> None:
 def root_restored() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in ("aiokafka", "faststream")}
+    levels = {name: logging.getLogger(name).level for name in ("aiokafka", "faststream", "faststream.kafka")}
+    framework = logging.getLogger("faststream")
+    own, propagate = list(framework.handlers), framework.propagate
     yield
+    framework.handlers[:] = own
+    framework.propagate = propagate
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, old in levels.items():
@@ -166,3 +171,14 @@ def test_configuring_twice_leaves_one_handler() -> None:
 
     (handler,) = logging.getLogger().handlers
     assert isinstance(handler.formatter, TextFormatter)
+
+
+@pytest.mark.usefixtures("root_restored")
+def test_ready_is_announced_even_when_the_level_hides_info() -> None:
+    stream = _captured("json", "WARNING")
+
+    logging.getLogger("bakeplan.process").info("hidden")
+    logs.announce(logging.getLogger("bakeplan.process"), "bakeplan %s ready", "forecasting")
+
+    (line,) = [one_json_object(text) for text in stream.getvalue().splitlines()]
+    assert (line["message"], line["level"], line["role"]) == ("bakeplan forecasting ready", "INFO", "forecasting")
