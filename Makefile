@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test faults check static lint typecheck imports unit stack-up stack-down
+.PHONY: install demo test faults check static lint typecheck imports unit contract stack-up stack-down
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -12,9 +12,9 @@ install:
 demo: install
 	$(UV) run bakeplan demo
 
-## The house checks (ruff, mypy --strict, import-linter), then every test tier on the real local Kafka
-## and Postgres (started here if not running). CI runs this.
-test: install static
+## The house checks (ruff, mypy --strict, import-linter), the contract documents, then every test tier
+## on the real local Kafka and Postgres (started here if not running). CI runs this.
+test: install static contract
 	$(UV) run bakeplan stack up
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
@@ -44,6 +44,15 @@ imports:
 
 unit:
 	$(UV) run pytest -m unit -q
+
+## The Kafka contract (docs/contract.md): docs/asyncapi.json through the AsyncAPI parser, every golden
+## message against its JSON Schema. `uv run bakeplan contract write` regenerates them.
+contract: tools/asyncapi/node_modules/.package-lock.json
+	node tools/asyncapi/validate.mjs docs/asyncapi.json --schemas docs/schemas --golden tests/golden
+
+# npm writes node_modules/.package-lock.json on install: reinstall only when the lock file changed
+tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package-lock.json tools/asyncapi/package.json
+	npm ci --prefix tools/asyncapi --silent
 
 stack-up: install
 	$(UV) run bakeplan stack up

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 
 from contracts.envelope import Message
 from contracts.topics import Topic
+from infra import logs
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
@@ -32,6 +33,14 @@ ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procure
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """One topic a role consumes, in consumer group `bakeplan.{consumer}`."""
+
+    topic: Topic
+    consumer: str
+
+
 @dataclass
 class Process:
     """The parts every role has; a composition root adds its subscriptions and background loops."""
@@ -41,6 +50,8 @@ class Process:
     outbox: Table
     """The role's own outbox, which its relay publishes."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    """What `subscribe` registered, in order: the contract document's receive operations."""
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -48,8 +59,12 @@ class Process:
         # which the consumer retries as unavailable (the pool discards the invalidated connection)
         self.engine = create_engine(settings, pre_ping=False)
         self.producer = create_producer(settings)
+        # FastStream logs its per-message lines at `log_level`: DEBUG, through the process's handler
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap, client_id=f"bakeplan-{self.role}", log_level=logging.WARNING
+            settings.kafka_bootstrap,
+            client_id=f"bakeplan-{self.role}",
+            logger=logs.faststream_logger(),
+            log_level=logging.DEBUG,
         )
         self.policy = DeliveryPolicy(
             settings.max_delivery_attempts,
@@ -78,6 +93,7 @@ class Process:
 
     def subscribe(self, topic: Topic, consumer: str, handler: Callable[[Message], Coroutine[Any, Any, None]]) -> None:
         """Consume `topic` in consumer group `consumer` with the shared delivery policy."""
+        self.subscriptions.append(Subscription(topic, consumer))
         subscribe(
             self.broker,
             self.producer,
@@ -98,8 +114,7 @@ class Process:
         try:
             await self.broker.start()
             tasks = [asyncio.create_task(job()) for job in self.background]
-            log.info("bakeplan %s ready", self.role)
-            print(f"bakeplan {self.role} ready", flush=True)
+            logs.announce(log, "bakeplan %s ready", self.role)  # supervisors and tests wait for this line
             await stop.wait()
         finally:
             await self.broker.stop()
@@ -123,9 +138,7 @@ def create_app(settings: Settings, role: Role) -> Process:
 
 def serve(settings: Settings, role: Role) -> None:
     """Run one role until SIGTERM or SIGINT."""
-    logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "faststream"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    logs.configure(level=settings.log_level, fmt=settings.log_format or "json", role=role)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -3,11 +3,12 @@ exits as `bakeplan.supervision` decides, and stops them all on SIGTERM or SIGINT
 """
 
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -20,9 +21,12 @@ STOP_GRACE_SECONDS = 30.0
 Spawn = Callable[[str], subprocess.Popen[bytes]]
 
 
-def spawn_role(role: str) -> subprocess.Popen[bytes]:
-    """`bakeplan serve --role ROLE` as a child process sharing this one's stdout and stderr."""
-    return subprocess.Popen([sys.executable, "-m", "bakeplan", "serve", "--role", role])
+def spawn_role(role: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`bakeplan serve --role ROLE` as a child process sharing this one's stdout and stderr (and its
+    environment, updated with `env`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bakeplan", "serve", "--role", role], env={**os.environ, **env} if env else None
+    )
 
 
 @dataclass

@@ -17,14 +17,19 @@ class Message(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
-    event_id: UUID
-    event_type: str
-    schema_version: int = Field(default=1, ge=1)
-    tenant_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    saga_id: UUID | None = None
-    causation_id: UUID | None = None
-    correlation_id: UUID | None = None
-    occurred_at: AwareDatetime
+    event_id: UUID = Field(description="unique per message; a consumer handles one id once, so a re-send is harmless")
+    event_type: str = Field(description="which message this is; selects the schema")
+    schema_version: int = Field(default=1, ge=1, description="the version of `event_type`'s schema the body follows")
+    tenant_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the bakery (tenant) the message is about; also the Kafka record key",
+    )
+    saga_id: UUID | None = Field(default=None, description="the saga it belongs to; null on messages that start work")
+    causation_id: UUID | None = Field(default=None, description="the `event_id` of the message that caused this one")
+    correlation_id: UUID | None = Field(default=None, description="groups one saga's messages (its saga id)")
+    occurred_at: AwareDatetime = Field(description="when it happened, ISO 8601 with the UTC offset")
 
     @model_validator(mode="after")
     def _is_the_current_version(self) -> Self:

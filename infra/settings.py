@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         "share one Kafka cluster without seeing each other's messages.",
     )
     log_level: str = Field(default="INFO")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Log lines as JSON objects or as text; unset: json for `serve`, text for interactive commands.",
+    )
 
     def topic(self, topic: Topic | str) -> str:
         """The Kafka name of one of bakeplan's topics (`contracts.topics.Topic`) in this installation."""

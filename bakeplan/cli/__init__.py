@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from bakeplan.cli import audit, database, dead_letters, demo, feeds, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli import (
+    audit,
+    contract,
+    database,
+    dead_letters,
+    demo,
+    feeds,
+    offline,
+    runs,
+    schedules,
+    seeding,
+    serving,
+    stack,
+)
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
 
@@ -41,6 +54,7 @@ def build_app() -> typer.Typer:
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
     demo.register(app)  # demo
+    contract.register(app)  # group: contract
     return app
 
 

@@ -1,6 +1,6 @@
 """`bakeplan serve`: the orchestrator and the workers, one role per OS process, supervised."""
 
-import logging
+import os
 import subprocess
 from typing import Annotated
 
@@ -9,11 +9,15 @@ import typer
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import fail
 from bakeplan.supervisor import spawn_role
+from infra import logs
 
 
 def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
-    """One `bakeplan serve --role ROLE` child process per entry of `roles` (repeat a role for replicas)."""
-    return [spawn_role(role) for role in roles]
+    """One `bakeplan serve --role ROLE` child process per entry of `roles` (repeat a role for replicas),
+    for an interactive command such as `bakeplan demo`: the children log text unless
+    BAKEPLAN_LOG_FORMAT says otherwise."""
+    env = {"BAKEPLAN_LOG_FORMAT": os.environ.get("BAKEPLAN_LOG_FORMAT") or "text"}
+    return [spawn_role(role, env) for role in roles]
 
 
 def serve(
@@ -35,7 +39,7 @@ def serve(
             fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
         serve_role(settings, role)
         return
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor %(levelname)s: %(message)s")
+    logs.configure(level=settings.log_level, fmt=settings.log_format or "json", role="supervisor")
     try:
         policy = RestartPolicy(
             backoff_seconds=settings.supervise_backoff_seconds,

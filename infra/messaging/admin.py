@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 1024 * 1024  # Kafka's default limit, kept on purpose: snapshots must fit it compressed
 
 
-def _configs(topic: Topic) -> dict[str, str]:
+def topic_configs(topic: Topic) -> dict[str, str]:
+    """The configuration bakeplan creates `topic` with (the contract document states it too)."""
     configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
     if topic is Topic.DEAD_LETTER:
         configs["retention.ms"] = "-1"  # parked messages wait for a fix and `bakeplan dlq replay`; never expire
@@ -31,7 +32,7 @@ async def ensure_topics(settings: Settings) -> None:
                 name=settings.topic(topic),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs=_configs(topic),
+                topic_configs=topic_configs(topic),
             )
             for topic in Topic
             if settings.topic(topic) not in existing

@@ -31,9 +31,11 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from contracts import headers as h
 from contracts.envelope import Message
 from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
 from contracts.topics import Topic
+from infra import logs
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.codec import decode
 from infra.metrics import Metrics
@@ -81,14 +83,14 @@ async def park(
     raw = _record(record)
     headers = [
         *list(raw.headers or ()),
-        ("dlq.reason", reason[:2000].encode()),
-        ("dlq.exception", type(error).__name__.encode()),
-        ("dlq.attempts", str(attempts).encode()),
-        ("dlq.consumer", consumer.encode()),
-        ("dlq.source.topic", raw.topic.encode()),
-        ("dlq.source.partition", str(raw.partition).encode()),
-        ("dlq.source.offset", str(raw.offset).encode()),
-        ("dlq.parked_at", datetime.now(UTC).isoformat().encode()),
+        (h.DLQ_REASON, reason[:2000].encode()),
+        (h.DLQ_EXCEPTION, type(error).__name__.encode()),
+        (h.DLQ_ATTEMPTS, str(attempts).encode()),
+        (h.DLQ_CONSUMER, consumer.encode()),
+        (h.DLQ_SOURCE_TOPIC, raw.topic.encode()),
+        (h.DLQ_SOURCE_PARTITION, str(raw.partition).encode()),
+        (h.DLQ_SOURCE_OFFSET, str(raw.offset).encode()),
+        (h.DLQ_PARKED_AT, datetime.now(UTC).isoformat().encode()),
     ]
     # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
     for attempt in itertools.count(1):
@@ -248,14 +250,32 @@ def subscribe(
             await park_here(record, reason=rejected, error=error, attempts=1)
             return "dead_lettered"
         attempt = retries.attempt(raw)
-        context = {"tenant_id": message.tenant_id, "saga_id": str(message.saga_id), "event_id": str(message.event_id)}
+        with logs.message_context(
+            tenant_id=message.tenant_id,
+            saga_id=message.saga_id,
+            event_id=message.event_id,
+            event_type=message.event_type,
+            trace_id=message.correlation_id,
+        ):
+            return await handle(record, raw, message, attempt)
+
+    async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
+        context = {"consumer": consumer}
         try:
             await handler(message)
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
             delay = retries.pause(record.consumer, raw, exc.retry_after)
             level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
-            log.log(level, "%s deferred %s (retried every %.2f s): %s", consumer, message.event_type, delay, exc)
+            log.log(
+                level,
+                "%s deferred %s (retried every %.2f s): %s",
+                consumer,
+                message.event_type,
+                delay,
+                exc,
+                extra=context,
+            )
             return "deferred"
         except PermanentError as exc:
             retries.forget(raw)

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import orjson
 
+from contracts import headers as h
 from contracts.errors import BakeplanError
+from contracts.headers import DLQ_PREFIX
+from contracts.headers import REPLAYED_FROM as REPLAYED_FROM  # re-exported: dead-letter code reads it here
 from contracts.topics import Topic
-
-DLQ_PREFIX = "dlq."
-REPLAYED_FROM = "dlq.replayed_from"
 
 RecordId = tuple[int, int]
 """Where a record sits on the dead-letter topic: (partition, offset)."""
@@ -190,18 +190,18 @@ def parse_parked(
     return ParkedMessage(
         dlt_partition=partition,
         dlt_offset=offset,
-        parked_at=parse_parked_at(_last_header(headers, "dlq.parked_at"), timestamp_ms),
+        parked_at=parse_parked_at(_last_header(headers, h.DLQ_PARKED_AT), timestamp_ms),
         key=key,
         value=value,
         headers=tuple(headers),
-        consumer=_last_header(headers, "dlq.consumer") or "",
-        source_topic=_last_header(headers, "dlq.source.topic") or "",
-        source_partition=_int_or_none(_last_header(headers, "dlq.source.partition")),
-        source_offset=_int_or_none(_last_header(headers, "dlq.source.offset")),
-        attempts=_int_or_none(_last_header(headers, "dlq.attempts")),
-        exception=_last_header(headers, "dlq.exception") or "",
-        reason=_last_header(headers, "dlq.reason") or "",
-        event_type=_last_header(headers, "event_type") or body_event_type,
+        consumer=_last_header(headers, h.DLQ_CONSUMER) or "",
+        source_topic=_last_header(headers, h.DLQ_SOURCE_TOPIC) or "",
+        source_partition=_int_or_none(_last_header(headers, h.DLQ_SOURCE_PARTITION)),
+        source_offset=_int_or_none(_last_header(headers, h.DLQ_SOURCE_OFFSET)),
+        attempts=_int_or_none(_last_header(headers, h.DLQ_ATTEMPTS)),
+        exception=_last_header(headers, h.DLQ_EXCEPTION) or "",
+        reason=_last_header(headers, h.DLQ_REASON) or "",
+        event_type=_last_header(headers, h.EVENT_TYPE) or body_event_type,
         event_id=event_id,
         replayed_from=_last_header(headers, REPLAYED_FROM),
         digest=record_digest(timestamp_ms=timestamp_ms, key=key, value=value, headers=headers),

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
+from contracts.headers import EVENT_TYPE
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.codec import encode
@@ -168,7 +169,7 @@ class OutboxRelay:
                     self._topic_prefix + row.topic,
                     value=row.payload,
                     key=row.message_key.encode(),
-                    headers=[("event_type", row.event_type.encode())],
+                    headers=[(EVENT_TYPE, row.event_type.encode())],
                 )
                 for row in rows
             ]

@@ -85,8 +85,8 @@ async def test_a_child_killed_with_sigkill_is_restarted_and_plans_again(
     async def serving_again() -> int | None:
         assert parent.poll() is None, log.read_text()[-3000:]
         restarted = pids(log, "forecasting-1")[1:]
-        # the line each child prints (its log line says the same after a timestamp)
-        ready = re.findall(r"^bakeplan forecasting ready$", log.read_text(), re.M)
+        # the line each child logs once it consumes (a JSON object: `serve` logs JSON unless told otherwise)
+        ready = re.findall(r'"message":"bakeplan forecasting ready"', log.read_text())
         return restarted[0] if restarted and len(ready) == 2 else None
 
     successor = await eventually(serving_again, timeout_s=60, what="a new forecasting child ready")
