@@ -3,17 +3,18 @@
 completes, and no more sagas than the limit are ever in flight, so waiting in line never counts
 against a step deadline (issue 6: the 1,000-tenant burst compensated 28 % of its plans without it)."""
 
+import time
 from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
 from orchestrator.tables import sagas
-from tests.e2e.support import TODAY, eventually
+from tests.e2e.support import TODAY
+from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
 from tests.faults.load import KafkaWriter
-from tests.faults.verdict import Verdict
-from tests.faults.waits import TERMINAL, saga_statuses
+from tests.faults.waits import saga_statuses
 
 pytestmark = pytest.mark.faults
 
@@ -35,15 +36,15 @@ async def test_a_burst_beyond_the_limit_waits_in_kafka_and_every_plan_completes(
     await run.seed_tenants(TENANTS)
     fleet = run.fleet(workers_per_role=1, MAX_RUNNING_SAGAS=str(LIMIT))
     await run.start(fleet)
+    scope = await run.scope()
 
     async with KafkaWriter(run.settings) as kafka:  # every trigger at once, milliseconds apart
-        await kafka.triggers([(tenant, TODAY) for tenant in run.tenants])
+        triggers = await kafka.triggers([(tenant, TODAY) for tenant in run.tenants])
+    sent_at = time.monotonic()
 
-    async def all_done() -> dict[str, int] | None:
-        statuses = await saga_statuses(run.engine, run.tenants)
-        return dict(statuses) if sum(n for s, n in statuses.items() if s in TERMINAL) == TENANTS else None
-
-    statuses = await eventually(all_done, timeout_s=180, what="every plan of the burst to finish")
+    # the suite's checks: every trigger a saga, none lost, no duplicate effect, nothing parked
+    verdict = await verify(scope, triggers, last_fault_at=sent_at, terminal_bound_s=180.0)
+    statuses = dict(await saga_statuses(run.engine, run.tenants))
     async with run.engine.connect() as conn:
         spans = [
             (r.created_at, r.updated_at)
@@ -52,9 +53,10 @@ async def test_a_burst_beyond_the_limit_waits_in_kafka_and_every_plan_completes(
             )
         ]
     orchestrator_log = fleet.log_text("orchestrator-1")
-    run.report(Verdict(), statuses=statuses, most_at_once=most_at_once(spans))
+    run.report(verdict, statuses=statuses, most_at_once=most_at_once(spans))
 
     assert statuses == {"COMPLETED": TENANTS}
     assert most_at_once(spans) <= LIMIT
     assert "deferred planning.requested" in orchestrator_log, "the limit was reached and triggers waited"
     assert "parked" not in orchestrator_log
+    verdict.assert_clean()
