@@ -48,6 +48,12 @@ def named(name: str | None, item_id: str) -> str:
     return name if name else item_id
 
 
+def tenant_label(tenant_id: str, name: str | None) -> str:
+    """`Mill Lane Bakery (demo-001)`: the name people know and the id commands take; the id alone for
+    a tenant without a name (or removed since)."""
+    return f"{name} ({tenant_id})" if name and name != tenant_id else tenant_id
+
+
 def purchase_text(line: Mapping[str, Any]) -> str:
     """One purchase line in words, from a row with the read model's fields (`quantity`, `unit`,
     `ingredient_name`, `ingredient_id`, `supplier_name`, `supplier_id`, `unit_price`, `currency`):

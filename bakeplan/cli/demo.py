@@ -16,11 +16,12 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli import run_views
+from bakeplan.cli.amounts import tenant_label
 from bakeplan.cli.context import with_db
 from bakeplan.cli.database import db_upgrade
 from bakeplan.cli.plan_digest import screen
 from bakeplan.cli.plan_tables import COMPACT
-from bakeplan.cli.runs import start_plan, tenant_label, timeline_table, wait_terminal
+from bakeplan.cli.runs import start_plan, timeline_table, wait_terminal
 from bakeplan.cli.seeding import seed
 from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up

@@ -13,6 +13,7 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli import run_views
+from bakeplan.cli.amounts import tenant_label
 from bakeplan.cli.context import load_settings, with_db
 from bakeplan.cli.plan_tables import batch_table, folding_table, purchase_table
 from bakeplan.cli.tenant_views import tenant_today, unknown_tenant
@@ -190,11 +191,6 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
     if found["reason"]:
         console.print(Text(f"reason: {found['reason']}"))
     console.print(timeline_table(found))
-
-
-def tenant_label(tenant_id: str, name: str | None) -> str:
-    """`Mill Lane Bakery (demo-001)`; the id alone for a tenant removed since."""
-    return f"{name} ({tenant_id})" if name and name != tenant_id else tenant_id
 
 
 def timeline_table(saga: dict[str, Any], **table_options: Any) -> Table:
