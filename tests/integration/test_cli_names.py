@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -213,11 +214,12 @@ def test_tenants_lists_name_zone_currency_schedule_and_last_plan(
     assert (len(limited["tenants"]), limited["total"]) == (1, 2)
 
 
-def test_an_unknown_tenant_points_to_bakeplan_tenants(cli: CliRunner) -> None:
+def test_an_unknown_tenant_points_to_bakeplan_tenants(cli: CliRunner, tmp_path: Path) -> None:
     trigger = cli.invoke(app, ["trigger", "--tenant", "no-such-bakery-names"])
     schedule = cli.invoke(app, ["schedule", "set", "--tenant", "no-such-bakery-names", "--time-zone", "UTC"])
+    export = cli.invoke(app, ["export", "--tenant", "no-such-bakery-names", str(tmp_path / "out")])
 
-    for result in (trigger, schedule):
+    for result in (trigger, schedule, export):
         assert result.exit_code == 2
         assert "unknown tenant 'no-such-bakery-names': list the tenants with `bakeplan tenants`" in flat(result.output)
 
