@@ -20,11 +20,12 @@ from bakeplan.cli.amounts import PIECES
 from orchestrator import masterdata as md
 from orchestrator.ports import DAY_TAKEN_STATUSES, SagaKind
 from orchestrator.tables import saga_log, sagas
+from orchestrator.tenant_files.reading import DEFAULT_CURRENCY as NEW_TENANT_CURRENCY
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches
 
-# masterdata.tenants.currency's server default: what a tenant removed since its plan is shown in
-DEFAULT_CURRENCY = "EUR"
+# what a tenant removed since its plan is shown in: masterdata.tenants.currency's server default
+DEFAULT_CURRENCY = NEW_TENANT_CURRENCY
 
 
 async def tenant_names(conn: AsyncConnection, tenant_ids: Iterable[str]) -> dict[str, dict[str, str]]:

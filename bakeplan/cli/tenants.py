@@ -5,25 +5,44 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from bakeplan.cli.context import with_db
-from bakeplan.cli.plan_tables import folding_table
+from bakeplan.cli.plan_tables import COMPACT, folding_table
 from bakeplan.cli.tenant_views import list_tenants
 from bakeplan.cli.terminal import JsonFlag, console, print_json
 
 
 def schedule_text(schedule: dict[str, Any] | None, tenant_zone: str) -> tuple[str, str]:
     """The schedule and next-run cells: `daily 04:30` (with the zone when it is not the tenant's),
-    `paused`, or `none`; the next run in the schedule's local time."""
+    `, paused`, or `none` (planned only when triggered); the next run in the schedule's local time."""
     if schedule is None:
-        return "none (trigger by hand)", ""
+        return "none", ""
     zone = "" if schedule["time_zone"] == tenant_zone else f" {schedule['time_zone']}"
     text = f"daily {schedule['run_at']}{zone}" + (", paused" if schedule["paused"] else "")
     next_run = schedule["next_run_at"]
     if next_run is None:
         return text, ""
     return text, f"{next_run.astimezone(ZoneInfo(schedule['time_zone'])):%Y-%m-%d %H:%M}"
+
+
+def tenants_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per tenant (`tenant_views.list_tenants`); cells fold, so a saga id is never cut."""
+    table = folding_table("tenant", "name", "time zone", "currency", "schedule", "next run", "last plan", **COMPACT)
+    for t in rows:
+        schedule, next_run = schedule_text(t["schedule"], t["time_zone"])
+        last = t["last_plan"]
+        table.add_row(
+            Text(t["tenant_id"]),
+            Text(t["name"]),
+            t["time_zone"],
+            t["currency"],
+            schedule,
+            next_run,
+            Text("never" if last is None else f"{last['business_date']} {last['status']} {last['saga_id']}"),
+        )
+    return table
 
 
 def tenants(
@@ -41,20 +60,7 @@ def tenants(
         console.print("no tenants" + (f" with ids starting {prefix!r}" if prefix else "") + "; create one with "
                       "`bakeplan seed` or `bakeplan import`")  # fmt: skip
         return
-    table = folding_table("tenant", "name", "time zone", "currency", "schedule", "next run", "last plan")
-    for t in rows:
-        schedule, next_run = schedule_text(t["schedule"], t["time_zone"])
-        last = t["last_plan"]
-        table.add_row(
-            Text(t["tenant_id"]),
-            Text(t["name"]),
-            t["time_zone"],
-            t["currency"],
-            schedule,
-            next_run,
-            Text("never" if last is None else f"{last['business_date']} {last['status']} {last['saga_id']}"),
-        )
-    console.print(table)
+    console.print(tenants_table(rows))
     if total > len(rows):
         console.print(f"{len(rows)} of {total} tenants; narrow with --prefix or show more with --limit")
 

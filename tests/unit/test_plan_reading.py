@@ -3,6 +3,7 @@ ten most important lines, the demo's one screen, and no cell cut on a 100-column
 
 import json
 import re
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from bakeplan.cli.demo import plan_screen
 from bakeplan.cli.plan_digest import digest, expected_waste, most_important
 from bakeplan.cli.plan_tables import batch_table, offline_rows, purchase_table, short_id
 from bakeplan.cli.tenant_views import local_today
+from bakeplan.cli.tenants import tenants_table
 from lab.synthetic import generate_tenant
 from workers.chain import plan_snapshot
 
@@ -31,6 +33,16 @@ def rendered(renderable: RenderableType, width: int = WIDTH) -> str:
     console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(renderable)
     return console.export_text()
+
+
+def nothing_cut(renderable: RenderableType) -> bool:
+    """At 100 columns the renderable shows every character it shows on a 400-column terminal: cells
+    fold onto more lines, none is cropped at the edge or shortened to `…`."""
+
+    def characters(width: int) -> Counter[str]:
+        return Counter("".join(rendered(renderable, width).split()))
+
+    return characters(WIDTH) == characters(400)
 
 
 def words_present(text: str, phrase: str) -> bool:
@@ -205,6 +217,7 @@ def a_saga(plan: dict[str, Any]) -> dict[str, Any]:
 def test_the_demo_screen_fits_100_columns_without_cutting_a_cell(standard_plan: dict[str, Any]) -> None:
     text = rendered(plan_screen(a_saga(standard_plan), standard_plan))
     d = digest(standard_plan)
+    assert nothing_cut(plan_screen(a_saga(standard_plan), standard_plan))
 
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= WIDTH
@@ -226,6 +239,8 @@ def test_plan_of_tables_keep_every_name_and_id_at_100_columns(standard_plan: dic
     batches = rendered(batch_table(standard_plan["batches"]))
 
     assert "…" not in lines + batches
+    assert nothing_cut(purchase_table(standard_plan["purchase_lines"], currency="EUR"))
+    assert nothing_cut(batch_table(standard_plan["batches"]))
     assert max(len(line) for line in (lines + batches).splitlines()) <= WIDTH
     for p in standard_plan["purchase_lines"]:
         assert short_id(p["line_id"]) in lines
@@ -260,6 +275,28 @@ def test_the_offline_plan_names_what_it_buys_and_json_keeps_the_ids(tmp_path: Pa
     assert words_present(as_text.stdout, line["supplier_name"])
     assert bad.exit_code == 2
     assert "ISO 4217" in bad.output
+
+
+def test_the_tenants_table_keeps_every_saga_id_at_100_columns() -> None:
+    rows = [
+        {
+            "tenant_id": f"chain-{n:03d}-bakery-with-a-long-id", "name": "Bäckerei Schwarzwälder Kirschtorte",
+            "time_zone": "America/Argentina/ComodRivadavia", "currency": "EUR",
+            "schedule": {"time_zone": "Pacific/Kiritimati", "run_at": "04:30", "cutoff": "10:00", "paused": n == 1,
+                         "next_run_at": None if n == 1 else datetime(2026, 12, 5, 14, 30, tzinfo=UTC)},
+            "last_plan": {"saga_id": UUID(int=n), "business_date": date(2026, 12, 5), "status": "COMPENSATED"},
+        }
+        for n in range(3)
+    ]  # fmt: skip
+    text = rendered(tenants_table(rows))
+
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert nothing_cut(tenants_table(rows))
+    wide = re.sub(r"\s+", " ", rendered(tenants_table(rows), 400))
+    assert all(str(UUID(int=n)) in wide for n in range(3))
+    assert "2026-12-06 04:30" in wide  # 14:30 UTC is 04:30 the next day in Kiritimati (UTC+14)
+    assert "daily 04:30 Pacific/Kiritimati, paused" in wide
 
 
 # --- a tenant's local today ----------------------------------------------------------------------
