@@ -6,6 +6,7 @@ snapshot, the forecast, the production reply (batches and requirements) and the 
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -86,6 +87,8 @@ def group_facts(facts: dict[str, Fact]) -> dict[str, dict[str, Fact]]:
 def explain(recorded: RecordedSaga, line_id: str) -> dict[str, Any]:
     """The chain behind purchase line or batch `line_id` of the recorded saga.
 
+    `line_id` may be the first characters of an id when they name one line or batch only. Names and
+    units come from the recorded snapshot (the names the plan was made with); products are in pieces.
     Raises `UnknownLineError` naming the saga and a few ids it does have."""
     lines = recorded.procurements[-1].purchase_lines if recorded.procurements else ()
     batches = recorded.schedules[-1].batches if recorded.schedules else ()
@@ -98,6 +101,19 @@ def explain(recorded: RecordedSaga, line_id: str) -> dict[str, Any]:
     for batch in batches:
         if batch.batch_id == line_id:
             return _explain_batch(recorded, snapshot, batch)
+    # the tables people read show the first characters of an id: a prefix naming one line is that line
+    matches = [line for line in lines if line.line_id.startswith(line_id)]
+    batch_matches = [batch for batch in batches if batch.batch_id.startswith(line_id)]
+    if line_id and len(matches) + len(batch_matches) == 1:
+        if matches:
+            return _explain_purchase(recorded, snapshot, matches[0])
+        return _explain_batch(recorded, snapshot, batch_matches[0])
+    if line_id and len(matches) + len(batch_matches) > 1:
+        found = [line.line_id for line in matches] + [batch.batch_id for batch in batch_matches]
+        raise UnknownLineError(
+            f"saga {recorded.saga_id}: {line_id!r} starts {len(found)} ids ({', '.join(found[:4])}); "
+            "pass more of the id to --line"
+        )
     examples = [f"purchase line {line.line_id}" for line in lines[:2]] + [f"batch {b.batch_id}" for b in batches[:2]]
     raise UnknownLineError(
         f"saga {recorded.saga_id} has no purchase line or batch {line_id!r}; it recorded {len(lines)} purchase "
@@ -105,6 +121,29 @@ def explain(recorded: RecordedSaga, line_id: str) -> dict[str, Any]:
         + (f" (e.g. {', '.join(examples)})" if examples else "")
         + f"; list them with `bakeplan plan-of {recorded.saga_id}` and pass one id to --line"
     )
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the snapshot calls each product, ingredient, component and supplier, and their units."""
+
+    products: dict[str, str]
+    ingredients: dict[str, tuple[str, str]]
+    components: dict[str, tuple[str, str]]
+    suppliers: dict[str, str]
+
+    @classmethod
+    def of(cls, snapshot: PlanningSnapshot) -> "Names":
+        return cls(
+            products={p.product_id: p.name for p in snapshot.products},
+            ingredients={i.ingredient_id: (i.name, i.unit) for i in snapshot.ingredients},
+            components={c.component_id: (c.name, c.unit) for c in snapshot.components},
+            suppliers={s.supplier_id: s.name for s in snapshot.suppliers},
+        )
+
+    def ingredient(self, ingredient_id: str) -> dict[str, str | None]:
+        name, unit = self.ingredients.get(ingredient_id, (None, None))
+        return {"ingredient_name": name, "unit": unit}
 
 
 def _forecast(recorded: RecordedSaga) -> tuple[ForecastLine, ...]:
@@ -115,9 +154,10 @@ def _requirements(recorded: RecordedSaga) -> tuple[IngredientRequirement, ...]:
     return recorded.schedules[-1].requirements if recorded.schedules else ()
 
 
-def _forecast_json(line: ForecastLine) -> dict[str, Any]:
+def _forecast_json(line: ForecastLine, names: Names) -> dict[str, Any]:
     return {
         "product_id": line.product_id,
+        "product_name": names.products.get(line.product_id),
         "day": line.day.isoformat(),
         "units": line.units,
         "p10": line.p10,
@@ -127,10 +167,11 @@ def _forecast_json(line: ForecastLine) -> dict[str, Any]:
     }
 
 
-def _batch_json(batch: ProductionBatch) -> dict[str, Any]:
+def _batch_json(batch: ProductionBatch, names: Names) -> dict[str, Any]:
     return {
         "batch_id": batch.batch_id,
         "product_id": batch.product_id,
+        "product_name": names.products.get(batch.product_id),
         "day": batch.day.isoformat(),
         "batches": batch.batches,
         "units": batch.units,
@@ -177,6 +218,7 @@ def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: 
     ]
     batch_days = {(b.product_id, b.day) for b in batches}
     forecast = [f for f in _forecast(recorded) if (f.product_id, f.day) in batch_days]
+    names = Names.of(snapshot)
     return {
         "saga_id": str(recorded.saga_id),
         "tenant_id": recorded.tenant_id,
@@ -184,7 +226,9 @@ def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: 
         "line": {
             "line_id": line.line_id,
             "supplier_id": line.supplier_id,
+            "supplier_name": names.suppliers.get(line.supplier_id),
             "ingredient_id": line.ingredient_id,
+            **names.ingredient(line.ingredient_id),
             "order_date": line.order_date.isoformat(),
             "delivery_date": line.delivery_date.isoformat(),
             "quantity": line.quantity,
@@ -197,19 +241,29 @@ def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: 
         "requirements": [
             {"day": r.day.isoformat(), "quantity": r.quantity, "quantity_sd": r.quantity_sd} for r in requirements
         ],
-        "batches": [_batch_json(b) for b in batches],
-        "forecast": [_forecast_json(f) for f in forecast],
+        "batches": [_batch_json(b, names) for b in batches],
+        "forecast": [_forecast_json(f, names) for f in forecast],
     }
 
 
 def _explain_batch(recorded: RecordedSaga, snapshot: PlanningSnapshot, batch: ProductionBatch) -> dict[str, Any]:
     recipe: Recipe | None = next((r for r in snapshot.recipes if r.product_id == batch.product_id), None)
+    names = Names.of(snapshot)
     ingredients = [
-        {"ingredient_id": line.ingredient_id, "quantity": round(line.quantity_per_batch * batch.batches, 6)}
+        {
+            "ingredient_id": line.ingredient_id,
+            **names.ingredient(line.ingredient_id),
+            "quantity": round(line.quantity_per_batch * batch.batches, 6),
+        }
         for line in (recipe.lines if recipe else ())
     ]
     components = [
-        {"component_id": part.component_id, "quantity": round(part.quantity_per_batch * batch.batches, 6)}
+        {
+            "component_id": part.component_id,
+            "component_name": names.components.get(part.component_id, (None, None))[0],
+            "unit": names.components.get(part.component_id, (None, None))[1],
+            "quantity": round(part.quantity_per_batch * batch.batches, 6),
+        }
         for part in (recipe.components if recipe else ())
     ]
     forecast = [f for f in _forecast(recorded) if f.product_id == batch.product_id and f.day == batch.day]
@@ -217,8 +271,13 @@ def _explain_batch(recorded: RecordedSaga, snapshot: PlanningSnapshot, batch: Pr
         "saga_id": str(recorded.saga_id),
         "tenant_id": recorded.tenant_id,
         "kind": "batch",
-        "batch": {**_batch_json(batch), "oven_minutes": batch.oven_minutes, "reason": batch.reason},
-        "forecast": [_forecast_json(f) for f in forecast],
+        "batch": {
+            **_batch_json(batch, names),
+            "unit": "pcs",
+            "oven_minutes": batch.oven_minutes,
+            "reason": batch.reason,
+        },
+        "forecast": [_forecast_json(f, names) for f in forecast],
         "facts": dict(batch.reasoning.facts) if batch.reasoning else {},
         "rule": batch.reasoning.rule if batch.reasoning else None,
         "ingredients": ingredients,

@@ -42,7 +42,9 @@ async def read_rows(conn: AsyncConnection, tenant_id: str, *, skip: Collection[s
         name: model.model_validate(tenant[name], strict=False).model_dump(mode="json")
         for name, model in _SETTINGS.items()
     }
-    rows: TenantRows = {"tenant": [{"name": tenant["name"], "timezone": tenant["timezone"], **settings}]}
+    rows: TenantRows = {
+        "tenant": [{"name": tenant["name"], "timezone": tenant["timezone"], "currency": tenant["currency"], **settings}]
+    }
     for spec in FILES:
         if spec.name == "tenant" or spec.name in skip:
             continue

@@ -20,6 +20,7 @@ from bakeplan.cli import (
     seeding,
     serving,
     stack,
+    tenants,
 )
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
@@ -53,6 +54,7 @@ def build_app() -> typer.Typer:
     feeds.register(app)  # feed
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
+    tenants.register(app)  # tenants
     demo.register(app)  # demo
     contract.register(app)  # group: contract
     return app

@@ -15,15 +15,16 @@ from uuid import UUID
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.context import load_settings
+from bakeplan.cli.explain_views import print_batch, print_purchase
+from bakeplan.cli.run_views import DEFAULT_CURRENCY, tenant_names
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, parse_saga_id, print_json
 from infra.db import create_engine
 from orchestrator import audit, replay_store
-from orchestrator.replay import ReplayReport, replay
+from orchestrator.replay import RecordedSaga, ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 
 T = TypeVar("T")
@@ -171,89 +172,35 @@ async def _replay_range(conn: AsyncConnection, tenant: str, first: date, last: d
 
 def explain_command(
     saga_id: Annotated[str, typer.Argument(help="The saga (from `bakeplan runs`).")],
-    line: Annotated[str, typer.Option("--line", help="A purchase line id or batch id (from `bakeplan plan-of`).")],
+    line: Annotated[
+        str,
+        typer.Option("--line", help="A purchase line or batch id, or its first characters (from `bakeplan plan-of`)."),
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Why a purchase line or batch exists: the recorded forecast, requirements, stock, safety stock,
     lead time, supplier choice and rounding behind it."""
     sid = parse_saga_id(saga_id)
-    recorded = _read(lambda conn: replay_store.load_saga(conn, sid))
+
+    async def read(conn: AsyncConnection) -> tuple[RecordedSaga | None, dict[str, dict[str, str]]]:
+        recorded = await replay_store.load_saga(conn, sid)
+        return recorded, await tenant_names(conn, [recorded.tenant_id] if recorded else [])
+
+    recorded, tenants = _read(read)
     if recorded is None:
         fail(f"no recorded events for saga {sid}: list sagas with `bakeplan runs` and pass one saga id", 1)
     try:
         chain = explain(recorded, line)
     except UnknownLineError as exc:
         fail(str(exc), 1)
+    tenant = tenants.get(recorded.tenant_id, {})
+    chain |= {"tenant_name": tenant.get("name"), "currency": tenant.get("currency", DEFAULT_CURRENCY)}
     if as_json:
         print_json(chain)
     elif chain["kind"] == "purchase_line":
-        _print_purchase(chain)
+        print_purchase(console, chain)
     else:
-        _print_batch(chain)
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _forecast_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table("product", "day", "units", "p10", "p50", "p90", "model", title=title)
-    for f in rows:
-        table.add_row(*(_cell(f[k]) for k in ("product_id", "day", "units", "p10", "p50", "p90", "model")))
-    return table
-
-
-def _print_purchase(chain: dict[str, Any]) -> None:
-    line = chain["line"]
-    console.print(
-        Text(
-            f"purchase line {line['line_id']} (saga {chain['saga_id']}, tenant {chain['tenant_id']})\n"
-            f"  {line['quantity']:g} of {line['ingredient_id']} from {line['supplier_id']} at {line['unit_price']:g}"
-            f" per unit: order {line['order_date']}, delivery {line['delivery_date']}"
-            + (" — LATE" if line["late"] else "")
-            + f"\n  rule {line['rule']}: {line['reason']}"
-        ),
-        soft_wrap=True,
-    )
-    facts = Table("group", "fact", "value", title="reasoning")
-    for group, values in chain["facts"].items():
-        for i, (name, value) in enumerate(values.items()):
-            facts.add_row(group if i == 0 else "", name, _cell(value))
-    console.print(facts)
-    requirements = Table("day", "quantity", "sd", title=f"requirements of {line['ingredient_id']} it covers")
-    for r in chain["requirements"]:
-        requirements.add_row(r["day"], _cell(r["quantity"]), _cell(r["quantity_sd"]))
-    console.print(requirements)
-    batches = Table(
-        "batch", "product", "day", "batches", "units", title=f"batches whose recipes need {line['ingredient_id']}"
-    )
-    for b in chain["batches"]:
-        batches.add_row(b["batch_id"], b["product_id"], b["day"], str(b["batches"]), str(b["units"]))
-    console.print(batches)
-    console.print(_forecast_table(chain["forecast"], "forecast of those products and days"))
-
-
-def _print_batch(chain: dict[str, Any]) -> None:
-    batch = chain["batch"]
-    console.print(
-        Text(
-            f"batch {batch['batch_id']} (saga {chain['saga_id']}, tenant {chain['tenant_id']})\n"
-            f"  {batch['batches']} batch(es), {batch['units']} units of {batch['product_id']} on {batch['day']}"
-            f"\n  rule {chain['rule']}: {batch['reason']}"
-        ),
-        soft_wrap=True,
-    )
-    console.print(_forecast_table(chain["forecast"], "forecast"))
-    facts = Table("fact", "value", title="reasoning")
-    for name, value in chain["facts"].items():
-        facts.add_row(name, _cell(value))
-    console.print(facts)
-    needs = Table("ingredient or component", "quantity", title="what it needs")
-    for item in chain["ingredients"]:
-        needs.add_row(item["ingredient_id"], _cell(item["quantity"]))
-    for item in chain["components"]:
-        needs.add_row(f"{item['component_id']} (component)", _cell(item["quantity"]))
-    console.print(needs)
+        print_batch(console, chain)
 
 
 def register(app: typer.Typer) -> None:

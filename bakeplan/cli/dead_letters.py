@@ -9,8 +9,10 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from bakeplan.cli.context import load_settings
+from bakeplan.cli.amounts import tenant_label
+from bakeplan.cli.context import load_settings, with_db
 from bakeplan.cli.outages import find_outage
+from bakeplan.cli.run_views import tenant_names
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
 from infra.messaging import dead_letter_records, dead_letter_replay
 from orchestrator.tables import dead_letter_replays
@@ -51,8 +53,15 @@ def dlq_list(
             limit=limit,
         )
     )
+    keys = [m.tenant for m, _ in listed if m.tenant]
+    names = with_db(lambda conn: tenant_names(conn, keys)) if keys else {}
     if as_json:
-        print_json([dead_letter_records.to_json(m, prior) for m, prior in listed])
+        print_json(
+            [
+                {**dead_letter_records.to_json(m, prior), "tenant_name": names.get(m.tenant, {}).get("name")}
+                for m, prior in listed
+            ]
+        )
         return
     if not listed:
         console.print("no parked messages" + (" match the filters" if consumer or source_topic or tenant else ""))
@@ -77,7 +86,7 @@ def dlq_list(
             f"{m.parked_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
             m.consumer,
             f"{m.source_topic}[{m.source_partition}]@{m.source_offset}" if m.source_topic else "",
-            m.tenant,
+            tenant_label(m.tenant, names.get(m.tenant, {}).get("name")) if m.tenant else "",
             m.event_type or "",
             str(m.attempts or ""),
             m.exception,

@@ -1,16 +1,31 @@
-"""`bakeplan demo`: the whole system on one machine, from an empty stack to a printed plan."""
+"""`bakeplan demo`: the whole system on one machine, from an empty stack to its plan on one screen.
+
+The screen: the saga's timeline, the plan's digest (`bakeplan.cli.plan_digest`: batches and pieces
+per day, orders per supplier with totals, late lines, expected waste, the ten most important lines)
+and the commands that show the rest (`plan-of`, `explain`, `show`). It fits a 100-column terminal
+without cutting a cell.
+"""
 
 import signal
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 import typer
+from rich.console import Group
+from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bakeplan.cli import run_views
+from bakeplan.cli.amounts import tenant_label
+from bakeplan.cli.context import with_db
 from bakeplan.cli.database import db_upgrade
-from bakeplan.cli.runs import plan_of, show, start_plan, wait_terminal
+from bakeplan.cli.plan_digest import screen
+from bakeplan.cli.plan_tables import COMPACT
+from bakeplan.cli.runs import start_plan, timeline_table, wait_terminal
 from bakeplan.cli.seeding import seed
 from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up
+from bakeplan.cli.tenant_views import tenant_today
 from bakeplan.cli.terminal import console
 from orchestrator.engine import SagaStatus
 
@@ -19,20 +34,19 @@ def demo(
     profile: Annotated[str, typer.Option(help="small | standard | large")] = "standard",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the plan.")] = 180.0,
 ) -> None:
-    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan."""
+    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan on one screen."""
     stack_up()
     db_upgrade()
     seed(tenants=1, profile=profile, seed_value=7, prefix="demo", today=None, as_json=False)
     children = spawn_roles(["orchestrator", "forecasting", "production", "procurement"])
     try:
         tenant = "demo-001"
-        business_date = datetime.now(UTC).date()
+        business_date = tenant_today(tenant)
         saga_id, _, already = start_plan(tenant, business_date, requested_by="demo")
         if already:
             console.print(f"{tenant} already has plan {saga_id} for {business_date}; showing it")
         finished = wait_terminal(saga_id, timeout)
-        show(str(saga_id), as_json=False)
-        plan_of(str(saga_id), as_json=False)
+        print_plan_screen(saga_id)
         seconds = (finished["updated_at"] - finished["created_at"]).total_seconds()
         console.print(f"saga {saga_id} {finished['status']} in {seconds * 1000:.0f} ms (trigger consumed → plan ready)")
         if finished["status"] != SagaStatus.COMPLETED:
@@ -43,6 +57,29 @@ def demo(
         for child in children:
             child.wait(timeout=30)
     console.print("the stack keeps running; stop it with `bakeplan stack down`")
+
+
+def plan_screen(saga: dict[str, Any], plan: dict[str, Any]) -> Group:
+    """The saga on one screen: who and what day, its timeline, then the plan's digest."""
+    head = Text.assemble(
+        (tenant_label(saga["tenant_id"], saga["tenant_name"]), "bold"),
+        f" · {saga['business_date']:%a %Y-%m-%d} · saga {saga['saga_id']} ",
+        (str(saga["status"]), "bold"),
+    )
+    timeline = timeline_table(saga, title="timeline", title_justify="left", **COMPACT)
+    return Group(head, timeline, screen(str(saga["saga_id"]), plan))
+
+
+def print_plan_screen(saga_id: UUID) -> None:
+    """Print `plan_screen` of the saga (read in one transaction)."""
+
+    async def read(conn: AsyncConnection) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return await run_views.saga(conn, saga_id), await run_views.plan_of(conn, saga_id)
+
+    saga, plan = with_db(read)
+    assert saga is not None, "the saga finished, so it exists"
+    assert plan is not None, "the saga exists, so its plan does (empty or not)"
+    console.print(plan_screen(saga, plan))
 
 
 def register(app: typer.Typer) -> None:

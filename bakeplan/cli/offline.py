@@ -6,6 +6,7 @@ object on stdout; bad input exits 2 with a message naming the file, field or val
 """
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
+from bakeplan.cli.plan_tables import offline_rows, purchase_table
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, print_json
 from contracts.errors import PlanningError
 from contracts.messages import SnapshotTaken
@@ -28,6 +30,7 @@ from workers.chain import DailyPlan, plan_snapshot
 from workers.forecasting.backtest import backtest as run_backtest
 from workers.forecasting.backtest import parse_sales_csv
 
+ISO_4217 = re.compile(r"^[A-Z]{3}$")
 # Offline plans of a bare snapshot get a saga id derived from it, so the same file plans the same.
 OFFLINE_NAMESPACE = UUID("2f0b7c4e-6a43-5d0e-9b1f-4c3e8a7d5b21")
 
@@ -89,9 +92,14 @@ def plan(
     input_path: Annotated[
         Path, typer.Option("--input", help="A PlanningSnapshot JSON file (or a recorded snapshot_taken message).")
     ],
+    currency: Annotated[
+        str, typer.Option(help="ISO 4217 code of the snapshot's prices (a snapshot does not carry it).")
+    ] = "EUR",
     as_json: JsonFlag = False,
 ) -> None:
     """Plan one snapshot offline: the same forecast, production and purchasing the workers do."""
+    if not ISO_4217.match(currency):
+        fail(f"--currency {currency!r} is not an ISO 4217 code: write three upper-case letters, e.g. EUR")
     snapshot, saga_id = load_snapshot(_read_text(input_path, "--input"), f"--input {str(input_path)!r}")
     started = time.perf_counter()
     try:
@@ -99,13 +107,17 @@ def plan(
     except PlanningError as exc:
         fail(f"tenant {snapshot.tenant_id!r}, {snapshot.business_date}: {exc}", code=1)
     seconds = time.perf_counter() - started
+    batch_rows, line_rows = offline_rows(snapshot, result.batches, result.purchase_lines, currency=currency)
     if as_json:
         print_json(
             {
                 "tenant_id": snapshot.tenant_id,
                 "business_date": snapshot.business_date.isoformat(),
                 "saga_id": str(saga_id),
+                "currency": currency,
                 **plan_as_json(result),
+                "batches": batch_rows,
+                "purchase_lines": line_rows,
                 "seconds": round(seconds, 4),
             }
         )
@@ -114,19 +126,7 @@ def plan(
         f"[bold]{snapshot.tenant_id}[/bold] {snapshot.business_date}: {len(result.forecast)} forecast lines, "
         f"{len(result.batches)} batches, {len(result.purchase_lines)} purchase lines in {seconds * 1000:.0f} ms"
     )
-    table = Table("order", "delivery", "supplier", "ingredient", "quantity", "unit price", "late", "reason")
-    for line in result.purchase_lines:
-        table.add_row(
-            str(line.order_date),
-            str(line.delivery_date),
-            line.supplier_id,
-            line.ingredient_id,
-            f"{line.quantity:g}",
-            f"{line.unit_price:.3f}",
-            "late" if line.late else "",
-            line.reason,
-        )
-    console.print(table)
+    console.print(purchase_table(line_rows, currency=currency, status=False))
 
 
 def _default_window(sales: Mapping[str, Mapping[date, float]], horizon: int) -> tuple[date, date]:

@@ -9,11 +9,15 @@ from uuid import UUID, uuid4
 import typer
 from aiokafka import AIOKafkaProducer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli import run_views
-from bakeplan.cli.context import date_or_today, load_settings, with_db
-from bakeplan.cli.terminal import JsonFlag, console, fail, parse_saga_id, print_json
+from bakeplan.cli.amounts import tenant_label
+from bakeplan.cli.context import load_settings, with_db
+from bakeplan.cli.plan_tables import batch_table, folding_table, purchase_table
+from bakeplan.cli.tenant_views import tenant_today, unknown_tenant
+from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, parse_saga_id, print_json
 from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
@@ -64,7 +68,7 @@ def start_plan(
 
     exists, active = with_db(check)
     if not exists:
-        fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan runs` or create one with `bakeplan seed`")
+        fail(unknown_tenant(tenant))
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
@@ -98,7 +102,9 @@ def wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:
 
 def trigger(
     tenant: Annotated[str, typer.Option(help="Tenant id.")],
-    date_: Annotated[str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default today, UTC).")] = None,
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Business date YYYY-MM-DD (default: today in the tenant's time zone).")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the saga finishes.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
     rerun: Annotated[
@@ -111,9 +117,10 @@ def trigger(
     ] = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Start the daily plan of TENANT; prints the saga id. A second trigger for the same day, from here,
-    an external cron or the scheduler, is a no-op: all use the day's trigger id."""
-    business_date = date_or_today(date_)
+    """Start the daily plan of TENANT; prints the saga id. Without --date it plans the tenant's local
+    today (its time zone). A second trigger for the same day, from here, an external cron or the
+    scheduler, is a no-op: all use the day's trigger id."""
+    business_date = parse_day(date_, "--date") if date_ is not None else tenant_today(tenant)
     if source not in ("operator", "external"):
         fail(f"--source {source!r}: use operator (a person) or external (another system, e.g. a cron)")
     saga_id, status, already = start_plan(
@@ -153,15 +160,15 @@ def runs(
     if as_json:
         print_json({"runs": rows})
         return
-    table = Table("saga", "tenant", "date", "status", "started", "reason")
+    table = folding_table("saga", "tenant", "date", "status", "started", "reason")
     for r in rows:
         table.add_row(
             str(r["saga_id"]),
-            r["tenant_id"],
+            Text(tenant_label(r["tenant_id"], r["tenant_name"])),
             str(r["business_date"]),
             r["status"],
             r["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            r["reason"][:60],
+            Text(r["reason"][:60]),
         )
     console.print(table)
 
@@ -176,45 +183,42 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
         print_json(found)
         return
     console.print(
-        f"saga {sid}  tenant {found['tenant_id']}  date {found['business_date']}  [bold]{found['status']}[/bold]"
+        Text.assemble(
+            f"saga {sid}  {tenant_label(found['tenant_id'], found['tenant_name'])}  date {found['business_date']}  ",
+            (found["status"], "bold"),
+        )
     )
     if found["reason"]:
-        console.print(f"reason: {found['reason']}")
-    table = Table("at", "event", "step", "detail")
-    start = found["created_at"]
-    for t in found["timeline"]:
-        table.add_row(f"+{(t['at'] - start).total_seconds() * 1000:.0f} ms", t["kind"], t["step"] or "", t["detail"])
-    console.print(table)
+        console.print(Text(f"reason: {found['reason']}"))
+    console.print(timeline_table(found))
+
+
+def timeline_table(saga: dict[str, Any], **table_options: Any) -> Table:
+    """A saga's timeline: each event's time since the start, kind, step and detail."""
+    table = folding_table("at", "event", "step", "detail", right=("at",), **table_options)
+    start = saga["created_at"]
+    for t in saga["timeline"]:
+        table.add_row(
+            f"+{(t['at'] - start).total_seconds() * 1000:.0f} ms", t["kind"], t["step"] or "", Text(t["detail"])
+        )
+    return table
 
 
 def plan_of(saga_id: str, as_json: JsonFlag = False) -> None:
-    """The production batches and purchase lines a saga produced."""
+    """The production batches and purchase lines a saga produced, by name, with units and money."""
     sid = parse_saga_id(saga_id)
     plan = with_db(lambda conn: run_views.plan_of(conn, sid))
+    if plan is None:
+        fail(f"no saga {saga_id}; list them with `bakeplan runs`", 1)
     if as_json:
         print_json({"saga_id": str(sid), **plan})
         return
-    batches = Table("day", "product", "batches", "units", "oven min", "status", title="production batches")
-    for b in plan["batches"]:
-        batches.add_row(
-            str(b["day"]), b["product_id"], str(b["batches"]), str(b["units"]), str(b["oven_minutes"]), b["status"]
-        )
-    lines = Table(
-        "order", "delivery", "supplier", "ingredient", "qty", "price", "late", "status", title="purchase lines"
-    )
-    for p in plan["purchase_lines"]:
-        lines.add_row(
-            str(p["order_date"]),
-            str(p["delivery_date"]),
-            p["supplier_id"],
-            p["ingredient_id"],
-            f"{p['quantity']:g}",
-            f"{p['unit_price']:.2f}",
-            "LATE" if p["late"] else "",
-            p["status"],
-        )
-    console.print(batches)
-    console.print(lines)
+    console.print(
+        Text(f"plan of {tenant_label(plan['tenant_id'], plan['tenant_name'])} for {plan['business_date']}, "
+             f"money in {plan['currency']}")
+    )  # fmt: skip
+    console.print(batch_table(plan["batches"]))
+    console.print(purchase_table(plan["purchase_lines"], currency=plan["currency"]))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.context import date_or_today, with_db
+from bakeplan.cli.tenant_views import unknown_tenant
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
 from orchestrator import masterdata, scheduler
 from orchestrator.scheduling import TenantSchedule
@@ -49,7 +50,7 @@ def schedule_set(
         return True
 
     if not with_db(write):
-        fail(f"unknown tenant {tenant!r}: create it with `bakeplan seed` or fix the tenant id")
+        fail(unknown_tenant(tenant))
     if as_json:
         print_json(
             {

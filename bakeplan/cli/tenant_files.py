@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.context import with_db
+from bakeplan.cli.tenant_views import unknown_tenant
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, print_json
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant's id.")]
@@ -27,7 +28,7 @@ def export_files(directory: Directory, tenant: TenantOption, as_json: JsonFlag =
 
     files = with_db(read)
     if files is None:
-        fail(f"unknown tenant {tenant!r}: nothing to export (see `bakeplan seed` or `bakeplan import`)")
+        fail(f"{unknown_tenant(tenant)}: nothing to export")
     write_directory(directory, files)
     counts = {name: len(lines) for name, (_, lines) in files.items()}
     if as_json:

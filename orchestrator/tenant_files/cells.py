@@ -25,6 +25,7 @@ UNITS: dict[str, tuple[str, int]] = {
 }
 BASE_UNITS = ("kg", "l", "pcs")
 _ID = re.compile(r"^[^\s;:,]{1,64}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class CellError(ValueError):
@@ -97,6 +98,12 @@ def _zone(text: str) -> str:
     return text
 
 
+def _currency(text: str) -> str:
+    if not _CURRENCY.match(text):
+        raise CellError(f"{text!r} is not an ISO 4217 code: write three upper-case letters, e.g. EUR")
+    return text
+
+
 def _choice(text: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise CellError(f"unit {text!r} is not one of {', '.join(choices)}")
@@ -147,6 +154,8 @@ def parse(kind: Kind, text: str) -> Any:
             return _choice(text, BASE_UNITS)
         case "zone":
             return _zone(text)
+        case "currency":
+            return _currency(text)
 
 
 def decimal_text(value: float) -> str:

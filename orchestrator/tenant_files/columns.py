@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal[
-    "id", "text", "int", "decimal", "date", "time", "bool", "weekdays", "dates", "tiers", "unit", "base_unit", "zone"
+    "id",
+    "text",
+    "int",
+    "decimal",
+    "date",
+    "time",
+    "bool",
+    "weekdays",
+    "dates",
+    "tiers",
+    "unit",
+    "base_unit",
+    "zone",
+    "currency",
 ]
 
 
@@ -84,6 +97,13 @@ FILES: tuple[TenantFile, ...] = (
                 ("Europe/Berlin", "Europe/Berlin"),
                 required=False,
                 field="timezone",
+            ),
+            Column(
+                "currency",
+                "currency",
+                "ISO 4217 code of prices and order values; empty: kept, a new tenant EUR",
+                ("EUR", "EUR"),
+                required=False,
             ),
             Column(
                 "closed_weekdays",

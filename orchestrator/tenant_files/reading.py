@@ -76,6 +76,8 @@ _MODELS: dict[str, tuple[type[BaseModel], tuple[str, ...], dict[str, Any]]] = {
     "daily_sales": (SaleDay, (), {}),
     "regressors": (SignalDay, (), {}),
 }
+# masterdata.tenants.currency's server default, for a new tenant whose tenant file names none
+DEFAULT_CURRENCY = "EUR"
 _TENANT_MODELS: dict[str, type[BaseModel]] = {"calendar": Calendar, "capacity": Capacity, "policy": PlanningPolicy}
 
 
@@ -334,7 +336,7 @@ def resolve_tenant(
     """Complete the tenant row in place: the file's values first, then `time_zone`, then the existing row.
 
     A tenant file without a row keeps the existing tenant's settings (a new tenant gets the contract
-    defaults). A new tenant whose time zone is nowhere is a problem naming the fix.
+    defaults, and EUR). A new tenant whose time zone is nowhere is a problem naming the fix.
     """
     given = reading.rows.get("tenant") or []
     if given:
@@ -348,6 +350,7 @@ def resolve_tenant(
             "policy": PlanningPolicy().model_dump(mode="json"),
         }
     row.setdefault("name", existing["name"] if existing else tenant_id)
+    row.setdefault("currency", existing.get("currency", DEFAULT_CURRENCY) if existing else DEFAULT_CURRENCY)
     if "timezone" not in row:
         zone = time_zone or (existing["timezone"] if existing else None)
         if zone is None:
@@ -355,4 +358,4 @@ def resolve_tenant(
             reading.problems.append(f"{place}: a new tenant needs a time zone: give it in tenant.csv or --time-zone")
             return
         row["timezone"] = zone
-    reading.rows["tenant"] = [{k: row[k] for k in ("name", "timezone", "calendar", "capacity", "policy")}]
+    reading.rows["tenant"] = [{k: row[k] for k in ("name", "timezone", "currency", "calendar", "capacity", "policy")}]

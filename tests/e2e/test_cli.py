@@ -5,14 +5,19 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from sqlalchemy import update
 
 from contracts.topics import Topic
+from infra.db import create_engine
 from infra.settings import Settings
+from orchestrator import masterdata as md
 from tests.e2e.processes import Processes
 from tests.e2e.support import read_topic
 
@@ -54,6 +59,13 @@ def test_seed_trigger_show_and_plan_of(settings: Settings, processes: Processes,
     assert plan["batches"]
     assert plan["purchase_lines"]
     assert {b["status"] for b in plan["batches"]} <= {"draft", "active"}
+    assert all(b["product_name"] and b["unit"] == "pcs" for b in plan["batches"]), "seeded products have names"
+    assert all(
+        p["ingredient_name"] and p["supplier_name"] and p["unit"] in {"kg", "l", "pcs"} and p["currency"] == "EUR"
+        for p in plan["purchase_lines"]
+    )
+    assert runs["runs"][0]["tenant_name"] == shown["tenant_name"] == plan["tenant_name"]
+    assert plan["tenant_name"], "a seeded tenant has a catalogue name"
     assert [r["saga_id"] for r in runs["runs"]] == [run["saga_id"]]
 
 
@@ -68,6 +80,32 @@ def test_trigger_rejects_unknown_tenant_and_bad_date(settings: Settings) -> None
     assert "YYYY-MM-DD" in bad_date.stderr
     assert bad_id.returncode == 2
     assert "not a saga id" in bad_id.stderr
+
+
+def test_trigger_without_a_date_plans_the_tenants_local_today(settings: Settings, tenant_prefix: str) -> None:
+    """A bakery whose local date is not UTC's: Kiritimati (UTC+14) from 10:00 UTC, Pago Pago (UTC-11)
+    before 11:00 UTC; one of them differs from UTC at any time of day."""
+    tenant = f"{tenant_prefix}-001"
+    as_json(bakeplan(settings, "seed", "--prefix", tenant_prefix, "--json"))
+    before = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if before.hour >= 10 else "Pacific/Pago_Pago"
+    asyncio.run(_set_time_zone(settings, tenant, zone))
+
+    run = as_json(bakeplan(settings, "trigger", "--tenant", tenant, "--json"))
+    after = datetime.now(UTC)
+
+    local = {before.astimezone(ZoneInfo(zone)).date(), after.astimezone(ZoneInfo(zone)).date()}
+    assert date.fromisoformat(run["business_date"]) in local
+    assert date.fromisoformat(run["business_date"]) not in {before.date(), after.date()}
+
+
+async def _set_time_zone(settings: Settings, tenant: str, zone: str) -> None:
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(update(md.tenants).where(md.tenants.c.tenant_id == tenant).values(timezone=zone))
+    finally:
+        await engine.dispose()
 
 
 def test_the_offline_plan_of_a_recorded_snapshot_equals_the_sagas_plan(

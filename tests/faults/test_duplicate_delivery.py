@@ -1,16 +1,24 @@
 """Duplicate delivery: 20 % of the triggers are published twice with the same event id, and one
-worker's consumer group is rewound 50 offsets per partition after everything was handled, so its
-commands are delivered again. The inboxes must absorb all of it. The mutation run turns that
-worker's inbox off (BAKEPLAN_UNSAFE_DISABLE_INBOX) and asserts the duplicate check then FAILS —
-proof that the check can see what it guards against."""
+component's consumer group is rewound 50 offsets per partition after everything was handled, so its
+messages are delivered again. The inboxes must absorb all of it.
+
+The mutation runs turn one component's inbox off (BAKEPLAN_UNSAFE_DISABLE_INBOX), each component in
+turn. For a worker, the duplicate check must then FAIL: proof that it sees what it guards against. The
+orchestrator has a second line of defence: with its inbox off, a redelivered trigger finds the day's
+plan taken and a redelivered reply finds its step done, so the saga engine ignores both. Its run shows
+every redelivered record handled again (a timeline line each) and still no second effect."""
 
 import signal
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
 
+from contracts.topics import Topic
 from orchestrator.saga import STEP_TOPICS
+from orchestrator.tables import saga_log, sagas
 from tests.faults import kafka_state
 from tests.faults.checks import verify
 from tests.faults.conftest import FaultRun
@@ -41,8 +49,9 @@ async def test_republished_triggers_and_rewound_group_have_no_second_effect(run:
     verdict.assert_clean()
 
 
-async def test_mutation_without_inbox_the_duplicate_check_fails(run: FaultRun) -> None:
-    verdict, rewind = await _duplicate_delivery(run, inbox=False)
+@pytest.mark.parametrize("role", WORKER_ROLES)
+async def test_mutation_without_a_worker_s_inbox_the_duplicate_check_fails(run: FaultRun, role: str) -> None:
+    verdict, rewind = await _duplicate_delivery(run, inbox=False, role=role)
 
     applied_twice = [m for m in verdict.violations["duplicates"] if m.startswith(f"{rewind.role}.effect_log")]
     # the mutation is caught: every rewound command of this test took effect a second time
@@ -50,6 +59,20 @@ async def test_mutation_without_inbox_the_duplicate_check_fails(run: FaultRun) -
     assert verdict.count("duplicates") > 0
     assert len(applied_twice) == rewind.records, verdict.violations["duplicates"][:5]
     assert verdict.figures["statuses"] == {"COMPLETED": TENANTS * DAYS}
+
+
+async def test_mutation_without_the_orchestrator_s_inbox_the_saga_engine_ignores_every_redelivery(
+    run: FaultRun,
+) -> None:
+    verdict, rewind = await _duplicate_delivery(run, inbox=False, role="orchestrator")
+
+    # every record the rewind gave back was handled again (no inbox stopped it) ...
+    assert rewind.read_again >= rewind.records > 0
+    assert rewind.handled_again >= rewind.records
+    # ... and none took effect a second time: the engine ignored each one
+    assert verdict.figures["sagas"] == TENANTS * DAYS
+    assert verdict.figures["statuses"] == {"COMPLETED": TENANTS * DAYS}
+    verdict.assert_clean()
 
 
 @dataclass(frozen=True)
@@ -61,12 +84,32 @@ class Rewind:
     read_again: int
     """How far the group's committed offsets advanced again afterwards."""
     repeated_triggers: int
+    handled_again: int
+    """The orchestrator's timeline lines for redelivered messages (ignored replies, duplicate triggers)
+    written after the restart; 0 for a worker."""
 
 
-async def _duplicate_delivery(run: FaultRun, *, inbox: bool) -> tuple[Verdict, Rewind]:
+ORCHESTRATOR_TOPICS = (str(Topic.TRIGGERS), str(Topic.STEP_REPLIES))
+
+
+async def _redeliveries_handled(run: FaultRun, since: datetime) -> int:
+    async with run.engine.connect() as conn:
+        found = await conn.execute(
+            select(func.count())
+            .select_from(saga_log.join(sagas, sagas.c.saga_id == saga_log.c.saga_id))
+            .where(
+                sagas.c.tenant_id.in_(run.tenants),
+                saga_log.c.kind.in_(["ignored", "duplicate_trigger"]),
+                saga_log.c.at >= since,
+            )
+        )
+        return int(found.scalar_one())
+
+
+async def _duplicate_delivery(run: FaultRun, *, inbox: bool, role: str | None = None) -> tuple[Verdict, Rewind]:
     await run.seed_tenants(TENANTS)
     fleet = run.fleet(workers_per_role=2)
-    role = run.rng.choice(WORKER_ROLES)
+    role = role or run.rng.choice(WORKER_ROLES)
     if not inbox:
         for name in fleet.names(role):
             fleet.set_env(name, UNSAFE_DISABLE_INBOX="true")
@@ -84,14 +127,15 @@ async def _duplicate_delivery(run: FaultRun, *, inbox: bool) -> tuple[Verdict, R
     for name in fleet.names(role):
         await fleet.kill(name, signal.SIGTERM)
     await kafka_state.wait_groups_empty(run.settings, [group], timeout_s=30)
-    topic = str(STEP_TOPICS[role])
-    before = {tp: o for tp, o in (await kafka_state.committed(run.settings, group)).items() if tp.topic == topic}
+    topics = ORCHESTRATOR_TOPICS if role == "orchestrator" else (str(STEP_TOPICS[role]),)
+    before = {tp: o for tp, o in (await kafka_state.committed(run.settings, group)).items() if tp.topic in topics}
     # with the inbox off, only this test's own commands are rewound (older ones belong to other tests)
     floor = {tp: scope.marks[tp] if not inbox else 0 for tp in before}
     rewound = {tp: max(floor[tp], offset - REWIND) for tp, offset in before.items()}
     await kafka_state.move_group_offsets(run.settings, group, rewound)
     moved = await kafka_state.committed(run.settings, group)
     assert {tp: moved[tp] for tp in rewound} == rewound, "the group's offsets did not move"
+    restarted_at = datetime.now(UTC)
     for name in fleet.names(role):
         await fleet.restart(name)
     redelivered_from = time.monotonic()
@@ -104,6 +148,7 @@ async def _duplicate_delivery(run: FaultRun, *, inbox: bool) -> tuple[Verdict, R
         records=sum(before[tp] - rewound[tp] for tp in before),
         read_again=sum(after[tp] - rewound[tp] for tp in rewound),
         repeated_triggers=len(repeats),
+        handled_again=await _redeliveries_handled(run, restarted_at) if role == "orchestrator" else 0,
     )
     run.report(verdict, inbox="on" if inbox else "OFF (mutation)", faults=asdict(rewind))
     return verdict, rewind

@@ -200,6 +200,34 @@ def test_explain_a_batch_gives_forecast_reasoning_and_ingredients(
     assert chain["ingredients"] or chain["components"]
 
 
+def test_explain_names_things_from_the_recorded_snapshot_and_takes_an_id_prefix(
+    recorded_messages: list[Message], plan: DailyPlan
+) -> None:
+    line, batch = plan.purchase_lines[0], plan.batches[0]
+    snapshot = next(m for m in recorded_messages if isinstance(m, SnapshotTaken)).snapshot
+    ingredient = next(i for i in snapshot.ingredients if i.ingredient_id == line.ingredient_id)
+    supplier = next(s for s in snapshot.suppliers if s.supplier_id == line.supplier_id)
+    product = next(p for p in snapshot.products if p.product_id == batch.product_id)
+
+    by_prefix = explain(saga_with(recorded_messages), line.line_id[:8])
+    of_batch = explain(saga_with(recorded_messages), batch.batch_id[:8])
+
+    assert by_prefix["line"]["line_id"] == line.line_id
+    assert (by_prefix["line"]["ingredient_name"], by_prefix["line"]["unit"]) == (ingredient.name, ingredient.unit)
+    assert by_prefix["line"]["supplier_name"] == supplier.name
+    assert all(b["product_name"] for b in by_prefix["batches"])
+    assert (of_batch["batch"]["batch_id"], of_batch["batch"]["product_name"]) == (batch.batch_id, product.name)
+    assert of_batch["batch"]["unit"] == "pcs"
+    assert all(i["ingredient_name"] and i["unit"] for i in of_batch["ingredients"])
+
+
+def test_explain_an_ambiguous_prefix_asks_for_more(recorded_messages: list[Message], plan: DailyPlan) -> None:
+    ids = [line.line_id for line in plan.purchase_lines] + [batch.batch_id for batch in plan.batches]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    with pytest.raises(UnknownLineError, match=rf"'{shared}' starts \d+ ids .*pass more of the id"):
+        explain(saga_with(recorded_messages), shared)
+
+
 def test_explain_an_unknown_line_says_what_to_pass(recorded_messages: list[Message]) -> None:
     with pytest.raises(UnknownLineError, match=r"no purchase line or batch 'nope'.*bakeplan plan-of"):
         explain(saga_with(recorded_messages), "nope")

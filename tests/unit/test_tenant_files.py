@@ -86,6 +86,12 @@ def test_what_is_written_reads_back_as_the_same_rows() -> None:
          "suppliers.csv:2:order_cutoff: '10h' is not a time (write HH:MM, e.g. 04:30)"),
         ("tenant.csv", 2, "time_zone", "Europe/Kiel",
          "tenant.csv:2:time_zone: 'Europe/Kiel' is not an IANA time zone (e.g. Europe/Berlin)"),
+        ("tenant.csv", 2, "currency", "eur",
+         "tenant.csv:2:currency: 'eur' is not an ISO 4217 code: write three upper-case letters, e.g. EUR"),
+        ("tenant.csv", 2, "currency", "EURO",
+         "tenant.csv:2:currency: 'EURO' is not an ISO 4217 code: write three upper-case letters, e.g. EUR"),
+        ("tenant.csv", 2, "currency", "€",
+         "tenant.csv:2:currency: '€' is not an ISO 4217 code: write three upper-case letters, e.g. EUR"),
         ("tenant.csv", 2, "service_level", "1.5", "tenant.csv:2:service_level: must be < 1, got 1.5"),
         ("tenant.csv", 2, "dual_source", "maybe", "tenant.csv:2:dual_source: 'maybe' is not true or false"),
         ("products.csv", 2, "name", "", "products.csv:2:name: empty; a value is required"),
@@ -200,6 +206,21 @@ def test_an_existing_tenant_keeps_its_settings_when_the_tenant_file_is_absent() 
     reading = read_files(files)
     resolve_tenant(reading, tenant_id="t1", existing=existing, time_zone="Europe/Berlin")
     assert reading.rows["tenant"] == [existing]
+
+
+def test_the_currency_reads_back_and_defaults_to_eur_for_a_new_tenant_or_the_existing_one() -> None:
+    in_francs = template_with("tenant.csv", 2, "currency", "CHF")
+    rows = read_files(in_francs).rows
+    assert rows["tenant"][0]["currency"] == "CHF"
+    assert read_files(as_raw(render_files(rows))).rows == rows
+
+    without = template_with("tenant.csv", 2, "currency", "")
+    new = read_files(without)
+    resolve_tenant(new, tenant_id="t1", existing=None, time_zone=None)
+    kept = read_files(without)
+    resolve_tenant(kept, tenant_id="t1", existing=rows["tenant"][0], time_zone=None)
+    assert (new.problems, new.rows["tenant"][0]["currency"]) == ([], "EUR")
+    assert kept.rows["tenant"][0]["currency"] == "CHF"
 
 
 def test_the_diff_counts_added_changed_and_removed_rows_by_key() -> None:
