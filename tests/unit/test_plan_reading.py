@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 from typer.testing import CliRunner
 
-from bakeplan.cli import app
+from bakeplan.cli import app, terminal
 from bakeplan.cli.amounts import money, named, number, purchase_text, quantity, tenant_label, unit_price
 from bakeplan.cli.demo import plan_screen
 from bakeplan.cli.plan_digest import digest, expected_waste, most_important
@@ -252,14 +252,18 @@ def test_plan_of_tables_keep_every_name_and_id_at_100_columns(standard_plan: dic
     assert all(words_present(lines, p["supplier_name"]) for p in standard_plan["purchase_lines"])
 
 
-def test_the_offline_plan_names_what_it_buys_and_json_keeps_the_ids(tmp_path: Path) -> None:
+def test_the_offline_plan_names_what_it_buys_and_json_keeps_the_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the command prints through the shared console, whose width an earlier test's terminal may have set
+    monkeypatch.setattr(terminal.console, "_width", 100)
     runner = CliRunner()
     path = tmp_path / "snapshot.json"
     made = runner.invoke(app, ["snapshot", "--profile", "small", "--seed", "3", "--out", str(path)])
     assert made.exit_code == 0, made.output
 
     as_json = runner.invoke(app, ["plan", "--input", str(path), "--currency", "CHF", "--json"])
-    as_text = runner.invoke(app, ["plan", "--input", str(path), "--currency", "CHF"], env={"COLUMNS": "100"})
+    as_text = runner.invoke(app, ["plan", "--input", str(path), "--currency", "CHF"])
     bad = runner.invoke(app, ["plan", "--input", str(path), "--currency", "chf"])
 
     plan = json.loads(as_json.stdout)
