@@ -45,7 +45,11 @@ def bakeplan(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     """Run the command as its own process, as a user does, with a wide terminal so no table cell wraps."""
     return subprocess.run(
         [sys.executable, "-m", "bakeplan", *args],
-        env={**os.environ, **_env(settings), "COLUMNS": "250"},
+        env={
+            **os.environ,
+            **_env(settings),
+            "COLUMNS": "320",
+        },  # wide: the test run's topic prefix lengthens the source column
         capture_output=True,
         text=True,
         timeout=120,
