@@ -137,7 +137,7 @@ class _Reader:
     def report_unknown(self) -> None:
         for product, lines in self.unknown.items():
             more = len(lines) - 1
-            also = f" (and on {more} more line{'s' if more > 1 else ''})" if more else ""
+            also = f" (and on {more:,} more line{'s' if more > 1 else ''})" if more else ""
             self.problem(lines[0], "product", f"unknown product {product!r}: not a product_id of products.csv{also}")
 
 
