@@ -163,9 +163,14 @@ def _sales_export(path: Path | None, measure: str, gaps: str) -> "SalesExport | 
         fail(f"--sales-gaps {gaps!r}: use zero (a product missing on a day others sold sold none) or unknown")
     if not path.is_file():
         fail(f"--sales {str(path)!r} is not a file")
-    return read_sales_file(
-        path, measure="revenue" if measure == "revenue" else "units", gaps="unknown" if gaps == "unknown" else "zero"
-    )
+    try:
+        return read_sales_file(
+            path,
+            measure="revenue" if measure == "revenue" else "units",
+            gaps="unknown" if gaps == "unknown" else "zero",
+        )
+    except UnicodeDecodeError:
+        fail(f"--sales {str(path)!r} is not UTF-8 text: save the export as CSV in UTF-8")
 
 
 def _sales_json(summary: "SalesSummary") -> dict[str, Any]:

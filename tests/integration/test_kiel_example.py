@@ -33,9 +33,7 @@ async def run_async(db_settings: Settings, *args: str) -> tuple[int, str, str]:
     return await asyncio.to_thread(run, db_settings, *args)
 
 
-def test_the_example_alone_passes_the_dry_run_and_writes_nothing(
-    db_settings: Settings, tenant_id: str, engine: AsyncEngine
-) -> None:
+def test_the_example_alone_passes_the_dry_run_and_writes_nothing(db_settings: Settings, tenant_id: str) -> None:
     code, out, err = run(db_settings, "--tenant", tenant_id, "--dry-run", "--json")
     assert code == 0, out + err
     report = json.loads(out)
@@ -139,11 +137,14 @@ async def test_a_bad_export_is_named_line_by_line_and_nothing_is_written(
         (["--sales", "missing.csv"], "--sales 'missing.csv' is not a file"),
         (["--sales", "README.md", "--sales-measure", "euro"], "--sales-measure 'euro': use units"),
         (["--sales", "README.md", "--sales-ending", "last week"], "--sales-ending 'last week' is not a date"),
+        (["--sales", "latin1.csv"], "is not UTF-8 text: save the export as CSV in UTF-8"),
     ],
 )
 def test_sales_options_without_sense_are_refused(
-    db_settings: Settings, tenant_id: str, args: list[str], message: str
+    db_settings: Settings, tenant_id: str, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    code, _, err = run(db_settings, "--tenant", tenant_id, *[str(EXAMPLE / a) if a == "README.md" else a for a in args])
+    (tmp_path / "latin1.csv").write_bytes("date,product,quantity\n2017-07-31,Brötchen,3\n".encode("latin-1"))
+    files = {"README.md": str(EXAMPLE / "README.md"), "latin1.csv": str(tmp_path / "latin1.csv")}
+    code, _, err = run(db_settings, "--tenant", tenant_id, *[files.get(a, a) for a in args])
     assert code == 2
     assert message in err
