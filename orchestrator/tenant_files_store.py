@@ -8,7 +8,8 @@ their contract models, so settings stored before a field existed read with its d
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Table, func, insert, select, update
@@ -18,7 +19,8 @@ from contracts.planning import Calendar, Capacity, PlanningPolicy
 from orchestrator import masterdata as md
 from orchestrator.tenant_files.columns import FILES
 from orchestrator.tenant_files.diff import Change, diff
-from orchestrator.tenant_files.reading import RawFile, TenantRows, read_files, resolve_tenant
+from orchestrator.tenant_files.reading import RawFile, Reading, TenantRows, read_files, resolve_tenant
+from orchestrator.tenant_files.sales import SalesExport, SalesSummary, moved_to_end, yesterday
 from orchestrator.tenant_files.writing import FileContent, render_files
 
 _TABLES: dict[str, Table] = {t.name: t for t in md.TENANT_TABLES}
@@ -88,6 +90,7 @@ class ImportOutcome:
     problems: list[str]
     changes: dict[str, Change]
     written: bool
+    sales: SalesSummary | None = None  # what a sales export gave (moved to its ending), when one was read
 
 
 async def export_tenant_files(conn: AsyncConnection, tenant_id: str) -> dict[str, FileContent] | None:
@@ -106,10 +109,18 @@ async def import_tenant_files(
     *,
     time_zone: str | None = None,
     dry_run: bool = False,
+    sales: SalesExport | None = None,
+    sales_ending: date | Literal["yesterday"] | None = None,
+    now: datetime | None = None,
 ) -> ImportOutcome:
     """Check `files` whole and, when nothing is wrong, make them the tenant's master data in the caller's
-    transaction. Nothing is written when there is a problem, on a dry run, or when nothing changes."""
-    reading = read_files(files)
+    transaction. Nothing is written when there is a problem, on a dry run, or when nothing changes.
+
+    `sales`, a long-format export, gives the daily sales (`orchestrator.tenant_files.sales`); with
+    `sales_ending` its days move by whole weeks so the last sale falls within the 7 days up to that
+    date, or up to the day before `now` in the tenant's time zone (`"yesterday"`; `now` is then required).
+    """
+    reading = read_files(files, sales)
     # one import per tenant at a time (a new tenant has no row to lock yet): the second reads what the
     # first wrote, so its counts are true; held to the end of the caller's transaction
     await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"tenant_files:{tenant_id}"))))
@@ -117,10 +128,26 @@ async def import_tenant_files(
     resolve_tenant(
         reading, tenant_id=tenant_id, existing=current["tenant"][0] if current else None, time_zone=time_zone
     )
+    if not reading.problems and sales_ending is not None:
+        _end_sales(reading, sales_ending, now)
     if reading.problems:
         return ImportOutcome(problems=reading.problems, changes={}, written=False)
     changes = diff(current or {}, reading.rows)
     write = not dry_run and not all(change.none for change in changes.values())
     if write:
         await replace_rows(conn, tenant_id, reading.rows)
-    return ImportOutcome(problems=[], changes=changes, written=write)
+    return ImportOutcome(problems=[], changes=changes, written=write, sales=reading.sales)
+
+
+def _end_sales(reading: Reading, ending: date | Literal["yesterday"], now: datetime | None) -> None:
+    """Move the export's sales to `ending` in place (a problem when a day would leave the calendar)."""
+    if reading.sales is None:
+        return
+    if ending == "yesterday":
+        if now is None:
+            raise ValueError("sales_ending='yesterday' needs now")
+        ending = yesterday(now, reading.rows["tenant"][0]["timezone"])
+    try:
+        reading.rows["daily_sales"], reading.sales = moved_to_end(reading.rows["daily_sales"], reading.sales, ending)
+    except OverflowError:
+        reading.problems.append(f"{reading.sales.source}: its days cannot be moved to end by {ending}")

@@ -1,7 +1,8 @@
 """`bakeplan export` and `bakeplan import`: a tenant's master data as one CSV file per entity (docs/import.md)."""
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -10,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.context import with_db
 from bakeplan.cli.tenant_views import unknown_tenant
-from bakeplan.cli.terminal import JsonFlag, console, err, fail, print_json
+from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, print_json
+
+if TYPE_CHECKING:
+    from orchestrator.tenant_files.sales import SalesExport, SalesSummary
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant's id.")]
 Directory = Annotated[Path, typer.Argument(help="Directory of the tenant files (one CSV per entity).")]
@@ -49,6 +53,27 @@ def import_files(
     template: Annotated[
         bool, typer.Option("--template", help="Write every file with its header and example rows into DIRECTORY.")
     ] = False,
+    sales: Annotated[
+        Path | None,
+        typer.Option("--sales", help="A sales export, CSV date,product,quantity: the daily sales (docs/import.md)."),
+    ] = None,
+    sales_measure: Annotated[
+        str, typer.Option("--sales-measure", help="What --sales quantities are: units, or revenue (÷ unit_price).")
+    ] = "units",
+    sales_ending: Annotated[
+        str | None,
+        typer.Option(
+            "--sales-ending",
+            help="DATE or yesterday: move the sales by whole weeks so the last falls within the 7 days up to it.",
+        ),
+    ] = None,
+    sales_gaps: Annotated[
+        str,
+        typer.Option(
+            "--sales-gaps",
+            help="A product without a row on a day others sold: zero (sold none; from its first sale) or unknown.",
+        ),
+    ] = "zero",
     as_json: JsonFlag = False,
 ) -> None:
     """Check the tenant files in DIRECTORY (or a workbook) and replace the tenant's master data, in one transaction.
@@ -81,26 +106,99 @@ def import_files(
         raw = read_directory(directory)
     if not raw:
         fail(f"{directory} holds no tenant files (products.csv, ingredients.csv …; see `bakeplan import --template`)")
+    export = _sales_export(sales, sales_measure, sales_gaps)
+    ending: date | Literal["yesterday"] | None = None
+    if sales_ending is not None:
+        if export is None:
+            fail("--sales-ending moves the sales of --sales; give --sales too")
+        ending = "yesterday" if sales_ending == "yesterday" else parse_day(sales_ending, "--sales-ending")
+    now = datetime.now(UTC)
 
     async def work(conn: AsyncConnection) -> ImportOutcome:
-        return await import_tenant_files(conn, tenant, raw, time_zone=time_zone, dry_run=dry_run)
+        return await import_tenant_files(
+            conn,
+            tenant,
+            raw,
+            time_zone=time_zone,
+            dry_run=dry_run,
+            sales=export,
+            sales_ending=ending,
+            now=now,
+        )
 
     outcome = with_db(work)
     if outcome.problems:
         for problem in outcome.problems:
             err.print(problem, markup=False, highlight=False)
-        fail(f"{len(outcome.problems)} problem(s) in {directory}; nothing was written")
+        where = f"{directory} and {sales}" if sales is not None else str(directory)
+        fail(f"{len(outcome.problems)} problem(s) in {where}; nothing was written")
     if as_json:
         counts = {k: {"added": c.added, "changed": c.changed, "removed": c.removed} for k, c in outcome.changes.items()}
-        print_json({"tenant": tenant, "dry_run": dry_run, "written": outcome.written, "files": counts})
+        result = {"tenant": tenant, "dry_run": dry_run, "written": outcome.written, "files": counts}
+        if outcome.sales is not None:
+            result["sales"] = _sales_json(outcome.sales)
+        print_json(result)
         return
     table = Table("file", "added", "changed", "removed", title=f"tenant {tenant}")
     for name, change in outcome.changes.items():
         table.add_row(f"{name}.csv", str(change.added), str(change.changed), str(change.removed))
     console.print(table)
+    if outcome.sales is not None:
+        console.print(_sales_text(outcome.sales), markup=False, highlight=False)
     console.print(
         "imported" if outcome.written else "dry run: nothing written" if dry_run else "no changes: nothing written"
     )
+
+
+def _sales_export(path: Path | None, measure: str, gaps: str) -> "SalesExport | None":
+    """The sales export at `path` read as the options say; exit 2 on a bad option or a missing file."""
+    from orchestrator.tenant_files.csv_files import read_sales_file
+
+    if path is None:
+        if (measure, gaps) != ("units", "zero"):
+            fail("--sales-measure and --sales-gaps say how to read --sales; give --sales too")
+        return None
+    if measure not in ("units", "revenue"):
+        fail(f"--sales-measure {measure!r}: use units (pieces sold) or revenue (money, divided by unit_price)")
+    if gaps not in ("zero", "unknown"):
+        fail(f"--sales-gaps {gaps!r}: use zero (a product missing on a day others sold sold none) or unknown")
+    if not path.is_file():
+        fail(f"--sales {str(path)!r} is not a file")
+    try:
+        return read_sales_file(
+            path,
+            measure="revenue" if measure == "revenue" else "units",
+            gaps="unknown" if gaps == "unknown" else "zero",
+        )
+    except UnicodeDecodeError:
+        fail(f"--sales {str(path)!r} is not UTF-8 text: save the export as CSV in UTF-8")
+
+
+def _sales_json(summary: "SalesSummary") -> dict[str, Any]:
+    return {
+        "source": summary.source,
+        "rows": summary.rows,
+        "zero_days": summary.zero_days,
+        "first_day": summary.first_day,
+        "last_day": summary.last_day,
+        "weeks_moved": summary.weeks_moved,
+        "moved_last_day": summary.moved_last_day,
+    }
+
+
+def _sales_text(summary: "SalesSummary") -> str:
+    text = (
+        f"sales from {summary.source}: {summary.rows:,} product days ({summary.zero_days:,} with none sold), "
+        f"{summary.first_day} … {summary.last_day}"
+    )
+    if summary.weeks_moved:
+        shift = timedelta(weeks=summary.weeks_moved)
+        later = "later" if summary.weeks_moved > 0 else "earlier"
+        text += (
+            f", moved {abs(summary.weeks_moved):,} weeks {later} to "
+            f"{summary.first_day + shift} … {summary.moved_last_day}"
+        )
+    return text
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,7 @@ from contracts.planning import (
 )
 from orchestrator.tenant_files.cells import CellError, convert, decimal_text, parse
 from orchestrator.tenant_files.columns import FILES, Column, TenantFile
+from orchestrator.tenant_files.sales import SalesExport, SalesSummary, read_sales
 
 # the rows of each tenant file, as its `masterdata` table holds them (without tenant_id)
 TenantRows = dict[str, list[dict[str, Any]]]
@@ -94,6 +95,7 @@ class Reading:
 
     rows: TenantRows = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    sales: SalesSummary | None = None  # what a sales export gave, when one was read
 
 
 def _plain(value: Any) -> Any:
@@ -304,11 +306,12 @@ class _Reader:
                 visit(start, [start])
 
 
-def read_files(files: Mapping[str, RawFile]) -> Reading:
+def read_files(files: Mapping[str, RawFile], sales: SalesExport | None = None) -> Reading:
     """Every tenant file parsed and checked; `files` maps file names (`products.csv`) to their content.
 
     The tenant row (`rows["tenant"]`) is present only when the tenant file has a row; its name and
-    time zone may be missing (see `resolve_tenant`).
+    time zone may be missing (see `resolve_tenant`). A sales export (`sales`), checked in the same
+    pass against the products, gives the daily sales instead of `daily_sales.csv` (both is a problem).
     """
     reader = _Reader(files)
     for spec in FILES:
@@ -327,7 +330,20 @@ def read_files(files: Mapping[str, RawFile]) -> Reading:
         else:
             rows[spec.name] = reader.to_table_rows(spec)
     reader.check_cycles()
-    return Reading(rows=rows, problems=reader.problems)
+    reading = Reading(rows=rows, problems=reader.problems)
+    if sales is not None:
+        _read_export(reader, sales, reading)
+    return reading
+
+
+def _read_export(reader: _Reader, sales: SalesExport, reading: Reading) -> None:
+    if "daily_sales.csv" in reader.files:
+        reading.problems.append("daily_sales.csv: a sales export is given too; keep one of them")
+    prices = {key[0]: row.values.get("unit_price") for key, row in reader.keys["products"].items()}
+    export = read_sales(sales, prices)
+    reading.problems.extend(export.problems)
+    reading.rows["daily_sales"] = export.rows
+    reading.sales = export.summary
 
 
 def resolve_tenant(
