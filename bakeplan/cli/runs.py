@@ -117,7 +117,8 @@ def trigger(
     ] = "operator",
     as_json: JsonFlag = False,
 ) -> None:
-    """Start the daily plan of TENANT; prints the saga id. Without --date it plans the tenant's local
+    """Start the daily plan of TENANT; prints the saga id, and with --wait the plan on one screen (as
+    `bakeplan demo` does; `plan-of` has every row). Without --date it plans the tenant's local
     today (its time zone). A second trigger for the same day, from here, an external cron or the
     scheduler, is a no-op: all use the day's trigger id."""
     business_date = parse_day(date_, "--date") if date_ is not None else tenant_today(tenant)
@@ -145,6 +146,10 @@ def trigger(
         print_json(result)
     else:
         typer.echo(str(saga_id))
+        if wait:
+            from bakeplan.cli.demo import print_plan_screen  # demo builds on this module
+
+            print_plan_screen(saga_id)
     if wait and result["status"] != SagaStatus.COMPLETED:
         raise typer.Exit(1)
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -44,12 +45,18 @@ def test_seed_trigger_show_and_plan_of(settings: Settings, processes: Processes,
         bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-28", "--wait", "--json")
     )
     again = as_json(bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-28", "--json"))
+    screen = bakeplan(settings, "trigger", "--tenant", f"{tenant_prefix}-001", "--date", "2026-11-28", "--wait")
     shown = as_json(bakeplan(settings, "show", run["saga_id"], "--json"))
     plan = as_json(bakeplan(settings, "plan-of", run["saga_id"], "--json"))
     runs = as_json(bakeplan(settings, "runs", "--tenant", f"{tenant_prefix}-001", "--json"))
 
     assert run["status"] == "COMPLETED"
     assert (again["saga_id"], again["already_planned"]) == (run["saga_id"], True)
+    # in text, --wait prints the saga id, then the plan on one screen with the commands for the rest
+    assert screen.returncode == 0, screen.stderr
+    assert screen.stdout.splitlines()[0] == run["saga_id"]
+    assert re.search(r"the \d+ most important purchase lines", screen.stdout), screen.stdout
+    assert screen.stdout.count(run["saga_id"]) >= 3  # the id, the heading, the commands that show the rest
     assert shown["status"] == "COMPLETED"
     assert [t["step"] for t in shown["timeline"] if t["kind"] == "step_done"] == [
         "forecasting",
