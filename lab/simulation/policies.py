@@ -86,7 +86,7 @@ class BakeplanPolicy:
 class WarmUpPolicy:
     """bakeplan's purchasing every morning, on the requirements of a full plan made once a week.
 
-    A full plan (forecast and schedule) costs ~5 times what purchasing alone does, so the warm-up
+    A full plan (forecast and schedule) costs 3–5 times what purchasing alone does, so the warm-up
     makes it every `REPLAN_EVERY_DAYS` days, counted back from `last_day` (so the last morning before
     the first real plan has a fresh one), over a horizon long enough to cover 14 days ahead of every
     morning until the next. Each morning then plans purchasing (the procurement worker's own
