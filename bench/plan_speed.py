@@ -2,9 +2,9 @@
 
     uv run python bench/plan_speed.py --profile large --runs 7 [--out results.json]
 
-Generates a synthetic tenant (`lab.synthetic`), builds its planning snapshot, and times
-`workers.chain.plan_snapshot` (the same pure code the three workers run) `--runs` times after one
-warm-up run. Prints the median and the per-step medians; no Kafka or Postgres involved.
+Generates a synthetic tenant as `bakeplan seed` does (`lab.tenants`: started warm), builds its
+planning snapshot, and times `workers.chain.plan_snapshot` (the same pure code the three workers
+run) `--runs` times after one untimed run. Prints the median and the per-step medians; no Kafka or Postgres involved.
 """
 
 import argparse
@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID
 
-from lab.synthetic import generate_tenant
+from lab.tenants import seeded_tenant
 from workers.chain import plan_snapshot
 from workers.forecasting.planner import forecast_demand
 from workers.procurement.replenishment import plan_purchases
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     today = date(2026, 5, 4)
-    tenant = generate_tenant("bench", profile=args.profile, seed=args.seed, today=today, components=True)
+    tenant = seeded_tenant("bench", profile=args.profile, seed=args.seed, today=today, components=True)
     snapshot = tenant.planning_snapshot(business_date=today, horizon_days=14)
 
     plan_snapshot(snapshot, saga_id=SAGA)  # warm-up: imports, numpy first calls

@@ -36,7 +36,7 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
-from lab.synthetic import generate_tenant
+from lab.tenants import seeded_tenant
 from orchestrator import replay_store
 from orchestrator.ports import TERMINAL_STATUSES
 from orchestrator.replay import replay
@@ -79,7 +79,7 @@ def start_processes(log_dir: Path, replicas: int) -> list[subprocess.Popen[bytes
 async def produce(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> tuple[list[uuid.UUID], float]:
     tenants = [f"{args.prefix}-{i:04d}" for i in range(args.tenants)]
     for tenant_id in tenants:
-        tenant = generate_tenant(
+        tenant = seeded_tenant(
             tenant_id, profile="small", seed=args.seed, today=TODAY, history_days=args.history_days, components=True
         )
         async with engine.begin() as conn:

@@ -14,9 +14,9 @@ from contracts import ids, step_inputs
 from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, ProductionBatch, PurchaseLine
 from workers.forecasting.planner import forecast_for_command
 from workers.procurement.replenishment import plan_for_command
-from workers.production.scheduler import schedule_for_command
+from workers.production.scheduler import ProductionPlan, schedule_for_command
 
-__all__ = ["DailyPlan", "plan_for_command", "plan_snapshot"]
+__all__ = ["DailyPlan", "ProductionPlan", "plan_for_command", "plan_snapshot", "purchase_for", "schedule_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,32 @@ def _envelope(snapshot: PlanningSnapshot, saga_id: UUID, step: str) -> step_inpu
     )
 
 
-def plan_snapshot(snapshot: PlanningSnapshot, *, saga_id: UUID) -> DailyPlan:
-    """Forecast, schedule and replenish for one snapshot; raises `PlanningError` where a step would fail."""
+def schedule_snapshot(snapshot: PlanningSnapshot, *, saga_id: UUID) -> tuple[tuple[ForecastLine, ...], ProductionPlan]:
+    """The first two steps for one snapshot: its forecast, and the production plan made from it."""
     forecast = forecast_for_command(step_inputs.forecast_demand(snapshot, _envelope(snapshot, saga_id, "forecasting")))
     production = schedule_for_command(
         step_inputs.schedule_production(snapshot, forecast, _envelope(snapshot, saga_id, "production"))
     )
-    purchase_lines = plan_for_command(
-        step_inputs.plan_procurement(snapshot, production.requirements, _envelope(snapshot, saga_id, "procurement"))
+    return forecast, production
+
+
+def purchase_for(
+    snapshot: PlanningSnapshot, requirements: tuple[IngredientRequirement, ...], *, saga_id: UUID
+) -> tuple[PurchaseLine, ...]:
+    """The last step: purchase lines for `requirements` against the snapshot's stock, orders and suppliers.
+
+    `plan_snapshot` passes the requirements of its own production plan; the simulation's warm-up
+    passes those of an earlier plan (`lab.simulation.policies.WarmUpPolicy`).
+    """
+    return plan_for_command(
+        step_inputs.plan_procurement(snapshot, requirements, _envelope(snapshot, saga_id, "procurement"))
     )
+
+
+def plan_snapshot(snapshot: PlanningSnapshot, *, saga_id: UUID) -> DailyPlan:
+    """Forecast, schedule and replenish for one snapshot; raises `PlanningError` where a step would fail."""
+    forecast, production = schedule_snapshot(snapshot, saga_id=saga_id)
+    purchase_lines = purchase_for(snapshot, production.requirements, saga_id=saga_id)
     return DailyPlan(
         forecast=forecast,
         batches=production.batches,

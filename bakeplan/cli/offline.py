@@ -25,7 +25,8 @@ from contracts.errors import PlanningError
 from contracts.messages import SnapshotTaken
 from contracts.planning import PlanningSnapshot
 from lab.simulation import Policy, simulate
-from lab.synthetic import PROFILES, Profile, generate_tenant
+from lab.synthetic import PROFILES, Profile
+from lab.tenants import seeded_tenant
 from workers.chain import DailyPlan, plan_snapshot
 from workers.forecasting.backtest import backtest as run_backtest
 from workers.forecasting.backtest import parse_sales_csv
@@ -248,13 +249,18 @@ def snapshot(
     tenant: Annotated[str, typer.Option(help="Tenant id.")] = "synthetic-1",
     day: Annotated[str | None, typer.Option("--date", help="Business date (default 2026-05-04).")] = None,
     horizon: Annotated[int, typer.Option(min=1, max=60)] = 14,
+    cold: Annotated[
+        bool, typer.Option("--cold", help="Random stock and nothing on order (as `bakeplan seed --cold`).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write a synthetic tenant's planning snapshot, to try `bakeplan plan --input` on."""
+    """Write a synthetic tenant's planning snapshot, to try `bakeplan plan --input` on.
+
+    The tenant is the one `bakeplan seed` writes: started warm, unless `--cold`."""
     if profile not in PROFILES:
         fail(f"--profile {profile!r} is unknown; use one of {', '.join(PROFILES)}")
     business_date = _parse_day(day, "--date") or date(2026, 5, 4)
-    data = generate_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date, components=True)
+    data = seeded_tenant(tenant, profile=_profile(profile), seed=seed, today=business_date, components=True, cold=cold)
     result = data.planning_snapshot(business_date=business_date, horizon_days=horizon)
     out.write_text(result.model_dump_json(), encoding="utf-8")
     if as_json:
@@ -268,6 +274,7 @@ def snapshot(
                 "products": len(result.products),
                 "profile": profile,
                 "seed": seed,
+                "start": "cold" if cold else "warm",
             }
         )
     else:

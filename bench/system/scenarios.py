@@ -23,7 +23,8 @@ from contracts.topics import Topic
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
-from lab.synthetic import Profile, generate_tenant
+from lab.synthetic import Profile
+from lab.tenants import seeded_tenant
 from orchestrator.engine import SagaStatus
 from orchestrator.ports import TERMINAL_STATUSES
 from orchestrator.tables import saga_log, sagas, snapshots
@@ -82,7 +83,7 @@ class Fleet:
 async def seed(ctx: Context, prefix: str, count: int, profile: Profile) -> list[str]:
     """`count` tenants of one generated profile under distinct ids (generated once: seeding is not
     what is measured)."""
-    template = generate_tenant(f"{prefix}-0", profile=profile, seed=11, today=TODAY)
+    template = seeded_tenant(f"{prefix}-0", profile=profile, seed=11, today=TODAY)
     ids = [f"{prefix}-{n}" for n in range(count)]
     for chunk in range(0, count, 50):
         async with ctx.engine.begin() as conn:

@@ -10,9 +10,15 @@ history (pieces rounded half up, a day without any row closed). Sales are demand
 uncensored (a lost sale in the simulation does not lower the history the planners see). Products
 carry no finished stock; closed days have no demand.
 
-Opening stock. The same for every policy: per used ingredient one fresh lot of the mean daily use
-of the last 28 days × (cheapest lead time + 7) days, capped at shelf life − 1 days, valued at the
-cheapest unit price (`truth.initial_lots`). It counts as received for the waste rate.
+Warm start. The same for every policy: the world runs `WARM_UP_DAYS` (21) days of known demand
+before `start`, at most half the known history (`simulator.warm_world`), under `WarmUpPolicy`:
+bakeplan's purchasing every morning on the requirements of a full plan made once a week (and fresh
+on the last warm-up morning). It opens with one fresh lot per used ingredient of the mean daily use
+of the 28 days before it × (cheapest lead time + 7) days, capped at shelf life − 1 days, valued at
+the cheapest unit price (`truth.initial_lots`). The first simulated morning thus finds lots of every
+age and orders on their way, as a bakery running on the policy has; the stock on hand then counts
+as received for the waste rate, and nothing of the warm-up is measured. `warm_start` gives a
+synthetic tenant the same state (what `bakeplan seed` writes).
 
 Morning of day d. (1) Lots whose expiry day has come (`expires_on <= d`) are written off: a lot is
 usable on the days before its `expires_on`, the planners' rule; the write-off is waste, valued at
@@ -53,6 +59,7 @@ orders, horizon 14 days); lines with order_date <= d are placed (today's and ove
 
 from lab.simulation.policies import Policy
 from lab.simulation.report import SimulationReport
-from lab.simulation.simulator import simulate
+from lab.simulation.simulator import WARM_UP_DAYS, simulate
+from lab.simulation.warm_start import warm_start
 
-__all__ = ["Policy", "SimulationReport", "simulate"]
+__all__ = ["WARM_UP_DAYS", "Policy", "SimulationReport", "simulate", "warm_start"]

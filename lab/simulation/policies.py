@@ -2,10 +2,11 @@
 
 Pure: no I/O, no clock. `bakeplan` runs the whole daily plan on what a tenant would know that
 morning; `perfect` runs only the procurement step on the true future needs (an upper bound);
-`minmax` and `reorder-level` are the ERP rules in `baselines`.
+`minmax` and `reorder-level` are the ERP rules in `baselines`. `WarmUpPolicy` is bakeplan at a
+lower cost, for the weeks a world runs before its first day (`simulator.warm_world`).
 """
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, Protocol, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -13,12 +14,14 @@ from contracts.planning import IngredientRequirement, PlanningSnapshot, Purchase
 from lab.simulation.baselines import RulePolicy, minmax_order_quantity, reorder_level_quantity
 from lab.simulation.truth import Truth
 from lab.simulation.world import Order, World
-from workers.chain import plan_snapshot
+from workers.chain import plan_snapshot, purchase_for, schedule_snapshot
 from workers.procurement.replenishment import plan_purchases
 
 Policy = Literal["bakeplan", "minmax", "reorder-level", "perfect"]
 POLICIES: tuple[str, ...] = get_args(Policy)
 HORIZON_DAYS = 14
+# The warm-up's full plan (forecast and schedule) is made once a week; purchasing runs every day.
+REPLAN_EVERY_DAYS = 7
 _SAGA_NAMESPACE = uuid5(NAMESPACE_URL, "https://bakeplan.invalid/simulation")
 
 
@@ -48,6 +51,26 @@ def _placed_today(lines: tuple[PurchaseLine, ...], day: date) -> list[Order]:
     ]
 
 
+def morning_snapshot(truth: Truth, day: date, world: World, *, horizon_days: int = HORIZON_DAYS) -> PlanningSnapshot:
+    """What the bakery knows on the morning of `day`: sales up to yesterday, its lots and open orders."""
+    return PlanningSnapshot(
+        tenant_id=truth.tenant_id,
+        business_date=day,
+        horizon_days=horizon_days,
+        products=truth.products,
+        recipes=truth.recipes,
+        ingredients=truth.ingredients,
+        stock_lots=world.stock_lots(),
+        suppliers=truth.suppliers,
+        sales=truth.sales_before(day),
+        calendar=truth.calendar,
+        components=truth.components,
+        capacity=truth.capacity,
+        open_purchase_orders=world.open_orders(day),
+        policy=truth.policy,
+    )
+
+
 class BakeplanPolicy:
     """`plan_snapshot` on a snapshot of the morning: sales up to yesterday, lots, open orders, horizon 14."""
 
@@ -56,25 +79,35 @@ class BakeplanPolicy:
         self._seed = seed
 
     def orders(self, day: date, world: World) -> list[Order]:
-        t = self._truth
-        snapshot = PlanningSnapshot(
-            tenant_id=t.tenant_id,
-            business_date=day,
-            horizon_days=HORIZON_DAYS,
-            products=t.products,
-            recipes=t.recipes,
-            ingredients=t.ingredients,
-            stock_lots=world.stock_lots(),
-            suppliers=t.suppliers,
-            sales=t.sales_before(day),
-            calendar=t.calendar,
-            components=t.components,
-            capacity=t.capacity,
-            open_purchase_orders=world.open_orders(day),
-            policy=t.policy,
-        )
-        plan = plan_snapshot(snapshot, saga_id=saga_id_for(self._seed, day))
+        plan = plan_snapshot(morning_snapshot(self._truth, day, world), saga_id=saga_id_for(self._seed, day))
         return _placed_today(plan.purchase_lines, day)
+
+
+class WarmUpPolicy:
+    """bakeplan's purchasing every morning, on the requirements of a full plan made once a week.
+
+    A full plan (forecast and schedule) costs 3–5 times what purchasing alone does, so the warm-up
+    makes it every `REPLAN_EVERY_DAYS` days, counted back from `last_day` (so the last morning before
+    the first real plan has a fresh one), over a horizon long enough to cover 14 days ahead of every
+    morning until the next. Each morning then plans purchasing (the procurement worker's own
+    function) on the next `HORIZON_DAYS` days of those requirements with that morning's lots and
+    open orders, and places what is due today or overdue, like `BakeplanPolicy`.
+    """
+
+    def __init__(self, truth: Truth, seed: int, *, last_day: date):
+        self._truth = truth
+        self._seed = seed
+        self._last_day = last_day
+        self._requirements: tuple[IngredientRequirement, ...] | None = None
+
+    def orders(self, day: date, world: World) -> list[Order]:
+        saga_id = saga_id_for(self._seed, day)
+        snapshot = morning_snapshot(self._truth, day, world, horizon_days=HORIZON_DAYS + REPLAN_EVERY_DAYS - 1)
+        if self._requirements is None or (self._last_day - day).days % REPLAN_EVERY_DAYS == 0:
+            self._requirements = schedule_snapshot(snapshot, saga_id=saga_id)[1].requirements
+        until = day + timedelta(days=HORIZON_DAYS)
+        ahead = tuple(r for r in self._requirements if day <= r.day < until)
+        return _placed_today(purchase_for(snapshot, ahead, saga_id=saga_id), day)
 
 
 class PerfectPolicy:
@@ -124,4 +157,13 @@ def make_policy(policy: Policy, truth: Truth, seed: int) -> PurchasingPolicy:
     raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(POLICIES)}")
 
 
-__all__ = ["HORIZON_DAYS", "POLICIES", "Policy", "PurchasingPolicy", "make_policy", "saga_id_for"]
+__all__ = [
+    "HORIZON_DAYS",
+    "POLICIES",
+    "Policy",
+    "PurchasingPolicy",
+    "WarmUpPolicy",
+    "make_policy",
+    "morning_snapshot",
+    "saga_id_for",
+]

@@ -4,6 +4,7 @@ Pure: no I/O, no clock. Money is in the tenant's currency; rates are shares in [
 """
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from lab.simulation.world import Expired
@@ -67,7 +68,7 @@ class Ledger:
             self.perishable_received_value += value
         self._close_cycle(ingredient_id)
 
-    def expired(self, lots: Iterable[Expired], perishable: set[str]) -> None:
+    def expired(self, lots: Iterable[Expired], perishable: AbstractSet[str]) -> None:
         for lot in lots:
             self.waste_value += lot.value
             if lot.ingredient_id in perishable:

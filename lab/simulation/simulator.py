@@ -1,20 +1,28 @@
-"""The day loop: write off, receive, plan and order, make to demand, count. See the package docstring.
+"""The day loop: write off, receive, plan and order, make to demand, count; and the warm-up before it.
+
+See the package docstring.
 
 Pure: no I/O, no clock; every random draw comes from streams seeded by the run's seed.
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import get_args
 
+from contracts.planning import Supplier
 from lab.simulation.demand_csv import csv_truth
-from lab.simulation.policies import Policy, make_policy
+from lab.simulation.policies import Policy, PurchasingPolicy, WarmUpPolicy, make_policy
 from lab.simulation.report import Ledger, SimulationReport
 from lab.simulation.truth import Truth, cheapest_item, initial_lots, synthetic_truth
 from lab.simulation.world import QUANTITY_EPSILON, World, delivery_dates
 from lab.synthetic import PROFILES, Profile
 
 DEFAULT_START = date(2025, 1, 6)  # a Monday; any fixed date keeps runs reproducible
+# Three weeks: the opening stock covers at most 14 days and a purchase line about 8, so every
+# ingredient has been reordered on the policy at least once. Stock value and stock on order at the
+# end are the same after 14, 21, 28, 42 or 70 days (standard tenants, seeds 1–8); 21 leaves a margin.
+WARM_UP_DAYS = 21
 
 
 def simulate(
@@ -52,51 +60,96 @@ def simulate(
     return ledger.report(policy=policy, days=days, seed=seed, profile=profile)
 
 
-def run(truth: Truth, *, policy: Policy, seed: int, progress: Callable[[int], None] | None = None) -> Ledger:
-    """Simulate `truth.days` days from `truth.start` under `policy`; the ledger holds the totals."""
-    prices = {}
-    lead_times = {}
-    for ingredient in truth.ingredients:
-        offer = cheapest_item(truth.suppliers, ingredient.ingredient_id)
-        prices[ingredient.ingredient_id] = offer[1].unit_price if offer else 0.0
-    for supplier in truth.suppliers:
-        for item in supplier.items:
-            lead_times[supplier.supplier_id, item.ingredient_id] = item.lead_time_days
-    suppliers = {supplier.supplier_id: supplier for supplier in truth.suppliers}
-    perishable = {i.ingredient_id for i in truth.ingredients if i.shelf_life_days is not None}
-    opening = initial_lots(truth)
-    world = World(truth.ingredients, opening, prices)
-    ledger = Ledger(holding_cost_rate_per_year=truth.policy.holding_cost_rate_per_year)
-    for lot in opening:
-        ledger.received(
-            lot.ingredient_id, lot.quantity * prices[lot.ingredient_id], perishable=lot.ingredient_id in perishable
-        )
-    purchasing = make_policy(policy, truth, seed)
+@dataclass(frozen=True)
+class Terms:
+    """What the day loop looks up about the suppliers: each ingredient's cheapest price (the opening
+    stock's value), each item's lead time, and which ingredients perish."""
 
+    prices: Mapping[str, float]
+    lead_times: Mapping[tuple[str, str], int]
+    suppliers: Mapping[str, Supplier]
+    perishable: frozenset[str]
+
+    @classmethod
+    def of(cls, truth: Truth) -> "Terms":
+        prices = {}
+        for ingredient in truth.ingredients:
+            offer = cheapest_item(truth.suppliers, ingredient.ingredient_id)
+            prices[ingredient.ingredient_id] = offer[1].unit_price if offer else 0.0
+        return cls(
+            prices=prices,
+            lead_times={
+                (s.supplier_id, item.ingredient_id): item.lead_time_days for s in truth.suppliers for item in s.items
+            },
+            suppliers={supplier.supplier_id: supplier for supplier in truth.suppliers},
+            perishable=frozenset(i.ingredient_id for i in truth.ingredients if i.shelf_life_days is not None),
+        )
+
+
+def warm_up_days(truth: Truth) -> int:
+    """How many days the world runs before `truth.start`: `WARM_UP_DAYS`, but at most half the known
+    history, so that the warm-up's first plan still has history to forecast from."""
+    return min(WARM_UP_DAYS, truth.day_index(truth.start) // 2)
+
+
+def warm_world(truth: Truth, terms: Terms, *, seed: int) -> World:
+    """The world on the morning of `truth.start`, before that day's write-off and deliveries.
+
+    It opens `warm_up_days(truth)` days earlier with `initial_lots` of that day and lives those days
+    of known demand under `WarmUpPolicy` (bakeplan's purchasing, a full plan once a week), with the
+    suppliers' random lateness of `seed`. What it ends with (lots of every age, shipments on their
+    way) is the state of a bakery that has run on bakeplan's policy for those weeks. Nothing of the
+    warm-up is measured.
+    """
+    days = warm_up_days(truth)
+    first = truth.start - timedelta(days=days)
+    world = World(truth.ingredients, initial_lots(truth, on=first), terms.prices)
+    unmeasured = Ledger(holding_cost_rate_per_year=truth.policy.holding_cost_rate_per_year)
+    purchasing = WarmUpPolicy(truth, seed, last_day=truth.start - timedelta(days=1))
+    for offset in range(days):
+        live_day(truth, world, unmeasured, purchasing, terms, first + timedelta(days=offset), seed=seed)
+    return world
+
+
+def run(truth: Truth, *, policy: Policy, seed: int, progress: Callable[[int], None] | None = None) -> Ledger:
+    """Simulate `truth.days` days from `truth.start` under `policy`, from the warm world
+    (`warm_world`); the ledger holds the totals. The stock on hand at the start counts as received."""
+    terms = Terms.of(truth)
+    world = warm_world(truth, terms, seed=seed)
+    ledger = Ledger(holding_cost_rate_per_year=truth.policy.holding_cost_rate_per_year)
+    for ingredient_id, value in world.stock_values().items():
+        ledger.received(ingredient_id, value, perishable=ingredient_id in terms.perishable)
+    purchasing = make_policy(policy, truth, seed)
     for offset in range(truth.days):
-        day = truth.start + timedelta(days=offset)
-        ledger.expired(world.write_off(day), perishable)
-        for shipment in world.receive(day):
-            order = shipment.order
-            ledger.received(
-                order.ingredient_id, order.quantity * order.unit_price, perishable=order.ingredient_id in perishable
-            )
-        orders = purchasing.orders(day, world)
-        ordering_suppliers = sorted({order.supplier_id for order in orders})
-        ledger.ordered(len(ordering_suppliers), sum(suppliers[s].order_cost for s in ordering_suppliers))
-        for order in orders:
-            planned, arrives = delivery_dates(
-                order,
-                suppliers[order.supplier_id],
-                lead_time_days=lead_times[order.supplier_id, order.ingredient_id],
-                ordered_on=day,
-                seed=seed,
-            )
-            world.place(order, ordered_on=day, planned_on=planned, arrives_on=arrives)
-        make_to_demand(truth, world, ledger, day)
+        live_day(truth, world, ledger, purchasing, terms, truth.start + timedelta(days=offset), seed=seed)
         if progress is not None:
             progress(offset + 1)
     return ledger
+
+
+def live_day(
+    truth: Truth, world: World, ledger: Ledger, purchasing: PurchasingPolicy, terms: Terms, day: date, *, seed: int
+) -> None:
+    """One day: write off what expires, receive what arrives, order under `purchasing`, make to demand."""
+    ledger.expired(world.write_off(day), terms.perishable)
+    for shipment in world.receive(day):
+        order = shipment.order
+        ledger.received(
+            order.ingredient_id, order.quantity * order.unit_price, perishable=order.ingredient_id in terms.perishable
+        )
+    orders = purchasing.orders(day, world)
+    ordering_suppliers = sorted({order.supplier_id for order in orders})
+    ledger.ordered(len(ordering_suppliers), sum(terms.suppliers[s].order_cost for s in ordering_suppliers))
+    for order in orders:
+        planned, arrives = delivery_dates(
+            order,
+            terms.suppliers[order.supplier_id],
+            lead_time_days=terms.lead_times[order.supplier_id, order.ingredient_id],
+            ordered_on=day,
+            seed=seed,
+        )
+        world.place(order, ordered_on=day, planned_on=planned, arrives_on=arrives)
+    make_to_demand(truth, world, ledger, day)
 
 
 def make_to_demand(truth: Truth, world: World, ledger: Ledger, day: date) -> None:

@@ -156,14 +156,17 @@ def cheapest_item(suppliers: Sequence[Supplier], ingredient_id: str) -> tuple[Su
     return best[3], best[4]
 
 
-def initial_lots(truth: Truth) -> tuple[StockLot, ...]:
-    """Stock on the first morning: per used ingredient one fresh lot of mean daily use × cover days.
+def initial_lots(truth: Truth, *, on: date | None = None) -> tuple[StockLot, ...]:
+    """Stock on the morning of `on` (default `truth.start`): per used ingredient one fresh lot of mean
+    daily use × cover days.
 
-    Mean daily use is over the `USE_WINDOW_DAYS` days before `start`; the cover is the cheapest
+    Mean daily use is over the `USE_WINDOW_DAYS` days before `on`; the cover is the cheapest
     supplier's lead time + `INITIAL_COVER_DAYS`, capped at shelf life − 1 days. The lot expires
-    `shelf_life_days` after `start` (never without a shelf life). Every policy starts from it.
+    `shelf_life_days` after `on` (never without a shelf life). A warm-up starts from it
+    (`simulator.warm_world`).
     """
-    end = truth.day_index(truth.start)
+    first = truth.start if on is None else on
+    end = truth.day_index(first)
     window = truth.daily_use[max(0, end - USE_WINDOW_DAYS) : end]
     mean_use = window.mean(axis=0) if len(window) else np.zeros(len(truth.ingredients))
     lots = []
@@ -181,7 +184,7 @@ def initial_lots(truth: Truth) -> tuple[StockLot, ...]:
                 lot_id=f"initial:{ingredient.ingredient_id}",
                 ingredient_id=ingredient.ingredient_id,
                 quantity=float(math.ceil(quantity)) if ingredient.unit == "pcs" else round(float(quantity), 3),
-                expires_on=None if life is None else truth.start + timedelta(days=life),
+                expires_on=None if life is None else first + timedelta(days=life),
             )
         )
     return tuple(lots)

@@ -161,6 +161,14 @@ class World:
     def stock_value(self) -> float:
         return sum(lot.quantity * lot.unit_price for lots in self._lots.values() for lot in lots)
 
+    def stock_values(self) -> dict[str, float]:
+        """ingredient_id → value of its lots on hand, for the ingredients that have any."""
+        return {
+            ingredient_id: sum(lot.quantity * lot.unit_price for lot in lots)
+            for ingredient_id, lots in sorted(self._lots.items())
+            if lots
+        }
+
     def stock_lots(self) -> tuple[StockLot, ...]:
         """The lots on hand as the planners see them, sorted by (ingredient_id, FEFO)."""
         return tuple(
@@ -192,6 +200,10 @@ class World:
             )
             for s in self._shipments
         )
+
+    def in_flight(self) -> tuple[Shipment, ...]:
+        """The shipments placed and not yet arrived, in the order they were placed."""
+        return tuple(self._shipments)
 
     def incoming(self, ingredient_id: str) -> float:
         return sum(s.order.quantity for s in self._shipments if s.order.ingredient_id == ingredient_id)

@@ -18,7 +18,8 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.settings import Settings
 from lab.seed import write_tenant
-from lab.synthetic import TenantData, generate_tenant
+from lab.synthetic import TenantData
+from lab.tenants import seeded_tenant
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)
@@ -26,8 +27,12 @@ TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
 T = TypeVar("T")
 
 
-async def seed(engine: AsyncEngine, tenant_id: str, *, profile: str = "small", seed: int = 3) -> TenantData:
-    tenant = generate_tenant(tenant_id, profile=profile, seed=seed, today=TODAY)  # type: ignore[arg-type]
+async def seed(
+    engine: AsyncEngine, tenant_id: str, *, profile: str = "small", seed: int = 3, cold: bool = False
+) -> TenantData:
+    """Write a synthetic tenant as `bakeplan seed` does: started warm (stock and orders in flight of
+    weeks on the policy) unless `cold`."""
+    tenant = seeded_tenant(tenant_id, profile=profile, seed=seed, today=TODAY, cold=cold)  # type: ignore[arg-type]
     async with engine.begin() as conn:
         await write_tenant(conn, tenant)
     return tenant

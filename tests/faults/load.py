@@ -60,17 +60,17 @@ async def seed_tenants(engine: AsyncEngine, tenants: Sequence[str], *, seed_valu
 
 
 async def break_procurement(engine: AsyncEngine, tenants: dict[str, TenantData]) -> None:
-    """No supplier offers the first ingredient of the first recipe any more: procurement fails
-    with a `PlanningError`, and the orchestrator compensates production and forecasting."""
+    """No supplier offers the first ingredient of the first recipe any more, and none of it is on
+    hand or on order: procurement fails with a `PlanningError`, and the orchestrator compensates
+    production and forecasting. (A warm tenant's stock and open orders may cover the whole horizon,
+    and then a missing supplier is no error.)"""
     async with engine.begin() as conn:
         for tenant_id, data in tenants.items():
             ingredient = data.recipes[0].lines[0].ingredient_id
-            await conn.execute(
-                delete(masterdata.supplier_items).where(
-                    masterdata.supplier_items.c.tenant_id == tenant_id,
-                    masterdata.supplier_items.c.ingredient_id == ingredient,
+            for table in (masterdata.supplier_items, masterdata.stock_lots, masterdata.open_purchase_orders):
+                await conn.execute(
+                    delete(table).where(table.c.tenant_id == tenant_id, table.c.ingredient_id == ingredient)
                 )
-            )
 
 
 def daily_requests(tenants: Sequence[str], *, days: int, rng: random.Random) -> list[tuple[str, date]]:

@@ -91,6 +91,22 @@ def test_plan_names_the_bad_field_of_an_invalid_snapshot(snapshot_file: Path, tm
     assert "products.0.unit_price" in result.output
 
 
+def test_snapshot_is_the_seeded_tenant_warm_unless_cold(snapshot_file: Path, tmp_path: Path) -> None:
+    cold_file = tmp_path / "cold.json"
+    same = ("--profile", "small", "--seed", "3", "--tenant", "kiosk")
+    written = run("snapshot", *same, "--out", str(cold_file), "--cold", "--json")
+    warm = PlanningSnapshot.model_validate_json(snapshot_file.read_text())
+    cold = PlanningSnapshot.model_validate_json(cold_file.read_text())
+
+    assert written["start"] == "cold"
+    assert warm.open_purchase_orders, "warm: orders from the weeks before are on their way"
+    assert cold.open_purchase_orders == ()
+    assert warm.stock_lots != cold.stock_lots
+    assert warm.model_copy(update={"stock_lots": (), "open_purchase_orders": ()}) == cold.model_copy(
+        update={"stock_lots": ()}
+    ), "the master data and sales are the same"
+
+
 def test_plan_rejects_a_file_that_is_not_json(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("flour: 25kg\n")
