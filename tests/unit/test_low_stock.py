@@ -318,13 +318,16 @@ def test_a_floor_for_an_unknown_ingredient_is_a_planning_error() -> None:
 # --- the procurement-only saga ------------------------------------------------------------------------
 
 
-def test_the_low_stock_saga_runs_procurement_only_and_completes_with_plan_ready() -> None:
+def test_the_low_stock_saga_runs_procurement_then_its_release_and_completes_with_plan_ready() -> None:
     definition = low_stock_definition(
         step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
+    assert [(s.name, s.pivot) for s in definition.steps] == [("procurement", False), ("release", True)]
     started = decide(definition, new_saga(definition), StartSaga(NOW))
     assert started.commands == (RunStep("procurement"),)
-    done = decide(definition, started.state, StepSucceeded("procurement", NOW))
+    planned_lines = decide(definition, started.state, StepSucceeded("procurement", NOW))
+    assert planned_lines.commands == (RunStep("release"),)
+    done = decide(definition, planned_lines.state, StepSucceeded("release", NOW))
     assert done.commands == (FinishSaga(SagaStatus.COMPLETED),)
     results = StepResults()
     results.record(planned(a_line("x", delivery=day(1))))
