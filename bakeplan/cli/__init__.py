@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from bakeplan.cli import audit, database, dead_letters, demo, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli import (
+    audit,
+    database,
+    dead_letters,
+    demo,
+    offline,
+    orders,
+    runs,
+    schedules,
+    seeding,
+    serving,
+    stack,
+)
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
 
@@ -39,6 +51,7 @@ def build_app() -> typer.Typer:
     register_tenant_files(app)  # export, import
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
+    orders.register(app)  # group: orders
     demo.register(app)  # demo
     return app
 
