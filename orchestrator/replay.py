@@ -295,6 +295,7 @@ def _compare_releases(recorded: RecordedSaga, report: ReplayReport) -> None:
             report.differences += diff_lines("held_lines", released.held_lines, again.held, held_key)
             _count(report, "purchase_orders", len(released.purchase_orders))
             _count(report, "purchase_order_lines", len(before))
+            _count(report, "held_lines", len(released.held_lines))
 
 
 def _compare_plan(recorded: RecordedSaga, plan: DailyPlan, report: ReplayReport) -> None:

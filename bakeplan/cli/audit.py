@@ -212,6 +212,7 @@ def _print_purchase(chain: dict[str, Any]) -> None:
             f" per unit: order {line['order_date']}, delivery {line['delivery_date']}"
             + (" — LATE" if line["late"] else "")
             + f"\n  rule {line['rule']}: {line['reason']}"
+            + _release_text(chain.get("release"))
         ),
         soft_wrap=True,
     )
@@ -231,6 +232,19 @@ def _print_purchase(chain: dict[str, Any]) -> None:
         batches.add_row(b["batch_id"], b["product_id"], b["day"], str(b["batches"]), str(b["units"]))
     console.print(batches)
     console.print(_forecast_table(chain["forecast"], "forecast of those products and days"))
+
+
+def _release_text(release: dict[str, Any] | None) -> str:
+    if release is None:
+        return ""
+    if release["outcome"] == "held":
+        return f"\n  not ordered yet: {release['note']}"
+    r = release
+    return (
+        f"\n  ordered in {r['po_number']} to {r['supplier_name']}:"
+        f" {r['quantity']:g} {r['unit']} {r['ingredient_name']},"
+        f" {r['amount']:,.2f} {r['currency']}, delivery {r['delivery_date']}"
+    )
 
 
 def _print_batch(chain: dict[str, Any]) -> None:
