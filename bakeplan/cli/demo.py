@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from bakeplan.cli.database import db_upgrade
+from bakeplan.cli.orders import orders_list
 from bakeplan.cli.runs import plan_of, show, start_plan, wait_terminal
 from bakeplan.cli.seeding import seed
 from bakeplan.cli.serving import spawn_roles
@@ -33,6 +34,7 @@ def demo(
         finished = wait_terminal(saga_id, timeout)
         show(str(saga_id), as_json=False)
         plan_of(str(saga_id), as_json=False)
+        orders_list(tenant=tenant, status=None, limit=20, as_json=False)  # what the release sent out
         seconds = (finished["updated_at"] - finished["created_at"]).total_seconds()
         console.print(f"saga {saga_id} {finished['status']} in {seconds * 1000:.0f} ms (trigger consumed → plan ready)")
         if finished["status"] != SagaStatus.COMPLETED:
