@@ -164,6 +164,13 @@ def test_recorded_lines_still_to_come_become_open_orders_once_each() -> None:
     )
 
 
+def test_recorded_lines_released_as_orders_are_left_to_the_snapshot() -> None:
+    # the snapshot counts what their purchase orders still bring (docs/orders.md): not twice
+    held, released = a_line("held", delivery=day(2)), a_line("sent", delivery=day(2))
+    orders = open_lines([planned(held, released)], business_date=MONDAY, released={"sent"})
+    assert [o.order_id for o in orders] == ["line:held"]
+
+
 def a_snapshot() -> PlanningSnapshot:
     return PlanningSnapshot(
         tenant_id="t1",
