@@ -49,3 +49,17 @@ def compensation_command_id(saga_id: UUID, step: str, attempt: int) -> UUID:
 def outcome_event_id(saga_id: UUID, status: str) -> UUID:
     """The saga's outcome message (plan ready, compensated, or the alert of a failed saga)."""
     return uuid5(saga_id, f"finish:{status}")
+
+
+def purchase_order_number(saga_id: UUID, business_date: date, seq: int) -> str:
+    """The `seq`-th (1-based) purchase order a saga releases: `PO-<business date>-<saga>-<seq>`, e.g.
+    `PO-20261128-3F9A61C2-01`. Unique per tenant (a tenant has one daily saga per date, and a saga's
+    orders are numbered in order), and the same on every re-run, so a supplier can use it as the
+    order's idempotency key."""
+    return f"PO-{business_date:%Y%m%d}-{saga_id.hex[:8].upper()}-{seq:02d}"
+
+
+def order_event_id(po_number: str, tenant_id: str, kind: str) -> UUID:
+    """The `purchasing.order_<kind>` event of one purchase order (released, cancelled): published
+    once per order and kind, whoever publishes it and however often."""
+    return uuid5(SAGA_ID_NAMESPACE, f"order:{tenant_id}:{po_number}:{kind}")

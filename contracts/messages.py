@@ -25,8 +25,9 @@ from contracts.planning import (
     StockLot,
     Supplier,
 )
+from contracts.purchasing_messages import PURCHASING_MESSAGES, PurchaseOrdersReleased
 
-StepName = Literal["forecasting", "production", "procurement"]
+StepName = Literal["forecasting", "production", "procurement", "release"]
 
 
 # --- triggers ---------------------------------------------------------------------------------
@@ -251,6 +252,7 @@ class PlanReady(Message):
     business_date: date
     batches: int = Field(ge=0)
     purchase_lines: int = Field(ge=0)
+    purchase_orders: int = Field(default=0, ge=0, description="orders the release step sent out (docs/orders.md)")
 
 
 class PlanCompensated(Message):
@@ -266,7 +268,9 @@ class SagaFailedAlert(Message):
     reason: str
 
 
-StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned | StepFailed | StepCompensated
+StepReply = (
+    DemandForecasted | ProductionScheduled | ProcurementPlanned | PurchaseOrdersReleased | StepFailed | StepCompensated
+)
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
     PlanningRequested,
@@ -289,6 +293,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     PlanReady,
     PlanCompensated,
     SagaFailedAlert,
+    *PURCHASING_MESSAGES,
 )
 
 

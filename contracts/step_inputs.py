@@ -10,9 +10,11 @@ here, and every path sees it.
 from datetime import datetime
 from typing import Literal, TypedDict
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from contracts.messages import ForecastDemand, PlanProcurement, ScheduleProduction, StockFloor
-from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot
+from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, PurchaseLine
+from contracts.purchasing_messages import OrderingSupplier, ReleasePurchaseOrders
 
 FORECASTING_PARTS = ("business_date", "horizon_days", "products", "sales", "calendar", "regressors")
 PRODUCTION_PARTS = ("business_date", "products", "recipes", "calendar", "components", "capacity")
@@ -88,5 +90,37 @@ def plan_procurement(
         calendar=s.calendar,
         purpose=purpose,
         stock_floors=stock_floors,
+        **envelope,
+    )
+
+
+def release_purchase_orders(
+    snapshot: PlanningSnapshot,
+    purchase_lines: tuple[PurchaseLine, ...],
+    envelope: StepEnvelope,
+    *,
+    tenant_name: str,
+    time_zone: str,
+    currency: str,
+    placed_at: datetime,
+) -> ReleasePurchaseOrders:
+    """The release step's command (docs/orders.md): the procurement step's lines, with the snapshot's
+    ingredients and suppliers they name (names, units, cut-offs), released at `placed_at` seen on the
+    tenant's wall clock (`time_zone`)."""
+    ingredients = {line.ingredient_id for line in purchase_lines}
+    suppliers = {line.supplier_id for line in purchase_lines}
+    return ReleasePurchaseOrders(
+        business_date=snapshot.business_date,
+        placed_at=placed_at.astimezone(ZoneInfo(time_zone)),
+        time_zone=time_zone,
+        tenant_name=tenant_name,
+        currency=currency,
+        purchase_lines=purchase_lines,
+        ingredients=tuple(i for i in snapshot.ingredients if i.ingredient_id in ingredients),
+        suppliers=tuple(
+            OrderingSupplier(supplier_id=s.supplier_id, name=s.name, order_cutoff=s.order_cutoff)
+            for s in snapshot.suppliers
+            if s.supplier_id in suppliers
+        ),
         **envelope,
     )

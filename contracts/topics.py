@@ -18,4 +18,8 @@ class Topic(StrEnum):
     STEP_REPLIES = "bakeplan.planning.replies"
     PLANS = "bakeplan.planning.plans"
     ALERTS = "bakeplan.alerts"
+    PURCHASE_ORDERS = "bakeplan.purchasing.orders"
+    """Released and cancelled purchase orders, for the supplier channels (docs/orders.md)."""
+    PURCHASING_EVENTS = "bakeplan.purchasing.events"
+    """What comes back: orders sent, confirmed by the supplier, goods received (docs/orders.md)."""
     DEAD_LETTER = "bakeplan.dead-letter"

@@ -23,6 +23,7 @@ from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.messages import LowStockObserved, ProcurementPlanned, ProductionScheduled
 from contracts.planning import IngredientRequirement
+from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
 from orchestrator.engine import SagaDefinition
 from orchestrator.low_stock_rules import RECORDED_LINES_LOOKBACK_DAYS, PendingTenant, due_tenants, low_stock_inputs
@@ -108,12 +109,14 @@ class LowStock:
                 snapshot = await uow.masterdata.snapshot(
                     tenant_id, business_date=business_date, horizon_days=self._horizon_days
                 )
+                recorded, released = await _recorded_lines(uow, tenant_id, business_date)
                 inputs = low_stock_inputs(
                     snapshot,
                     signals,
                     requirements=await _daily_requirements(uow, tenant_id, business_date),
-                    recorded=await _recorded_lines(uow, tenant_id, business_date),
+                    recorded=recorded,
                     local_time=local.time(),
+                    released=released,
                 )
                 return SagaInputs(inputs.snapshot, low_stock=inputs)
 
@@ -142,13 +145,20 @@ async def _daily_requirements(
     return schedules[0].requirements if schedules else ()
 
 
-async def _recorded_lines(uow: UnitOfWork, tenant_id: str, business_date: date) -> list[ProcurementPlanned]:
-    """The recorded procurement results of the tenant's completed sagas whose lines may still be open:
-    today's daily plan and the low-stock sagas of the last `RECORDED_LINES_LOOKBACK_DAYS` days."""
-    replies = await uow.sagas.completed_results(
-        tenant_id,
-        "procurement",
-        daily_on=business_date,
-        low_stock_since=business_date - timedelta(days=RECORDED_LINES_LOOKBACK_DAYS),
-    )
-    return [reply for reply in replies if isinstance(reply, ProcurementPlanned)]
+async def _recorded_lines(
+    uow: UnitOfWork, tenant_id: str, business_date: date
+) -> tuple[list[ProcurementPlanned], set[str]]:
+    """The recorded procurement results of the tenant's completed sagas whose lines may still be open
+    (today's daily plan and the low-stock sagas of the last `RECORDED_LINES_LOOKBACK_DAYS` days), and the
+    ids of their lines those sagas released as purchase orders (the snapshot counts those orders)."""
+    since = business_date - timedelta(days=RECORDED_LINES_LOOKBACK_DAYS)
+    replies = await uow.sagas.completed_results(tenant_id, "procurement", daily_on=business_date, low_stock_since=since)
+    releases = await uow.sagas.completed_results(tenant_id, "release", daily_on=business_date, low_stock_since=since)
+    released = {
+        line.line_id
+        for reply in releases
+        if isinstance(reply, PurchaseOrdersReleased)
+        for order in reply.purchase_orders
+        for line in order.lines
+    }
+    return [reply for reply in replies if isinstance(reply, ProcurementPlanned)], released

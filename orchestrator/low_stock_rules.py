@@ -4,7 +4,7 @@ saga's inputs adjusted from a fresh snapshot.
 No I/O and no clock: `now`, the window and the recorded results are parameters.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
@@ -82,9 +82,13 @@ def trim_lots(lots: Sequence[StockLot], ingredient_id: str, on_hand: float) -> t
     return tuple(kept)
 
 
-def open_lines(recorded: Iterable[ProcurementPlanned], *, business_date: date) -> tuple[OpenPurchaseOrder, ...]:
+def open_lines(
+    recorded: Iterable[ProcurementPlanned], *, business_date: date, released: Collection[str] = frozenset()
+) -> tuple[OpenPurchaseOrder, ...]:
     """Purchase lines of completed sagas still to be delivered (delivery on or after `business_date`),
-    as open orders `line:{line_id}`: supply on their delivery date, and an occupied slot."""
+    as open orders `line:{line_id}`: supply on their delivery date, and an occupied slot. Lines in
+    `released` (ids of lines released as purchase orders) are left out: the snapshot counts what their
+    orders still bring (docs/orders.md)."""
     orders = {
         line.line_id: OpenPurchaseOrder(
             order_id=f"line:{line.line_id}",
@@ -95,7 +99,7 @@ def open_lines(recorded: Iterable[ProcurementPlanned], *, business_date: date) -
         )
         for result in recorded
         for line in result.purchase_lines
-        if line.delivery_date >= business_date
+        if line.delivery_date >= business_date and line.line_id not in released
     }
     return tuple(orders[line_id] for line_id in sorted(orders))
 
@@ -117,11 +121,15 @@ def low_stock_inputs(
     requirements: Sequence[IngredientRequirement],
     recorded: Iterable[ProcurementPlanned],
     local_time: time,
+    released: Collection[str] = frozenset(),
 ) -> LowStockInputs:
     """The fresh `snapshot` adjusted for low-stock procurement of the signalled ingredients only:
     - stock: each signalled ingredient's lots trimmed (or topped up) to its newest signal's on hand;
     - requirements: `requirements` (today's completed daily plan's) of those ingredients;
-    - open supply: master-data open orders plus the `recorded` lines still to come, of those ingredients;
+    - open supply: the snapshot's open orders (master data, and released purchase orders not yet
+      received) plus the `recorded` lines still to come that were not released (`released`: their
+      line ids), of those ingredients. A line held by its release (a later order date) is still the
+      tenant's plan: counted here, and re-planned by the next daily plan;
     - floors: the newest signal's threshold per ingredient;
     - policy: planned at `local_time`, so the suppliers' cut-offs apply to the moment of ordering.
     Products, recipes, sales and regressors are dropped: a procurement-only saga does not read them.
@@ -135,7 +143,10 @@ def low_stock_inputs(
     )
     opened = [
         order
-        for order in (*snapshot.open_purchase_orders, *open_lines(recorded, business_date=snapshot.business_date))
+        for order in (
+            *snapshot.open_purchase_orders,
+            *open_lines(recorded, business_date=snapshot.business_date, released=released),
+        )
         if order.ingredient_id in wanted
     ]
     adjusted = snapshot.model_copy(
@@ -157,24 +168,3 @@ def low_stock_inputs(
         requirements=tuple(r for r in requirements if r.ingredient_id in wanted),
         stock_floors=floors,
     )
-
-
-def with_open_lines(snapshot: PlanningSnapshot, recorded: Iterable[ProcurementPlanned]) -> PlanningSnapshot:
-    """`snapshot` with the open lines of the tenant's completed low-stock sagas as open orders.
-
-    A completed procurement-only saga's lines are orders placed outside the daily cycle: a daily plan
-    must count them as supply, or it would order the same need again. `recorded`: the procurement
-    results of the tenant's low-stock sagas of the last `RECORDED_LINES_LOOKBACK_DAYS` days; open
-    lines are those delivered on or after the business date. A line whose slot (supplier,
-    ingredient, delivery date) already holds a master-data open order is taken to be that order,
-    once placed and registered, and is not counted twice.
-    """
-    placed = {(o.supplier_id, o.ingredient_id, o.delivery_date) for o in snapshot.open_purchase_orders}
-    extra = tuple(
-        o
-        for o in open_lines(recorded, business_date=snapshot.business_date)
-        if (o.supplier_id, o.ingredient_id, o.delivery_date) not in placed
-    )
-    if not extra:
-        return snapshot
-    return snapshot.model_copy(update={"open_purchase_orders": (*snapshot.open_purchase_orders, *extra)})

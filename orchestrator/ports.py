@@ -17,12 +17,13 @@ from uuid import UUID
 from contracts.envelope import Message
 from contracts.messages import DemandForecasted, LowStockObserved, ProcurementPlanned, ProductionScheduled
 from contracts.planning import PlanningSnapshot
+from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
 from infra.messaging.outbox import Outgoing
 from orchestrator.engine import SagaState, SagaStatus
 from orchestrator.low_stock_rules import Signal
 
-StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned
+StepReply = DemandForecasted | ProductionScheduled | ProcurementPlanned | PurchaseOrdersReleased
 
 LIVE_STATUSES = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
 """A saga in one of these still runs steps or compensations (and counts against admission)."""
@@ -68,6 +69,17 @@ class TimelineLine:
     kind: str
     step: str | None
     detail: str
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    """What a purchase order says of the tenant, and where its wall clock is."""
+
+    name: str
+    time_zone: str
+    """IANA time zone (cut-offs and order dates are the tenant's local time)."""
+    currency: str
+    """ISO 4217 code of the tenant's money."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,9 @@ class MasterData(Protocol):
 
     async def time_zone(self, tenant_id: str) -> str:
         """The tenant's IANA time zone."""
+
+    async def tenant_profile(self, tenant_id: str) -> TenantProfile:
+        """The tenant's name, time zone and currency (for the purchase orders it releases)."""
 
     async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
         """One consistent snapshot of the tenant's master data (read in the unit of work's transaction)."""

@@ -8,6 +8,9 @@ run), given the recorded `SnapshotTaken` snapshot and the saga id, produce exact
 step replies: every forecast line, batch, ingredient requirement and purchase line, field by field
 (floats exactly: the same code on the same input gives the same bits). A saga that never completed
 is compared on the replies it has; a recorded `StepFailed` must fail again with the same reason.
+A recorded release (the saga's pivot, docs/orders.md) is re-run from its recorded command with the
+procurement worker's own function, and its purchase orders and held lines compared; the command
+itself is compared with what the saga builds from the snapshot and the recorded purchase lines.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +36,9 @@ from contracts.messages import (
     StepFailed,
 )
 from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnapshot, ProductionBatch, PurchaseLine
-from workers.chain import DailyPlan, plan_for_command, plan_snapshot
+from contracts.purchasing import PurchaseOrder, PurchaseOrderLine
+from contracts.purchasing_messages import HeldLine, PurchaseOrdersReleased, ReleasePurchaseOrders
+from workers.chain import DailyPlan, plan_for_command, plan_snapshot, release_for_command
 
 Change = Literal["added", "missing", "changed"]
 # Envelope fields that differ between two correct emissions of one command (time, retry attempt).
@@ -122,7 +127,7 @@ def purchase_key(line: PurchaseLine) -> str:
     return line.line_id
 
 
-StepCommand = ForecastDemand | ScheduleProduction | PlanProcurement
+StepCommand = ForecastDemand | ScheduleProduction | PlanProcurement | ReleasePurchaseOrders
 
 
 @dataclass
@@ -138,6 +143,7 @@ class RecordedSaga:
     forecasts: list[DemandForecasted] = field(default_factory=list)
     schedules: list[ProductionScheduled] = field(default_factory=list)
     procurements: list[ProcurementPlanned] = field(default_factory=list)
+    releases: list[PurchaseOrdersReleased] = field(default_factory=list)
     failures: list[StepFailed] = field(default_factory=list)
     others: list[Message] = field(default_factory=list)
 
@@ -156,7 +162,7 @@ def collect(saga_id: UUID, messages: Iterable[Message]) -> RecordedSaga:
             saga.trigger = message
         elif isinstance(message, SnapshotTaken):
             saga.snapshot = message
-        elif isinstance(message, ForecastDemand | ScheduleProduction | PlanProcurement):
+        elif isinstance(message, ForecastDemand | ScheduleProduction | PlanProcurement | ReleasePurchaseOrders):
             saga.commands.append(message)
         elif isinstance(message, DemandForecasted):
             saga.forecasts.append(message)
@@ -164,6 +170,8 @@ def collect(saga_id: UUID, messages: Iterable[Message]) -> RecordedSaga:
             saga.schedules.append(message)
         elif isinstance(message, ProcurementPlanned):
             saga.procurements.append(message)
+        elif isinstance(message, PurchaseOrdersReleased):
+            saga.releases.append(message)
         elif isinstance(message, StepFailed):
             saga.failures.append(message)
         else:
@@ -224,9 +232,13 @@ def replay(recorded: RecordedSaga, *, expected_commands: Sequence[Message] = ())
         report.differences.append(Difference("snapshot", str(recorded.saga_id), "missing"))
         report.notes.append("no SnapshotTaken recorded for this saga: nothing to replay from")
         return report
+    _compare_releases(recorded, report)
     low_stock = [c for c in recorded.commands if isinstance(c, PlanProcurement) and c.purpose == "low_stock"]
     if low_stock:
         _replay_procurement_only(recorded, recorded.snapshot.snapshot, low_stock, report)
+        # its procurement command has inputs of its own (checked above); its release is built as a daily one's
+        expected_commands = [c for c in expected_commands if isinstance(c, ReleasePurchaseOrders)]
+        _compare_commands(recorded, expected_commands, report)
         return report
     try:
         plan: DailyPlan | None = plan_snapshot(recorded.snapshot.snapshot, saga_id=recorded.saga_id)
@@ -235,6 +247,11 @@ def replay(recorded: RecordedSaga, *, expected_commands: Sequence[Message] = ())
         _compare_failure(recorded, str(exc), report)
     if plan is not None:
         _compare_plan(recorded, plan, report)
+    _compare_commands(recorded, expected_commands, report)
+    return report
+
+
+def _compare_commands(recorded: RecordedSaga, expected_commands: Sequence[Message], report: ReplayReport) -> None:
     for expected in expected_commands:
         matching = [c for c in recorded.commands if c.event_type == expected.event_type]
         if not matching:
@@ -244,7 +261,41 @@ def replay(recorded: RecordedSaga, *, expected_commands: Sequence[Message] = ())
                 "commands", [command], [expected], lambda m: m.event_type, ignore=ENVELOPE_FIELDS
             )
         _count(report, "commands", len(matching))
-    return report
+
+
+def order_key(order: PurchaseOrder) -> str:
+    return order.po_number
+
+
+def held_key(line: HeldLine) -> str:
+    return line.line_id
+
+
+def order_line_key(line: PurchaseOrderLine) -> str:
+    return line.line_id
+
+
+def _compare_releases(recorded: RecordedSaga, report: ReplayReport) -> None:
+    """Re-run each recorded release command and compare its orders (headers by number, lines by their
+    purchase line id) and held lines with every recorded `PurchaseOrdersReleased`."""
+    for command in (c for c in recorded.commands if isinstance(c, ReleasePurchaseOrders)):
+        try:
+            again = release_for_command(command)
+        except PlanningError as exc:
+            _compare_failure(recorded, str(exc), report)
+            continue
+        for released in recorded.releases:
+            report.differences += diff_lines(
+                "purchase_orders", released.purchase_orders, again.orders, order_key, ignore=frozenset({"lines"})
+            )
+            before = [line for order in released.purchase_orders for line in order.lines]
+            after = [line for order in again.orders for line in order.lines]
+            # a purchase line is released at most once, so its id names its order line
+            report.differences += diff_lines("purchase_order_lines", before, after, order_line_key)
+            report.differences += diff_lines("held_lines", released.held_lines, again.held, held_key)
+            _count(report, "purchase_orders", len(released.purchase_orders))
+            _count(report, "purchase_order_lines", len(before))
+            _count(report, "held_lines", len(released.held_lines))
 
 
 def _compare_plan(recorded: RecordedSaga, plan: DailyPlan, report: ReplayReport) -> None:

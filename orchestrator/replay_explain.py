@@ -2,7 +2,8 @@
 
 Pure: it reads a saga's recorded messages (`orchestrator.replay.RecordedSaga`) and returns plain
 data (JSON-ready dicts); the CLI prints it. Everything comes from what the saga recorded: the
-snapshot, the forecast, the production reply (batches and requirements) and the procurement reply.
+snapshot, the forecast, the production reply (batches and requirements), the procurement reply and
+the release step's reply (the purchase order a line went out in, or why it was held back).
 """
 
 from collections.abc import Iterable
@@ -243,7 +244,36 @@ def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: 
         ],
         "batches": [_batch_json(b, names) for b in batches],
         "forecast": [_forecast_json(f, names) for f in forecast],
+        "release": _release(recorded, line.line_id),
     }
+
+
+def _release(recorded: RecordedSaga, line_id: str) -> dict[str, Any] | None:
+    """What the saga's release did with the line: the order it went out in, or why it was held; None
+    when the saga recorded no release (it did not get that far, or it ran before releases existed)."""
+    if not recorded.releases:
+        return None
+    released = recorded.releases[-1]
+    for order in released.purchase_orders:
+        for line in order.lines:
+            if line.line_id == line_id:
+                return {
+                    "outcome": "released",
+                    "po_number": order.po_number,
+                    "supplier_name": order.supplier_name,
+                    "order_date": order.order_date.isoformat(),
+                    "delivery_date": order.delivery_date.isoformat(),
+                    "ingredient_name": line.ingredient_name,
+                    "quantity": line.quantity,
+                    "unit": line.unit,
+                    "amount": line.amount,
+                    "currency": order.currency,
+                    "released_at": order.released_at.isoformat(),
+                }
+    for held in released.held_lines:
+        if held.line_id == line_id:
+            return {"outcome": "held", "reason": held.reason, "note": held.note}
+    return None
 
 
 def _explain_batch(recorded: RecordedSaga, snapshot: PlanningSnapshot, batch: ProductionBatch) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
+from contracts.purchasing_messages import ReleasePurchaseOrders
 from infra.messaging.codec import decode
 from orchestrator.audit import saga_entries
 from orchestrator.engine import RunStep
+from orchestrator.ports import TenantProfile
 from orchestrator.replay import RecordedSaga, collect
 from orchestrator.saga import StepResults, to_messages
 from orchestrator.tables import audit_events, sagas
@@ -26,6 +28,7 @@ COMMAND_STEPS = {
     "forecasting.forecast_demand": "forecasting",
     "production.schedule_production": "production",
     "procurement.plan_procurement": "procurement",
+    "procurement.release_purchase_orders": "release",
 }
 
 
@@ -49,22 +52,27 @@ async def load_saga(conn: AsyncConnection, saga_id: UUID) -> RecordedSaga | None
 
 def expected_commands(recorded: RecordedSaga) -> list[Message]:
     """The step commands the saga builds from its recorded snapshot and the first recorded reply
-    of each step (the one the orchestrator kept in `step_results`), for each command recorded."""
+    of each step (the one the orchestrator kept in `step_results`), for each command recorded. A
+    release command takes the tenant's name, time zone and currency from the recorded command (they
+    are not in the snapshot), and is released at the moment it was recorded."""
     if recorded.snapshot is None:
         return []
     results = StepResults()
-    if recorded.forecasts:
-        results.record(recorded.forecasts[0])
-    if recorded.schedules:
-        results.record(recorded.schedules[0])
+    for first in (recorded.forecasts, recorded.schedules, recorded.procurements):
+        if first:
+            results.record(first[0])
     snapshot = recorded.snapshot.snapshot
     built: list[Message] = []
     for command in recorded.commands:
         step = COMMAND_STEPS[command.event_type]
-        if (step == "production" and results.forecast is None) or (
-            step == "procurement" and results.production is None
+        if (
+            (step == "production" and results.forecast is None)
+            or (step == "procurement" and results.production is None)
+            or (step == "release" and results.procurement is None)
         ):
             continue  # its input reply is not in the archive: nothing to rebuild it from
+        if isinstance(command, ReleasePurchaseOrders):
+            results.tenant = TenantProfile(command.tenant_name, command.time_zone, command.currency)
         (outgoing,) = to_messages(
             RunStep(step),
             saga_id=recorded.saga_id,

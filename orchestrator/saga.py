@@ -1,5 +1,10 @@
-"""The daily planning saga: forecasting → production → procurement, and the messages that carry
-out the engine's commands."""
+"""The daily planning saga: forecasting → production → procurement → release, and the messages that
+carry out the engine's commands.
+
+Release (docs/orders.md) is the saga's pivot: the procurement worker sends the day's due purchase
+lines out as purchase orders. A failure before it compensates every step done; once it completed,
+nothing is undone. The procurement-only (low-stock) saga is procurement → release.
+"""
 
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -18,6 +23,7 @@ from contracts.messages import (
     VoidPurchaseLines,
 )
 from contracts.planning import PlanningSnapshot
+from contracts.purchasing_messages import CancelReleasedOrders, PurchaseOrdersReleased
 from contracts.step_inputs import StepEnvelope
 from contracts.topics import Topic
 from infra.messaging.outbox import Outgoing
@@ -31,19 +37,23 @@ from orchestrator.engine import (
     StepDefinition,
 )
 from orchestrator.low_stock_rules import LowStockInputs
+from orchestrator.ports import TenantProfile
 
 STEP_TOPICS: dict[str, Topic] = {
     "forecasting": Topic.FORECASTING_COMMANDS,
     "production": Topic.PRODUCTION_COMMANDS,
     "procurement": Topic.PROCUREMENT_COMMANDS,
+    "release": Topic.PROCUREMENT_COMMANDS,
 }
+PIVOT = "release"
+"""Once purchase orders went out, nothing is undone (docs/orders.md)."""
 
 
 def daily_plan_definition(
     *, step_timeout: timedelta, compensation_timeout: timedelta, max_compensation_attempts: int
 ) -> SagaDefinition:
     return SagaDefinition(
-        steps=tuple(StepDefinition(name, step_timeout) for name in STEP_TOPICS),
+        steps=tuple(StepDefinition(name, step_timeout, pivot=name == PIVOT) for name in STEP_TOPICS),
         compensation_timeout=compensation_timeout,
         max_compensation_attempts=max_compensation_attempts,
     )
@@ -52,9 +62,10 @@ def daily_plan_definition(
 def low_stock_definition(
     *, step_timeout: timedelta, compensation_timeout: timedelta, max_compensation_attempts: int
 ) -> SagaDefinition:
-    """The procurement-only saga a burst of low-stock signals starts (orchestrator/low_stock.py)."""
+    """The procurement-only saga a burst of low-stock signals starts (orchestrator/low_stock.py): its
+    lines, emergencies first, go out at once."""
     return SagaDefinition(
-        steps=(StepDefinition("procurement", step_timeout),),
+        steps=(StepDefinition("procurement", step_timeout), StepDefinition(PIVOT, step_timeout, pivot=True)),
         compensation_timeout=compensation_timeout,
         max_compensation_attempts=max_compensation_attempts,
     )
@@ -62,13 +73,16 @@ def low_stock_definition(
 
 class StepResults:
     """What the saga builds its next command from besides the snapshot: the replies of the steps done
-    so far, or, for a procurement-only saga, the inputs its low-stock signals gave it."""
+    so far, or, for a procurement-only saga, the inputs its low-stock signals gave it; for the
+    release, the tenant's name, time zone and currency (`tenant`)."""
 
-    def __init__(self, *, low_stock: LowStockInputs | None = None) -> None:
+    def __init__(self, *, low_stock: LowStockInputs | None = None, tenant: TenantProfile | None = None) -> None:
         self.forecast: DemandForecasted | None = None
         self.production: ProductionScheduled | None = None
         self.procurement: ProcurementPlanned | None = None
+        self.release: PurchaseOrdersReleased | None = None
         self.low_stock = low_stock
+        self.tenant = tenant
 
     def record(self, message: Message) -> None:
         if isinstance(message, DemandForecasted):
@@ -77,6 +91,8 @@ class StepResults:
             self.production = message
         elif isinstance(message, ProcurementPlanned):
             self.procurement = message
+        elif isinstance(message, PurchaseOrdersReleased):
+            self.release = message
 
 
 def results_needed(commands: tuple[SagaCommand, ...]) -> set[str]:
@@ -87,8 +103,10 @@ def results_needed(commands: tuple[SagaCommand, ...]) -> set[str]:
             needed.add("forecasting")
         elif isinstance(command, RunStep) and command.step == "procurement":
             needed.add("production")
+        elif isinstance(command, RunStep) and command.step == PIVOT:
+            needed.add("procurement")
         elif isinstance(command, FinishSaga) and command.status is SagaStatus.COMPLETED:
-            needed |= {"production", "procurement"}
+            needed |= {"production", "procurement", PIVOT}
     return needed
 
 
@@ -106,7 +124,8 @@ def to_messages(
 ) -> list[Outgoing]:
     """Kafka messages for one engine command. Event ids are deterministic: re-deciding after a
     crash emits the same ids, and consumers drop the duplicates. `snapshot` is needed for `RunStep`
-    only (it is large, so callers load it only then)."""
+    only (it is large, so callers load it only then); running the release also needs `results.tenant`,
+    and its orders go out as placed `now`, on the tenant's wall clock."""
 
     def envelope(event_id: UUID) -> StepEnvelope:
         return StepEnvelope(
@@ -121,12 +140,13 @@ def to_messages(
     if isinstance(command, RunStep):
         assert snapshot is not None, "running a step needs the snapshot"
         run = envelope(ids.step_command_id(saga_id, command.step, attempt))
-        return [Outgoing(STEP_TOPICS[command.step], _step_command(command.step, run, snapshot, results))]
+        return [Outgoing(STEP_TOPICS[command.step], _step_command(command.step, run, snapshot, results, now))]
     if isinstance(command, CompensateStep):
-        kinds: dict[str, type[DiscardForecast | CancelProductionBatches | VoidPurchaseLines]] = {
+        kinds: dict[str, type[DiscardForecast | CancelProductionBatches | VoidPurchaseLines | CancelReleasedOrders]] = {
             "forecasting": DiscardForecast,
             "production": CancelProductionBatches,
             "procurement": VoidPurchaseLines,
+            PIVOT: CancelReleasedOrders,
         }
         undo = envelope(ids.compensation_command_id(saga_id, command.step, command.attempt))
         msg = kinds[command.step](attempt=command.attempt, **undo)
@@ -136,7 +156,22 @@ def to_messages(
     return [_finish_message(command, business_date=business_date, results=results, env=outcome)]
 
 
-def _step_command(step: str, envelope: StepEnvelope, snapshot: PlanningSnapshot, results: StepResults) -> Message:
+def _step_command(
+    step: str, envelope: StepEnvelope, snapshot: PlanningSnapshot, results: StepResults, now: datetime
+) -> Message:
+    if step == PIVOT:
+        assert results.procurement is not None, "release runs after procurement"
+        assert results.tenant is not None, "release needs the tenant's name, time zone and currency"
+        tenant = results.tenant
+        return step_inputs.release_purchase_orders(
+            snapshot,
+            results.procurement.purchase_lines,
+            envelope,
+            tenant_name=tenant.name,
+            time_zone=tenant.time_zone,
+            currency=tenant.currency,
+            placed_at=now,
+        )
     if step == "forecasting":
         return step_inputs.forecast_demand(snapshot, envelope)
     if step == "production":
@@ -159,6 +194,7 @@ def _finish_message(command: FinishSaga, *, business_date: date, results: StepRe
                 business_date=business_date,
                 batches=len(results.production.batches) if results.production else 0,
                 purchase_lines=len(results.procurement.purchase_lines) if results.procurement else 0,
+                purchase_orders=len(results.release.purchase_orders) if results.release else 0,
                 **env,
             ),
         )

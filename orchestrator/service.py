@@ -7,7 +7,7 @@ outbox + audit, commit. Only then is the Kafka offset committed.
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from contracts.envelope import Message
@@ -20,6 +20,7 @@ from contracts.messages import (
     StepCompensated,
     StepFailed,
 )
+from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.outbox import Outgoing
@@ -36,9 +37,8 @@ from orchestrator.engine import (
     Tick,
     decide,
 )
-from orchestrator.low_stock_rules import RECORDED_LINES_LOOKBACK_DAYS, with_open_lines
 from orchestrator.ports import Inbound, SagaKind, StepReply, TimelineLine, UnitOfWork, UnitOfWorkFactory
-from orchestrator.saga import StepResults, results_needed, to_messages
+from orchestrator.saga import PIVOT, StepResults, results_needed, to_messages
 from orchestrator.saga_start import NewSaga, SagaInputs, record_decision, start_saga
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,15 @@ class Orchestrator:
         if isinstance(message, PlanningRequested):
             await self.start(message)
         elif isinstance(
-            message, (DemandForecasted, ProductionScheduled, ProcurementPlanned, StepFailed, StepCompensated)
+            message,
+            (
+                DemandForecasted,
+                ProductionScheduled,
+                ProcurementPlanned,
+                PurchaseOrdersReleased,
+                StepFailed,
+                StepCompensated,
+            ),
         ):
             await self.on_reply(message)
         else:
@@ -118,16 +126,12 @@ class Orchestrator:
                 return
 
             async def read_inputs() -> SagaInputs:
+                # open purchase orders (released by earlier sagas, daily or low-stock, and not yet
+                # received) are in the snapshot as supply: no need is ordered twice (docs/orders.md)
                 snapshot = await uow.masterdata.snapshot(
                     trigger.tenant_id, business_date=trigger.business_date, horizon_days=trigger.horizon_days
                 )
-                low_stock_lines = await uow.sagas.completed_results(
-                    trigger.tenant_id,
-                    "procurement",
-                    daily_on=None,
-                    low_stock_since=trigger.business_date - timedelta(days=RECORDED_LINES_LOOKBACK_DAYS),
-                )
-                return SagaInputs(with_open_lines(snapshot, _procurements(low_stock_lines)))
+                return SagaInputs(snapshot)
 
             new = NewSaga(
                 SagaKind.DAILY,
@@ -216,13 +220,15 @@ class Orchestrator:
             await uow.sagas.log(saga_id, [TimelineLine("ignored", step, decision.note)], at=now)
             await uow.audit.record(inbound=inbound, at=now)
             return None
-        step_reply = reply if isinstance(reply, (DemandForecasted, ProductionScheduled, ProcurementPlanned)) else None
+        kept = (DemandForecasted, ProductionScheduled, ProcurementPlanned, PurchaseOrdersReleased)
+        step_reply = reply if isinstance(reply, kept) else None
         if step_reply is not None:
             await uow.sagas.add_result(saga_id, step_reply)
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await uow.snapshots.get(saga.snapshot_sha256) if runs_step else None
         needed = results_needed(decision.commands)
-        results = StepResults()
+        releases = any(isinstance(c, RunStep) and c.step == PIVOT for c in decision.commands)
+        results = StepResults(tenant=await uow.masterdata.tenant_profile(saga.tenant_id) if releases else None)
         if step_reply is not None and step_reply.step in needed:
             results.record(step_reply)  # the reply in hand is the row just stored: not decoded again from it
             needed.discard(step_reply.step)
@@ -256,7 +262,3 @@ class Orchestrator:
         await uow.outbox.add(outgoing)
         await uow.audit.record(inbound=inbound, outgoing=outgoing, at=now)
         return decision
-
-
-def _procurements(replies: list[StepReply]) -> list[ProcurementPlanned]:
-    return [reply for reply in replies if isinstance(reply, ProcurementPlanned)]

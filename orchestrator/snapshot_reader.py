@@ -51,6 +51,7 @@ from orchestrator.masterdata import (
     suppliers,
     tenants,
 )
+from workers.purchase_orders import store as purchase_orders
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -84,7 +85,9 @@ async def read_snapshot(
     `None` (closed or unknown), not zero. Regressors are read over the history and the horizon
     (`business_date - history_days` … `business_date + horizon_days - 1`): each starts at its first
     stored day in that window and ends at its last, missing days in between are `None`. Open
-    purchase orders are read whole: the table holds only orders not yet delivered.
+    purchase orders are the master-data table's, read whole (it holds only orders not yet delivered),
+    then what the tenant's released purchase orders still bring (docs/orders.md), one entry
+    `po:<po_number>/<line_id>` per line with a quantity to come, on its expected delivery date.
     Raises `PlanningError` for an unknown tenant and for rows the contracts refuse (a policy
     service level of 1.5, a component without lines …), naming the tenant and the fields.
     """
@@ -132,6 +135,9 @@ async def read_snapshot(
         "suppliers": collection(suppliers, "supplier_id"),
         "items": collection(supplier_items, "supplier_id", "ingredient_id"),
         "orders": collection(open_purchase_orders, "order_id"),
+        "released": collection(
+            purchase_orders.open_supply(tenant_id).subquery("released"), "order_id", tenant_filter=False
+        ),
         "sales": collection(sales, "product_id", tenant_filter=False),
         "regressors": collection(regressor_days, "name", "day", tenant_filter=False),
     }
@@ -191,7 +197,7 @@ async def read_snapshot(
                 for r in component_rows
             ),
             capacity=Capacity.model_validate(tenant["capacity"], strict=False),
-            open_purchase_orders=tuple(_model(OpenPurchaseOrder, r) for r in order_rows),
+            open_purchase_orders=tuple(_model(OpenPurchaseOrder, r) for r in (*order_rows, *read["released"])),
             regressors=_regressors(read["regressors"]),
             policy=PlanningPolicy.model_validate(tenant["policy"], strict=False),
         )

@@ -4,6 +4,11 @@ Pure: no I/O, no clock. `bakeplan plan` runs this on a snapshot file, the simula
 simulated morning, and replay compares against it. Each step's command is built from the snapshot by
 the same map the orchestrator uses (`contracts.step_inputs`) and planned by the same function the
 worker's handler calls, so an offline plan equals the saga's plan for the same snapshot and saga id.
+
+The chain stops at the purchase lines. Releasing them as purchase orders (the saga's fourth step,
+docs/orders.md) is an online act, made at a moment on the tenant's clock with its name and currency,
+so offline there is nothing to send; replay re-runs a recorded release with `release_for_command`,
+the function the procurement worker runs.
 """
 
 from dataclasses import dataclass
@@ -15,8 +20,19 @@ from contracts.planning import ForecastLine, IngredientRequirement, PlanningSnap
 from workers.forecasting.planner import forecast_for_command
 from workers.procurement.replenishment import plan_for_command
 from workers.production.scheduler import ProductionPlan, schedule_for_command
+from workers.purchase_orders.release import Release
+from workers.purchase_orders.release import release as release_for_command
 
-__all__ = ["DailyPlan", "ProductionPlan", "plan_for_command", "plan_snapshot", "purchase_for", "schedule_snapshot"]
+__all__ = [
+    "DailyPlan",
+    "ProductionPlan",
+    "Release",
+    "plan_for_command",
+    "plan_snapshot",
+    "purchase_for",
+    "release_for_command",
+    "schedule_snapshot",
+]
 
 
 @dataclass(frozen=True)

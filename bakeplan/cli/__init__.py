@@ -15,6 +15,7 @@ from bakeplan.cli import (
     demo,
     feeds,
     offline,
+    orders,
     runs,
     schedules,
     seeding,
@@ -55,6 +56,7 @@ def build_app() -> typer.Typer:
     serving.register(app)  # serve
     runs.register(app)  # trigger, runs, show, plan-of
     tenants.register(app)  # tenants
+    orders.register(app)  # group: orders
     demo.register(app)  # demo
     contract.register(app)  # group: contract
     return app

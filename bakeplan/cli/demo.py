@@ -47,6 +47,7 @@ def demo(
             console.print(f"{tenant} already has plan {saga_id} for {business_date}; showing it")
         finished = wait_terminal(saga_id, timeout)
         print_plan_screen(saga_id)
+        console.print(f"the purchase orders it released: bakeplan orders list --tenant {tenant}")
         seconds = (finished["updated_at"] - finished["created_at"]).total_seconds()
         console.print(f"saga {saga_id} {finished['status']} in {seconds * 1000:.0f} ms (trigger consumed → plan ready)")
         if finished["status"] != SagaStatus.COMPLETED:

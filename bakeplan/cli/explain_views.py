@@ -41,6 +41,7 @@ def print_purchase(console: Console, chain: dict[str, Any]) -> None:
             f" order {line['order_date']}, delivery {line['delivery_date']}"
             + (" — LATE" if line["late"] else "")
             + f"\n  rule {line['rule']}: {line['reason']}"
+            + _release_text(chain.get("release"))
         ),
         soft_wrap=True,
     )
@@ -97,3 +98,17 @@ def print_batch(console: Console, chain: dict[str, Any]) -> None:
             quantity(item["quantity"], item.get("unit")),
         )
     console.print(needs)
+
+
+def _release_text(release: dict[str, Any] | None) -> str:
+    """Which purchase order the line went out in, or why it was held (docs/orders.md)."""
+    if release is None:
+        return ""
+    if release["outcome"] == "held":
+        return f"\n  not ordered yet: {release['note']}"
+    r = release
+    return (
+        f"\n  ordered in {r['po_number']} to {r['supplier_name']}:"
+        f" {r['quantity']:g} {r['unit']} {r['ingredient_name']},"
+        f" {r['amount']:,.2f} {r['currency']}, delivery {r['delivery_date']}"
+    )

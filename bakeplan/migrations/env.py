@@ -12,6 +12,7 @@ from orchestrator import tables as orchestrator_tables
 from workers.forecasting import tables as forecasting_tables
 from workers.procurement import tables as procurement_tables
 from workers.production import tables as production_tables
+from workers.purchase_orders import tables as purchase_order_tables
 
 TARGET_METADATA = [
     masterdata.metadata,
@@ -19,6 +20,7 @@ TARGET_METADATA = [
     forecasting_tables.metadata,
     production_tables.metadata,
     procurement_tables.metadata,
+    purchase_order_tables.metadata,
 ]
 SCHEMAS = {m.schema for m in TARGET_METADATA}
 

@@ -1,6 +1,6 @@
 """Composition root of the orchestrator process: the saga use cases on the Postgres stores, their
-consumers (triggers, step replies, low-stock signals, live master-data feeds), and the loops for
-deadlines, schedules and low-stock bursts."""
+consumers (triggers, step replies, low-stock signals, live master-data feeds, what comes back for
+purchase orders), and the loops for deadlines, schedules and low-stock bursts."""
 
 import asyncio
 import logging
@@ -8,12 +8,15 @@ from datetime import timedelta
 
 from bakeplan.process import Process
 from bakeplan.roles.clock import utc_now
+from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
 from orchestrator.low_stock import LowStock
 from orchestrator.ports import SagaKind
+from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
+from orchestrator.purchasing_store import Purchasing
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
@@ -55,6 +58,12 @@ def create_app(settings: Settings) -> Process:
     )
     process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
     process.subscribe(Topic.FEEDS, FEEDS_CONSUMER, Feeds(process.engine, utc_now, dedupe=process.dedupe).apply)
+    purchasing = Purchasing(process.engine, utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
+
+    async def purchasing_event(message: Message) -> None:
+        await purchasing.apply(message)
+
+    process.subscribe(Topic.PURCHASING_EVENTS, PURCHASING_CONSUMER, purchasing_event)
     process.subscribe(Topic.TRIGGERS, "orchestrator", orchestrator.handle)
     process.subscribe(Topic.STEP_REPLIES, "orchestrator", orchestrator.handle)
 

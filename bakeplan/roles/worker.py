@@ -1,14 +1,18 @@
 """Composition root of a worker process (forecasting, production or procurement): its step's
-handler on the shared worker runtime, consuming its command topic and the plan outcomes."""
+handler on the shared worker runtime, consuming its command topic and the plan outcomes. The
+procurement worker runs a second step on the same topic: releasing purchase orders (docs/orders.md)."""
 
-from typing import Literal
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
 
 from bakeplan.process import Process
 from bakeplan.roles.clock import utc_now
+from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
 from workers.forecasting.handler import SPEC as FORECASTING
 from workers.procurement.handler import SPEC as PROCUREMENT
+from workers.procurement.release_handler import ReleaseWorker, route
 from workers.production.handler import SPEC as PRODUCTION
 from workers.shell.runtime import StepSpec, StepWorker
 
@@ -20,6 +24,12 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
     process = Process(settings, role, spec.outbox)
     worker = StepWorker(spec, engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
-    process.subscribe(spec.commands_topic, role, worker.handle)
+    commands: Callable[[Message], Coroutine[Any, Any, None]] = worker.handle
+    if role == "procurement":
+        release = ReleaseWorker(
+            engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe
+        )
+        commands = route(release, worker.handle)
+    process.subscribe(spec.commands_topic, role, commands)
     process.subscribe(Topic.PLANS, f"{role}-plans", worker.handle)
     return process

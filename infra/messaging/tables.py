@@ -66,11 +66,12 @@ def effect_log_table(metadata: MetaData, schema: str) -> Table:
     )
 
 
-def compensations_table(metadata: MetaData, schema: str) -> Table:
+def compensations_table(metadata: MetaData, schema: str, *, name: str = "compensations") -> Table:
     """The sagas a worker has compensated: a compensation runs once, and a step command that
-    arrives after it (late, or replayed from the dead-letter topic) makes no effects."""
+    arrives after it (late, or replayed from the dead-letter topic) makes no effects. A worker with
+    two steps keeps one such table per step (`name`)."""
     return Table(
-        "compensations",
+        name,
         metadata,
         Column("saga_id", UUID(as_uuid=True), primary_key=True),
         Column("tenant_id", String(64), nullable=False),

@@ -33,6 +33,7 @@ from orchestrator.ports import (
     SagaRecord,
     StepReply,
     StoredSnapshot,
+    TenantProfile,
     TimelineLine,
     UnitOfWork,
 )
@@ -187,11 +188,13 @@ class MemorySnapshots:
 
 class MemoryMasterData:
     """Master data is given, not written: `MemoryStores(tenants=...)` holds one snapshot per tenant,
-    served for any business date and horizon asked (re-dated to them)."""
+    served for any business date and horizon asked (re-dated to them). A tenant's name defaults to its
+    id, its time zone to UTC, its currency to EUR (the Postgres column's default)."""
 
-    def __init__(self, tenants: dict[str, PlanningSnapshot], time_zones: dict[str, str]) -> None:
+    def __init__(self, tenants: dict[str, PlanningSnapshot], time_zones: dict[str, str], names: dict[str, str]) -> None:
         self._tenants = tenants
         self._time_zones = time_zones
+        self._names = names
 
     async def tenant_exists(self, tenant_id: str) -> bool:
         return tenant_id in self._tenants
@@ -202,6 +205,13 @@ class MemoryMasterData:
 
     async def time_zone(self, tenant_id: str) -> str:
         return self._time_zones.get(tenant_id, "UTC")
+
+    async def tenant_profile(self, tenant_id: str) -> TenantProfile:
+        if tenant_id not in self._tenants:
+            raise KeyError(tenant_id)  # what the Postgres adapter's `.one()` raises, in kind
+        return TenantProfile(
+            name=self._names.get(tenant_id, tenant_id), time_zone=await self.time_zone(tenant_id), currency="EUR"
+        )
 
     async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
         base = self._tenants.get(tenant_id)
@@ -299,10 +309,11 @@ class MemoryStores:
         tenants: dict[str, PlanningSnapshot] | None = None,
         *,
         time_zones: dict[str, str] | None = None,
+        names: dict[str, str] | None = None,
         dedupe: bool = True,
     ) -> None:
         self._state = _State()
-        self._masterdata = MemoryMasterData(dict(tenants or {}), dict(time_zones or {}))
+        self._masterdata = MemoryMasterData(dict(tenants or {}), dict(time_zones or {}), dict(names or {}))
         self._dedupe = dedupe
         self._lock = asyncio.Lock()
 

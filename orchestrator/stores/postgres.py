@@ -30,6 +30,7 @@ from orchestrator.ports import (
     SagaRecord,
     StepReply,
     StoredSnapshot,
+    TenantProfile,
     TimelineLine,
     UnitOfWork,
 )
@@ -237,6 +238,15 @@ class PostgresMasterData:
     async def time_zone(self, tenant_id: str) -> str:
         query = select(masterdata.tenants.c.timezone).where(masterdata.tenants.c.tenant_id == tenant_id)
         return str((await self._conn.execute(query)).scalar_one())
+
+    async def tenant_profile(self, tenant_id: str) -> TenantProfile:
+        tenants = masterdata.tenants
+        row = (
+            await self._conn.execute(
+                select(tenants.c.name, tenants.c.timezone, tenants.c.currency).where(tenants.c.tenant_id == tenant_id)
+            )
+        ).one()
+        return TenantProfile(name=row.name, time_zone=row.timezone, currency=row.currency)
 
     async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:
         return await snapshot_reader.read_snapshot(

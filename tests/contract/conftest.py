@@ -164,7 +164,11 @@ async def contract_engine(db_settings: Settings) -> AsyncIterator[AsyncEngine]:
 def memory_harness() -> MemoryHarness:
     tenant = generate_tenant(unique_tenant_id(), profile="small", seed=11, today=TODAY)
     snapshot = tenant.planning_snapshot(business_date=TODAY, horizon_days=14)
-    stores = MemoryStores({tenant.tenant_id: snapshot}, time_zones={tenant.tenant_id: tenant.timezone})
+    stores = MemoryStores(
+        {tenant.tenant_id: snapshot},
+        time_zones={tenant.tenant_id: tenant.timezone},
+        names={tenant.tenant_id: tenant.name},
+    )
     return MemoryHarness(stores, tenant)
 
 

@@ -19,6 +19,7 @@ from contracts.topics import Topic
 from infra.messaging.outbox import Outgoing
 from orchestrator.ports import (
     Inbound,
+    TenantProfile,
 )
 from tests.contract.conftest import TODAY, StoreHarness, unique_tenant_id
 from tests.contract.store_records import T0, a_signal, a_trigger, kept, plan_ready, rolled_back
@@ -103,9 +104,12 @@ async def test_master_data_knows_the_seeded_tenant_and_its_ingredients(harness: 
             await uow.masterdata.ingredient_exists(stranger, ingredient),
         )
         time_zone = await uow.masterdata.time_zone(tenant.tenant_id)
+        profile = await uow.masterdata.tenant_profile(tenant.tenant_id)
     assert known == (True, False)
     assert ingredients == (True, False, False)
     assert time_zone == tenant.timezone
+    # what a purchase order says of the tenant: EUR is the currency column's default (migration 0008)
+    assert profile == TenantProfile(name=tenant.name, time_zone=tenant.timezone, currency="EUR")
 
 
 async def test_master_data_snapshot_is_the_tenants_for_the_date_asked(harness: StoreHarness) -> None:

@@ -62,6 +62,7 @@ def test_seed_trigger_show_and_plan_of(settings: Settings, processes: Processes,
         "forecasting",
         "production",
         "procurement",
+        "release",
     ]
     assert plan["batches"]
     assert plan["purchase_lines"]

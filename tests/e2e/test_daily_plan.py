@@ -64,7 +64,7 @@ async def test_three_tenants_planned_concurrently(
         assert await _count(engine, batches, saga_id, "active") > 0
         assert await _count(engine, purchase_lines, saga_id, "active") > 0
         steps = [step for kind, step in await _timeline(engine, saga_id) if kind == "step_done"]
-        assert steps == ["forecasting", "production", "procurement"]
+        assert steps == ["forecasting", "production", "procurement", "release"]
     # tenants stay apart: every stored row of a saga belongs to its tenant
     async with engine.connect() as conn:
         for saga_id, f in zip(saga_ids, finished, strict=True):
@@ -147,11 +147,11 @@ async def test_orchestrator_killed_mid_saga_completes_after_restart(
     assert finished["status"] == "COMPLETED"
     assert processes.starts["orchestrator"] >= 2
     timeline = await _timeline(engine, saga_id)
-    assert [s for k, s in timeline if k == "step_done"] == ["forecasting", "production", "procurement"]
+    assert [s for k, s in timeline if k == "step_done"] == ["forecasting", "production", "procurement", "release"]
     assert [k for k, _ in timeline].count("started") == 1
     async with engine.connect() as conn:
         results = await conn.execute(select(step_results.c.step).where(step_results.c.saga_id == saga_id))
-        assert sorted(results.scalars().all()) == ["forecasting", "procurement", "production"]
+        assert sorted(results.scalars().all()) == ["forecasting", "procurement", "production", "release"]
         # each forecast line exists once: the stored rows equal the lines the worker replied with
         payload = (
             await conn.execute(

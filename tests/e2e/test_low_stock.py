@@ -1,6 +1,7 @@
 """Low-stock events on the real stack (Kafka, Postgres, `bakeplan serve` processes with a 10 s debounce
-window): a burst coalesces into one procurement-only saga and one emergency purchase line; a second
-burst is covered by that open line; an event for an unknown ingredient is parked with the reason."""
+window): a burst coalesces into one procurement-only saga and one emergency purchase line, released at
+once as a purchase order; a second burst is covered by that order; an event for an unknown ingredient
+is parked with the reason."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from orchestrator.tables import low_stock_signals, sagas, snapshots, step_result
 from tests.e2e.processes import Processes
 from tests.e2e.support import TERMINAL, TODAY, eventually, read_topic, seed, trigger, wait_terminal
 from workers.procurement.tables import purchase_lines
+from workers.purchase_orders.tables import purchase_order_lines, purchase_orders
 
 pytestmark = pytest.mark.e2e
 
@@ -136,6 +138,16 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
     (line,) = lines
     assert line.quantity >= threshold - quantities[-1] - 1e-9  # back to the threshold from the newest count
     assert "EMERGENCY" in line.reason
+    # an emergency goes out now: released as a purchase order by the saga's pivot, whatever the hour
+    async with engine.connect() as conn:
+        (order,) = (
+            await conn.execute(
+                select(purchase_orders.c.po_number, purchase_order_lines.c.quantity)
+                .join(purchase_order_lines, purchase_order_lines.c.po_number == purchase_orders.c.po_number)
+                .where(purchase_orders.c.tenant_id == tenant_id, purchase_order_lines.c.line_id == line.line_id)
+            )
+        ).all()
+    assert order.quantity == line.quantity
     async with engine.connect() as conn:
         covered = (
             await conn.execute(select(low_stock_signals.c.saga_id).where(low_stock_signals.c.tenant_id == tenant_id))
@@ -162,7 +174,7 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
     assert result.purchase_lines == ()
     assert [r.line_id for r in await lines_of(engine, tenant_id)] == [line.line_id]
 
-    # the next daily plan counts the low-stock line as supply instead of ordering that need again
+    # the next daily plan counts the released order as supply instead of ordering that need again
     daily = await wait_terminal(engine, await trigger(settings, tenant_id))
     assert daily["status"] == "COMPLETED", daily["reason"]
     async with engine.connect() as conn:
@@ -170,8 +182,7 @@ async def test_a_burst_makes_one_saga_and_one_emergency_line_and_a_second_burst_
             await conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == daily["snapshot_sha256"]))
         ).scalar_one()
     supply = {o.order_id: o for o in PlanningSnapshot.model_validate_json(body).open_purchase_orders}
-    assert f"line:{line.line_id}" in supply
-    assert supply[f"line:{line.line_id}"].quantity == line.quantity
+    assert supply[f"po:{order.po_number}/{line.line_id}"].quantity == line.quantity
 
 
 async def test_an_event_for_an_unknown_ingredient_is_parked_with_a_reason_naming_it(
@@ -198,8 +209,18 @@ async def _audited_and_replays_identical(engine: AsyncEngine, saga_id: UUID, *, 
     kinds = [type(m).__name__ for m in (*recorded.others, *recorded.commands, *recorded.procurements)]
     assert kinds.count("LowStockObserved") == signals
     assert recorded.snapshot is not None
-    assert [c.event_type for c in recorded.commands] == ["procurement.plan_procurement"]
+    assert [c.event_type for c in recorded.commands] == [
+        "procurement.plan_procurement",
+        "procurement.release_purchase_orders",
+    ]
     assert len(recorded.procurements) == 1
+    assert len(recorded.releases) == 1
     report = replay(recorded, expected_commands=expected_commands(recorded))
     assert report.identical, [d.describe() for d in report.differences]
-    assert report.compared == {"commands": 1, "purchase_lines": 1}
+    assert report.compared == {
+        "commands": 2,
+        "purchase_lines": 1,
+        "purchase_orders": 1,
+        "purchase_order_lines": 1,
+        "held_lines": 0,
+    }

@@ -2,11 +2,15 @@
 components' effects, read from the effect logs, result tables and saga log of the test's tenants:
 
 3. duplicates — no (consumer, event_id) twice in any effect log; at most one effectful `run` per
-   (saga, step); a saga's result rows are exactly the lines of the reply the orchestrator recorded;
-   at most one COMPLETED saga per (tenant, business date);
-4. compensation — at most one `compensate` per (saga, worker); exactly one for each step that had
+   (saga, step); a saga's result rows are exactly the lines of the reply the orchestrator recorded
+   (for the release step: its purchase orders and their lines); at most one COMPLETED saga per
+   (tenant, business date);
+4. compensation — at most one `compensate` per (saga, step); exactly one for each step that had
    effects in a COMPENSATED saga, whose rows are then all cancelled, in reverse step order; none in
-   a COMPLETED saga, whose rows are all active.
+   a COMPLETED saga, whose rows are all live (plan rows active; purchase orders open, as released).
+
+The procurement worker runs two steps, procurement and release (the pivot, docs/orders.md), into one
+effect log: every count is per step.
 """
 
 from collections import Counter, defaultdict
@@ -25,8 +29,10 @@ from tests.faults.waits import Scope, saga_rows
 from workers.forecasting import tables as forecasting_tables
 from workers.procurement import tables as procurement_tables
 from workers.production import tables as production_tables
+from workers.purchase_orders.lifecycle import OPEN_STATUSES
+from workers.purchase_orders.tables import purchase_order_lines, purchase_orders
 
-STEP_ORDER = list(STEP_TOPICS)  # forecasting, production, procurement
+STEP_ORDER = list(STEP_TOPICS)  # forecasting, production, procurement, release
 
 # step → (effect log, result tables, the reply fields whose lines become those tables' rows)
 WORKERS: dict[str, tuple[Table, tuple[tuple[Table, str], ...]]] = {
@@ -36,11 +42,17 @@ WORKERS: dict[str, tuple[Table, tuple[tuple[Table, str], ...]]] = {
         ((production_tables.batches, "batches"), (production_tables.requirements, "requirements")),
     ),
     "procurement": (procurement_tables.effect_log, ((procurement_tables.purchase_lines, "purchase_lines"),)),
+    "release": (procurement_tables.effect_log, ((purchase_orders, "purchase_orders"),)),
 }
 EFFECT_LOGS: dict[str, Table] = {
     "orchestrator": orchestrator_tables.effect_log,
-    **{step: log for step, (log, _) in WORKERS.items()},
+    "forecasting": forecasting_tables.effect_log,
+    "production": production_tables.effect_log,
+    "procurement": procurement_tables.effect_log,  # the procurement and release steps
 }
+# a result row's status in a COMPLETED saga, and in a COMPENSATED one (once undone)
+LIVE: dict[Table, frozenset[str]] = {purchase_orders: frozenset(OPEN_STATUSES)}
+UNDONE = "cancelled"
 
 
 # --- 3. duplicates -------------------------------------------------------------------------------
@@ -64,13 +76,19 @@ async def check_duplicates(scope: Scope, verdict: Verdict) -> None:
         for step, (log, _) in WORKERS.items():
             reruns = await conn.execute(
                 select(log.c.saga_id, func.count())
-                .where(log.c.tenant_id.in_(scope.tenants), log.c.kind == "run", log.c.affected_rows > 0)
+                .where(
+                    log.c.tenant_id.in_(scope.tenants),
+                    log.c.step == step,
+                    log.c.kind == "run",
+                    log.c.affected_rows > 0,
+                )
                 .group_by(log.c.saga_id)
                 .having(func.count() > 1)
             )
             for saga_id, n in reruns:
                 verdict.add("duplicates", f"{step} wrote drafts for saga {saga_id} {n} times")
         await _check_rows_match_replies(scope, conn, verdict)
+        await _check_releases_happened(scope, conn, verdict)
         # "one plan per tenant and day" is not checked here: the unique index uq_sagas_one_plan_per_day
         # guarantees it (a check of it could never fail), and tests/contract/test_saga_store.py checks
         # that a second day-taking saga is refused, on Postgres and on the in-memory fake alike
@@ -90,6 +108,25 @@ async def _check_rows_match_replies(scope: Scope, conn: AsyncConnection, verdict
         body = orjson.loads(payload)
         for table, field_name in WORKERS[step][1]:
             expected[(table, saga_id)] = len(body[field_name])
+        if step == "release":
+            expected[(purchase_order_lines, saga_id)] = sum(len(o["lines"]) for o in body["purchase_orders"])
+    released_lines = (
+        select(purchase_orders.c.saga_id, func.count())
+        .join(
+            purchase_order_lines,
+            (purchase_order_lines.c.tenant_id == purchase_orders.c.tenant_id)
+            & (purchase_order_lines.c.po_number == purchase_orders.c.po_number),
+        )
+        .where(purchase_orders.c.tenant_id.in_(scope.tenants))
+        .group_by(purchase_orders.c.saga_id)
+    )
+    line_counts: dict[UUID, int] = dict((await conn.execute(released_lines)).all())
+    for (t, saga_id), n in expected.items():
+        if t is purchase_order_lines and line_counts.get(saga_id, 0) != n:
+            verdict.add(
+                "duplicates",
+                f"saga {saga_id}: {line_counts.get(saga_id, 0)} purchase order lines, its release reply has {n}",
+            )
     for step, (_, tables) in WORKERS.items():
         for table, _ in tables:
             counts: dict[UUID, int] = dict(
@@ -109,6 +146,26 @@ async def _check_rows_match_replies(scope: Scope, conn: AsyncConnection, verdict
                     )
 
 
+async def _check_releases_happened(scope: Scope, conn: AsyncConnection, verdict: Verdict) -> None:
+    """The release checks are not vacuous: completed sagas released purchase orders (the suite's tenants
+    take orders at any hour, tests/faults/load.py), counted in the figures."""
+    completed = (
+        await conn.execute(
+            select(func.count())
+            .select_from(sagas)
+            .where(sagas.c.tenant_id.in_(scope.tenants), sagas.c.status == "COMPLETED")
+        )
+    ).scalar_one()
+    released = (
+        await conn.execute(
+            select(func.count()).select_from(purchase_orders).where(purchase_orders.c.tenant_id.in_(scope.tenants))
+        )
+    ).scalar_one()
+    verdict.figures["purchase_orders"] = released
+    if completed and not released:
+        verdict.add("duplicates", f"{completed} COMPLETED sagas released no purchase order: the release went unchecked")
+
+
 # --- 4. compensation -------------------------------------------------------------------------------
 
 
@@ -117,7 +174,7 @@ async def check_compensation(scope: Scope, verdict: Verdict) -> None:
     async with scope.engine.connect() as conn:
         await _check_reverse_order(conn, [s for s, st in status.items() if st == "COMPENSATED"], verdict)
         for step, (log, tables) in WORKERS.items():
-            mine = log.c.tenant_id.in_(scope.tenants)
+            mine = log.c.tenant_id.in_(scope.tenants) & (log.c.step == step)
             ran = set(
                 (await conn.execute(select(log.c.saga_id).where(mine, log.c.kind == "run", log.c.affected_rows > 0)))
                 .scalars()
@@ -144,20 +201,20 @@ async def check_compensation(scope: Scope, verdict: Verdict) -> None:
                     .where(table.c.tenant_id.in_(scope.tenants))
                     .group_by(table.c.saga_id, table.c.status)
                 )
+                live = LIVE.get(table, frozenset({"active"}))
                 for saga_id, row_status, n in rows:
                     saga_status = status.get(saga_id)
-                    if saga_status == "COMPLETED" and row_status != "active":
+                    if saga_status == "COMPLETED" and row_status not in live:
                         verdict.add(
                             "compensation", f"COMPLETED saga {saga_id}: {n} {row_status} rows in {table.fullname}"
                         )
-                    elif saga_status in ("COMPENSATED", "FAILED") and row_status == "active":
+                    elif saga_status == "COMPENSATED" and row_status != UNDONE:
                         verdict.add(
-                            "compensation", f"{saga_status} saga {saga_id}: {n} active rows in {table.fullname}"
+                            "compensation",
+                            f"COMPENSATED saga {saga_id}: {n} {row_status} rows left in {table.fullname}",
                         )
-                    elif saga_status == "COMPENSATED" and row_status == "draft":
-                        verdict.add(
-                            "compensation", f"COMPENSATED saga {saga_id}: {n} draft rows left in {table.fullname}"
-                        )
+                    elif saga_status == "FAILED" and row_status == "active":
+                        verdict.add("compensation", f"FAILED saga {saga_id}: {n} active rows in {table.fullname}")
 
 
 async def _check_reverse_order(conn: AsyncConnection, saga_ids: Sequence[UUID], verdict: Verdict) -> None:

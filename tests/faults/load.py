@@ -14,7 +14,7 @@ from types import TracebackType
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.ids import saga_id_for_trigger
@@ -55,8 +55,18 @@ def tenant_ids(prefix: str, n: int) -> list[str]:
 
 
 async def seed_tenants(engine: AsyncEngine, tenants: Sequence[str], *, seed_value: int) -> dict[str, TenantData]:
-    """Master data of each tenant (profile "small"); generation is seeded by `seed_value` and the id."""
-    return {tenant: await seed(engine, tenant, profile="small", seed=seed_value) for tenant in tenants}
+    """Master data of each tenant (profile "small"); generation is seeded by `seed_value` and the id.
+    Their suppliers take orders at any hour: the sagas' business dates are fixed (TODAY on), the wall
+    clock is not, and a cut-off behind the clock would hold every line back. So each saga's release
+    step orders its due lines, and the checks count its purchase orders (docs/orders.md)."""
+    seeded = {tenant: await seed(engine, tenant, profile="small", seed=seed_value) for tenant in tenants}
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(masterdata.suppliers)
+            .where(masterdata.suppliers.c.tenant_id.in_(list(tenants)))
+            .values(order_cutoff=None)
+        )
+    return seeded
 
 
 async def break_procurement(engine: AsyncEngine, tenants: dict[str, TenantData]) -> None:

@@ -44,9 +44,21 @@ from contracts.messages import (
     VoidPurchaseLines,
 )
 from contracts.planning import PlanningSnapshot
+from contracts.purchasing_messages import (
+    CancelReleasedOrders,
+    ConfirmedLine,
+    GoodsReceived,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderReleased,
+    OrderSent,
+    PurchaseOrdersReleased,
+    ReceivedLine,
+)
+from contracts.step_inputs import release_purchase_orders
 from infra.messaging.codec import encode
 from lab.synthetic import generate_tenant
-from workers.chain import plan_snapshot
+from workers.chain import plan_snapshot, release_for_command
 
 HERE = Path(__file__).parent
 TENANT = "golden-bakery"
@@ -107,6 +119,17 @@ def samples() -> list[Message]:
         return uuid5(SAGA, name)
 
     body = orjson.dumps(s.model_dump())
+    release = release_purchase_orders(
+        s,
+        plan.purchase_lines,
+        {**env, "event_id": eid("run:release:1")},  # type: ignore[typeddict-item]
+        tenant_name="Holtenau Bakery",
+        time_zone="Europe/Berlin",
+        currency="EUR",
+        placed_at=AT,
+    )
+    released = release_for_command(release)
+    order = released.orders[0]
     return [
         PlanningRequested(
             event_id=TRIGGER,
@@ -198,6 +221,51 @@ def samples() -> list[Message]:
             **env,
         ),
         ProcurementPlanned(event_id=eid("planned"), purchase_lines=plan.purchase_lines, **env),
+        release,
+        PurchaseOrdersReleased(
+            event_id=eid("released"), purchase_orders=released.orders, held_lines=released.held, **env
+        ),
+        CancelReleasedOrders(event_id=eid("compensate:release:1"), attempt=1, **env),
+        OrderReleased(event_id=eid(f"order:{order.po_number}:released"), purchase_order=order, **env),
+        OrderCancelled(
+            event_id=eid(f"order:{order.po_number}:cancelled"),
+            po_number=order.po_number,
+            supplier_id=order.supplier_id,
+            reason="the release timed out and its saga was compensated",
+            **env,
+        ),
+        OrderSent(
+            event_id=uuid5(TRIGGER, "order-sent"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            po_number=order.po_number,
+            sent_at=AT,
+            channel="email",
+            note="to orders@mill.example",
+        ),
+        OrderConfirmed(
+            event_id=uuid5(TRIGGER, "order-confirmed"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            po_number=order.po_number,
+            confirmed_at=AT,
+            delivery_date=order.delivery_date,
+            lines=(ConfirmedLine(line_id=order.lines[0].line_id, quantity=order.lines[0].quantity / 2),),
+            note="half now, the rest next week",
+        ),
+        GoodsReceived(
+            event_id=uuid5(TRIGGER, "goods-received"),
+            tenant_id=TENANT,
+            occurred_at=AT,
+            po_number=order.po_number,
+            receipt_id="DN-20260401-7",
+            received_at=AT,
+            lines=tuple(
+                ReceivedLine(line_id=line.line_id, quantity=line.quantity, expires_on=date(2026, 6, 30))
+                for line in order.lines
+            ),
+            note="pallet 2 of 2",
+        ),
         StepFailed(
             event_id=eid("failed"),
             step="production",
@@ -213,6 +281,7 @@ def samples() -> list[Message]:
             business_date=DAY,
             batches=len(plan.batches),
             purchase_lines=len(plan.purchase_lines),
+            purchase_orders=len(released.orders),
             **env,
         ),
         PlanCompensated(

@@ -18,6 +18,7 @@ from contracts.messages import (
     ProductionScheduled,
     ScheduleProduction,
 )
+from contracts.purchasing_messages import PurchaseOrdersReleased, ReleasePurchaseOrders
 from contracts.step_inputs import StepEnvelope
 from lab.synthetic import TenantData, generate_tenant
 from orchestrator.low_stock import LowStock
@@ -28,6 +29,7 @@ from orchestrator.stores.memory import MemoryStores
 from workers.forecasting.planner import forecast_for_command
 from workers.procurement.replenishment import plan_for_command
 from workers.production.scheduler import schedule_for_command
+from workers.purchase_orders.release import release
 
 TODAY = date(2026, 11, 28)
 START = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
@@ -135,9 +137,14 @@ def a_reply_envelope(command: Message, at: datetime) -> StepEnvelope:
     )
 
 
-def reply_to(command: ForecastDemand | ScheduleProduction | PlanProcurement, at: datetime) -> StepReply:
-    """What the step's worker answers: its pure planner's result for `command`."""
+def reply_to(
+    command: ForecastDemand | ScheduleProduction | PlanProcurement | ReleasePurchaseOrders, at: datetime
+) -> StepReply:
+    """What the step's worker answers: its pure planner's (or release rule's) result for `command`."""
     envelope = a_reply_envelope(command, at)
+    if isinstance(command, ReleasePurchaseOrders):
+        released = release(command)
+        return PurchaseOrdersReleased(purchase_orders=released.orders, held_lines=released.held, **envelope)
     if isinstance(command, ForecastDemand):
         return DemandForecasted(forecast=forecast_for_command(command), **envelope)
     if isinstance(command, ScheduleProduction):

@@ -164,6 +164,13 @@ def test_recorded_lines_still_to_come_become_open_orders_once_each() -> None:
     )
 
 
+def test_recorded_lines_released_as_orders_are_left_to_the_snapshot() -> None:
+    # the snapshot counts what their purchase orders still bring (docs/orders.md): not twice
+    held, released = a_line("held", delivery=day(2)), a_line("sent", delivery=day(2))
+    orders = open_lines([planned(held, released)], business_date=MONDAY, released={"sent"})
+    assert [o.order_id for o in orders] == ["line:held"]
+
+
 def a_snapshot() -> PlanningSnapshot:
     return PlanningSnapshot(
         tenant_id="t1",
@@ -318,13 +325,16 @@ def test_a_floor_for_an_unknown_ingredient_is_a_planning_error() -> None:
 # --- the procurement-only saga ------------------------------------------------------------------------
 
 
-def test_the_low_stock_saga_runs_procurement_only_and_completes_with_plan_ready() -> None:
+def test_the_low_stock_saga_runs_procurement_then_its_release_and_completes_with_plan_ready() -> None:
     definition = low_stock_definition(
         step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
     )
+    assert [(s.name, s.pivot) for s in definition.steps] == [("procurement", False), ("release", True)]
     started = decide(definition, new_saga(definition), StartSaga(NOW))
     assert started.commands == (RunStep("procurement"),)
-    done = decide(definition, started.state, StepSucceeded("procurement", NOW))
+    planned_lines = decide(definition, started.state, StepSucceeded("procurement", NOW))
+    assert planned_lines.commands == (RunStep("release"),)
+    done = decide(definition, planned_lines.state, StepSucceeded("release", NOW))
     assert done.commands == (FinishSaga(SagaStatus.COMPLETED),)
     results = StepResults()
     results.record(planned(a_line("x", delivery=day(1))))

@@ -14,6 +14,7 @@ from contracts.messages import (
     PlanReady,
     SnapshotTaken,
 )
+from contracts.purchasing_messages import ReleasePurchaseOrders
 from orchestrator.engine import SagaStatus
 from orchestrator.ports import SagaKind
 from tests.unit.orchestrator_world import BAKERY, DEBOUNCE, START, World, a_tenant, reply_to
@@ -97,6 +98,9 @@ async def test_a_signal_during_a_running_low_stock_saga_waits_for_the_next_one(w
 
     (plan,) = world.sent(PlanProcurement, first.saga_id)
     await world.orchestrator.handle(reply_to(plan, world.clock.now))
+    assert await world.low_stock.scan() == 0  # the saga still runs: its release is out
+    (release,) = world.sent(ReleasePurchaseOrders, first.saga_id)
+    await world.orchestrator.handle(reply_to(release, world.clock.now))
     assert world.saga(first.saga_id).state.status is SagaStatus.COMPLETED
     assert world.sent(PlanReady, first.saga_id) != []
 

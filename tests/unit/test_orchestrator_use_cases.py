@@ -7,6 +7,7 @@ workers' own pure planners from the commands the saga sent.
 
 from datetime import timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +28,7 @@ from contracts.messages import (
     StepCompensated,
     StepFailed,
 )
+from contracts.purchasing_messages import PurchaseOrdersReleased, ReleasePurchaseOrders
 from contracts.topics import Topic
 from orchestrator.engine import SagaStatus, StepStatus
 from orchestrator.ports import SagaKind, TimelineLine
@@ -37,6 +39,7 @@ from tests.unit.orchestrator_world import (
     TODAY,
     World,
     a_reply_envelope,
+    a_tenant,
     a_trigger,
     reply_to,
     started,
@@ -132,18 +135,32 @@ async def test_the_workers_replies_complete_the_saga_with_its_plan(world: World)
     (procurement_command,) = world.sent(PlanProcurement)
     procurement = reply_to(procurement_command, world.clock.now)
     await world.orchestrator.handle(procurement)
+    (release_command,) = world.sent(ReleasePurchaseOrders)
+    released = reply_to(release_command, world.clock.now)
+    await world.orchestrator.handle(released)
 
     assert isinstance(forecast, DemandForecasted)
     assert isinstance(schedule, ProductionScheduled)
     assert isinstance(procurement, ProcurementPlanned)
+    assert isinstance(released, PurchaseOrdersReleased)
     assert world.saga(saga_id).state.status is SagaStatus.COMPLETED
     assert [type(o.message) for o in world.stores.outbox] == [
         SnapshotTaken,
         ForecastDemand,
         ScheduleProduction,
         PlanProcurement,
+        ReleasePurchaseOrders,
         PlanReady,
     ]
+    assert release_command.event_id == ids.step_command_id(saga_id, "release", 1)
+    assert release_command.purchase_lines == procurement.purchase_lines
+    # released at the moment the procurement reply came, on the tenant's wall clock
+    assert release_command.placed_at == world.clock.now
+    assert (
+        release_command.placed_at.utcoffset()
+        == world.clock.now.astimezone(ZoneInfo(a_tenant(BAKERY).timezone)).utcoffset()
+    )
+    assert (release_command.tenant_name, release_command.currency) == (BAKERY, "EUR")
     assert schedule_command.event_id == ids.step_command_id(saga_id, "production", 1)
     assert schedule_command.forecast == forecast.forecast
     assert procurement_command.event_id == ids.step_command_id(saga_id, "procurement", 1)
@@ -152,12 +169,13 @@ async def test_the_workers_replies_complete_the_saga_with_its_plan(world: World)
     (ready,) = world.sent(PlanReady)
     assert ready.event_id == ids.outcome_event_id(saga_id, SagaStatus.COMPLETED)
     assert (ready.batches, ready.purchase_lines) == (len(schedule.batches), len(procurement.purchase_lines))
+    assert ready.purchase_orders == len(released.purchase_orders)
     assert ready.batches > 0
     assert ready.purchase_lines > 0
     assert [line.kind for line in world.stores.timeline(saga_id)] == [
         "started",
         "RunStep",
-        *["step_done", "RunStep"] * 2,
+        *["step_done", "RunStep"] * 3,
         "step_done",
         "FinishSaga",
     ]

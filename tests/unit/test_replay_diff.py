@@ -15,15 +15,17 @@ from contracts.messages import (
     SnapshotTaken,
     StockFloor,
 )
+from contracts.purchasing_messages import PurchaseOrdersReleased, ReleasePurchaseOrders
 from infra.messaging.codec import decode
 from lab.synthetic import generate_tenant
 from orchestrator.engine import RunStep
+from orchestrator.ports import TenantProfile
 from orchestrator.replay import RecordedSaga, collect, diff_lines, purchase_key, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 from orchestrator.replay_store import expected_commands
 from orchestrator.saga import StepResults, to_messages
 from tests.golden.write import path_of
-from workers.chain import DailyPlan, plan_snapshot
+from workers.chain import DailyPlan, plan_snapshot, release_for_command
 from workers.procurement.replenishment import plan_for_command
 
 pytestmark = pytest.mark.unit
@@ -293,3 +295,98 @@ def _envelope(command: PlanProcurement) -> dict[str, Any]:
         "saga_id": command.saga_id,
         "occurred_at": command.occurred_at,
     }
+
+
+# --- the release (the saga's pivot) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def released_messages(recorded_messages: list[Message]) -> list[Message]:
+    """The saga above with its release recorded: the command the saga builds, and the worker's reply."""
+    snap, procurement = recorded_messages[0], recorded_messages[6]
+    assert isinstance(snap, SnapshotTaken)
+    assert isinstance(procurement, ProcurementPlanned)
+    results = StepResults(tenant=TenantProfile("Kiosk am Markt", "Europe/Berlin", "EUR"))
+    results.record(procurement)
+    (out,) = to_messages(
+        RunStep("release"),
+        saga_id=SAGA,
+        tenant_id="kiosk",
+        business_date=TODAY,
+        attempt=1,
+        snapshot=snap.snapshot,
+        results=results,
+        causation_id=SAGA,
+        now=NOW,
+    )
+    command = out.message
+    assert isinstance(command, ReleasePurchaseOrders)
+    done = release_for_command(command)
+    reply = PurchaseOrdersReleased(
+        event_id=uuid5(SAGA, "r"),
+        tenant_id="kiosk",
+        saga_id=SAGA,
+        occurred_at=NOW,
+        purchase_orders=done.orders,
+        held_lines=done.held,
+    )
+    return [*recorded_messages, command, reply]
+
+
+def test_a_recorded_release_replays_identical_and_counts_its_orders(released_messages: list[Message]) -> None:
+    recorded = saga_with(released_messages)
+    (reply,) = recorded.releases
+    report = replay(recorded, expected_commands=expected_commands(recorded))
+    assert report.differences == []
+    lines = sum(len(o.lines) for o in reply.purchase_orders)
+    assert reply.purchase_orders, "05:30 in Berlin is before every cut-off: the due lines go out"
+    assert report.compared["commands"] == 4
+    assert (report.compared["purchase_orders"], report.compared["purchase_order_lines"]) == (
+        len(reply.purchase_orders),
+        lines,
+    )
+    assert lines + report.compared["held_lines"] == report.compared["purchase_lines"]
+
+
+def test_a_tampered_order_and_a_command_released_at_another_moment_are_named(
+    released_messages: list[Message],
+) -> None:
+    *before, command, reply = released_messages
+    assert isinstance(command, ReleasePurchaseOrders)
+    assert isinstance(reply, PurchaseOrdersReleased)
+    first, *others = reply.purchase_orders
+    tampered = reply.model_copy(update={"purchase_orders": (first.model_copy(update={"total": 1.0}), *others)})
+    report = replay(saga_with([*before, command, tampered]))
+    assert [d.describe() for d in report.differences] == [
+        f"purchase_orders {first.po_number}: total: 1.0 → {first.total!r}"
+    ]
+    # released at 23:00, after every cut-off: not the command the saga built at 04:30, and it holds every line
+    late = command.model_copy(update={"placed_at": command.placed_at.replace(hour=23)})
+    recorded = saga_with([*before, late, reply])
+    texts = [d.describe() for d in replay(recorded, expected_commands=expected_commands(recorded)).differences]
+    assert any(t.startswith("commands procurement.release_purchase_orders: placed_at") for t in texts), texts
+    assert f"purchase_orders {first.po_number}: missing in the replay" in texts
+
+
+def test_explain_says_which_order_a_line_went_out_in_or_why_it_waits(released_messages: list[Message]) -> None:
+    recorded = saga_with(released_messages)
+    (reply,) = recorded.releases
+    order = reply.purchase_orders[0]
+    line = order.lines[0]
+    chain = explain(recorded, line.line_id)
+    assert chain["release"] == {
+        "outcome": "released",
+        "po_number": order.po_number,
+        "supplier_name": order.supplier_name,
+        "order_date": order.order_date.isoformat(),
+        "delivery_date": order.delivery_date.isoformat(),
+        "ingredient_name": line.ingredient_name,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "amount": line.amount,
+        "currency": "EUR",
+        "released_at": order.released_at.isoformat(),
+    }
+    held = reply.held_lines[0]
+    assert explain(recorded, held.line_id)["release"] == {"outcome": "held", "reason": held.reason, "note": held.note}
+    assert explain(saga_with(released_messages[:-2]), line.line_id)["release"] is None

@@ -25,6 +25,7 @@ from contracts.planning import (
 )
 from lab.synthetic import generate_tenant
 from orchestrator.engine import RunStep
+from orchestrator.ports import TenantProfile
 from orchestrator.saga import STEP_TOPICS, StepResults, to_messages
 from workers.chain import plan_snapshot
 from workers.forecasting import handler as forecasting
@@ -41,6 +42,7 @@ SPECS: dict[str, StepSpec] = {
     "production": production.SPEC,
     "procurement": procurement.SPEC,
 }
+"""The planning steps, each with its worker's step spec; the fourth, release, sends what they planned."""
 
 
 @cache
@@ -101,7 +103,7 @@ def run_saga_steps(snapshot: PlanningSnapshot) -> tuple[dict[str, Message], Step
     """Each step's command, planned by its worker's handler, its reply fed to the next command."""
     results = StepResults()
     commands: dict[str, Message] = {}
-    for step in STEP_TOPICS:
+    for step in SPECS:
         command = step_command(step, snapshot, results)
         commands[step] = command
         results.record(SPECS[step].plan(command, reply_envelope(command, "done", NOW)).reply)
@@ -117,7 +119,7 @@ def test_every_snapshot_input_reaches_a_step_command_unchanged() -> None:
         event_id=uuid4(), tenant_id="kiosk", occurred_at=NOW, batches=(), requirements=()
     )
     carried: set[str] = set()
-    for step in STEP_TOPICS:
+    for step in SPECS:
         command = step_command(step, snapshot, results)
         assert command.tenant_id == snapshot.tenant_id
         for field in set(type(command).model_fields) & set(PlanningSnapshot.model_fields) - {"tenant_id"}:
@@ -190,3 +192,28 @@ def test_the_saga_plans_what_the_offline_plan_plans(oven_minutes_per_day: int) -
     assert results.production.requirements == offline.requirements
     assert results.procurement.purchase_lines == offline.purchase_lines
     assert offline.batches, "a bakery with four months of sales bakes something in a week"
+
+
+def test_the_release_command_carries_the_planned_lines_with_their_names_units_and_cut_offs() -> None:
+    snapshot = a_snapshot()
+    _, results = run_saga_steps(snapshot)
+    assert list(STEP_TOPICS) == [*SPECS, "release"]
+    results.tenant = TenantProfile(name="Kiosk am Markt", time_zone="Europe/Berlin", currency="EUR")
+    command: Any = step_command("release", snapshot, results)
+    assert results.procurement is not None
+    lines = results.procurement.purchase_lines
+    assert lines, "the snapshot's week needs some purchasing"
+    assert command.purchase_lines == lines
+    assert command.business_date == snapshot.business_date
+    assert {i.ingredient_id for i in command.ingredients} == {line.ingredient_id for line in lines}
+    assert all(i in snapshot.ingredients for i in command.ingredients)
+    by_id = {s.supplier_id: s for s in snapshot.suppliers}
+    assert {s.supplier_id for s in command.suppliers} == {line.supplier_id for line in lines}
+    assert all(
+        (s.name, s.order_cutoff) == (by_id[s.supplier_id].name, by_id[s.supplier_id].order_cutoff)
+        for s in command.suppliers
+    )
+    # 04:30 UTC on the wall clock of Berlin in November: 05:30, one hour ahead
+    assert command.placed_at == NOW
+    assert command.placed_at.isoformat() == "2026-11-28T05:30:00+01:00"
+    assert (command.tenant_name, command.time_zone, command.currency) == ("Kiosk am Markt", "Europe/Berlin", "EUR")

@@ -79,6 +79,31 @@ class Effect:
     affected_rows: int = 0
 
 
+async def record_effect(
+    conn: AsyncConnection,
+    effect_log: Table,
+    *,
+    consumer: str,
+    step: str,
+    message: Message,
+    effect: Effect,
+    at: datetime,
+) -> None:
+    """One effect-log row for what handling `message` did (the fault suite counts them per step)."""
+    await conn.execute(
+        insert(effect_log).values(
+            consumer=consumer,
+            kind=effect.kind,
+            event_id=message.event_id,
+            saga_id=message.saga_id,
+            tenant_id=message.tenant_id,
+            step=step,
+            affected_rows=effect.affected_rows,
+            at=at,
+        )
+    )
+
+
 class StepWorker:
     def __init__(
         self,
@@ -105,17 +130,8 @@ class StepWorker:
                 return
             outgoing, effect = await self._dispatch(conn, message, now)
             if effect is not None:
-                await conn.execute(
-                    insert(spec.effect_log).values(
-                        consumer=spec.name,
-                        kind=effect.kind,
-                        event_id=message.event_id,
-                        saga_id=message.saga_id,
-                        tenant_id=message.tenant_id,
-                        step=spec.name,
-                        affected_rows=effect.affected_rows,
-                        at=now,
-                    )
+                await record_effect(
+                    conn, spec.effect_log, consumer=spec.name, step=spec.name, message=message, effect=effect, at=now
                 )
             await outbox_store.add(conn, spec.outbox, outgoing)
         if outgoing:
