@@ -25,6 +25,15 @@ from contracts.messages import (
     StepReply,
     VoidPurchaseLines,
 )
+from contracts.purchasing_messages import (
+    CancelReleasedOrders,
+    GoodsReceived,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderReleased,
+    OrderSent,
+    ReleasePurchaseOrders,
+)
 from contracts.topics import Topic
 
 TOPIC_MESSAGES: Mapping[Topic, tuple[type[Message], ...]] = {
@@ -34,10 +43,12 @@ TOPIC_MESSAGES: Mapping[Topic, tuple[type[Message], ...]] = {
     Topic.SNAPSHOTS: (SnapshotTaken,),
     Topic.FORECASTING_COMMANDS: (ForecastDemand, DiscardForecast),
     Topic.PRODUCTION_COMMANDS: (ScheduleProduction, CancelProductionBatches),
-    Topic.PROCUREMENT_COMMANDS: (PlanProcurement, VoidPurchaseLines),
+    Topic.PROCUREMENT_COMMANDS: (PlanProcurement, VoidPurchaseLines, ReleasePurchaseOrders, CancelReleasedOrders),
     Topic.STEP_REPLIES: get_args(StepReply),
     Topic.PLANS: (PlanReady, PlanCompensated),
     Topic.ALERTS: (SagaFailedAlert,),
+    Topic.PURCHASE_ORDERS: (OrderReleased, OrderCancelled),
+    Topic.PURCHASING_EVENTS: (OrderSent, OrderConfirmed, GoodsReceived),
     Topic.DEAD_LETTER: (),
 }
 

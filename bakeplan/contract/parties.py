@@ -77,14 +77,26 @@ def _replies_of(step: str) -> tuple[type[Message], ...]:
 
 def _role_sends(role: Role) -> list[Operation]:
     if role != "orchestrator":
-        return [
-            Operation(role, "send", Topic.STEP_REPLIES, f"{role} replies to its step commands", None,
-                      _replies_of(role), current_only=True),
+        steps = [step for step, topic in STEP_TOPICS.items() if topic == STEP_TOPICS[role]]
+        replies = tuple(dict.fromkeys(cls for step in steps for cls in _replies_of(step)))
+        sends = [
+            Operation(role, "send", Topic.STEP_REPLIES, f"{role} replies to its step commands ({', '.join(steps)})",
+                      None, replies, current_only=True),
         ]  # fmt: skip
+        if "release" in steps:
+            sends.append(
+                Operation(role, "send", Topic.PURCHASE_ORDERS, "each purchase order the release step sent out, and "
+                          "each one cancelled, for the supplier channels (docs/orders.md)", current_only=True)
+            )  # fmt: skip
+        return sends
+    by_topic: dict[Topic, list[str]] = {}
+    for step, topic in STEP_TOPICS.items():
+        by_topic.setdefault(topic, []).append(step)
     commands = [
-        Operation(role, "send", topic, f"the saga's {step} step: run it, or undo it (compensate)", current_only=True)
-        for step, topic in STEP_TOPICS.items()
-    ]
+        Operation(role, "send", topic, f"the saga's {' and '.join(steps)} step: run it, or undo it (compensate)",
+                  current_only=True)
+        for topic, steps in by_topic.items()
+    ]  # fmt: skip
     return [
         Operation(role, "send", Topic.TRIGGERS, "the scheduler's daily trigger at a tenant's local time",
                   current_only=True),
@@ -116,6 +128,10 @@ def _outside() -> list[Operation]:
                   "compensated; no consumer outside bakeplan is required"),
         Operation(OUTSIDE, "receive", Topic.ALERTS, "monitoring should page someone: no bakeplan process reads "
                   "this topic"),
+        Operation(OUTSIDE, "receive", Topic.PURCHASE_ORDERS, "the supplier channels (docs/channels.md) send each "
+                  "released order; the PO number is the supplier's idempotency key"),
+        Operation(OUTSIDE, "send", Topic.PURCHASING_EVENTS, "suppliers and goods-in report orders sent, confirmed "
+                  "and goods received (docs/orders.md)"),
     ]  # fmt: skip
 
 

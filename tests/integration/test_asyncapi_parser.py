@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bakeplan.contract.files import DOCUMENT, SCHEMAS
+from contracts.topics import Topic
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def test_the_committed_document_is_valid_and_every_golden_message_matches_its_sc
     result = _validate(validate_script, ROOT / DOCUMENT, "--schemas", str(ROOT / SCHEMAS), "--golden", str(GOLDEN))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid AsyncAPI 3.0.0: 11 channels" in result.stdout
+    assert f"valid AsyncAPI 3.0.0: {len(Topic)} channels" in result.stdout  # one channel per topic
     assert f"{len(list(GOLDEN.glob('*.v*.json')))} of" in result.stdout
 
 

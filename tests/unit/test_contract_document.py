@@ -26,6 +26,7 @@ from contracts.messages import (
     StepFailed,
 )
 from contracts.past_versions import PlanningRequestedV1
+from contracts.purchasing_messages import ReleasePurchaseOrders
 from contracts.routing import TOPIC_MESSAGES
 from contracts.topics import Topic
 from contracts.wire_schemas import MessageVersion, message_versions, wire_schema
@@ -172,9 +173,9 @@ def test_each_step_topic_carries_its_workers_command_and_compensation() -> None:
 
 async def _a_completed_and_a_compensated_saga(world: World) -> None:
     await started(world)
-    for kind in (ForecastDemand, ScheduleProduction, PlanProcurement):
+    for kind in (ForecastDemand, ScheduleProduction, PlanProcurement, ReleasePurchaseOrders):
         (command,) = world.sent(kind)
-        assert isinstance(command, ForecastDemand | ScheduleProduction | PlanProcurement)
+        assert isinstance(command, ForecastDemand | ScheduleProduction | PlanProcurement | ReleasePurchaseOrders)
         await world.orchestrator.handle(reply_to(command, world.clock.now))
     other = await started(world, a_trigger(OTHER_BAKERY))
     (forecast,) = world.sent(ForecastDemand, other)
@@ -206,6 +207,7 @@ async def test_what_the_orchestrator_sends_goes_where_the_document_says(doc: dic
     assert {key for _, key in sent} >= {
         "planning.snapshot_taken.v1",
         "procurement.plan_procurement.v1",
+        "procurement.release_purchase_orders.v1",
         "forecasting.discard_forecast.v1",
         "planning.plan_ready.v1",
         "planning.plan_compensated.v1",
