@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -157,9 +158,12 @@ async def _end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(str(topic), p)
+            TopicPartition(settings.topic(topic), p)
             for topic in Topic
-            for p in (consumer.partitions_for_topic(str(topic)) or await _partitions(consumer, str(topic)))
+            for p in (
+                consumer.partitions_for_topic(settings.topic(topic))
+                or await _partitions(consumer, settings.topic(topic))
+            )
         ]
         return dict(await consumer.end_offsets(partitions))
     finally:
@@ -171,9 +175,22 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
+async def _quiet_state(settings: Settings) -> tuple[dict[str, int], dict[TopicPartition, int]]:
+    """Table counts and topic end offsets, once two reads a second apart agree: the running processes
+    have finished what the sagas left behind (workers activating the plan after `PlanReady`)."""
+    previous = None
+    deadline = time.monotonic() + 60
+    while True:
+        state = (await _with_engine(settings, _table_counts), await _end_offsets(settings))
+        if state == previous:
+            return state
+        assert time.monotonic() < deadline, "the stack did not go quiet within 60 s"
+        previous = state
+        await asyncio.sleep(1.0)  # the interval two equal reads must span, not a wait for a condition
+
+
 def test_replay_writes_nothing_and_publishes_nothing(settings: Settings, recorded: Recorded) -> None:
-    counts_before = asyncio.run(_with_engine(settings, _table_counts))
-    offsets_before = asyncio.run(_end_offsets(settings))
+    counts_before, offsets_before = asyncio.run(_quiet_state(settings))
     single = cli(settings, "replay", str(recorded.saga_ids[1]), "--verify")
     ranged = cli(settings, "replay", "--tenant", recorded.tenant_id, "--from", str(TODAY), "--to", str(TODAY), "--json")
     assert (single.exit_code, ranged.exit_code) == (0, 0), single.output + ranged.output
