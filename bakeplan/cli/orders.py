@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bakeplan.cli.amounts import money
 from bakeplan.cli.context import load_settings, with_db
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
 from contracts.errors import PermanentError
@@ -27,10 +28,6 @@ from workers.purchase_orders import store
 from workers.purchase_orders.lifecycle import STATUSES, delivery_timing
 
 Tenant = Annotated[str, typer.Option(help="Tenant id.")]
-
-
-def _money(value: float, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
 
 
 def _quantity(value: float, unit: str) -> str:
@@ -93,7 +90,7 @@ def orders_list(
             o["supplier_name"],
             delivery,
             lines,
-            _money(o["total"], o["currency"]),
+            money(o["total"], o["currency"]),
             o["status"],
         )
     console.print(table)
@@ -110,7 +107,7 @@ def orders_show(po_number: str, tenant: Tenant, as_json: JsonFlag = False) -> No
     currency = order["currency"]
     console.print(
         f"{order['po_number']} to {order['supplier_name']} ({order['supplier_id']}) for {order['tenant_name']}: "
-        f"{order['status']}, {_money(order['total'], currency)}",
+        f"{order['status']}, {money(order['total'], currency)}",
         highlight=False,
     )
     delivery = f"deliver {order['expected_delivery_date']}"
@@ -132,7 +129,7 @@ def orders_show(po_number: str, tenant: Tenant, as_json: JsonFlag = False) -> No
             received,
             _quantity(line["remaining"], unit),
             f"{line['unit_price']:.2f}/{unit}",
-            _money(line["amount"], currency),
+            money(line["amount"], currency),
         )
     console.print(lines)
     if order["receipts"]:
