@@ -9,6 +9,7 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.outages import find_outage
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
@@ -44,6 +45,7 @@ def dlq_list(
     listed = _dlq_run(
         dead_letter_replay.list_parked(
             load_settings(),
+            principal=Principal.OPERATOR,
             replays=dead_letter_replays,
             consumer=consumer,
             source_topic=source_topic,
@@ -107,6 +109,7 @@ def dlq_replay(
     plan = _dlq_run(
         dead_letter_replay.replay(
             load_settings(),
+            principal=Principal.OPERATOR,
             replays=dead_letter_replays,
             ids=record_ids,
             consumer=consumer,
