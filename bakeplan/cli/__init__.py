@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from bakeplan.cli import audit, database, dead_letters, demo, feeds, offline, runs, schedules, seeding, serving, stack
+from bakeplan.cli import (
+    acl,
+    audit,
+    database,
+    dead_letters,
+    demo,
+    feeds,
+    offline,
+    runs,
+    schedules,
+    seeding,
+    serving,
+    stack,
+)
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
 
@@ -30,6 +43,7 @@ def build_app() -> typer.Typer:
     app.callback()(root)
     # `--help` lists single commands, then groups, each in the order registered here.
     stack.register(app)  # group: stack
+    acl.register(app)  # group: acl
     database.register(app)  # group: db
     dead_letters.register(app)  # group: dlq
     schedules.register(app)  # group: schedule

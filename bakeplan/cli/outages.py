@@ -19,6 +19,9 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from bakeplan.cli.terminal import fail
+from infra.messaging.acls import AclAdminError
+from infra.messaging.admin import TopicsNotProvisionedError
+from infra.messaging.kafka_client import KafkaSecurityConfigError
 from infra.settings import Settings
 
 Server = Literal["Postgres", "Kafka"]
@@ -137,6 +140,10 @@ class OutageAwareGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # exits, usage errors: already said
             raise
+        except (KafkaSecurityConfigError, TopicsNotProvisionedError, AclAdminError) as exc:
+            if debugging(ctx.params):
+                raise
+            fail(str(exc), 1)  # the message names the setting or the step that fixes it
         except Exception as exc:
             outage = find_outage(exc)
             if outage is None or debugging(ctx.params):

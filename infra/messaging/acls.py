@@ -106,6 +106,7 @@ def _rule(binding: AclBinding) -> AclRule | None:
 
 
 def _admin(config: dict[str, str]) -> AdminClient:
+    """A librdkafka admin client; keep a reference until its futures are done (it cancels them when collected)."""
     return AdminClient(dict[str, str | int | float | bool](config))
 
 
@@ -130,8 +131,9 @@ def existing_acls(config: dict[str, str]) -> list[AclRule]:
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
+    admin = _admin(config)
     try:
-        bindings = _admin(config).describe_acls(everything, request_timeout=TIMEOUT_S).result()
+        bindings = admin.describe_acls(everything, request_timeout=TIMEOUT_S).result()
     except KafkaException as exc:
         raise _fail("list the ACLs", config, exc) from exc
     return sorted(rule for rule in map(_rule, bindings) if rule is not None)
@@ -140,7 +142,8 @@ def existing_acls(config: dict[str, str]) -> list[AclRule]:
 def create_acls(config: dict[str, str], rules: Collection[AclRule]) -> None:
     if not rules:
         return
-    futures = _admin(config).create_acls([rule.binding() for rule in rules], request_timeout=TIMEOUT_S)
+    admin = _admin(config)
+    futures = admin.create_acls([rule.binding() for rule in rules], request_timeout=TIMEOUT_S)
     try:
         for future in futures.values():
             future.result()
@@ -158,7 +161,8 @@ def delete_acls(config: dict[str, str], rules: Collection[AclRule]) -> None:
         )
         for b in bindings
     ]
-    futures = _admin(config).delete_acls(filters, request_timeout=TIMEOUT_S)
+    admin = _admin(config)
+    futures = admin.delete_acls(filters, request_timeout=TIMEOUT_S)
     try:
         for future in futures.values():
             future.result()

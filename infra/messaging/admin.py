@@ -31,8 +31,11 @@ def _configs(topic: Topic) -> dict[str, str]:
     return configs
 
 
-async def ensure_topics(settings: Settings, principal: str, topics: Iterable[Topic] = tuple(Topic)) -> list[str]:
-    """Create those of `topics` that do not exist yet, acting as `principal`; returns the Kafka names created.
+async def ensure_topics(
+    settings: Settings, principal: str, topics: Iterable[Topic] = tuple(Topic), *, dry_run: bool = False
+) -> list[str]:
+    """Create those of `topics` that do not exist yet, acting as `principal`; returns the Kafka names
+    created (with `dry_run`, those that would be, and nothing is created).
 
     Raises `TopicsNotProvisionedError` when the broker refuses to create one (its ACLs keep topic
     creation to the admin), and `KafkaError` for any other refusal."""
@@ -50,8 +53,8 @@ async def ensure_topics(settings: Settings, principal: str, topics: Iterable[Top
             for topic in topics
             if settings.topic(topic) not in existing
         ]
-        if not missing:
-            return []
+        if not missing or dry_run:
+            return [t.name for t in missing]
         response = await admin.create_topics(missing)
     finally:
         await admin.close()
