@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from bakeplan.cli.acl import provision
+from bakeplan.cli.context import load_settings
 from bakeplan.cli.database import db_upgrade
 from bakeplan.cli.runs import plan_of, show, start_plan, wait_terminal
 from bakeplan.cli.seeding import seed
@@ -19,8 +21,15 @@ def demo(
     profile: Annotated[str, typer.Option(help="small | standard | large")] = "standard",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the plan.")] = 180.0,
 ) -> None:
-    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan."""
-    stack_up()
+    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan.
+
+    With BAKEPLAN_KAFKA_SECURITY_PROTOCOL set (docs/security.md), the local secure broker is used and
+    the installation's topics and ACLs are provisioned as the admin first."""
+    settings = load_settings()
+    secure = settings.kafka_security_protocol != "PLAINTEXT"
+    stack_up(secure=secure)
+    if secure:
+        provision(settings)
     db_upgrade()
     seed(tenants=1, profile=profile, seed_value=7, prefix="demo", today=None, as_json=False)
     children = spawn_roles(["orchestrator", "forecasting", "production", "procurement"])

@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.messages import SnapshotTaken
 from contracts.topics import Topic
 from infra.messaging.admin import MAX_MESSAGE_BYTES, ensure_topics
 from infra.messaging.codec import decode, encode
+from infra.messaging.kafka_client import new_consumer
 from infra.messaging.producer import create_producer
 from infra.settings import Settings
 from orchestrator import snapshot_reader
@@ -42,14 +44,14 @@ async def test_large_snapshot_is_published_and_consumed(
     )
     payload = encode(event)
 
-    await ensure_topics(settings)
-    producer = create_producer(settings)
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = create_producer(settings, Principal.ADMIN)
     await producer.start()
     try:
         meta = await producer.send_and_wait(settings.topic(Topic.SNAPSHOTS), payload, key=tenant_id.encode())
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(settings, Principal.ADMIN, enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(meta.topic, meta.partition)

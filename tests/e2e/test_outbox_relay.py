@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
@@ -38,8 +39,8 @@ async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    await ensure_topics(settings)
-    producer = create_producer(settings)
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = create_producer(settings, Principal.ADMIN)
     await producer.start()
     yield producer
     await producer.stop()
