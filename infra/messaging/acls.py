@@ -112,7 +112,10 @@ def _admin(config: dict[str, str]) -> AdminClient:
 
 def _fail(what: str, config: dict[str, str], exc: KafkaException) -> AclAdminError:
     error = exc.args[0] if exc.args else exc
-    detail = error.str() if hasattr(error, "str") else str(error)
+    # the broker's own text can quote a whole request: its error name says it, the text is cut short
+    name = error.name() if hasattr(error, "name") else type(error).__name__
+    text = error.str() if hasattr(error, "str") else str(error)
+    detail = f"{name} ({text[:160]}{'…' if len(text) > 160 else ''})"
     return AclAdminError(
         f"could not {what} on {config['bootstrap.servers']} as {config.get('sasl.username', 'an anonymous client')}: "
         f"{detail}; ACLs are managed by the admin (a super user of the broker)"

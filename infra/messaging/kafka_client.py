@@ -36,6 +36,7 @@ def _tls(settings: Settings) -> bool:
 
 def credentials(settings: Settings, principal: str) -> tuple[str, str]:
     """(user, password) of `principal`; raises `KafkaSecurityConfigError` if no password is configured."""
+    principal = str(principal)  # a StrEnum member's value, also in messages
     user = settings.kafka_username or settings.kafka_user(principal)
     password = settings.kafka_password.get_secret_value()
     if not password and settings.kafka_password_dir:
