@@ -247,3 +247,11 @@ def test_the_cli_as_operator_says_what_is_wrong_with_a_missing_password(broker: 
     assert listed.returncode == 1
     assert "password of principal 'operator'" in listed.stderr
     assert "Traceback" not in listed.stderr
+
+
+def test_the_cli_says_the_broker_refused_its_credentials(broker: SecureBroker, prefix: str) -> None:
+    listed = broker.bakeplan("dlq", "list", prefix=prefix, BAKEPLAN_KAFKA_PASSWORD="not-the-password")
+    assert listed.returncode == 1
+    assert "the broker refused the credentials" in listed.stderr
+    assert "BAKEPLAN_KAFKA_PASSWORD_DIR" in listed.stderr
+    assert "Traceback" not in listed.stderr
