@@ -108,6 +108,8 @@ def librdkafka_config(settings: Settings, principal: str) -> dict[str, str]:
         "bootstrap.servers": settings.kafka_bootstrap,
         "security.protocol": settings.kafka_security_protocol,
         "client.id": f"bakeplan-{principal}",
+        # librdkafka writes its own log to stderr; a failed call raises, and its error says it (syslog 2 = critical)
+        "log_level": "2",
     }
     if _tls(settings):
         config |= {
