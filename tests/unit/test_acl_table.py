@@ -1,12 +1,15 @@
 """The ACL table gives each principal what its work needs and nothing a role must not do."""
 
+import json
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from typer.testing import CliRunner
 
 from bakeplan.acl_table import COMMANDS, TABLE, Principal, acl_rules, acl_scope, topics_of
+from bakeplan.cli import app
 from bakeplan.local_tls import prepare
 from contracts.topics import Topic
 from infra.messaging.acls import AclRule, plan_acls
@@ -116,3 +119,18 @@ def test_the_local_broker_certificate_is_for_loopback_signed_by_the_ca_and_keys_
     assert (again.password_dir / "orchestrator").read_text() == first  # kept: the broker's users were made from it
     assert (again.password_dir / "operator").read_text() != first
     assert again.broker_pem.read_bytes() == pem
+
+
+def test_acl_show_prints_the_installations_rules_without_a_broker() -> None:
+    env = {"BAKEPLAN_TOPIC_PREFIX": "eu1.", "BAKEPLAN_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = CliRunner().invoke(app, ["acl", "show", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown == [r.as_dict() for r in acl_rules(Settings(topic_prefix="eu1."))]
+    assert {
+        "principal": "User:bakeplan-external",
+        "resource": "topic",
+        "name": "eu1.bakeplan.planning.triggers",
+        "pattern": "literal",
+        "operation": "write",
+    } in shown
