@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test faults check static lint typecheck imports unit contract stack-up stack-down
+.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -13,12 +13,26 @@ demo: install
 	$(UV) run bakeplan demo
 
 ## The house checks (ruff, mypy --strict, import-linter), the contract documents, then every test tier
-## on the real local Kafka and Postgres (started here if not running). CI runs this.
+## on the real local Kafka and Postgres (started here if not running), then the e2e tier again on the
+## local secure broker (SASL_SSL, a user per principal, ACLs; docs/security.md). CI runs this.
+SECURE_ENV = $${BAKEPLAN_STATE_DIR:-.bakeplan-local}/kafka-secure/client.env
 test: install static contract
 	$(UV) run bakeplan stack up
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run pytest
+	$(UV) run bakeplan stack up --secure >/dev/null
+	set -a && . "$(SECURE_ENV)" && set +a && \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest tests/e2e
+
+## Every tier except the fault suite (which runs on a plaintext broker of its own) against the local
+## secure broker only, started here if not running.
+test-secure: install static
+	$(UV) run bakeplan stack up --secure
+	set -a && . "$(SECURE_ENV)" && set +a && \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest -m "not faults"
 
 ## Only the fault suite (crashes, restarts, duplicates, poison messages); `make test` includes it.
 faults: install

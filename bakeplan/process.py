@@ -11,10 +11,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from faststream.kafka import KafkaBroker
 from prometheus_client import start_http_server
 from sqlalchemy import Table
 
+from bakeplan.acl_table import Principal, topics_of
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra import logs
@@ -22,6 +22,7 @@ from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.messaging.kafka_client import new_broker
 from infra.messaging.outbox import OutboxRelay
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
@@ -58,10 +59,12 @@ class Process:
         # no pre-ping round trip per transaction: a connection Postgres dropped fails its statement,
         # which the consumer retries as unavailable (the pool discards the invalidated connection)
         self.engine = create_engine(settings, pre_ping=False)
-        self.producer = create_producer(settings)
-        # FastStream logs its per-message lines at `log_level`: DEBUG, through the process's handler
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
+        # every client of the process acts as the role's own principal (docs/security.md); FastStream
+        # logs its per-message lines at `log_level`: DEBUG, through the process's handler
+        self.producer = create_producer(settings, self.role)
+        self.broker = new_broker(
+            settings,
+            self.role,
             client_id=f"bakeplan-{self.role}",
             logger=logs.faststream_logger(),
             log_level=logging.DEBUG,
@@ -108,7 +111,7 @@ class Process:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, self.role, topics_of(Principal(self.role)))
         await self.producer.start()
         tasks: list[asyncio.Task[None]] = []
         try:

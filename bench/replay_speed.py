@@ -24,16 +24,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.tenants import seeded_tenant
@@ -84,8 +85,8 @@ async def produce(engine: AsyncEngine, settings: Settings, args: argparse.Namesp
         )
         async with engine.begin() as conn:
             await write_tenant(conn, tenant)
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = new_producer(settings, Principal.EXTERNAL, enable_idempotence=True, acks="all")
     await producer.start()
     saga_ids: list[uuid.UUID] = []
     started = time.perf_counter()

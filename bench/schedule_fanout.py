@@ -29,16 +29,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.ids import daily_trigger_id
 from contracts.topics import Topic
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode
+from infra.messaging.kafka_client import new_admin, new_consumer
 from infra.messaging.outbox import OutboxRelay
 from infra.messaging.producer import create_producer
 from infra.settings import Settings
@@ -85,7 +86,7 @@ ORCHESTRATOR_GROUP = "bakeplan.orchestrator"  # infra/messaging/consumer.py: bak
 
 
 async def trigger_partitions(settings: Settings) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     try:
         (described,) = await admin.describe_topics([settings.topic(Topic.TRIGGERS)])
@@ -104,9 +105,7 @@ async def trigger_partitions(settings: Settings) -> list[TopicPartition]:
 async def skip_bench_triggers(settings: Settings, before: dict[TopicPartition, int]) -> None:
     """Commit the orchestrator group's offsets past the bench's triggers on the partitions it had
     consumed up to `before` (the ends when the bench started)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=ORCHESTRATOR_GROUP, enable_auto_commit=False
-    )
+    consumer = new_consumer(settings, Principal.ADMIN, group_id=ORCHESTRATOR_GROUP, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = list(before)
@@ -129,18 +128,18 @@ async def run_once(settings: Settings, n: int, jitter_s: float, scan_seconds: fl
     expected = {daily_trigger_id(t, day): t for t in tenants}
     fires = {t: due + jitter_offset(t, jitter) for t in tenants}
 
-    await ensure_topics(settings)
+    await ensure_topics(settings, Principal.ADMIN)
     async with engine.begin() as conn:  # left behind by an interrupted run, they would fire first
         await conn.execute(delete(schedules).where(schedules.c.tenant_id.like("fanout-%")))
     await seed(engine, tenants, due, jitter)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = new_consumer(settings, Principal.ADMIN, enable_auto_commit=False)
     await consumer.start()
     partitions = await trigger_partitions(settings)
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     before = {tp: await consumer.position(tp) for tp in partitions}  # records published from here on are read
 
-    producer = create_producer(settings)
+    producer = create_producer(settings, Principal.ORCHESTRATOR)
     await producer.start()
     relay = OutboxRelay(
         engine, outbox, producer, poll_seconds=settings.relay_poll_seconds, topic_prefix=settings.topic_prefix

@@ -6,7 +6,7 @@ The reference table is in README.md ("Configuration").
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import Topic
@@ -23,6 +23,32 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the Postgres database (driver asyncpg).",
     )
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="Kafka security.protocol of every client (docs/security.md); SASL_SSL in production.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_username: str = Field(
+        default="",
+        description="This process's Kafka user; empty = `kafka_user_prefix` + its principal (orchestrator, operator…).",
+    )
+    kafka_password: SecretStr = Field(default=SecretStr(""), description="This process's Kafka password.")
+    kafka_password_dir: str = Field(
+        default="",
+        description="A directory with one file per principal holding its password (a mounted secret); "
+        "read when BAKEPLAN_KAFKA_PASSWORD is empty.",
+    )
+    kafka_user_prefix: str = Field(
+        default="bakeplan-",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Kafka user of a principal = this + the principal's name (`bakeplan acl apply` grants to them).",
+    )
+    kafka_ca_file: str = Field(default="", description="PEM CA bundle the broker's certificate is checked against.")
+    kafka_cert_file: str = Field(default="", description="PEM client certificate, for brokers that require mTLS.")
+    kafka_key_file: str = Field(default="", description="PEM private key of `kafka_cert_file` (unencrypted).")
     step_timeout_seconds: float = Field(default=60.0, gt=0, description="Deadline of one saga step.")
     max_running_sagas: int = Field(
         default=100,
@@ -113,6 +139,10 @@ class Settings(BaseSettings):
     def topic(self, topic: Topic | str) -> str:
         """The Kafka name of one of bakeplan's topics (`contracts.topics.Topic`) in this installation."""
         return f"{self.topic_prefix}{topic}"
+
+    def kafka_user(self, principal: str) -> str:
+        """The Kafka user name of one of bakeplan's principals (`bakeplan.acl_table.Principal`)."""
+        return f"{self.kafka_user_prefix}{principal}"
 
     def group(self, consumer: str) -> str:
         """The Kafka consumer group of one of bakeplan's consumers in this installation."""

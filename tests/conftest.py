@@ -4,6 +4,11 @@ Resolution order: environment variables (`BAKEPLAN_KAFKA_BOOTSTRAP`, `DATABASE_U
 them after starting the local stack) → testcontainers when a Docker engine is available → fail with a
 message saying how to provide them. A test that needs a server never skips. On a server given by
 `DATABASE_URL`, the run creates a database of its own and drops it at the end (`_own_database`).
+
+The Kafka settings of the environment apply to every client and process the tests start: with
+`BAKEPLAN_KAFKA_SECURITY_PROTOCOL=SASL_SSL …` (`make test-secure`, docs/security.md) the run
+provisions its topics and ACLs as the admin, its processes act as their own principals, and the
+tests' own clients as the admin.
 """
 
 import asyncio
@@ -18,9 +23,11 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from bakeplan.acl_table import Principal
+from bakeplan.cli.acl import provision, unprovision
+from infra.messaging.kafka_client import new_admin
 from infra.settings import Settings
 
 HOW_TO = (
@@ -53,22 +60,29 @@ def _containers() -> Iterator[ExitStack]:
 def _own_topics(bootstrap: str) -> Iterator[str]:
     """A topic prefix for this test run only (`Settings.topic_prefix`): its topics and consumer groups
     are its own, deleted at the end, so a person's `make demo` and `serve` never see a test's messages.
-    Subprocesses the tests start inherit it through `BAKEPLAN_TOPIC_PREFIX`."""
+    Subprocesses the tests start inherit it through `BAKEPLAN_TOPIC_PREFIX`. On a broker with ACLs
+    the run's topics and ACLs are provisioned first (`bakeplan acl apply`'s work) and removed at the end."""
     prefix = f"test-{uuid.uuid4().hex[:10]}."
     saved = os.environ.get("BAKEPLAN_TOPIC_PREFIX")
     os.environ["BAKEPLAN_TOPIC_PREFIX"] = prefix
+    settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
+    secure = settings.kafka_security_protocol != "PLAINTEXT"
     try:
+        if secure:
+            provision(settings)
         yield prefix
     finally:
         if saved is None:
             os.environ.pop("BAKEPLAN_TOPIC_PREFIX", None)
         else:
             os.environ["BAKEPLAN_TOPIC_PREFIX"] = saved
-        asyncio.run(_delete_topics(bootstrap, prefix))
+        if secure:
+            unprovision(settings)
+        asyncio.run(_delete_topics(settings, prefix))
 
 
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _delete_topics(settings: Settings, prefix: str) -> None:
+    admin = new_admin(settings, Principal.ADMIN)
     try:
         await admin.start()
         ours = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bakeplan.cli import (
+    acl,
     audit,
     contract,
     database,
@@ -45,6 +46,7 @@ def build_app() -> typer.Typer:
     app.callback()(root)
     # `--help` lists single commands, then groups, each in the order registered here.
     stack.register(app)  # group: stack
+    acl.register(app)  # group: acl
     database.register(app)  # group: db
     dead_letters.register(app)  # group: dlq
     schedules.register(app)  # group: schedule

@@ -9,6 +9,7 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli.amounts import tenant_label
 from bakeplan.cli.context import load_settings, with_db
 from bakeplan.cli.outages import find_outage
@@ -46,6 +47,7 @@ def dlq_list(
     listed = _dlq_run(
         dead_letter_replay.list_parked(
             load_settings(),
+            principal=Principal.OPERATOR,
             replays=dead_letter_replays,
             consumer=consumer,
             source_topic=source_topic,
@@ -116,6 +118,7 @@ def dlq_replay(
     plan = _dlq_run(
         dead_letter_replay.replay(
             load_settings(),
+            principal=Principal.OPERATOR,
             replays=dead_letter_replays,
             ids=record_ids,
             consumer=consumer,

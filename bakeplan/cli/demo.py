@@ -16,8 +16,9 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli import run_views
+from bakeplan.cli.acl import provision
 from bakeplan.cli.amounts import tenant_label
-from bakeplan.cli.context import with_db
+from bakeplan.cli.context import load_settings, with_db
 from bakeplan.cli.database import db_upgrade
 from bakeplan.cli.plan_digest import screen
 from bakeplan.cli.plan_tables import COMPACT
@@ -34,8 +35,15 @@ def demo(
     profile: Annotated[str, typer.Option(help="small | standard | large")] = "standard",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the plan.")] = 180.0,
 ) -> None:
-    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan on one screen."""
-    stack_up()
+    """Stack up, migrate, seed one tenant, serve, trigger, wait, print the plan on one screen.
+
+    With BAKEPLAN_KAFKA_SECURITY_PROTOCOL set (docs/security.md), the local secure broker is used and
+    the installation's topics and ACLs are provisioned as the admin first."""
+    settings = load_settings()
+    secure = settings.kafka_security_protocol != "PLAINTEXT"
+    stack_up(secure=secure)
+    if secure:
+        provision(settings)
     db_upgrade()
     seed(tenants=1, profile=profile, seed_value=7, prefix="demo", today=None, as_json=False)
     children = spawn_roles(["orchestrator", "forecasting", "production", "procurement"])

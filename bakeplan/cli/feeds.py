@@ -17,8 +17,8 @@ from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 import typer
-from aiokafka import AIOKafkaProducer
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import JsonFlag, console, fail, print_json
 from contracts.envelope import Message
@@ -27,6 +27,7 @@ from contracts.messages import MasterDataChanged, SalesDayClosed, StockCounted
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode, encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 
 FEED_TYPES = tuple(cls.model_fields["event_type"].default for cls in (SalesDayClosed, StockCounted, MasterDataChanged))
@@ -94,8 +95,8 @@ def read_feed(text: str, *, name: str, tenant: str | None, now: datetime) -> Fee
 
 
 async def _publish(settings: Settings, events: list[Message]) -> None:
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.OPERATOR, (Topic.FEEDS,))
+    producer = new_producer(settings, Principal.OPERATOR, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         topic = settings.topic(Topic.FEEDS)

@@ -19,6 +19,9 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from bakeplan.cli.terminal import fail
+from infra.messaging.acls import AclAdminError
+from infra.messaging.admin import TopicsNotProvisionedError
+from infra.messaging.kafka_client import KafkaSecurityConfigError
 from infra.settings import Settings
 
 Server = Literal["Postgres", "Kafka"]
@@ -35,10 +38,43 @@ class Outage:
 
     server: Server
     cause: str
+    fix: str | None = None
+    """What fixes it, when not the server's usual (start it, or point the settings at it)."""
 
     def describe(self, settings: Settings) -> str:
         """One line: what was tried (server, host:port), why it failed, and what fixes it."""
-        return f"cannot reach {self.server} at {address_of(self.server, settings)} ({self.cause}); {_FIX[self.server]}"
+        fix = self.fix or _FIX[self.server]
+        return f"cannot reach {self.server} at {address_of(self.server, settings)} ({self.cause}); {fix}"
+
+
+class KafkaRefusals(logging.Handler):
+    """aiokafka logs why a secure broker refused the connection (credentials, certificate), then
+    raises a bare `KafkaConnectionError`: keep the last reason for the one-line error. Prints
+    nothing (the line says it better)."""
+
+    CREDENTIALS = (
+        "the broker refused the credentials",
+        "check the principal's user and password (BAKEPLAN_KAFKA_USERNAME, BAKEPLAN_KAFKA_PASSWORD or "
+        "BAKEPLAN_KAFKA_PASSWORD_DIR; docs/security.md)",
+    )
+    CERTIFICATE = (
+        "the broker's certificate is not trusted",
+        "set BAKEPLAN_KAFKA_CA_FILE to the CA that signed it (docs/security.md)",
+    )
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: tuple[str, str] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "SaslAuthenticationFailed" in text:
+            self.last = self.CREDENTIALS
+        elif "CERTIFICATE_VERIFY_FAILED" in text:
+            self.last = self.CERTIFICATE
+
+
+REFUSALS = KafkaRefusals()
 
 
 def address_of(server: Server, settings: Settings) -> str:
@@ -90,7 +126,7 @@ def _server_of(exc: BaseException) -> Server | None:
 
 def _cause(exc: BaseException) -> str:
     if type(exc).__name__ == "KafkaConnectionError":  # aiokafka logs each refused address, then gives up
-        return "no broker answered"
+        return REFUSALS.last[0] if REFUSALS.last else "no broker answered"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, TimeoutError) or type(exc).__name__ == "KafkaTimeoutError":
@@ -114,7 +150,9 @@ def find_outage(exc: BaseException) -> Outage | None:
     """The unreachable server behind `exc`, or None when `exc` is not a connection failure."""
     for link in _chain(exc):
         if _is_connection_failure(link) and (server := _server_of(link)) is not None:
-            return Outage(server, _cause(link))
+            cause = _cause(link)
+            refused = REFUSALS.last if REFUSALS.last and cause == REFUSALS.last[0] else None
+            return Outage(server, cause, refused[1] if refused else None)
     return None
 
 
@@ -126,7 +164,12 @@ def debugging(params: dict[str, Any]) -> bool:
 def quiet_client_logs(params: dict[str, Any]) -> None:
     """aiokafka logs every failed connection attempt; the one-line error says it better."""
     if not debugging(params):
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        # its records go to REFUSALS only, which keeps a refusal's reason and prints none of them
+        client_log = logging.getLogger("aiokafka")
+        client_log.setLevel(logging.WARNING)
+        client_log.propagate = False
+        if REFUSALS not in client_log.handlers:
+            client_log.addHandler(REFUSALS)
 
 
 class OutageAwareGroup(TyperGroup):
@@ -137,6 +180,10 @@ class OutageAwareGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # exits, usage errors: already said
             raise
+        except (KafkaSecurityConfigError, TopicsNotProvisionedError, AclAdminError) as exc:
+            if debugging(ctx.params):
+                raise
+            fail(str(exc), 1)  # the message names the setting or the step that fixes it
         except Exception as exc:
             outage = find_outage(exc)
             if outage is None or debugging(ctx.params):

@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 import typer
-from aiokafka import AIOKafkaProducer
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli import run_views
 from bakeplan.cli.amounts import tenant_label
 from bakeplan.cli.context import load_settings, with_db
@@ -23,6 +23,7 @@ from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from orchestrator import masterdata
 from orchestrator.engine import SagaStatus
@@ -30,8 +31,8 @@ from orchestrator.ports import TERMINAL_STATUSES
 
 
 async def _publish_trigger(settings: Settings, message: PlanningRequested) -> None:
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.OPERATOR, (Topic.TRIGGERS,))
+    producer = new_producer(settings, Principal.OPERATOR, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -1,44 +1,109 @@
-"""`bakeplan stack`: the local Kafka and Postgres, run by the scripts in `deploy/local/`."""
+"""`bakeplan stack`: the local Kafka and Postgres, run by the scripts in `deploy/local/`.
+
+`--secure` acts on the local secure broker instead of the plaintext one: SASL_SSL with SCRAM users
+per principal and ACLs (docs/security.md). Both may run side by side (their ports differ).
+"""
 
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli.terminal import JsonFlag, fail, print_json
+from bakeplan.local_tls import prepare
+from infra.settings import Settings
 
 DEPLOY_LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
+SecureFlag = Annotated[
+    bool, typer.Option("--secure", help="The local SASL_SSL broker with ACLs (docs/security.md), not the plaintext.")
+]
 
 
-def _script(name: str, action: str) -> int:
-    return subprocess.call([str(DEPLOY_LOCAL / name), action])
+def _state_dir() -> Path:
+    return Path(os.environ.get("BAKEPLAN_STATE_DIR") or DEPLOY_LOCAL.parents[1] / ".bakeplan-local")
 
 
-def stack_up() -> None:
+def secure_dir() -> Path:
+    """Where the secure broker keeps its data, certificates, passwords and `client.env`."""
+    return _state_dir() / "kafka-secure"
+
+
+def _script(name: str, action: str, *, secure: bool = False) -> int:
+    env = {**os.environ, "BAKEPLAN_KAFKA_SECURE": "1" if secure else "0"}
+    return subprocess.call([str(DEPLOY_LOCAL / name), action], env=env)
+
+
+def secure_port() -> int:
+    return int(os.environ.get("BAKEPLAN_KAFKA_SECURE_PORT") or 9094)
+
+
+def client_env(settings: Settings) -> dict[str, str]:
+    """What a client of the local secure broker sets (every principal's password is a file in one directory)."""
+    material = prepare(secure_dir(), [str(p) for p in Principal])
+    return {
+        "BAKEPLAN_KAFKA_BOOTSTRAP": f"127.0.0.1:{secure_port()}",
+        "BAKEPLAN_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "BAKEPLAN_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "BAKEPLAN_KAFKA_CA_FILE": str(material.ca_file),
+        "BAKEPLAN_KAFKA_PASSWORD_DIR": str(material.password_dir),
+        "BAKEPLAN_KAFKA_USER_PREFIX": settings.kafka_user_prefix,
+    }
+
+
+def _write_client_env(settings: Settings, env: dict[str, str]) -> Path:
+    path = secure_dir() / "client.env"
+    users = [
+        f"#   {p:<12} user {settings.kafka_user(p)}, password in {env['BAKEPLAN_KAFKA_PASSWORD_DIR']}/{p}"
+        for p in Principal
+    ]
+    lines = [
+        "# Clients of the local secure broker (`bakeplan stack up --secure`): `set -a; . THIS_FILE; set +a`.",
+        "# A process acts as its role's principal, the CLI as `operator`, `bakeplan acl apply` as `admin`:",
+        *users,
+        *(f"{key}={value}" for key, value in env.items()),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def stack_up(secure: SecureFlag = False) -> None:
     """Start a local Kafka node and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
-    if _script("kafka.sh", "start") != 0:
+    if secure:
+        settings = Settings()
+        env = client_env(settings)  # certificates and passwords first: the broker reads them
+        os.environ.setdefault("BAKEPLAN_KAFKA_USER_PREFIX", settings.kafka_user_prefix)
+    if _script("kafka.sh", "start", secure=secure) != 0:
         fail("Kafka did not start (see the messages above)", 1)
+    if secure:
+        path = _write_client_env(settings, env)
+        typer.echo(f"secure broker: clients need these settings (also in {path}):")
+        for line in path.read_text().splitlines():
+            typer.echo(f"  {line}")
+        typer.echo("then provision the topics and ACLs once, as the admin: `bakeplan acl apply`")
     external_db = os.environ.get("DATABASE_URL") or os.environ.get("BAKEPLAN_DATABASE_URL")
     if not external_db and _script("postgres.sh", "start") != 0:
         fail("Postgres did not start (see the messages above)", 1)
 
 
 def stack_down() -> None:
-    """Stop the local Kafka node and Postgres cluster (their data stays in .bakeplan-local/)."""
+    """Stop the local Kafka nodes (plaintext and secure) and Postgres cluster (their data stays)."""
     _script("kafka.sh", "stop")
+    _script("kafka.sh", "stop", secure=True)
     _script("postgres.sh", "stop")
 
 
-def _status(name: str) -> dict[str, Any]:
-    done = subprocess.run([str(DEPLOY_LOCAL / name), "status"], capture_output=True, text=True, check=False)
+def _status(name: str, *, secure: bool = False) -> dict[str, Any]:
+    env = {**os.environ, "BAKEPLAN_KAFKA_SECURE": "1" if secure else "0"}
+    done = subprocess.run([str(DEPLOY_LOCAL / name), "status"], capture_output=True, text=True, check=False, env=env)
     return {"running": done.returncode == 0, "detail": (done.stdout + done.stderr).strip()}
 
 
-def stack_status(as_json: JsonFlag = False) -> None:
+def stack_status(secure: SecureFlag = False, as_json: JsonFlag = False) -> None:
     """Say whether the local Kafka and Postgres run (exit 1 when either does not)."""
-    status = {"kafka": _status("kafka.sh"), "postgres": _status("postgres.sh")}
+    status = {"kafka": _status("kafka.sh", secure=secure), "postgres": _status("postgres.sh")}
     if as_json:
         print_json(status)
     else:

@@ -12,7 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.topics import Topic
+from infra.messaging.kafka_client import new_consumer
+from infra.settings import Settings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -70,8 +73,8 @@ class KafkaCounts:
     bytes: dict[str, int] = field(default_factory=dict)
 
 
-async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
+    consumer = new_consumer(settings, Principal.ADMIN, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = [
@@ -91,7 +94,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def kafka_counts(
-    bootstrap: str, before: Mapping[TopicPartition, int], after: Mapping[TopicPartition, int], *, read_bytes: bool
+    settings: Settings, before: Mapping[TopicPartition, int], after: Mapping[TopicPartition, int], *, read_bytes: bool
 ) -> KafkaCounts:
     """Records per topic between two `end_offsets` snapshots; with `read_bytes`, their key + value
     bytes too (reads them back, so it takes a while after a large run)."""
@@ -101,8 +104,8 @@ async def kafka_counts(
     if not read_bytes:
         return counts
     wanted = {tp: (before.get(tp, 0), end) for tp, end in after.items() if end > before.get(tp, 0)}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024
+    consumer = new_consumer(
+        settings, Principal.ADMIN, enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024
     )
     await consumer.start()
     try:

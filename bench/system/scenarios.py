@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from bench.system import probes
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
 from infra.messaging.codec import encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import Profile
@@ -110,9 +111,7 @@ class Triggers:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=5
-        )
+        self._producer = new_producer(settings, Principal.EXTERNAL, enable_idempotence=True, acks="all", linger_ms=5)
         self.sent_at: dict[UUID, datetime] = {}
 
     async def __aenter__(self) -> "Triggers":
@@ -207,7 +206,7 @@ class Costs:
         self._ctx, self._fleet, self._read_bytes = ctx, fleet, read_bytes
 
     async def __aenter__(self) -> "Costs":
-        self._offsets = await probes.end_offsets(self._ctx.settings.kafka_bootstrap)
+        self._offsets = await probes.end_offsets(self._ctx.settings)
         self._pg = await probes.postgres_counters(self._ctx.engine)
         self._servers = probes.server_cpu_s()
         return self
@@ -217,9 +216,9 @@ class Costs:
 
     async def per_saga(self, sagas_done: int) -> dict[str, Any]:
         kafka = await probes.kafka_counts(
-            self._ctx.settings.kafka_bootstrap,
+            self._ctx.settings,
             self._offsets,
-            await probes.end_offsets(self._ctx.settings.kafka_bootstrap),
+            await probes.end_offsets(self._ctx.settings),
             read_bytes=self._read_bytes,
         )
         pg = probes.diff(await probes.postgres_counters(self._ctx.engine), self._pg)

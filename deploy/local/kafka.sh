@@ -6,12 +6,29 @@
 #
 # Environment: BAKEPLAN_STATE_DIR (default .bakeplan-local), BAKEPLAN_KAFKA_PORT (default 9092),
 # BAKEPLAN_KAFKA_CONTROLLER_PORT (default 9093), BAKEPLAN_KAFKA_CACHE (jar cache, default ~/.cache/bakeplan/kafka).
+#
+# BAKEPLAN_KAFKA_SECURE=1 acts on the secure broker instead (state in kafka-secure/, ports
+# BAKEPLAN_KAFKA_SECURE_PORT, default 9094, and BAKEPLAN_KAFKA_SECURE_CONTROLLER_PORT, default 9095): one
+# SASL_SSL listener (SCRAM-SHA-512) for clients, the controller's own SASL_SSL (PLAIN) listener, the
+# StandardAuthorizer with no access where no ACL allows it, and the admin as the only super user.
+# `bakeplan stack up --secure` writes its certificates (kafka-secure/tls/) and one password file per
+# principal (kafka-secure/passwords/) first; the SCRAM users are made from them when the storage is
+# formatted (docs/security.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-state="${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/kafka"
-port="${BAKEPLAN_KAFKA_PORT:-9092}"
-cport="${BAKEPLAN_KAFKA_CONTROLLER_PORT:-9093}"
+secure="${BAKEPLAN_KAFKA_SECURE:-0}"
+if [ "$secure" = 1 ]; then
+  state="${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/kafka-secure"
+  port="${BAKEPLAN_KAFKA_SECURE_PORT:-9094}"
+  cport="${BAKEPLAN_KAFKA_SECURE_CONTROLLER_PORT:-9095}"
+else
+  state="${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/kafka"
+  port="${BAKEPLAN_KAFKA_PORT:-9092}"
+  cport="${BAKEPLAN_KAFKA_CONTROLLER_PORT:-9093}"
+fi
+user_prefix="${BAKEPLAN_KAFKA_USER_PREFIX:-bakeplan-}"
+admin_user="${user_prefix}admin"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka-pom.xml")"
 libs="${BAKEPLAN_KAFKA_CACHE:-$HOME/.cache/bakeplan/kafka}/$version/libs"
 pidfile="$state/kafka.pid"
@@ -39,17 +56,64 @@ java_cmd() {
     -cp "$libs/*" "$@"
 }
 
-write_config() {
-  mkdir -p "$state/data"
-  cat > "$state/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+listener_config() {
+  if [ "$secure" != 1 ]; then
+    cat <<PROPS
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+PROPS
+    return 0
+  fi
+  local pw
+  for f in "$state/tls/broker.pem" "$state/tls/ca.pem" "$state/passwords/admin"; do
+    [ -f "$f" ] || { echo "kafka.sh: $f is missing; start the secure broker with \`bakeplan stack up --secure\`" >&2; exit 1; }
+  done
+  pw="$(cat "$state/passwords/admin")"
+  cat <<PROPS
+listeners=SECURE://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SECURE://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=SECURE:SASL_SSL,CONTROLLER:SASL_SSL
+inter.broker.listener.name=SECURE
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.secure.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin_user" password="$pw";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$admin_user" password="$pw" user_$admin_user="$pw";
+ssl.keystore.type=PEM
+ssl.keystore.location=$state/tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$state/tls/ca.pem
+ssl.client.auth=none
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$admin_user
+PROPS
+}
+
+# the SCRAM users, one per password file, for the first format of the secure broker's storage
+scram_users() {
+  local f
+  [ "$secure" = 1 ] || return 0
+  for f in "$state"/passwords/*; do
+    printf '%s\n' "--add-scram" "SCRAM-SHA-512=[name=${user_prefix}$(basename "$f"),password=$(cat "$f")]"
+  done
+}
+
+write_config() {
+  mkdir -p "$state/data"
+  (umask 077; {
+    cat <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+PROPS
+    listener_config
+    cat <<PROPS
 log.dirs=$state/data
 num.partitions=6
 default.replication.factor=1
@@ -63,6 +127,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=168
 PROPS
+  } > "$state/server.properties.new")
+  mv "$state/server.properties.new" "$state/server.properties"
   cat > "$state/log4j2.properties" <<PROPS
 status = warn
 appender.file.type = File
@@ -82,8 +148,12 @@ start() {
   if [ ! -f "$state/cluster-id" ]; then
     java_cmd kafka.tools.StorageTool random-uuid | tail -n 1 > "$state/cluster-id"
   fi
-  java_cmd kafka.tools.StorageTool format --cluster-id "$(cat "$state/cluster-id")" \
-    --config "$state/server.properties" --ignore-formatted >/dev/null
+  if [ ! -f "$state/data/meta.properties" ]; then
+    local -a scram=()
+    mapfile -t scram < <(scram_users)
+    java_cmd kafka.tools.StorageTool format --cluster-id "$(cat "$state/cluster-id")" \
+      --config "$state/server.properties" "${scram[@]}" >/dev/null
+  fi
   : > "$log"
   nohup java -Xms256m -Xmx512m -XX:+UseSerialGC \
     -Dlog4j2.configurationFile="$state/log4j2.properties" \

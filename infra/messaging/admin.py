@@ -1,17 +1,27 @@
-"""Topic creation, idempotent: every process ensures its topics exist before it consumes."""
+"""Topic creation, idempotent: every process ensures its topics exist before it consumes.
 
-import contextlib
+On a broker with ACLs only the admin may create topics (`bakeplan acl apply` does, docs/security.md):
+a process finds them there, and one that finds a topic missing says how to provision it rather than
+starting half-wired."""
+
 import logging
+from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
+from aiokafka.errors import ClusterAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
+from aiokafka.errors import for_code as kafka_error
 
 from contracts.topics import Topic
+from infra.messaging.kafka_client import new_admin
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # Kafka's default limit, kept on purpose: snapshots must fit it compressed
+
+
+class TopicsNotProvisionedError(RuntimeError):
+    """Topics are missing and this principal may not create them."""
 
 
 def topic_configs(topic: Topic) -> dict[str, str]:
@@ -22,8 +32,15 @@ def topic_configs(topic: Topic) -> dict[str, str]:
     return configs
 
 
-async def ensure_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bakeplan-admin")
+async def ensure_topics(
+    settings: Settings, principal: str, topics: Iterable[Topic] = tuple(Topic), *, dry_run: bool = False
+) -> list[str]:
+    """Create those of `topics` that do not exist yet, acting as `principal`; returns the Kafka names
+    created (with `dry_run`, those that would be, and nothing is created).
+
+    Raises `TopicsNotProvisionedError` when the broker refuses to create one (its ACLs keep topic
+    creation to the admin), and `KafkaError` for any other refusal."""
+    admin = new_admin(settings, principal, client_id=f"bakeplan-{principal}-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -34,12 +51,28 @@ async def ensure_topics(settings: Settings) -> None:
                 replication_factor=settings.topic_replication_factor,
                 topic_configs=topic_configs(topic),
             )
-            for topic in Topic
+            for topic in topics
             if settings.topic(topic) not in existing
         ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
-                await admin.create_topics(missing)
-            log.info("created topics %s", ", ".join(t.name for t in missing))
+        if not missing or dry_run:
+            return [t.name for t in missing]
+        response = await admin.create_topics(missing)
     finally:
         await admin.close()
+    created, refused = [], []
+    for name, code, *_ in response.topic_errors:
+        error = kafka_error(code) if code else None
+        if error is None:
+            created.append(name)
+        elif error in (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+            refused.append(name)
+        elif error is not TopicAlreadyExistsError:  # another process created it first: fine
+            raise error(f"creating topic {name}")
+    if refused:
+        raise TopicsNotProvisionedError(
+            f"topics {', '.join(sorted(refused))} do not exist on {settings.kafka_bootstrap} and principal "
+            f"{principal!r} may not create them; provision them with `bakeplan acl apply` (as the admin)"
+        )
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created

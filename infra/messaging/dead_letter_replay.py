@@ -12,8 +12,7 @@ import socket
 import time
 from collections.abc import Collection, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -32,6 +31,7 @@ from infra.messaging.dead_letter_records import (
     plan_replay,
     replay_headers,
 )
+from infra.messaging.kafka_client import new_admin, new_consumer, new_producer
 from infra.settings import Settings
 
 
@@ -44,9 +44,9 @@ def operator_name() -> str:
     return f"{user}@{socket.gethostname()}"[:200]
 
 
-async def _partitions_of(settings: Settings, topic: str) -> list[int]:
+async def _partitions_of(settings: Settings, topic: str, principal: str) -> list[int]:
     """The partitions of `topic`, [] if it does not exist (asked without creating it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bakeplan-dlq")
+    admin = new_admin(settings, principal, client_id="bakeplan-dlq")
     try:
         await admin.start()
     except KafkaError as exc:
@@ -62,7 +62,7 @@ async def _partitions_of(settings: Settings, topic: str) -> list[int]:
     return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])
 
 
-async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[ParkedMessage]:
+async def read_parked(settings: Settings, *, principal: str, timeout_s: float = 30.0) -> list[ParkedMessage]:
     """Every committed record of the dead-letter topic up to its end at the time of the call, oldest first.
 
     No consumer group and no commits, so it steals no partitions and moves no offsets. Stops at the end
@@ -70,11 +70,12 @@ async def read_parked(settings: Settings, *, timeout_s: float = 30.0) -> list[Pa
     `DeadLetterError` if Kafka is unreachable or the end is not reached within `timeout_s`.
     """
     dead_letter = settings.topic(Topic.DEAD_LETTER)
-    partitions = [TopicPartition(dead_letter, p) for p in await _partitions_of(settings, dead_letter)]
+    partitions = [TopicPartition(dead_letter, p) for p in await _partitions_of(settings, dead_letter, principal)]
     if not partitions:
         return []  # nothing was ever parked
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+    consumer = new_consumer(
+        settings,
+        principal,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -153,6 +154,7 @@ async def record_replay(conn: AsyncConnection, message: ParkedMessage, *, replay
 async def list_parked(
     settings: Settings,
     *,
+    principal: str,
     replays: Table,
     consumer: str | None = None,
     source_topic: str | None = None,
@@ -166,7 +168,9 @@ async def list_parked(
     """
     topic = None if source_topic is None else settings.topic(source_topic)
     parked = [
-        m for m in await read_parked(settings) if matches(m, consumer=consumer, source_topic=topic, tenant=tenant)
+        m
+        for m in await read_parked(settings, principal=principal)
+        if matches(m, consumer=consumer, source_topic=topic, tenant=tenant)
     ]
     if limit is not None:
         parked = parked[-limit:] if limit > 0 else []
@@ -182,6 +186,7 @@ async def list_parked(
 async def replay(
     settings: Settings,
     *,
+    principal: str,
     replays: Table,
     ids: Sequence[RecordId] | None,
     consumer: str | None = None,
@@ -198,7 +203,7 @@ async def replay(
     `UnknownRecordError` for an id not on the topic (nothing published), `DeadLetterError` if Kafka fails
     midway (saying how many went out).
     """
-    parked = await read_parked(settings)
+    parked = await read_parked(settings, principal=principal)
     source_topic = None if source_topic is None else settings.topic(source_topic)
     engine = create_engine(settings, pool_size=1)
     try:
@@ -210,7 +215,7 @@ async def replay(
         plan = plan_replay(parked, ids=ids, consumer=consumer, source_topic=source_topic, prior=prior, force=force)
         if dry_run or not plan.replay:
             return plan
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+        producer = new_producer(settings, principal, enable_idempotence=True, acks="all")
         try:
             await producer.start()
         except KafkaError as exc:

@@ -6,6 +6,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.producer import create_producer
@@ -58,8 +59,8 @@ async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    await ensure_topics(settings)
-    producer = create_producer(settings)
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = create_producer(settings, Principal.ADMIN)
     await producer.start()
     yield producer
     await producer.stop()

@@ -7,15 +7,16 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
+from infra.messaging.kafka_client import new_consumer, new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import TenantData
@@ -39,8 +40,8 @@ async def seed(
 
 
 async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes) -> None:
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = new_producer(settings, Principal.ADMIN, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(settings.topic(topic), value, key=key)
@@ -92,9 +93,10 @@ async def read_topic(
 ) -> list[Any]:
     """Records of `topic` (read_committed, from the beginning) for which `match(record)` holds;
     waits until at least `expect` match."""
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
+        Principal.ADMIN,
         settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         isolation_level="read_committed",

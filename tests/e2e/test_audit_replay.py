@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner, Result
 
 import workers.procurement.replenishment
+from bakeplan.acl_table import Principal
 from bakeplan.cli import app
 from contracts.planning import PurchaseLine
 from contracts.topics import Topic
+from infra.messaging.kafka_client import new_consumer
 from infra.settings import Settings
 from orchestrator.tables import audit_events, outbox
 from tests.e2e.processes import Processes
@@ -154,7 +156,7 @@ async def _table_counts(engine: AsyncEngine) -> dict[str, int]:
 
 
 async def _end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = new_consumer(settings, Principal.ADMIN, group_id=None)
     await consumer.start()
     try:
         partitions = [

@@ -9,15 +9,16 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream.kafka import KafkaBroker
+from aiokafka.admin import NewTopic
 
+from bakeplan.acl_table import Principal
 from contracts.envelope import Message
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.messaging.kafka_client import new_admin, new_broker
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
@@ -28,9 +29,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 async def topic(settings: Settings) -> AsyncIterator[str]:
-    await ensure_topics(settings)
+    await ensure_topics(settings, Principal.ADMIN)
     name = settings.topic(f"test.retries.{uuid.uuid4().hex[:10]}")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name=name, num_partitions=3, replication_factor=1)])
@@ -76,8 +77,8 @@ async def test_a_failing_tenant_backs_off_without_blocking_other_partitions(sett
         if second.event_id in handled and len(attempts[doomed.event_id]) == policy.max_attempts:
             all_done.set()
 
-    broker = KafkaBroker(settings.kafka_bootstrap)
-    producer = create_producer(settings)
+    broker = new_broker(settings, Principal.ADMIN)
+    producer = create_producer(settings, Principal.ADMIN)
     await producer.start()
     subscribe(
         broker,

@@ -15,18 +15,19 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner, Result
 
+from bakeplan.acl_table import Principal
 from bakeplan.cli import app
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode, encode
+from infra.messaging.kafka_client import new_admin, new_consumer, new_producer
 from infra.settings import Settings
 from orchestrator.tables import dead_letter_replays
 from tests.e2e.support import TODAY, seed
@@ -71,8 +72,8 @@ async def as_json(settings: Settings, *args: str) -> Any:
 
 async def park_directly(settings: Settings, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> str:
     """Publish one record to the dead-letter topic as `park()` would; returns its id `P:O`."""
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = new_producer(settings, Principal.ADMIN, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sent = await producer.send_and_wait(settings.topic(Topic.DEAD_LETTER), value, key=key, headers=headers)
@@ -83,7 +84,7 @@ async def park_directly(settings: Settings, *, key: bytes, value: bytes, headers
 
 async def read_to_end(settings: Settings, topic: Topic, *, timeout_s: float = 30.0) -> list[Any]:
     """Every committed record of `topic` up to its current end (group-less, read_committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     try:
         described = await admin.describe_topics([settings.topic(topic)])
@@ -91,8 +92,9 @@ async def read_to_end(settings: Settings, topic: Topic, *, timeout_s: float = 30
         await admin.close()
     partitions = [TopicPartition(settings.topic(topic), p["partition"]) for t in described for p in t["partitions"]]
     assert partitions, f"{topic} has no partitions"
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+    consumer = new_consumer(
+        settings,
+        Principal.ADMIN,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -247,7 +249,7 @@ async def test_list_then_replay_a_parked_trigger_once(
 
 
 async def test_replaying_an_unknown_or_malformed_id_fails_naming_it(settings: Settings) -> None:
-    await ensure_topics(settings)
+    await ensure_topics(settings, Principal.ADMIN)
     unknown = await bakeplan_in_process(settings, "dlq", "replay", "--id", "0:999999999999")
     malformed = await bakeplan_in_process(settings, "dlq", "replay", "--id", "seven")
     neither = await bakeplan_in_process(settings, "dlq", "replay")

@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.codec import zstd_encode
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.messages import SnapshotTaken
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
 from infra.messaging.admin import MAX_MESSAGE_BYTES
 from infra.messaging.codec import decode, encode
+from infra.messaging.kafka_client import new_admin
 from infra.settings import Settings
 from orchestrator import snapshot_reader
 from tests.e2e.support import TODAY, read_topic, seed
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def topic_limit(settings: Settings, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     try:
         (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])

@@ -9,15 +9,16 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.messages import LowStockObserved, ProcurementPlanned
 from contracts.planning import WEEKDAYS, Calendar, PlanningSnapshot
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import decode, encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import TenantData, generate_tenant
@@ -77,8 +78,8 @@ def events(tenant_id: str, ingredient_id: str, quantities: list[float], threshol
 
 
 async def publish_all(settings: Settings, messages: list[LowStockObserved]) -> None:
-    await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await ensure_topics(settings, Principal.ADMIN)
+    producer = new_producer(settings, Principal.ADMIN, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sent = [

@@ -14,7 +14,9 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from aiokafka.structs import OffsetAndMetadata
 
+from bakeplan.acl_table import Principal
 from contracts.topics import Topic
+from infra.messaging.kafka_client import new_admin, new_consumer
 from infra.settings import Settings
 
 Marks = dict[TopicPartition, int]
@@ -43,8 +45,9 @@ class Record:
 
 
 def _consumer(settings: Settings, group_id: str | None = None) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+    return new_consumer(
+        settings,
+        Principal.ADMIN,
         group_id=group_id,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -55,7 +58,7 @@ def _consumer(settings: Settings, group_id: str | None = None) -> AIOKafkaConsum
 
 
 async def partitions(settings: Settings, topics: Iterable[Topic] = tuple(Topic)) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     try:
         described = await admin.describe_topics([settings.topic(t) for t in topics])
@@ -112,7 +115,7 @@ async def _admin(
 ) -> T:
     """Run `call` with an admin client, retrying while a fresh or just restarted broker is still
     creating or loading its offsets topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings, Principal.ADMIN)
     await admin.start()
     deadline = time.monotonic() + timeout_s
     try:

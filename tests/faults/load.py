@@ -13,15 +13,16 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bakeplan.acl_table import Principal
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
+from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from lab.synthetic import TenantData
 from orchestrator import masterdata
@@ -96,8 +97,9 @@ class KafkaWriter:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+        self._producer = new_producer(
+            settings,
+            Principal.ADMIN,
             enable_idempotence=True,
             acks="all",
             max_request_size=4 * 1024 * 1024,
@@ -105,7 +107,7 @@ class KafkaWriter:
         self.produced: list[Produced] = []
 
     async def __aenter__(self) -> "KafkaWriter":
-        await ensure_topics(self._settings)
+        await ensure_topics(self._settings, Principal.ADMIN)
         await self._producer.start()
         return self
 
