@@ -136,6 +136,9 @@ def configure(*, level: str, fmt: LogFormat, role: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "faststream"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # a process's own configuration wins over the CLI's one-line outage reporting, which stops aiokafka's
+    # propagation while a command runs (bakeplan.cli.outages): its lines belong in the process's log
+    logging.getLogger("aiokafka").propagate = True
     # FastStream gives its "faststream" logger a handler of its own and stops propagation: undo that, so
     # its lines (and the broker's, on "faststream.kafka") reach this handler in this format
     framework = logging.getLogger("faststream")
