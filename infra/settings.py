@@ -4,6 +4,7 @@
 The reference table is in README.md ("Configuration").
 """
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -129,6 +130,15 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]*$",
         description="Put before every topic and consumer group name, so several installations (or test runs) "
         "share one Kafka cluster without seeing each other's messages.",
+    )
+    clock_file: Path | None = Field(
+        default=None,
+        description="Off in production. A simulated clock for a driven run (`bakeplan world`): the file holds "
+        "an ISO instant, and every process's now is that instant plus the wall time since the file was "
+        "written, times `clock_speed`. The driver writes the file to move all processes' days at once.",
+    )
+    clock_speed: float = Field(
+        default=1.0, gt=0, description="How much faster than the wall clock the clock_file's clock runs."
     )
     log_level: str = Field(default="INFO")
     log_format: Literal["json", "text"] | None = Field(

@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from bakeplan.process import Process
-from bakeplan.roles.clock import utc_now
+from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> Process:
     process = Process(settings, "orchestrator", outbox)
+    utc_now = clock_of(settings)
     step_timeout = timedelta(seconds=settings.step_timeout_seconds)
     compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
     attempts = settings.max_compensation_attempts

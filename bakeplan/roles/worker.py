@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 from bakeplan.process import Process
-from bakeplan.roles.clock import utc_now
+from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
@@ -23,6 +23,7 @@ SPECS: dict[str, StepSpec] = {"forecasting": FORECASTING, "production": PRODUCTI
 def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
     process = Process(settings, role, spec.outbox)
+    utc_now = clock_of(settings)
     worker = StepWorker(spec, engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
     commands: Callable[[Message], Coroutine[Any, Any, None]] = worker.handle
     if role == "procurement":
