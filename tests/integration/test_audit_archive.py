@@ -35,6 +35,8 @@ from tests.golden.write import path_of
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 28)
+KEYS = audit.audit_keys(Settings())
+"""The audit key the CLI under test verifies with: BAKEPLAN_AUDIT_KEY (CI sets one), else the development key."""
 
 
 def plan_ready(tenant_id: str, saga_id: uuid.UUID | None = None) -> PlanReady:
@@ -55,9 +57,7 @@ async def append(engine: AsyncEngine, tenant_id: str, n: int) -> list[uuid.UUID]
     for _ in range(n):
         message = plan_ready(tenant_id)
         async with engine.begin() as conn:
-            await audit.record(
-                conn, outgoing=[Outgoing(Topic.PLANS, message)], at=datetime.now(UTC), keys=audit.DEV_AUDIT_KEYS
-            )
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=datetime.now(UTC), keys=KEYS)
         ids.append(message.event_id)
     return ids
 
@@ -90,7 +90,7 @@ async def test_concurrent_appends_for_one_tenant_form_one_chain(engine: AsyncEng
     n = writers * per_writer
     assert await seqs(engine, tenant_id) == list(range(1, n + 1))
     async with engine.connect() as conn:
-        outcome = await audit.verify(conn, audit.DEV_AUDIT_KEYS, tenant_id=tenant_id)
+        outcome = await audit.verify(conn, KEYS, tenant_id=tenant_id)
         head = (await conn.execute(select(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id))).one()
     assert outcome.broken == []
     assert (outcome.tenants, outcome.events) == (1, n)
@@ -101,11 +101,11 @@ async def test_an_event_archived_twice_keeps_its_first_link(engine: AsyncEngine,
     message = plan_ready(tenant_id)
     for _ in range(2):
         async with engine.begin() as conn:
-            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=NOW, keys=audit.DEV_AUDIT_KEYS)
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=NOW, keys=KEYS)
     await append(engine, tenant_id, 1)
     assert await seqs(engine, tenant_id) == [1, 2]
     async with engine.connect() as conn:
-        assert (await audit.verify(conn, audit.DEV_AUDIT_KEYS, tenant_id=tenant_id)).broken == []
+        assert (await audit.verify(conn, KEYS, tenant_id=tenant_id)).broken == []
 
 
 async def test_the_orchestrator_archives_a_trigger_and_what_it_emits_once(engine: AsyncEngine, tenant_id: str) -> None:
@@ -226,16 +226,16 @@ async def test_an_event_archived_by_an_older_release_replays_after_an_upgrade(en
         prev_hash=audit.GENESIS_HASH,
         hash="",
         recorded_at=NOW,
-        key_id=audit.DEV_AUDIT_KEYS.key_id,
+        key_id=KEYS.key_id,
     )
-    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, audit.DEV_AUDIT_KEYS))
+    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, KEYS))
     async with engine.begin() as conn:
         await conn.execute(insert(audit_events).values(dataclasses.asdict(entry)))
         await conn.execute(insert(audit_chain_heads).values(tenant_id=tenant_id, seq=1, hash=entry.hash))
 
     async with replay_store.read_only(engine) as conn:
         recorded = await replay_store.load_saga(conn, saga_id)
-        outcome = await audit.verify(conn, audit.DEV_AUDIT_KEYS, tenant_id=tenant_id)
+        outcome = await audit.verify(conn, KEYS, tenant_id=tenant_id)
 
     assert outcome.broken == []
     assert outcome.events == 1
@@ -271,7 +271,7 @@ def recompute_after_rewrite(db_settings: Settings, tenant_id: str, keys: audit.A
                             entry, payload=forged, payload_sha256=hashlib.sha256(forged).hexdigest()
                         )
                     entry = dataclasses.replace(entry, prev_hash=prev, key_id=keys.key_id if keys else None)
-                    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, keys or audit.DEV_AUDIT_KEYS))
+                    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, keys or KEYS))
                     await conn.execute(
                         audit_events.update()
                         .where(audit_events.c.event_id == entry.event_id)
@@ -294,7 +294,7 @@ def recompute_after_rewrite(db_settings: Settings, tenant_id: str, keys: audit.A
     [
         (None, "an unkeyed link after keyed ones"),
         (
-            audit.AuditKeys(audit.DEV_AUDIT_KEYS.key_id, b"not the key: it is held outside Postgres"),
+            audit.AuditKeys(KEYS.key_id, b"not the key: it is held outside Postgres"),
             "without the audit key",
         ),
     ],
