@@ -179,7 +179,8 @@ class Settings(BaseSettings):
         if not self.db_roles:
             return self.database_url
         password = self.db_role_passwords.get(role)
-        url = make_url(self.database_url).set(
+        # `URL.set(password=None)` would keep the operator's password: replace the field outright
+        url = make_url(self.database_url)._replace(
             username=self.db_role_name(role), password=password.get_secret_value() if password else None
         )
         return url.render_as_string(hide_password=False)

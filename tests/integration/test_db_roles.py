@@ -334,3 +334,28 @@ def test_applying_the_roles_again_changes_nothing(roles_db: Settings) -> None:
     assert (name("orchestrator"), "orchestrator", "audit_events", "UPDATE") not in granted
     assert not {g for g, s, *_ in before if s == "orchestrator" and g == name("forecasting")}
     assert {p for g, *_, p in before if g == name("reporting")} == {"SELECT"}
+
+
+def test_migrations_in_role_mode_create_tables_owned_by_the_migrations_owner(roles_db: Settings) -> None:
+    """`db upgrade` with BAKEPLAN_DB_ROLES runs under SET ROLE to the owner: tables a migration creates
+    belong to it, not to the operator who connected. Last in the module: it re-creates tables."""
+    from alembic import command
+
+    from bakeplan.migrate import alembic_config
+
+    command.downgrade(alembic_config(roles_db.model_copy(update={"db_roles": False})), "0008")
+    upgrade(roles_db)  # 0009 re-creates the purchase-order tables
+
+    async def owners() -> set[str]:
+        engine = create_async_engine(roles_db.database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT DISTINCT tableowner FROM pg_tables WHERE tablename LIKE 'purchase_order%'")
+                )
+                return set(rows.scalars())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(owners()) == {roles_db.db_role_name("owner")}
+    asyncio.run(_apply(roles_db))  # their grants and policies back, as `db upgrade` does
