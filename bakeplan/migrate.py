@@ -9,9 +9,15 @@ from infra.settings import Settings
 
 
 def alembic_config(settings: Settings) -> Config:
+    """With Postgres roles configured (`bakeplan db roles apply`), the migrations run as the migrations
+    owner: through its own URL when `BAKEPLAN_DB_ROLE_URLS` names one, else on DATABASE_URL under
+    `SET ROLE` to it (once it exists), so everything they create belongs to it, not to an app role."""
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    url = settings.role_database_url("owner") if "owner" in settings.db_role_urls else settings.database_url
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if settings.db_roles and "owner" not in settings.db_role_urls:
+        config.attributes["owner_role"] = settings.db_role_name("owner")
     return config
 
 

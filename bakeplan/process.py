@@ -55,6 +55,8 @@ class Process:
     """What `subscribe` registered, in order: the contract document's receive operations."""
 
     def __post_init__(self) -> None:
+        # its own Postgres role when role URLs are configured (bakeplan/db_roles.py), else DATABASE_URL
+        self.settings = self.settings.for_role(self.role)
         settings = self.settings
         # no pre-ping round trip per transaction: a connection Postgres dropped fails its statement,
         # which the consumer retries as unavailable (the pool discards the invalidated connection)

@@ -9,10 +9,15 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from contracts.topics import Topic
 
 LOCAL_DATABASE_URL = "postgresql+asyncpg://bakeplan@127.0.0.1:55432/bakeplan"
+DEV_AUDIT_KEY = "DEV-ONLY-bakeplan-audit-key-NOT-A-SECRET"
+"""The audit key every installation starts with. It is in the source code, so it proves nothing:
+production and CI set `BAKEPLAN_AUDIT_KEY` (docs/security.md)."""
+DEV_AUDIT_KEY_ID = "dev"
 
 
 class Settings(BaseSettings):
@@ -22,6 +27,41 @@ class Settings(BaseSettings):
         default=LOCAL_DATABASE_URL,
         validation_alias=AliasChoices("BAKEPLAN_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of the Postgres database (driver asyncpg).",
+    )
+    db_roles: bool = Field(
+        default=False,
+        description="Each process connects as its own Postgres role (`{db_role_prefix}{role}`) on the server and "
+        "database of DATABASE_URL, which stays the operator's (admin) URL; create the roles with `bakeplan db roles "
+        "apply`.",
+    )
+    db_role_prefix: str = Field(
+        default="bakeplan_",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="Prefix of the Postgres role names (`bakeplan_orchestrator`, ...).",
+    )
+    db_role_passwords: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='JSON {role: password} for the Postgres roles, e.g. {"orchestrator": "..."}; `db roles apply` '
+        "sets them and each process connects with its own. A role without one relies on the server's auth.",
+    )
+    db_role_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON {role: SQLAlchemy URL}: a role's own DATABASE_URL (any server); it wins over `db_roles`.",
+    )
+    audit_key: SecretStr = Field(
+        default=SecretStr(DEV_AUDIT_KEY),
+        min_length=16,
+        description="HMAC key of the audit chain, held outside Postgres. The default is a development key in the "
+        "source code: set your own.",
+    )
+    audit_key_id: str = Field(
+        default=DEV_AUDIT_KEY_ID,
+        pattern=r"^[A-Za-z0-9._-]{1,32}$",
+        description="Name of `audit_key`, stored on every link it makes (rotation: give a new key a new id).",
+    )
+    audit_retired_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON {key id: key}: earlier audit keys, kept to verify the links they made.",
     )
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -162,3 +202,30 @@ class Settings(BaseSettings):
     def asyncpg_dsn(self) -> str:
         """The URL as asyncpg itself accepts it (no SQLAlchemy driver suffix)."""
         return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    @property
+    def role_urls_configured(self) -> bool:
+        return self.db_roles or bool(self.db_role_urls)
+
+    def db_role_name(self, role: str) -> str:
+        """The Postgres role of one of bakeplan's database roles (`bakeplan/db_roles.py`)."""
+        return f"{self.db_role_prefix}{role}"
+
+    def role_database_url(self, role: str) -> str:
+        """The URL a process of `role` connects with: its own URL from `db_role_urls`, else (with
+        `db_roles`) DATABASE_URL with the role's user and password, else DATABASE_URL itself."""
+        if role in self.db_role_urls:
+            return self.db_role_urls[role]
+        if not self.db_roles:
+            return self.database_url
+        password = self.db_role_passwords.get(role)
+        # `URL.set(password=None)` would keep the operator's password: replace the field outright
+        url = make_url(self.database_url)._replace(
+            username=self.db_role_name(role), password=password.get_secret_value() if password else None
+        )
+        return url.render_as_string(hide_password=False)
+
+    def for_role(self, role: str) -> "Settings":
+        """These settings with DATABASE_URL set to `role`'s URL (see `role_database_url`)."""
+        url = self.role_database_url(role)
+        return self if url == self.database_url else self.model_copy(update={"database_url": url})

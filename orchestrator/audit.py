@@ -9,19 +9,25 @@ Each tenant's events form a chain: event `seq` n stores `prev_hash` (the hash of
 `GENESIS_HASH` for the first) and `hash = link_hash(...)` over its own fields. The chain head
 (`audit_chain_heads`) is locked by every append, so one tenant's appends serialise and the chain
 cannot fork; its row also records the last link, so cutting rows off the end shows too. Postgres
-rejects UPDATE, DELETE and TRUNCATE on the archive (a trigger from migration 0005); whoever gets
-round that (a superuser disabling the trigger) leaves a chain that `verify_chain` reports, naming
-the first broken link.
+rejects UPDATE, DELETE and TRUNCATE on the archive (a trigger from migration 0005), and the app roles
+do not own it, so they cannot disable that trigger (`bakeplan db roles apply`, docs/security.md).
+
+The links are keyed: `hash` is an HMAC-SHA256 under the audit key (`BAKEPLAN_AUDIT_KEY`), a secret
+held outside Postgres, and each row stores the `key_id` it was made with (rotation: new rows take the
+current key, older rows verify with the retired keys, `BAKEPLAN_AUDIT_RETIRED_KEYS`). Whoever gets
+round the trigger (the table owner, a superuser) and rewrites rows cannot recompute links that
+verify without the key: `verify_chain` names the first broken link. Rows written before migration
+0014 have no `key_id` and a plain sha256 link; they verify only with `allow_unkeyed`, and an unkeyed
+link after a keyed one is always broken.
 """
 
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-import orjson
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.envelope import Message
 from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
+from orchestrator.audit_links import DEV_AUDIT_KEYS as DEV_AUDIT_KEYS
+from orchestrator.audit_links import AuditKeys as AuditKeys
+from orchestrator.audit_links import UnknownAuditKeyError as UnknownAuditKeyError
+from orchestrator.audit_links import audit_keys as audit_keys
+from orchestrator.audit_links import link_hash as link_hash
 from orchestrator.ports import Inbound
 from orchestrator.tables import audit_chain_heads, audit_events, low_stock_signals
 
@@ -53,45 +64,18 @@ class AuditEntry:
     prev_hash: str
     hash: str
     recorded_at: datetime
+    key_id: str | None = None  # None: a link from before migration 0014, plain sha256 (unkeyed)
 
 
-def link_hash(
-    *,
-    prev_hash: str,
-    seq: int,
-    event_id: UUID,
-    tenant_id: str,
-    saga_id: UUID | None,
-    event_type: str,
-    schema_version: int,
-    direction: str,
-    topic: str,
-    payload_sha256: str,
-    recorded_at: datetime,
-) -> str:
-    """sha256 (hex) of one link: a JSON array of the previous hash and every stored field but the
-    payload, which enters through its own sha256. A JSON array, not a joined string, so that no two
-    different rows have the same canonical form."""
-    canonical = orjson.dumps(
-        [
-            prev_hash,
-            seq,
-            str(event_id),
-            tenant_id,
-            str(saga_id) if saga_id is not None else None,
-            event_type,
-            schema_version,
-            direction,
-            topic,
-            payload_sha256,
-            recorded_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        ]
-    )
-    return hashlib.sha256(canonical).hexdigest()
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    """The hash `entry` should carry given its fields and its `prev_hash`."""
+def entry_hash(entry: AuditEntry, keys: AuditKeys) -> str:
+    """The hash `entry` should carry given its fields, its `prev_hash` and its `key_id`.
+    Raises `UnknownAuditKeyError` when `keys` does not hold the entry's key id."""
+    key: tuple[str, bytes] | None = None
+    if entry.key_id is not None:
+        secret = keys.secret_for(entry.key_id)
+        if secret is None:
+            raise UnknownAuditKeyError(entry.key_id)
+        key = (entry.key_id, secret)
     return link_hash(
         prev_hash=entry.prev_hash,
         seq=entry.seq,
@@ -104,6 +88,7 @@ def entry_hash(entry: AuditEntry) -> str:
         topic=entry.topic,
         payload_sha256=entry.payload_sha256,
         recorded_at=entry.recorded_at,
+        key=key,
     )
 
 
@@ -124,9 +109,15 @@ class BrokenLink:
 class ChainVerifier:
     """Checks one tenant's chain link by link; feed it the tenant's entries in `seq` order."""
 
-    def __init__(self, tenant_id: str) -> None:
+    def __init__(self, tenant_id: str, keys: AuditKeys, *, allow_unkeyed: bool = False) -> None:
+        """`allow_unkeyed` accepts plain-sha256 links (from before migration 0014) at the start of the
+        chain; an unkeyed link after a keyed one is broken either way."""
         self.tenant_id = tenant_id
         self.links = 0
+        self.unkeyed = 0
+        self._keys = keys
+        self._allow_unkeyed = allow_unkeyed
+        self._keyed_seen = False
         self._prev_hash = GENESIS_HASH
 
     def check(self, entry: AuditEntry) -> BrokenLink | None:
@@ -152,12 +143,32 @@ class ChainVerifier:
             return broken(
                 f"prev_hash {entry.prev_hash} differs from the hash of seq {entry.seq - 1}, {self._prev_hash}"
             )
-        computed = entry_hash(entry)
+        if entry.key_id is None:
+            if self._keyed_seen:
+                return broken("an unkeyed link after keyed ones: the chain was recomputed without the audit key")
+            if not self._allow_unkeyed:
+                return broken(
+                    "the link is not keyed (no key_id): recorded before migration 0014, or recomputed by a "
+                    "database writer without the audit key; `audit verify --allow-unkeyed` accepts such links "
+                    "at the start of a chain"
+                )
+        try:
+            computed = entry_hash(entry, self._keys)
+        except UnknownAuditKeyError:
+            return broken(
+                f"key id {entry.key_id!r} is not a key this verifier holds: set BAKEPLAN_AUDIT_KEY/_KEY_ID "
+                "to it, or list it in BAKEPLAN_AUDIT_RETIRED_KEYS"
+            )
         if computed != entry.hash:
             return broken(
                 f"hash {entry.hash} differs from the recomputed {computed}: a hashed field "
-                "(event_id, saga_id, event_type, schema_version, direction, topic, payload_sha256, recorded_at) changed"
+                "(event_id, saga_id, event_type, schema_version, direction, topic, payload_sha256, recorded_at, "
+                "key_id) changed, or the link was made without the audit key"
             )
+        if entry.key_id is None:
+            self.unkeyed += 1
+        else:
+            self._keyed_seen = True
         self.links += 1
         self._prev_hash = entry.hash
         return None
@@ -180,11 +191,16 @@ class ChainVerifier:
 
 
 def verify_chain(
-    tenant_id: str, entries: Iterable[AuditEntry], *, head: tuple[int, str] | None = None
+    tenant_id: str,
+    entries: Iterable[AuditEntry],
+    keys: AuditKeys,
+    *,
+    head: tuple[int, str] | None = None,
+    allow_unkeyed: bool = False,
 ) -> BrokenLink | None:
     """The first broken link of one tenant's chain (entries in `seq` order), or None if it holds.
     With `head` (seq, hash), also checks that the chain head points at the last entry."""
-    verifier = ChainVerifier(tenant_id)
+    verifier = ChainVerifier(tenant_id, keys, allow_unkeyed=allow_unkeyed)
     for entry in entries:
         if (problem := verifier.check(entry)) is not None:
             return problem
@@ -204,10 +220,16 @@ class _Draft:
 
 
 async def record(
-    conn: AsyncConnection, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime
+    conn: AsyncConnection,
+    *,
+    inbound: Inbound | None = None,
+    outgoing: Sequence[Outgoing] = (),
+    at: datetime,
+    keys: AuditKeys,
 ) -> None:
     """Archive what one handler consumed (after its inbox claim) and the messages it queued in its
-    outbox, in that order, in the handler's transaction: three statements per tenant, however many."""
+    outbox, in that order, in the handler's transaction: three statements per tenant, however many.
+    Links are keyed with `keys`' current key."""
     drafts = []
     if inbound is not None:
         message = inbound.message
@@ -216,10 +238,10 @@ async def record(
         assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
         drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic), item.payload))
     if drafts:
-        await _append(conn, drafts, at)
+        await _append(conn, drafts, at, keys)
 
 
-async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime) -> None:
+async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime, keys: AuditKeys) -> None:
     heads = audit_chain_heads
     tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's
     for tenant_id in tenants:
@@ -258,8 +280,9 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime)
                 prev_hash=prev_hash,
                 hash="",
                 recorded_at=at,
+                key_id=keys.key_id,
             )
-            entry = replace(entry, hash=entry_hash(entry))
+            entry = replace(entry, hash=entry_hash(entry, keys))
             entries.append(entry)
             seq, prev_hash = entry.seq, entry.hash
         if entries:
@@ -295,11 +318,15 @@ class VerifyOutcome:
     tenants: int
     events: int
     broken: list[BrokenLink]
+    unkeyed: int = 0
+    """Links accepted (with `allow_unkeyed`) that are only sha256-chained, not keyed."""
 
 
-async def verify(conn: AsyncConnection, *, tenant_id: str | None = None) -> VerifyOutcome:
-    """Recompute every tenant's chain (or one tenant's), streaming rows in (tenant, seq) order.
-    Reports the first broken link of each tenant whose chain does not hold."""
+async def verify(
+    conn: AsyncConnection, keys: AuditKeys, *, tenant_id: str | None = None, allow_unkeyed: bool = False
+) -> VerifyOutcome:
+    """Recompute every tenant's chain (or one tenant's) with `keys`, streaming rows in (tenant, seq)
+    order. Reports the first broken link of each tenant whose chain does not hold."""
     head_query = select(audit_chain_heads)
     if tenant_id is not None:
         head_query = head_query.where(audit_chain_heads.c.tenant_id == tenant_id)
@@ -309,8 +336,12 @@ async def verify(conn: AsyncConnection, *, tenant_id: str | None = None) -> Veri
     seen: set[str] = set()
     verifier: ChainVerifier | None = None
     failed = False
+    unkeyed = 0
 
     def finish(v: ChainVerifier | None, failed: bool) -> None:
+        nonlocal unkeyed
+        if v is not None:
+            unkeyed += v.unkeyed
         if v is not None and not failed:
             head = heads.get(v.tenant_id)
             problem = v.check_head(*head) if head else v.check_head(None, None)
@@ -321,7 +352,7 @@ async def verify(conn: AsyncConnection, *, tenant_id: str | None = None) -> Veri
         events += 1
         if verifier is None or entry.tenant_id != verifier.tenant_id:
             finish(verifier, failed)
-            verifier, failed = ChainVerifier(entry.tenant_id), False
+            verifier, failed = ChainVerifier(entry.tenant_id, keys, allow_unkeyed=allow_unkeyed), False
             seen.add(entry.tenant_id)
         if not failed and (problem := verifier.check(entry)) is not None:
             broken.append(problem)
@@ -332,7 +363,7 @@ async def verify(conn: AsyncConnection, *, tenant_id: str | None = None) -> Veri
             broken.append(
                 BrokenLink(head_tenant, 1, None, f"the chain head records seq {head_seq} but the archive has no rows")
             )
-    return VerifyOutcome(tenants=len(seen | set(heads)), events=events, broken=broken)
+    return VerifyOutcome(tenants=len(seen | set(heads)), events=events, broken=broken, unkeyed=unkeyed)
 
 
 async def _stream(conn: AsyncConnection, tenant_id: str | None) -> AsyncIterator[AuditEntry]:

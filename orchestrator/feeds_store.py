@@ -36,11 +36,19 @@ _SHOWN_PROBLEMS = 20
 
 
 class Feeds:
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime], *, dedupe: bool = True) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime],
+        *,
+        dedupe: bool = True,
+        audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS,
+    ) -> None:
         """`dedupe=False` is the fault suite's mutation switch (see `PostgresStores`)."""
         self._engine = engine
         self._clock = clock
         self._dedupe = dedupe
+        self._audit_keys = audit_keys
 
     async def apply(self, message: Message) -> None:
         """Apply one feed event. Raises `PermanentError` (the event is parked) when it cannot be."""
@@ -66,7 +74,9 @@ class Feeds:
                     summary = await _count_stock(conn, message)
                 case MasterDataChanged():
                     summary = await _change_row(conn, message)
-            await audit.record(conn, inbound=Inbound(message, Topic.FEEDS, None), at=self._clock())
+            await audit.record(
+                conn, inbound=Inbound(message, Topic.FEEDS, None), at=self._clock(), keys=self._audit_keys
+            )
         log.info("tenant %s: %s %s applied: %s", tenant_id, message.event_type, message.event_id, summary)
 
 

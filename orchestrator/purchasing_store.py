@@ -53,13 +53,15 @@ class Purchasing:
         *,
         on_commit: Callable[[], None] = lambda: None,
         dedupe: bool = True,
+        audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS,
     ) -> None:
         """`on_commit` wakes the outbox relay (a cancellation publishes); `dedupe=False` is the fault
-        suite's mutation switch (see `PostgresStores`)."""
+        suite's mutation switch (see `PostgresStores`); `audit_keys` key the audit chain."""
         self._engine = engine
         self._clock = clock
         self._on_commit = on_commit
         self._dedupe = dedupe
+        self._audit_keys = audit_keys
 
     async def apply(self, message: Message, *, source: Source | None = None) -> str:
         """Apply one event; returns what it did, for the log. Raises `PermanentError` (the event is
@@ -96,7 +98,9 @@ class Purchasing:
                         log.info("tenant %s: %s", message.tenant_id, summary)
                         return summary
             await store.save_change(conn, order, change, source=who, at=now, event_id=message.event_id)
-            await audit.record(conn, inbound=Inbound(message, Topic.PURCHASING_EVENTS, saga_id), at=now)
+            await audit.record(
+                conn, inbound=Inbound(message, Topic.PURCHASING_EVENTS, saga_id), at=now, keys=self._audit_keys
+            )
         summary = f"{order.po_number}: {order.status} → {change.order.status} ({change.note})"
         log.info("tenant %s: %s %s applied: %s", message.tenant_id, message.event_type, message.event_id, summary)
         return summary
@@ -123,7 +127,7 @@ class Purchasing:
             )
             outgoing = [Outgoing(Topic.PURCHASE_ORDERS, cancelled)]
             await outbox_store.add(conn, outbox, outgoing)
-            await audit.record(conn, outgoing=outgoing, at=now)
+            await audit.record(conn, outgoing=outgoing, at=now, keys=self._audit_keys)
         self._on_commit()
         return change
 

@@ -164,6 +164,8 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # the audit key the link's HMAC was made with (migration 0014); NULL: an older, unkeyed sha256 link
+    Column("key_id", String(32)),
     CheckConstraint("direction IN ('in', 'out')", name="ck_audit_events_direction"),
     Index("uq_audit_events_tenant_seq", "tenant_id", "seq", unique=True),
     Index("ix_audit_events_saga", "saga_id"),

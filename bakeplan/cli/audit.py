@@ -44,16 +44,29 @@ def _read(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
 
 def audit_verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's chain.")] = None,
+    allow_unkeyed: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unkeyed",
+            help="Accept plain-sha256 links at the start of a chain (archived before migration 0014, without the "
+            "audit key); they are counted, not proven.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recompute each tenant's hash chain: OK with counts, or the first broken link of each (exit 1)."""
-    outcome = _read(lambda conn: audit.verify(conn, tenant_id=tenant))
+    """Recompute each tenant's keyed hash chain (BAKEPLAN_AUDIT_KEY): OK with counts, or the first broken
+    link of each (exit 1)."""
+    keys = audit.audit_keys(load_settings())
+    outcome = _read(lambda conn: audit.verify(conn, keys, tenant_id=tenant, allow_unkeyed=allow_unkeyed))
     if as_json:
         print_json(
             {
                 "ok": not outcome.broken,
                 "tenants": outcome.tenants,
                 "events": outcome.events,
+                "unkeyed": outcome.unkeyed,
+                "key_id": keys.key_id,
+                "dev_key": keys.is_dev_key,
                 "broken": [
                     {"tenant_id": b.tenant_id, "seq": b.seq, "event_id": b.event_id, "problem": b.problem}
                     for b in outcome.broken
@@ -65,7 +78,13 @@ def audit_verify(
             console.print(Text(broken.describe(), style="red"), soft_wrap=True)
         console.print(f"BROKEN: {len(outcome.broken)} of {outcome.tenants} tenant chain(s), {outcome.events} events")
     else:
-        console.print(f"OK: {outcome.tenants} tenant chain(s), {outcome.events} events, every link holds")
+        unkeyed = f" ({outcome.unkeyed} unkeyed link(s) from before the audit key, hash-chained only)"
+        console.print(
+            f"OK: {outcome.tenants} tenant chain(s), {outcome.events} events, every link holds"
+            + (unkeyed if outcome.unkeyed else "")
+        )
+    if keys.is_dev_key and not as_json:
+        err.print("warning: BAKEPLAN_AUDIT_KEY is not set; verified with the development key, which proves nothing")
     if outcome.broken:
         raise typer.Exit(1)
 

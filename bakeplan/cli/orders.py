@@ -23,6 +23,7 @@ from contracts.errors import PermanentError
 from contracts.purchasing_messages import GoodsReceived, ReceivedLine
 from infra.db import create_engine
 from orchestrator import masterdata
+from orchestrator.audit import audit_keys
 from orchestrator.purchasing_store import Purchasing
 from workers.purchase_orders import store
 from workers.purchase_orders.lifecycle import STATUSES, delivery_timing
@@ -153,8 +154,9 @@ def orders_show(po_number: str, tenant: Tenant, as_json: JsonFlag = False) -> No
 
 
 def _purchasing() -> tuple[Purchasing, Any]:
-    engine = create_engine(load_settings(), pool_size=1)
-    return Purchasing(engine, lambda: datetime.now(UTC)), engine
+    settings = load_settings()
+    engine = create_engine(settings, pool_size=1)
+    return Purchasing(engine, lambda: datetime.now(UTC), audit_keys=audit_keys(settings)), engine
 
 
 def orders_cancel(

@@ -3,7 +3,7 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -30,6 +30,12 @@ def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def _run(connection: Connection) -> None:
+    owner = context.config.attributes.get("owner_role")
+    if owner and connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": owner}).first():
+        # objects the migrations create belong to the migrations owner (bakeplan/db_roles.py)
+        connection.execute(text(f'SET ROLE "{owner}"'))  # for the session: it outlives the commit below
+    if owner:
+        connection.commit()  # end the autobegun transaction, so that Alembic's own one commits the migrations
     context.configure(
         connection=connection,
         target_metadata=TARGET_METADATA,

@@ -11,6 +11,7 @@ from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
+from orchestrator import audit
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
 from orchestrator.low_stock import LowStock
@@ -38,7 +39,12 @@ def create_app(settings: Settings) -> Process:
     procurement_only = low_stock_definition(
         step_timeout=step_timeout, compensation_timeout=compensation_timeout, max_compensation_attempts=attempts
     )
-    stores = PostgresStores(process.engine, dedupe=process.dedupe)
+    keys = audit.audit_keys(settings)
+    if keys.is_dev_key:
+        log.warning(
+            "BAKEPLAN_AUDIT_KEY is not set: the audit chain is keyed with the development key, which proves nothing"
+        )
+    stores = PostgresStores(process.engine, dedupe=process.dedupe, audit_keys=keys)
     finished = process.metrics.sagas_finished
     orchestrator = Orchestrator(
         stores,
@@ -58,8 +64,12 @@ def create_app(settings: Settings) -> Process:
         horizon_days=settings.horizon_days,
     )
     process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
-    process.subscribe(Topic.FEEDS, FEEDS_CONSUMER, Feeds(process.engine, utc_now, dedupe=process.dedupe).apply)
-    purchasing = Purchasing(process.engine, utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
+    process.subscribe(
+        Topic.FEEDS, FEEDS_CONSUMER, Feeds(process.engine, utc_now, dedupe=process.dedupe, audit_keys=keys).apply
+    )
+    purchasing = Purchasing(
+        process.engine, utc_now, on_commit=process.relay.wake, dedupe=process.dedupe, audit_keys=keys
+    )
 
     async def purchasing_event(message: Message) -> None:
         await purchasing.apply(message)

@@ -273,11 +273,12 @@ class PostgresOutbox:
 
 
 class PostgresAudit:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, keys: audit.AuditKeys) -> None:
         self._conn = conn
+        self._keys = keys
 
     async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
-        await audit.record(self._conn, inbound=inbound, outgoing=outgoing, at=at)
+        await audit.record(self._conn, inbound=inbound, outgoing=outgoing, at=at, keys=self._keys)
 
 
 class PostgresSignals:
@@ -326,23 +327,27 @@ class PostgresSignals:
 
 
 class PostgresUnitOfWork:
-    def __init__(self, conn: AsyncConnection, *, dedupe: bool) -> None:
+    def __init__(self, conn: AsyncConnection, *, dedupe: bool, audit_keys: audit.AuditKeys) -> None:
         self.sagas = PostgresSagas(conn)
         self.snapshots = PostgresSnapshots(conn)
         self.masterdata = PostgresMasterData(conn)
         self.inbox = PostgresInbox(conn, dedupe=dedupe)
         self.outbox = PostgresOutbox(conn)
-        self.audit = PostgresAudit(conn)
+        self.audit = PostgresAudit(conn, audit_keys)
         self.signals = PostgresSignals(conn)
 
 
 class PostgresStores:
     """The unit-of-work factory on one engine. `dedupe=False` is the fault suite's mutation switch:
-    the inbox claims everything, so redeliveries are handled again."""
+    the inbox claims everything, so redeliveries are handled again. `audit_keys` key the audit chain
+    (the development key unless the composition root passes the configured one)."""
 
-    def __init__(self, engine: AsyncEngine, *, dedupe: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, dedupe: bool = True, audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS
+    ) -> None:
         self._engine = engine
         self._dedupe = dedupe
+        self._audit_keys = audit_keys
 
     @asynccontextmanager
     async def __call__(self, *, consistent_reads: bool = False) -> AsyncIterator[UnitOfWork]:
@@ -350,4 +355,4 @@ class PostgresStores:
             if consistent_reads:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                yield PostgresUnitOfWork(conn, dedupe=self._dedupe)
+                yield PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys)

@@ -35,6 +35,8 @@ from tests.golden.write import path_of
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 28)
+KEYS = audit.audit_keys(Settings())
+"""The audit key the CLI under test verifies with: BAKEPLAN_AUDIT_KEY (CI sets one), else the development key."""
 
 
 def plan_ready(tenant_id: str, saga_id: uuid.UUID | None = None) -> PlanReady:
@@ -55,7 +57,7 @@ async def append(engine: AsyncEngine, tenant_id: str, n: int) -> list[uuid.UUID]
     for _ in range(n):
         message = plan_ready(tenant_id)
         async with engine.begin() as conn:
-            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=datetime.now(UTC))
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=datetime.now(UTC), keys=KEYS)
         ids.append(message.event_id)
     return ids
 
@@ -88,7 +90,7 @@ async def test_concurrent_appends_for_one_tenant_form_one_chain(engine: AsyncEng
     n = writers * per_writer
     assert await seqs(engine, tenant_id) == list(range(1, n + 1))
     async with engine.connect() as conn:
-        outcome = await audit.verify(conn, tenant_id=tenant_id)
+        outcome = await audit.verify(conn, KEYS, tenant_id=tenant_id)
         head = (await conn.execute(select(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id))).one()
     assert outcome.broken == []
     assert (outcome.tenants, outcome.events) == (1, n)
@@ -99,11 +101,11 @@ async def test_an_event_archived_twice_keeps_its_first_link(engine: AsyncEngine,
     message = plan_ready(tenant_id)
     for _ in range(2):
         async with engine.begin() as conn:
-            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=NOW)
+            await audit.record(conn, outgoing=[Outgoing(Topic.PLANS, message)], at=NOW, keys=KEYS)
     await append(engine, tenant_id, 1)
     assert await seqs(engine, tenant_id) == [1, 2]
     async with engine.connect() as conn:
-        assert (await audit.verify(conn, tenant_id=tenant_id)).broken == []
+        assert (await audit.verify(conn, KEYS, tenant_id=tenant_id)).broken == []
 
 
 async def test_the_orchestrator_archives_a_trigger_and_what_it_emits_once(engine: AsyncEngine, tenant_id: str) -> None:
@@ -224,15 +226,16 @@ async def test_an_event_archived_by_an_older_release_replays_after_an_upgrade(en
         prev_hash=audit.GENESIS_HASH,
         hash="",
         recorded_at=NOW,
+        key_id=KEYS.key_id,
     )
-    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry))
+    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, KEYS))
     async with engine.begin() as conn:
         await conn.execute(insert(audit_events).values(dataclasses.asdict(entry)))
         await conn.execute(insert(audit_chain_heads).values(tenant_id=tenant_id, seq=1, hash=entry.hash))
 
     async with replay_store.read_only(engine) as conn:
         recorded = await replay_store.load_saga(conn, saga_id)
-        outcome = await audit.verify(conn, tenant_id=tenant_id)
+        outcome = await audit.verify(conn, KEYS, tenant_id=tenant_id)
 
     assert outcome.broken == []
     assert outcome.events == 1
@@ -240,3 +243,93 @@ async def test_an_event_archived_by_an_older_release_replays_after_an_upgrade(en
     assert recorded.trigger is not None
     assert (recorded.trigger.schema_version, recorded.trigger.source) == (2, "schedule")
     assert recorded.trigger.requested_by == "scheduler"
+
+
+# --- a writer who rewrites a row and recomputes every later link (and the head) ---------------------
+
+
+def recompute_after_rewrite(db_settings: Settings, tenant_id: str, keys: audit.AuditKeys | None) -> uuid.UUID:
+    """5 events keyed with the development key; then, as the table owner who disables the trigger,
+    seq 3's payload is rewritten and seq 3..5 and the head are recomputed: plain sha256 links
+    (`keys` None) or HMACs under `keys`. Every link then agrees with its neighbours; returns seq 3's id."""
+
+    async def setup() -> uuid.UUID:
+        engine = create_async_engine(db_settings.database_url)
+        try:
+            await append(engine, tenant_id, 5)
+            async with engine.begin() as conn:
+                rows = await conn.execute(
+                    select(audit_events).where(audit_events.c.tenant_id == tenant_id).order_by(audit_events.c.seq)
+                )
+                entries = [audit.AuditEntry(**row._mapping) for row in rows]
+                forged = b'{"purchase_lines": 400}'
+                prev = entries[1].hash
+                await conn.execute(text("ALTER TABLE orchestrator.audit_events DISABLE TRIGGER USER"))
+                for n, entry in enumerate(entries[2:]):
+                    if n == 0:
+                        entry = dataclasses.replace(
+                            entry, payload=forged, payload_sha256=hashlib.sha256(forged).hexdigest()
+                        )
+                    entry = dataclasses.replace(entry, prev_hash=prev, key_id=keys.key_id if keys else None)
+                    entry = dataclasses.replace(entry, hash=audit.entry_hash(entry, keys or KEYS))
+                    await conn.execute(
+                        audit_events.update()
+                        .where(audit_events.c.event_id == entry.event_id)
+                        .values(dataclasses.asdict(entry))
+                    )
+                    prev = entry.hash
+                await conn.execute(text("ALTER TABLE orchestrator.audit_events ENABLE TRIGGER USER"))
+                await conn.execute(
+                    audit_chain_heads.update().where(audit_chain_heads.c.tenant_id == tenant_id).values(hash=prev)
+                )
+            return entries[2].event_id
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(setup())
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (None, "an unkeyed link after keyed ones"),
+        (
+            audit.AuditKeys(KEYS.key_id, b"not the key: it is held outside Postgres"),
+            "without the audit key",
+        ),
+    ],
+    ids=["recomputed-unkeyed", "recomputed-with-a-wrong-key"],
+)
+def test_audit_verify_detects_a_rewritten_and_recomputed_chain(
+    db_settings: Settings, keys: audit.AuditKeys | None, problem: str
+) -> None:
+    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
+    event_id = recompute_after_rewrite(db_settings, tenant_id, keys)
+    env = {**os.environ, "DATABASE_URL": db_settings.database_url}
+    for args in ([], ["--allow-unkeyed"]):
+        result = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id, *args], env=env)
+        assert result.exit_code == 1, result.output
+        assert f"tenant {tenant_id}: chain broken at seq 3 (event {event_id}): " in result.output
+        assert problem in result.output
+        assert "BROKEN: 1 of 1 tenant chain(s), 5 events" in result.output
+
+
+def test_audit_verify_with_another_configured_key_refuses_the_chain(db_settings: Settings) -> None:
+    """The key comes from BAKEPLAN_AUDIT_KEY: the same intact chain is OK under its key, broken under another."""
+    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> None:
+        engine = create_async_engine(db_settings.database_url)
+        try:
+            await append(engine, tenant_id, 3)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(setup())
+    env = {**os.environ, "DATABASE_URL": db_settings.database_url}
+    ok = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id], env=env)
+    assert ok.exit_code == 0, ok.output
+    other = {**env, "BAKEPLAN_AUDIT_KEY": "another key of at least 16 chars"}
+    broken = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id], env=other)
+    assert broken.exit_code == 1, broken.output
+    assert "chain broken at seq 1" in broken.output

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.errors import PermanentError
 from contracts.messages import CountedLot, MasterDataChanged, SalesDayClosed, SoldLine, StockCounted
 from orchestrator import masterdata as md
-from orchestrator.audit import verify
+from orchestrator.audit import DEV_AUDIT_KEYS, verify
 from orchestrator.feeds_store import Feeds
 from orchestrator.snapshot_reader import read_snapshot
 from orchestrator.tables import audit_events
@@ -101,7 +101,7 @@ async def test_closed_days_of_two_stores_sum_and_a_resent_or_repeated_day_change
 
     async with engine.connect() as conn:
         archived = await conn.execute(select(audit_events.c.event_type).where(audit_events.c.tenant_id == tenant))
-        chain = await verify(conn, tenant_id=tenant)
+        chain = await verify(conn, DEV_AUDIT_KEYS, tenant_id=tenant)
     # four events applied (the redelivery is not), each archived in the tenant's unbroken audit chain
     assert list(archived.scalars()) == ["sales.day_closed"] * 4
     assert chain.broken == []
