@@ -15,6 +15,7 @@ from pathlib import Path
 from infra.settings import Settings
 
 Clock = Callable[[], datetime]
+_EXAMPLE = "2025-01-06T04:30:00+00:00"
 
 
 def utc_now() -> datetime:
@@ -50,9 +51,9 @@ def read_instant(path: Path) -> datetime:
     try:
         instant = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ClockFileError(f"clock file {path}: {text!r} is not an ISO instant like 2025-01-06T04:30:00+00:00") from exc
+        raise ClockFileError(f"clock file {path}: {text!r} is not an ISO instant like {_EXAMPLE}") from exc
     if instant.tzinfo is None:
-        raise ClockFileError(f"clock file {path}: {text!r} has no UTC offset; write it like 2025-01-06T04:30:00+00:00")
+        raise ClockFileError(f"clock file {path}: {text!r} has no UTC offset; write it like {_EXAMPLE}")
     return instant.astimezone(UTC)
 
 
