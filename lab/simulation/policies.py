@@ -171,8 +171,8 @@ def make_policy(policy: Policy, truth: Truth, seed: int, *, learning: bool = Fal
 
 __all__ = [
     "HORIZON_DAYS",
-    "BakeplanPolicy",
     "POLICIES",
+    "BakeplanPolicy",
     "Policy",
     "PurchasingPolicy",
     "WarmUpPolicy",

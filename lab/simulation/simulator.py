@@ -126,7 +126,9 @@ def with_slower_suppliers(truth: Truth, lead_time_bias_days: Mapping[str, int]) 
     known = {supplier.supplier_id for supplier in truth.suppliers}
     unknown = sorted(set(lead_time_bias_days) - known)
     if unknown:
-        raise ValueError(f"unknown supplier(s) {', '.join(unknown)}; the tenant's suppliers: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"unknown supplier(s) {', '.join(unknown)}; the tenant's suppliers: {', '.join(sorted(known))}"
+        )
     return replace(truth, lead_time_bias_days=dict(lead_time_bias_days))
 
 

@@ -17,8 +17,8 @@ from workers.procurement.lead_time_learning import (
     ON_TIME_PRIOR_RECEIPTS,
     PRIOR_RECEIPTS,
     RECENT_RECEIPTS,
-    learned_suppliers,
     lead_time_posterior,
+    learned_suppliers,
     on_time_posterior,
     recent,
     whole_days,
@@ -183,7 +183,8 @@ def test_the_plan_orders_a_slow_supplier_earlier_and_says_why() -> None:
 
     assert [(line.order_date, line.delivery_date) for line in on_master] == [(day(5), day(6))]
     assert [(line.delivery_date - line.order_date).days for line in learned] == [3]
-    assert on_master[0].reasoning is not None and learned[0].reasoning is not None
+    assert on_master[0].reasoning is not None
+    assert learned[0].reasoning is not None
     assert "lead_time_source" not in on_master[0].reasoning.facts
     assert learned[0].reasoning.facts["lead_time_source"] == "learned"
     assert learned[0].reasoning.facts["lead_time_days"] == 3
@@ -227,10 +228,12 @@ def test_learning_recovers_the_fill_rate_a_slow_supplier_costs(seed: int) -> Non
     """The learning test (issue 15): a supplier truly 2 days slower than its master data says."""
     trial = learning_trial(profile="small", seed=seed, days=56, extra_days=2)
 
-    assert trial.learned_on is not None and trial.receipts_when_learned is not None
+    assert trial.learned_on is not None
+    assert trial.receipts_when_learned is not None
     assert 1 <= trial.receipts_when_learned <= 12
     assert trial.with_learning.fill_rate >= trial.without_learning.fill_rate + 0.02
     assert trial.without_learning.fill_rate < trial.punctual.fill_rate
     after_with, after_without = trial.with_learning.fill_rate_after, trial.without_learning.fill_rate_after
-    assert after_with is not None and after_without is not None
+    assert after_with is not None
+    assert after_without is not None
     assert after_with >= after_without + 0.02

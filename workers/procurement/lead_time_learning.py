@@ -60,7 +60,11 @@ class LeadTimePosterior:
 
 
 def lead_time_posterior(
-    master_lead_days: float, master_sd_days: float, deviations: Sequence[float], *, prior_receipts: float = PRIOR_RECEIPTS
+    master_lead_days: float,
+    master_sd_days: float,
+    deviations: Sequence[float],
+    *,
+    prior_receipts: float = PRIOR_RECEIPTS,
 ) -> LeadTimePosterior:
     """The item's lead time after `deviations` (observed − master lead time, days). None observed:
     `(master_lead_days, master_sd_days)` exactly. Raises `ValueError` for a negative sd or prior weight."""
@@ -74,7 +78,9 @@ def lead_time_posterior(
     mean = math.fsum(deviations) / n
     squares = math.fsum((x - mean) ** 2 for x in deviations)
     alpha = PRIOR_SHAPE + n / 2
-    beta = (PRIOR_SHAPE - 1) * master_sd_days**2 + squares / 2 + prior_receipts * n * mean**2 / (2 * (prior_receipts + n))
+    beta = (
+        (PRIOR_SHAPE - 1) * master_sd_days**2 + squares / 2 + prior_receipts * n * mean**2 / (2 * (prior_receipts + n))
+    )
     shift = n * mean / (prior_receipts + n)
     return LeadTimePosterior(master_lead_days + shift, math.sqrt(beta / (alpha - 1)))
 

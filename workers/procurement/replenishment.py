@@ -55,7 +55,6 @@ from contracts.planning import (
     SupplierReceipt,
 )
 from workers.procurement.ingredient_planner import IngredientInputs, PlannedLine, Reach, plan_ingredient
-from workers.procurement.lead_time_learning import LearnedSuppliers, learned_suppliers
 from workers.procurement.inventory_math import (
     delivery_risk,
     economic_order_quantity,
@@ -64,6 +63,7 @@ from workers.procurement.inventory_math import (
     safety_stock,
     target_service_level,
 )
+from workers.procurement.lead_time_learning import LearnedSuppliers, learned_suppliers
 from workers.procurement.order_value import apply_min_order_values
 from workers.procurement.ordering import earliest_delivery, next_delivery_after, placement_date
 from workers.procurement.projection import NEVER, QUANTITY_EPSILON, SupplyLot, project
