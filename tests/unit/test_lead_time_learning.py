@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.planning import SupplierReceipt
+from bakeplan.cli.explain_views import lead_time_text
+from contracts.planning import PlanningSnapshot, SupplierReceipt
 from lab.simulation.learning import learning_trial
 from lab.simulation.world import Order, World, delivery_dates
+from orchestrator.replay_explain import lead_time_source
 from orchestrator.snapshot_reader import RECEIPTS_PER_SUPPLIER
 from tests.unit.test_procurement_replenishment import a_supplier, an_ingredient, daily_needs, day
 from workers.procurement.lead_time_learning import (
@@ -237,3 +239,43 @@ def test_learning_recovers_the_fill_rate_a_slow_supplier_costs(seed: int) -> Non
     assert after_with is not None
     assert after_without is not None
     assert after_with >= after_without + 0.02
+
+
+def test_explain_says_a_lead_time_was_learned_from_how_many_receipts_and_shows_it() -> None:
+    mill = a_supplier("mill", lead_time_days=1, on_time_rate=0.95)
+    slow = [a_receipt(3, asked_days=1, ordered_on=ORDERED - timedelta(days=n)) for n in range(12)]
+    (line,) = plan_purchases(
+        SAGA, [an_ingredient()], [], [mill], daily_needs(6, 6, 10.0), business_date=day(0), receipts=slow
+    )
+    snapshot = PlanningSnapshot(
+        tenant_id="kiosk",
+        business_date=day(0),
+        horizon_days=7,
+        products=(),
+        recipes=(),
+        ingredients=(an_ingredient(),),
+        stock_lots=(),
+        suppliers=(mill,),
+        sales=(),
+        receipts=tuple(slow),
+    )
+    assert line.reasoning is not None
+
+    lead = lead_time_source(snapshot, line, dict(line.reasoning.facts))
+    on_master = lead_time_source(snapshot.model_copy(update={"receipts": ()}), line, {})
+
+    assert lead["source"] == "learned"
+    assert (lead["receipts"], lead["lead_time_days"], lead["master_lead_time_days"]) == (12, 3, 1)
+    assert lead["observed_mean_days"] == 3.0
+    assert lead["on_time_rate"] == round(5 * 0.95 / 17, 4)
+    assert on_master == {
+        "source": "master_data",
+        "lead_time_days": 1,
+        "sd_lt_days": 0.0,
+        "receipts": 0,
+        "on_time_rate": 0.95,
+    }
+    text = lead_time_text(lead, "Mill")
+    assert "learned from 12 receipt(s) of Mill" in text
+    assert "master data said 1 d" in text
+    assert lead_time_text(on_master, "Mill") == "\n  lead time 1 d (σ 0 d): master data of Mill"
