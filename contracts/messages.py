@@ -24,6 +24,7 @@ from contracts.planning import (
     SalesHistory,
     StockLot,
     Supplier,
+    SupplierReceipt,
 )
 from contracts.purchasing_messages import PURCHASING_MESSAGES, PurchaseOrdersReleased
 
@@ -197,6 +198,9 @@ class PlanProcurement(Message):
         "date slots of `open_purchase_orders`, hold stock at `stock_floors` and flag emergencies",
     )
     stock_floors: tuple[StockFloor, ...] = ()
+    receipts: tuple[SupplierReceipt, ...] = Field(
+        default=(), description="the snapshot's delivered lines: lead times and on-time rates are learned from them"
+    )
 
 
 class VoidPurchaseLines(Message):

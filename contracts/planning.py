@@ -139,6 +139,21 @@ class OpenPurchaseOrder(Strict):
     delivery_date: date
 
 
+class SupplierReceipt(Strict):
+    """One purchase-order line as it was delivered: what teaches a supplier's real lead time (docs/learning.md).
+
+    `ordered_on` is the day the order went out (its release), `expected_on` the delivery date it asked
+    for, `received_on` the day its goods first came (a partial delivery counts from its first part).
+    """
+
+    supplier_id: str
+    ingredient_id: str
+    ordered_on: date
+    expected_on: date
+    received_on: date
+    reference: str = Field(default="", max_length=200, description="where it came from, e.g. `PO-…/3`, for people")
+
+
 class Regressor(Strict):
     """An external daily signal (temperature, a local festival flag), one value per day from `start_date`.
 
@@ -194,6 +209,11 @@ class PlanningSnapshot(Strict):
     open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
     regressors: tuple[Regressor, ...] = ()
     policy: PlanningPolicy = PlanningPolicy()
+    receipts: tuple[SupplierReceipt, ...] = Field(
+        default=(),
+        description="delivered purchase-order lines, the most recent per supplier: the planner learns lead "
+        "times and on-time rates from them (none: master data as is)",
+    )
 
 
 Fact = float | int | str | bool | None

@@ -26,6 +26,7 @@ PROCUREMENT_PARTS = (
     "open_purchase_orders",
     "policy",
     "calendar",
+    "receipts",
 )
 
 
@@ -90,6 +91,7 @@ def plan_procurement(
         calendar=s.calendar,
         purpose=purpose,
         stock_floors=stock_floors,
+        receipts=s.receipts,
         **envelope,
     )
 

@@ -33,6 +33,17 @@ FACT_GROUPS: dict[str, tuple[str, ...]] = {
         "earliest_delivery",
         "late",
         "backlog",
+        "lead_time_source",
+        "lead_time_receipts",
+        "master_lead_time_days",
+        "master_sd_lt_days",
+        "observed_lead_time_mean_days",
+        "observed_lead_time_sd_days",
+        "learned_lead_time_mean_days",
+        "master_on_time_rate",
+        "learned_on_time_rate",
+        "receipts_from",
+        "receipts_to",
     ),
     "supplier choice": (
         "supplier_rank",
@@ -83,6 +94,35 @@ def group_facts(facts: dict[str, Fact]) -> dict[str, dict[str, Fact]]:
     if other:
         grouped["other"] = other
     return grouped
+
+
+def lead_time_source(snapshot: PlanningSnapshot, line: PurchaseLine, facts: dict[str, Fact]) -> dict[str, Fact]:
+    """Where the line's lead time came from (docs/learning.md): `learned` from the supplier's receipts
+    in the snapshot (how many, their mean and spread, the on-time rate), or `master_data` as is."""
+    if facts.get("lead_time_source") == "learned":
+        return {
+            "source": "learned",
+            "lead_time_days": facts.get("lead_time_days"),
+            "sd_lt_days": facts.get("sd_lt_days"),
+            "receipts": facts.get("lead_time_receipts"),
+            "mean_days": facts.get("learned_lead_time_mean_days"),
+            "observed_mean_days": facts.get("observed_lead_time_mean_days"),
+            "observed_sd_days": facts.get("observed_lead_time_sd_days"),
+            "on_time_rate": facts.get("learned_on_time_rate"),
+            "master_lead_time_days": facts.get("master_lead_time_days"),
+            "master_on_time_rate": facts.get("master_on_time_rate"),
+        }
+    supplier = next((s for s in snapshot.suppliers if s.supplier_id == line.supplier_id), None)
+    item = (
+        None if supplier is None else next((i for i in supplier.items if i.ingredient_id == line.ingredient_id), None)
+    )
+    return {
+        "source": "master_data",
+        "lead_time_days": facts.get("lead_time_days", None if item is None else item.lead_time_days),
+        "sd_lt_days": facts.get("sd_lt_days", None if item is None else item.lead_time_sd_days),
+        "receipts": 0,
+        "on_time_rate": None if supplier is None else supplier.on_time_rate,
+    }
 
 
 def explain(recorded: RecordedSaga, line_id: str) -> dict[str, Any]:
@@ -238,6 +278,7 @@ def _explain_purchase(recorded: RecordedSaga, snapshot: PlanningSnapshot, line: 
             "reason": line.reason,
             "rule": line.reasoning.rule if line.reasoning else None,
         },
+        "lead_time": lead_time_source(snapshot, line, facts),
         "facts": group_facts(facts),
         "requirements": [
             {"day": r.day.isoformat(), "quantity": r.quantity, "quantity_sd": r.quantity_sd} for r in requirements

@@ -32,6 +32,7 @@ from contracts.planning import (
     StockLot,
     Supplier,
     SupplierItem,
+    SupplierReceipt,
 )
 from orchestrator.masterdata import (
     SCHEMA,
@@ -52,6 +53,10 @@ from orchestrator.masterdata import (
     tenants,
 )
 from workers.purchase_orders import store as purchase_orders
+
+# What a supplier's lead-time learning looks at (workers/procurement/lead_time_learning.py, which
+# keeps the same number of its latest receipts; tests/unit/test_lead_time_learning.py checks they agree).
+RECEIPTS_PER_SUPPLIER = 30
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -88,6 +93,8 @@ async def read_snapshot(
     purchase orders are the master-data table's, read whole (it holds only orders not yet delivered),
     then what the tenant's released purchase orders still bring (docs/orders.md), one entry
     `po:<po_number>/<line_id>` per line with a quantity to come, on its expected delivery date.
+    Receipts are the delivered order lines, the latest `RECEIPTS_PER_SUPPLIER` per supplier, by
+    supplier, receipt day and reference (`purchase_orders.store.delivered_lines`).
     Raises `PlanningError` for an unknown tenant and for rows the contracts refuse (a policy
     service level of 1.5, a component without lines …), naming the tenant and the fields.
     """
@@ -137,6 +144,15 @@ async def read_snapshot(
         "orders": collection(open_purchase_orders, "order_id"),
         "released": collection(
             purchase_orders.open_supply(tenant_id).subquery("released"), "order_id", tenant_filter=False
+        ),
+        "receipts": collection(
+            purchase_orders.delivered_lines(
+                tenant_id, _tenant_time_zone(tenant_id), per_supplier=RECEIPTS_PER_SUPPLIER
+            ).subquery("receipts"),
+            "supplier_id",
+            "received_on",
+            "reference",
+            tenant_filter=False,
         ),
         "sales": collection(sales, "product_id", tenant_filter=False),
         "regressors": collection(regressor_days, "name", "day", tenant_filter=False),
@@ -200,12 +216,17 @@ async def read_snapshot(
             open_purchase_orders=tuple(_model(OpenPurchaseOrder, r) for r in (*order_rows, *read["released"])),
             regressors=_regressors(read["regressors"]),
             policy=PlanningPolicy.model_validate(tenant["policy"], strict=False),
+            receipts=tuple(_model(SupplierReceipt, r) for r in read["receipts"]),
         )
     except ValidationError as exc:
         raise PlanningError(
             f"tenant {tenant_id!r}: master data in schema {SCHEMA!r} does not fit the planning contract; "
             f"fix these rows and plan again: {exc}"
         ) from exc
+
+
+def _tenant_time_zone(tenant_id: str) -> ScalarSelect[Any]:
+    return select(tenants.c.timezone).where(tenants.c.tenant_id == tenant_id).scalar_subquery()
 
 
 def _regressors(rows: Sequence[Mapping[str, Any]]) -> tuple[Regressor, ...]:

@@ -30,6 +30,21 @@ def _forecast_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
+def lead_time_text(lead: dict[str, Any] | None, supplier: str) -> str:
+    """One line on where the lead time came from (docs/learning.md)."""
+    if not lead:
+        return ""
+    if lead["source"] != "learned":
+        return f"\n  lead time {lead['lead_time_days']} d (σ {_cell(lead['sd_lt_days'])} d): master data of {supplier}"
+    return (
+        f"\n  lead time {lead['lead_time_days']} d (σ {_cell(lead['sd_lt_days'])} d): learned from"
+        f" {lead['receipts']} receipt(s) of {supplier}: mean {_cell(lead['mean_days'])} d"
+        f" (observed {_cell(lead['observed_mean_days'])} d, σ {_cell(lead['observed_sd_days'])} d),"
+        f" on time {_cell(lead['on_time_rate'])}; master data said {lead['master_lead_time_days']} d,"
+        f" on time {_cell(lead['master_on_time_rate'])}"
+    )
+
+
 def print_purchase(console: Console, chain: dict[str, Any]) -> None:
     line = {**chain["line"], "currency": chain["currency"]}
     unit = line.get("unit")
@@ -41,6 +56,7 @@ def print_purchase(console: Console, chain: dict[str, Any]) -> None:
             f" order {line['order_date']}, delivery {line['delivery_date']}"
             + (" — LATE" if line["late"] else "")
             + f"\n  rule {line['rule']}: {line['reason']}"
+            + lead_time_text(chain.get("lead_time"), line.get("supplier_name") or line["supplier_id"])
             + _release_text(chain.get("release"))
         ),
         soft_wrap=True,

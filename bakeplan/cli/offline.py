@@ -195,6 +195,16 @@ def simulate_command(
     demand_path: Annotated[
         Path | None, typer.Option("--demand", help="CSV date,product,quantity: real demand to simulate on.")
     ] = None,
+    slow_suppliers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slow-supplier",
+            help="SUPPLIER_ID:DAYS: the supplier truly needs DAYS more than its master data says (repeatable).",
+        ),
+    ] = None,
+    learn: Annotated[
+        bool, typer.Option("--learn", help="The bakeplan policy learns lead times from receipts (docs/learning.md).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Simulate day by day: plan each morning, order, receive after random lead times, sell, expire."""
@@ -208,6 +218,7 @@ def simulate_command(
             demand = parse_sales_csv(_read_text(demand_path, "--demand"))
         except ValueError as exc:
             fail(f"--demand {str(demand_path)!r}: {exc}")
+    bias = _slow_suppliers(slow_suppliers or [])
     started = time.perf_counter()
     with Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"simulating {policy}", total=days)
@@ -219,6 +230,8 @@ def simulate_command(
                 policy=_policy(policy),
                 demand=demand,
                 progress=lambda done: progress.update(task, completed=done),
+                lead_time_bias_days=bias,
+                learning=learn,
             )
         except ValueError as exc:
             fail(str(exc))
@@ -230,6 +243,17 @@ def simulate_command(
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+def _slow_suppliers(values: list[str]) -> dict[str, int]:
+    """`--slow-supplier S003:2` values as supplier_id → extra days; exits 2 naming a malformed one."""
+    bias: dict[str, int] = {}
+    for value in values:
+        supplier_id, _, days = value.rpartition(":")
+        if not supplier_id or not days.lstrip("-").isdigit():
+            fail(f"--slow-supplier {value!r}: write SUPPLIER_ID:DAYS, e.g. S003:2 (DAYS a whole number)")
+        bias[supplier_id] = int(days)
+    return bias
 
 
 def _policy(value: str) -> Policy:

@@ -51,8 +51,11 @@ def _placed_today(lines: tuple[PurchaseLine, ...], day: date) -> list[Order]:
     ]
 
 
-def morning_snapshot(truth: Truth, day: date, world: World, *, horizon_days: int = HORIZON_DAYS) -> PlanningSnapshot:
-    """What the bakery knows on the morning of `day`: sales up to yesterday, its lots and open orders."""
+def morning_snapshot(
+    truth: Truth, day: date, world: World, *, horizon_days: int = HORIZON_DAYS, learning: bool = False
+) -> PlanningSnapshot:
+    """What the bakery knows on the morning of `day`: sales up to yesterday, its lots and open orders;
+    with `learning`, the receipts booked from `truth.start` on (as the live snapshot reads them)."""
     return PlanningSnapshot(
         tenant_id=truth.tenant_id,
         business_date=day,
@@ -68,18 +71,24 @@ def morning_snapshot(truth: Truth, day: date, world: World, *, horizon_days: int
         capacity=truth.capacity,
         open_purchase_orders=world.open_orders(day),
         policy=truth.policy,
+        receipts=world.receipts(since=truth.start) if learning else (),
     )
 
 
 class BakeplanPolicy:
-    """`plan_snapshot` on a snapshot of the morning: sales up to yesterday, lots, open orders, horizon 14."""
+    """`plan_snapshot` on a snapshot of the morning: sales up to yesterday, lots, open orders, horizon 14;
+    with `learning`, the receipts of the simulated days too. `last_lines` are the morning's lines."""
 
-    def __init__(self, truth: Truth, seed: int):
+    def __init__(self, truth: Truth, seed: int, *, learning: bool = False):
         self._truth = truth
         self._seed = seed
+        self._learning = learning
+        self.last_lines: tuple[PurchaseLine, ...] = ()
 
     def orders(self, day: date, world: World) -> list[Order]:
-        plan = plan_snapshot(morning_snapshot(self._truth, day, world), saga_id=saga_id_for(self._seed, day))
+        snapshot = morning_snapshot(self._truth, day, world, learning=self._learning)
+        plan = plan_snapshot(snapshot, saga_id=saga_id_for(self._seed, day))
+        self.last_lines = plan.purchase_lines
         return _placed_today(plan.purchase_lines, day)
 
 
@@ -144,10 +153,13 @@ class PerfectPolicy:
         return _placed_today(lines, day)
 
 
-def make_policy(policy: Policy, truth: Truth, seed: int) -> PurchasingPolicy:
-    """The policy called `policy`; raises `ValueError` naming the choices for an unknown one."""
+def make_policy(policy: Policy, truth: Truth, seed: int, *, learning: bool = False) -> PurchasingPolicy:
+    """The policy called `policy`; raises `ValueError` naming the choices for an unknown one, or for
+    `learning` with a policy that does not learn (only `bakeplan` does)."""
+    if learning and policy != "bakeplan":
+        raise ValueError(f"policy {policy!r} does not learn lead times; learning works with the bakeplan policy")
     if policy == "bakeplan":
-        return BakeplanPolicy(truth, seed)
+        return BakeplanPolicy(truth, seed, learning=learning)
     if policy == "perfect":
         return PerfectPolicy(truth, seed)
     if policy == "minmax":
@@ -160,6 +172,7 @@ def make_policy(policy: Policy, truth: Truth, seed: int) -> PurchasingPolicy:
 __all__ = [
     "HORIZON_DAYS",
     "POLICIES",
+    "BakeplanPolicy",
     "Policy",
     "PurchasingPolicy",
     "WarmUpPolicy",

@@ -6,7 +6,7 @@ Pure: no I/O, no clock; every random draw comes from streams seeded by the run's
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import get_args
 
@@ -34,15 +34,20 @@ def simulate(
     demand: Mapping[str, Mapping[date, float]] | None = None,
     start: date | None = None,
     progress: Callable[[int], None] | None = None,
+    lead_time_bias_days: Mapping[str, int] | None = None,
+    learning: bool = False,
 ) -> SimulationReport:
     """Run `policy` for `days` days on a synthetic tenant of `profile` (or on `demand`) and measure it.
 
-    Deterministic for `(days, seed, profile, policy, demand, start)`. `progress` is called with the
-    number of days done after each day. With `demand`, the simulated period is its last `days`
-    days and `start` must be None.
+    Deterministic for its arguments. `progress` is called with the number of days done after each
+    day. With `demand`, the simulated period is its last `days` days and `start` must be None.
+    `lead_time_bias_days` (supplier_id → days) makes suppliers truly slower than their master data;
+    `learning` lets the `bakeplan` policy learn lead times from the receipts of the simulated days
+    (docs/learning.md).
 
     Raises `ValueError` for an unknown policy or profile, `days` < 1, `start` given with `demand`,
-    or `demand` too short to leave a day of history; `PlanningError` if a planner rejects the data.
+    or `demand` too short to leave a day of history, or a bias for an unknown supplier;
+    `PlanningError` if a planner rejects the data.
     """
     if policy not in get_args(Policy):
         raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(get_args(Policy))}")
@@ -56,7 +61,9 @@ def simulate(
         truth = csv_truth(demand, profile=profile, seed=seed, days=days)
     else:
         truth = synthetic_truth(profile=profile, seed=seed, days=days, start=start or DEFAULT_START)
-    ledger = run(truth, policy=policy, seed=seed, progress=progress)
+    if lead_time_bias_days:
+        truth = with_slower_suppliers(truth, lead_time_bias_days)
+    ledger = run(truth, policy=policy, seed=seed, progress=progress, learning=learning)
     return ledger.report(policy=policy, days=days, seed=seed, profile=profile)
 
 
@@ -69,6 +76,7 @@ class Terms:
     lead_times: Mapping[tuple[str, str], int]
     suppliers: Mapping[str, Supplier]
     perishable: frozenset[str]
+    extra_lead_times: Mapping[str, int]
 
     @classmethod
     def of(cls, truth: Truth) -> "Terms":
@@ -83,6 +91,7 @@ class Terms:
             },
             suppliers={supplier.supplier_id: supplier for supplier in truth.suppliers},
             perishable=frozenset(i.ingredient_id for i in truth.ingredients if i.shelf_life_days is not None),
+            extra_lead_times=dict(truth.lead_time_bias_days),
         )
 
 
@@ -111,17 +120,42 @@ def warm_world(truth: Truth, terms: Terms, *, seed: int) -> World:
     return world
 
 
-def run(truth: Truth, *, policy: Policy, seed: int, progress: Callable[[int], None] | None = None) -> Ledger:
+def with_slower_suppliers(truth: Truth, lead_time_bias_days: Mapping[str, int]) -> Truth:
+    """`truth` whose suppliers truly need the given days more than their master data says; raises
+    `ValueError` naming the known suppliers for an unknown one."""
+    known = {supplier.supplier_id for supplier in truth.suppliers}
+    unknown = sorted(set(lead_time_bias_days) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown supplier(s) {', '.join(unknown)}; the tenant's suppliers: {', '.join(sorted(known))}"
+        )
+    return replace(truth, lead_time_bias_days=dict(lead_time_bias_days))
+
+
+def run(
+    truth: Truth,
+    *,
+    policy: Policy,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    learning: bool = False,
+    on_day: Callable[[date, World], None] | None = None,
+) -> Ledger:
     """Simulate `truth.days` days from `truth.start` under `policy`, from the warm world
-    (`warm_world`); the ledger holds the totals. The stock on hand at the start counts as received."""
+    (`warm_world`); the ledger holds the totals. The stock on hand at the start counts as received.
+    With `learning`, the `bakeplan` policy learns from the receipts booked from `truth.start` on.
+    `on_day` sees the world at the end of each simulated day."""
     terms = Terms.of(truth)
     world = warm_world(truth, terms, seed=seed)
     ledger = Ledger(holding_cost_rate_per_year=truth.policy.holding_cost_rate_per_year)
     for ingredient_id, value in world.stock_values().items():
         ledger.received(ingredient_id, value, perishable=ingredient_id in terms.perishable)
-    purchasing = make_policy(policy, truth, seed)
+    purchasing = make_policy(policy, truth, seed, learning=learning)
     for offset in range(truth.days):
-        live_day(truth, world, ledger, purchasing, terms, truth.start + timedelta(days=offset), seed=seed)
+        day = truth.start + timedelta(days=offset)
+        live_day(truth, world, ledger, purchasing, terms, day, seed=seed)
+        if on_day is not None:
+            on_day(day, world)
         if progress is not None:
             progress(offset + 1)
     return ledger
@@ -147,6 +181,7 @@ def live_day(
             lead_time_days=terms.lead_times[order.supplier_id, order.ingredient_id],
             ordered_on=day,
             seed=seed,
+            extra_lead_time_days=terms.extra_lead_times.get(order.supplier_id, 0),
         )
         world.place(order, ordered_on=day, planned_on=planned, arrives_on=arrives)
     make_to_demand(truth, world, ledger, day)

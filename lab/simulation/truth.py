@@ -39,7 +39,8 @@ class Truth:
 
     `demand[product_id][n]` is the demand of `history_start + n` (pieces, `None` on a closed day).
     The days before `start` are known history; `start`, …, `start + days - 1` are simulated.
-    Products carry no finished stock (the simulation makes to demand).
+    Products carry no finished stock (the simulation makes to demand). A supplier in
+    `lead_time_bias_days` really needs that many days more than its items' master lead times say.
     """
 
     tenant_id: str
@@ -55,6 +56,8 @@ class Truth:
     start: date
     days: int
     demand: Mapping[str, tuple[int | None, ...]]
+    # supplier_id → days its true lead time is longer than its master data says (the learning test)
+    lead_time_bias_days: Mapping[str, int] = field(default_factory=dict)
     use_per_unit: Mapping[str, Mapping[str, float]] = field(init=False)
     daily_use: npt.NDArray[np.float64] = field(init=False)  # day index x ingredient index
 

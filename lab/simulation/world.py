@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from contracts.planning import Ingredient, OpenPurchaseOrder, StockLot, Supplier
+from contracts.planning import Ingredient, OpenPurchaseOrder, StockLot, Supplier, SupplierReceipt
+from workers.procurement.lead_time_learning import RECENT_RECEIPTS, recent
 
 # Float noise: a remainder below this is nothing (0.1 + 0.2 - 0.3 is not 0).
 QUANTITY_EPSILON = 1e-9
@@ -60,22 +61,35 @@ class Expired:
 
 
 def delivery_dates(
-    order: Order, supplier: Supplier, *, lead_time_days: int, ordered_on: date, seed: int
+    order: Order,
+    supplier: Supplier,
+    *,
+    lead_time_days: int,
+    ordered_on: date,
+    seed: int,
+    extra_lead_time_days: int = 0,
 ) -> tuple[date, date]:
     """(planned, actual) delivery dates of an order placed on `ordered_on`.
 
     Planned: the line's `delivery_date`, but never earlier than `ordered_on + max(1,
     lead_time_days)` (a supplier cannot beat its lead time), moved on to the supplier's next
-    delivery weekday. Actual: with probability `on_time_rate` the planned date, otherwise
-    1–`MAX_DELAY_DAYS` days later, again on a delivery weekday. The draw depends only on (seed,
-    supplier, order day, planned day), so every policy meets the same supplier behaviour.
+    delivery weekday. Actual: with probability `on_time_rate` the day the supplier can really
+    deliver, otherwise 1–`MAX_DELAY_DAYS` days later, again on a delivery weekday. The day it can
+    really deliver is the planned one, unless its true lead time is `extra_lead_time_days` longer
+    than the master data's: then the line's `delivery_date`, but never earlier than `ordered_on +
+    max(1, lead_time_days + extra_lead_time_days)`, on a delivery weekday. The draw depends only on
+    (seed, supplier, order day, planned day), so every policy meets the same supplier behaviour.
     """
     earliest = ordered_on + timedelta(days=max(1, lead_time_days))
     planned = next_delivery_day(max(order.delivery_date, earliest), supplier)
+    can = planned
+    if extra_lead_time_days:
+        truly_earliest = ordered_on + timedelta(days=max(1, lead_time_days + extra_lead_time_days))
+        can = next_delivery_day(max(order.delivery_date, truly_earliest), supplier)
     rng = random.Random(f"{seed}:arrival:{supplier.supplier_id}:{ordered_on.isoformat()}:{planned.isoformat()}")
     if rng.random() >= supplier.on_time_rate:
-        return planned, next_delivery_day(planned + timedelta(days=rng.randint(1, MAX_DELAY_DAYS)), supplier)
-    return planned, planned
+        return planned, next_delivery_day(can + timedelta(days=rng.randint(1, MAX_DELAY_DAYS)), supplier)
+    return planned, can
 
 
 def next_delivery_day(day: date, supplier: Supplier) -> date:
@@ -94,6 +108,7 @@ class World:
         self._shelf_life = {i.ingredient_id: i.shelf_life_days for i in ingredients}
         self._lots: dict[str, list[Lot]] = {i.ingredient_id: [] for i in ingredients}
         self._shipments: list[Shipment] = []
+        self._receipts: list[SupplierReceipt] = []
         self._sequence = 0
         for lot in lots:
             self._add(
@@ -126,10 +141,21 @@ class World:
         return shipment
 
     def receive(self, day: date) -> list[Shipment]:
-        """Turn the shipments arriving on `day` into lots expiring `shelf_life_days` later (or never)."""
+        """Turn the shipments arriving on `day` into lots expiring `shelf_life_days` later (or never),
+        and record each as a receipt, as goods-in books a delivered purchase-order line."""
         arrived = [s for s in self._shipments if s.arrives_on == day]
         self._shipments = [s for s in self._shipments if s.arrives_on != day]
         for shipment in arrived:
+            self._receipts.append(
+                SupplierReceipt(
+                    supplier_id=shipment.order.supplier_id,
+                    ingredient_id=shipment.order.ingredient_id,
+                    ordered_on=shipment.ordered_on,
+                    expected_on=shipment.planned_on,
+                    received_on=day,
+                    reference=shipment.order_id,
+                )
+            )
             life = self._shelf_life[shipment.order.ingredient_id]
             self._add(
                 Lot(
@@ -141,6 +167,12 @@ class World:
                 )
             )
         return arrived
+
+    def receipts(self, *, since: date) -> tuple[SupplierReceipt, ...]:
+        """The receipts booked from `since` on, the latest `RECENT_RECEIPTS` per supplier (what the
+        live snapshot reads: orchestrator/snapshot_reader.py), by supplier and receipt day."""
+        booked = [receipt for receipt in self._receipts if receipt.received_on >= since]
+        return tuple(receipt for found in recent(booked, limit=RECENT_RECEIPTS).values() for receipt in found)
 
     def on_hand(self, ingredient_id: str) -> float:
         return sum(lot.quantity for lot in self._lots[ingredient_id])

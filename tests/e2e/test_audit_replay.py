@@ -237,9 +237,13 @@ def test_explain_a_real_purchase_line_shows_lead_time_and_supplier_facts(
     assert explained["line"]["supplier_id"] == lines[0]["supplier_id"]
     assert "lead_time_days" in explained["facts"]["lead time"]
     assert "supplier_rank" in explained["facts"]["supplier choice"]
+    # no goods came back yet: the lead time is the master data's (docs/learning.md)
+    assert explained["lead_time"]["source"] == "master_data"
+    assert explained["lead_time"]["receipts"] == 0
+    assert explained["lead_time"]["lead_time_days"] == explained["facts"]["lead time"]["lead_time_days"]
     printed = cli(settings, "explain", saga_id, "--line", line_id)
     assert printed.exit_code == 0, printed.output
-    for words in ("lead time", "lead_time_days", "supplier choice", "supplier_rank", "forecast"):
+    for words in ("lead time", "lead_time_days", "supplier choice", "supplier_rank", "forecast", "master data of"):
         assert words in printed.output
     unknown = cli(settings, "explain", saga_id, "--line", "no-such-line")
     assert unknown.exit_code == 1

@@ -1,6 +1,7 @@
 """Purchase orders on the real stack (Kafka, Postgres, `bakeplan serve` processes): two consecutive daily
 plans of one tenant, where day 2 orders nothing day 1 released; the orders on the supplier channels'
-topic; what comes back (sent, received) applied exactly once from its topic, bad events parked."""
+topic; what comes back (sent, received) applied exactly once from its topic, bad events parked; and a
+delivery teaching the next plan its supplier's lead time (docs/learning.md)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -181,3 +182,55 @@ async def test_events_from_suppliers_and_goods_in_apply_once_and_bad_ones_are_pa
         ("sent", "channel"),
         ("partly_received", "goods_in"),
     ]
+
+
+async def test_goods_received_teach_the_next_plan_its_suppliers_lead_time(
+    settings: Settings, engine: AsyncEngine, two_days: TwoDays
+) -> None:
+    """docs/learning.md on the real stack: a delivery booked from the events topic is in the next
+    saga's snapshot as a receipt, and the next plan's lines from that supplier say they learned from it."""
+    tenant_id = two_days.tenant_id
+    order = two_days.releases[0].purchase_orders[-1]
+    arrived = datetime.combine(order.delivery_date + timedelta(days=2), datetime.min.time(), UTC).replace(hour=7)
+    receipt = GoodsReceived(
+        event_id=uuid4(),
+        tenant_id=tenant_id,
+        occurred_at=arrived,
+        po_number=order.po_number,
+        receipt_id="DN-LEARN-1",
+        received_at=arrived,
+        lines=tuple(ReceivedLine(line_id=line.line_id, quantity=line.quantity) for line in order.lines),
+    )
+    await publish(settings, Topic.PURCHASING_EVENTS, encode(receipt), key=tenant_id.encode())
+
+    async def received() -> bool | None:
+        return True if await _status(engine, tenant_id, order.po_number) == "received" else None
+
+    await eventually(received, timeout_s=60, what="the delivery to be booked")
+    saga_id = await trigger(settings, tenant_id, TODAY + timedelta(days=5))
+    row = await wait_terminal(engine, saga_id)
+    assert row["status"] == "COMPLETED", row["reason"]
+    async with engine.connect() as conn:
+        body = (
+            await conn.execute(
+                select(snapshots.c.body)
+                .join(sagas, sagas.c.snapshot_sha256 == snapshots.c.sha256)
+                .where(sagas.c.saga_id == saga_id)
+            )
+        ).scalar_one()
+    snapshot = PlanningSnapshot.model_validate_json(body)
+    mine = {(r.ingredient_id, r.ordered_on, r.expected_on, r.received_on) for r in snapshot.receipts}
+    assert {(line.ingredient_id, order.order_date, order.delivery_date, arrived.date()) for line in order.lines} <= mine
+    plan: ProcurementPlanned = await _reply(engine, saga_id, "procurement")
+    said = {
+        line.reasoning.facts.get("lead_time_source")
+        for line in plan.purchase_lines
+        if line.reasoning is not None and line.supplier_id == order.supplier_id
+    }
+    assert said <= {"learned"}
+    others = {r.supplier_id for r in snapshot.receipts}
+    assert all(
+        line.reasoning.facts.get("lead_time_source") is None
+        for line in plan.purchase_lines
+        if line.reasoning is not None and line.supplier_id not in others
+    )

@@ -172,3 +172,29 @@ def test_simulate_prints_the_metrics_and_rejects_an_unknown_policy() -> None:
     result = runner.invoke(app, ["simulate", "--days", "14", "--policy", "guesswork"])
     assert result.exit_code == 2
     assert "guesswork" in result.output
+
+
+def test_simulate_a_slow_supplier_with_and_without_learning() -> None:
+    """The learning test on the command line (docs/learning.md): learning wins back the fill rate."""
+    common = ("simulate", "--days", "56", "--profile", "small", "--policy", "bakeplan", "--seed", "1", "--json")
+    slow = run(*common, "--slow-supplier", "S003:2")
+    learned = run(*common, "--slow-supplier", "S003:2", "--learn")
+
+    assert learned["fill_rate"] >= slow["fill_rate"] + 0.03
+    assert learned["total_cost"] < slow["total_cost"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--slow-supplier", "S003"], "write SUPPLIER_ID:DAYS"),
+        (["--slow-supplier", "S999:2"], "unknown supplier(s) S999"),
+        (["--policy", "minmax", "--learn"], "does not learn lead times"),
+    ],
+)
+def test_simulate_refuses_a_bad_slow_supplier_or_learning_without_bakeplan(args: list[str], message: str) -> None:
+    base = ["simulate", "--days", "3", "--profile", "small"]
+    result = runner.invoke(app, base + (args if "--policy" in args else ["--policy", "bakeplan", *args]))
+
+    assert result.exit_code == 2
+    assert message in result.output

@@ -175,6 +175,8 @@ def test_explain_a_purchase_line_gives_its_facts_requirements_batches_and_foreca
     assert chain["line"]["supplier_id"] == line.supplier_id
     assert chain["facts"]["lead time"]["lead_time_days"] == line.reasoning.facts["lead_time_days"]  # type: ignore[union-attr]
     assert "supplier_rank" in chain["facts"]["supplier choice"]
+    assert chain["lead_time"]["source"] == "master_data"  # the snapshot has no receipts
+    assert chain["lead_time"]["lead_time_days"] == chain["facts"]["lead time"]["lead_time_days"]
     assert {"safety stock", "stock projection", "rounding"} <= chain["facts"].keys()
     covered = {r["day"] for r in chain["requirements"]}
     expected_days = {

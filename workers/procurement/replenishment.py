@@ -52,6 +52,7 @@ from contracts.planning import (
     StockLot,
     Supplier,
     SupplierItem,
+    SupplierReceipt,
 )
 from workers.procurement.ingredient_planner import IngredientInputs, PlannedLine, Reach, plan_ingredient
 from workers.procurement.inventory_math import (
@@ -62,6 +63,7 @@ from workers.procurement.inventory_math import (
     safety_stock,
     target_service_level,
 )
+from workers.procurement.lead_time_learning import LearnedSuppliers, learned_suppliers
 from workers.procurement.order_value import apply_min_order_values
 from workers.procurement.ordering import earliest_delivery, next_delivery_after, placement_date
 from workers.procurement.projection import NEVER, QUANTITY_EPSILON, SupplyLot, project
@@ -86,6 +88,7 @@ def plan_purchases(
     stock_floors: Mapping[str, float] | None = None,
     occupied_slots: frozenset[tuple[str, str, date]] = frozenset(),
     flag_emergencies: bool = False,
+    receipts: Sequence[SupplierReceipt] = (),
 ) -> tuple[PurchaseLine, ...]:
     """Purchase lines that hold each ingredient's projected stock at its safety stock.
 
@@ -95,11 +98,14 @@ def plan_purchases(
 
     `stock_floors`, `occupied_slots` ((supplier_id, ingredient_id, delivery_date)) and
     `flag_emergencies` serve low-stock plans (module docstring); no line lands on an occupied slot.
+    `receipts` teach the suppliers' lead times, σ_LT and on-time rates (`lead_time_learning`).
 
     Raises `PlanningError` if a requirement or floor names an ingredient not in `ingredients`, or if
     stock cannot cover an ingredient and no supplier offers (or can deliver) it.
     """
     floors = dict(stock_floors or {})
+    learned = learned_suppliers(suppliers, receipts)
+    suppliers = learned.suppliers
     ingredients_by_id = {ingredient.ingredient_id: ingredient for ingredient in ingredients}
     for ingredient_id in floors:
         if ingredient_id not in ingredients_by_id:
@@ -187,7 +193,7 @@ def plan_purchases(
             )
         )
     apply_min_order_values(planned, horizon_days=horizon_days, window_days=policy.consolidation_window_days)
-    lines = [_purchase_line(saga_id, line, flag_emergencies=flag_emergencies) for line in planned]
+    lines = [_purchase_line(saga_id, line, learned, flag_emergencies=flag_emergencies) for line in planned]
     lines.sort(key=lambda line: (line.order_date, line.supplier_id, line.ingredient_id, line.delivery_date))
     return tuple(lines)
 
@@ -297,11 +303,13 @@ def _plan_ingredient(
     return plan_ingredient(inputs, backlog, initial_stock)
 
 
-def _purchase_line(saga_id: UUID, line: PlannedLine, *, flag_emergencies: bool = False) -> PurchaseLine:
+def _purchase_line(
+    saga_id: UUID, line: PlannedLine, learned: LearnedSuppliers, *, flag_emergencies: bool = False
+) -> PurchaseLine:
     item = line.reach.offer.item
     supplier_id = line.supplier.supplier_id
     unit_price, tier = effective_unit_price(item, line.quantity)
-    facts = dict(line.facts)
+    facts = dict(line.facts) | learned.facts(supplier_id, item.ingredient_id)
     facts["quantity"] = line.quantity
     facts["unit_price"] = unit_price
     facts["price_tier_min_quantity"] = tier
@@ -385,4 +393,5 @@ def plan_for_command(command: PlanProcurement) -> tuple[PurchaseLine, ...]:
         if low_stock
         else frozenset(),
         flag_emergencies=low_stock,
+        receipts=command.receipts,
     )

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -159,6 +159,52 @@ def open_supply(tenant_id: str) -> Select[Any]:
         .join(orders, and_(orders.c.tenant_id == lines.c.tenant_id, orders.c.po_number == lines.c.po_number))
         .where(lines.c.tenant_id == tenant_id, orders.c.status.in_(OPEN_STATUSES), remaining > 1e-9)
     )
+
+
+def delivered_lines(tenant_id: str, time_zone: str | ColumnElement[str], *, per_supplier: int) -> Select[Any]:
+    """The tenant's delivered order lines as `SupplierReceipt` columns, the latest `per_supplier` per
+    supplier (docs/learning.md): ordered on the order's date, expected on the delivery date it asked
+    for, received on the tenant-local day of the line's first receipt; reference `<po_number>/<line_no>`."""
+    booked = func.jsonb_array_elements(receipts.c.lines).table_valued("value").lateral("booked")
+    received_on = func.min(func.date(func.timezone(time_zone, receipts.c.received_at))).label("received_on")
+    first = (
+        select(
+            orders.c.supplier_id,
+            lines.c.ingredient_id,
+            orders.c.order_date.label("ordered_on"),
+            orders.c.delivery_date.label("expected_on"),
+            received_on,
+            func.concat(lines.c.po_number, literal("/"), lines.c.line_no).label("reference"),
+        )
+        .select_from(receipts)
+        .join(booked, literal(True))
+        .join(
+            lines,
+            and_(
+                lines.c.tenant_id == receipts.c.tenant_id,
+                lines.c.po_number == receipts.c.po_number,
+                lines.c.line_id == booked.c.value.op("->>")("line_id"),
+            ),
+        )
+        .join(orders, and_(orders.c.tenant_id == lines.c.tenant_id, orders.c.po_number == lines.c.po_number))
+        .where(receipts.c.tenant_id == tenant_id)
+        .group_by(
+            orders.c.supplier_id,
+            lines.c.ingredient_id,
+            orders.c.order_date,
+            orders.c.delivery_date,
+            lines.c.po_number,
+            lines.c.line_no,
+        )
+        .subquery("first_receipts")
+    )
+    rank = (
+        func.row_number()
+        .over(partition_by=first.c.supplier_id, order_by=(first.c.received_on.desc(), first.c.reference.desc()))
+        .label("rank")
+    )
+    ranked = select(first, rank).subquery("ranked_receipts")
+    return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank <= per_supplier)
 
 
 async def load_order(conn: AsyncConnection, tenant_id: str, po_number: str) -> Order | None:
