@@ -1,9 +1,9 @@
 """Postgres roles of least privilege, one per component, from one table: `bakeplan db roles apply`.
 
 `ROLES` says what each role may touch; `apply_roles` makes the database say the same, idempotently, in
-one transaction, connected as the operator (DATABASE_URL: a superuser; a non-superuser also needs CREATEROLE,
-the tables' ownership and membership of the owner role). Role names are `{BAKEPLAN_DB_ROLE_PREFIX}{role}`, passwords come from
-`BAKEPLAN_DB_ROLE_PASSWORDS`. It:
+one transaction, connected as the operator (DATABASE_URL: a superuser; a non-superuser also needs
+CREATEROLE, the tables' ownership and membership of the owner role). Role names are
+`{BAKEPLAN_DB_ROLE_PREFIX}{role}`, passwords come from `BAKEPLAN_DB_ROLE_PASSWORDS`. It:
 
 - creates or alters each role (LOGIN, no superuser, no CREATEDB/CREATEROLE, no BYPASSRLS);
 - hands every bakeplan schema, table, sequence and function (and `alembic_version`) to the migrations

@@ -72,4 +72,3 @@ def clock_of(settings: Settings) -> Clock:
     if settings.clock_file is None:
         return utc_now
     return file_clock(settings.clock_file, speed=settings.clock_speed)
-
