@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bakeplan.process import Process
+from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import utc_now
 from contracts.envelope import Message
 from contracts.topics import Topic
@@ -17,6 +17,7 @@ from orchestrator.low_stock import LowStock
 from orchestrator.ports import SagaKind
 from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
 from orchestrator.purchasing_store import Purchasing
+from orchestrator.quarantine import PostgresQuarantine
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
@@ -37,8 +38,14 @@ def create_app(settings: Settings) -> Process:
     procurement_only = low_stock_definition(
         step_timeout=step_timeout, compensation_timeout=compensation_timeout, max_compensation_attempts=attempts
     )
-    stores = PostgresStores(process.engine, dedupe=process.dedupe)
+    stores = PostgresStores(process.engine, dedupe=process.dedupe, limits=payload_limits(settings))
     finished = process.metrics.sagas_finished
+    quarantined = process.metrics.quarantined
+    quarantine = PostgresQuarantine(
+        process.engine,
+        threshold=settings.scan_quarantine_failures,
+        on_quarantined=lambda scan: quarantined.labels(str(scan)).inc(),
+    )
     orchestrator = Orchestrator(
         stores,
         {SagaKind.DAILY: daily, SagaKind.LOW_STOCK: procurement_only},
@@ -47,6 +54,7 @@ def create_app(settings: Settings) -> Process:
         lambda status: finished.labels(status).inc(),
         crash_points=process.crash_points,
         max_running=settings.max_running_sagas,
+        quarantine=quarantine,
     )
     low_stock = LowStock(
         stores,
@@ -55,6 +63,7 @@ def create_app(settings: Settings) -> Process:
         process.relay.wake,
         debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
         horizon_days=settings.horizon_days,
+        quarantine=quarantine,
     )
     process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
     process.subscribe(Topic.FEEDS, FEEDS_CONSUMER, Feeds(process.engine, utc_now, dedupe=process.dedupe).apply)
@@ -84,7 +93,8 @@ def create_app(settings: Settings) -> Process:
             horizon_days=settings.horizon_days,
             max_jitter=timedelta(seconds=settings.schedule_jitter_seconds),
             scan_seconds=settings.schedule_scan_seconds,
-            on_pass=lambda p: process.relay.wake() if p.fired else None,
+            on_pass=lambda p: process.relay.wake() if p.fired or p.failed else None,
+            quarantine=quarantine,
         )
 
     async def low_stock_bursts() -> None:

@@ -5,7 +5,7 @@ procurement worker runs a second step on the same topic: releasing purchase orde
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
-from bakeplan.process import Process
+from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import utc_now
 from contracts.envelope import Message
 from contracts.topics import Topic
@@ -23,7 +23,14 @@ SPECS: dict[str, StepSpec] = {"forecasting": FORECASTING, "production": PRODUCTI
 def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
     process = Process(settings, role, spec.outbox)
-    worker = StepWorker(spec, engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
+    worker = StepWorker(
+        spec,
+        engine=process.engine,
+        clock=utc_now,
+        on_commit=process.relay.wake,
+        dedupe=process.dedupe,
+        limits=payload_limits(settings),
+    )
     commands: Callable[[Message], Coroutine[Any, Any, None]] = worker.handle
     if role == "procurement":
         release = ReleaseWorker(
