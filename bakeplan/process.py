@@ -92,6 +92,7 @@ class Process:
             on_parked=self.metrics.outbox_parked.labels(self.role).inc,
             batch_bytes=settings.relay_batch_bytes,
             component=self.role,
+            producer_factory=lambda: create_producer(settings),
             topic_prefix=settings.topic_prefix,
             crash_points=self.crash_points,
         )
@@ -130,6 +131,7 @@ class Process:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self.relay.close()
             await self.producer.stop()
             await self.engine.dispose()
 

@@ -34,6 +34,7 @@ from aiokafka.errors import (
     InvalidTopicError,
     KafkaError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
     RecordListTooLargeError,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
@@ -166,12 +167,17 @@ class OutboxRelay:
         batch_size: int = 500,
         batch_bytes: int = 4 * 1024 * 1024,
         component: str = "",
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         crash_points: CrashPoints = DISARMED,
         topic_prefix: str = "",
     ) -> None:
         """`topic_prefix`: put before each row's topic (`Settings.topic_prefix`). A batch holds at most
         `batch_size` rows and `batch_bytes` payload bytes (at least one row, whatever its size).
-        `component` names the outbox's owner in the alert a parked row raises."""
+        `component` names the outbox's owner in the alert a parked row raises. `producer_factory`
+        makes a fresh producer after Kafka refused a batch: the idempotent producer's sequence on that
+        partition is broken then (every later send fails with OutOfOrderSequenceNumber)."""
+        self._producer_factory = producer_factory
+        self._own_producer = False
         self._topic_prefix = topic_prefix
         self._on_parked = on_parked
         self._batch_bytes = batch_bytes
@@ -292,10 +298,29 @@ class OutboxRelay:
         Kafka refuses a whole producer batch for one record too large, so a row refused for good is
         sent once more on its own: only a row refused alone is reported refused."""
         outcomes = await self._send_together(rows)
+        if any(_refused_for_good(e) or isinstance(e, OutOfOrderSequenceNumber) for e in outcomes):
+            await self._renew_producer()
         for i, row in enumerate(rows):
             if _refused_for_good(outcomes[i]) and len(rows) > 1:
                 outcomes[i] = (await self._send_together([row]))[0]
         return outcomes
+
+    async def _renew_producer(self) -> None:
+        if self._producer_factory is None:
+            return
+        fresh = self._producer_factory()
+        await fresh.start()
+        old, self._producer = self._producer, fresh
+        if self._own_producer:
+            with contextlib.suppress(KafkaError):
+                await old.stop()
+        self._own_producer = True
+        log.warning("outbox relay of %s renewed its Kafka producer after a refused batch", self._outbox.fullname)
+
+    async def close(self) -> None:
+        """Stop the producer the relay made itself, if any (not the one it was given)."""
+        if self._own_producer:
+            await self._producer.stop()
 
     async def _send_together(self, rows: Sequence[Any]) -> list[BaseException | None]:
         pending: list[asyncio.Future[Any] | BaseException] = []
