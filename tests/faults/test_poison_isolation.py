@@ -125,7 +125,7 @@ async def _relay_and_consume(
     started = time.monotonic()
     relay_task = asyncio.create_task(relay.run())
     try:
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(45):
             await done.wait()
         await asyncio.sleep(1.0)  # a duplicate would arrive now
     finally:
