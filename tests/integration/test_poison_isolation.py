@@ -136,3 +136,48 @@ async def test_a_repeatable_read_trigger_that_locks_the_chain_first_survives_sig
         outcome = await audit.verify(conn, tenant_id=tenant_id)
     assert outcome.broken == []
     assert outcome.events == (5 if lock_first else 4)  # every committed append is in the chain
+
+
+async def test_a_daily_trigger_starts_while_the_tenants_low_stock_signals_keep_arriving(
+    engine: AsyncEngine, tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The orchestrator's own start (not only the primitive): its snapshot read is slowed down, and
+    the tenant's signals are archived meanwhile; the trigger must commit at its first attempt."""
+    from orchestrator.stores import postgres as postgres_stores
+
+    async with engine.begin() as conn:
+        await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=4, today=TODAY))
+        await audit.record(conn, inbound=_signal(tenant_id), at=NOW)
+    reading = asyncio.Event()
+    slow_read = postgres_stores.PostgresMasterData.snapshot
+
+    async def snapshot(self: postgres_stores.PostgresMasterData, *args: object, **kwargs: object) -> object:
+        reading.set()
+        await asyncio.sleep(0.5)
+        return await slow_read(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(postgres_stores.PostgresMasterData, "snapshot", snapshot)
+    definition = daily_plan_definition(
+        step_timeout=timedelta(seconds=60), compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
+    )
+    orchestrator = Orchestrator(PostgresStores(engine), {SagaKind.DAILY: definition}, lambda: NOW, lambda: None)
+    trigger = PlanningRequested(
+        event_id=uuid.uuid4(), tenant_id=tenant_id, occurred_at=NOW, business_date=TODAY, source="external"
+    )
+
+    async def signals() -> None:
+        await reading.wait()
+        for _ in range(3):
+            async with engine.begin() as conn:
+                await audit.record(conn, inbound=_signal(tenant_id), at=NOW)
+
+    results = await asyncio.gather(orchestrator.handle(trigger), signals(), return_exceptions=True)
+    assert list(results) == [None, None]
+    sagas = orchestrator_tables.sagas
+    async with engine.connect() as conn:
+        started = (
+            await conn.execute(select(sagas.c.status).where(sagas.c.saga_id == saga_id_for_trigger(trigger.event_id)))
+        ).scalar_one()
+        outcome = await audit.verify(conn, tenant_id=tenant_id)
+    assert started == "RUNNING"
+    assert outcome.broken == []
