@@ -6,8 +6,8 @@ outbox + audit, commit. Only then is the Kafka offset committed.
 """
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from contracts.envelope import Message
@@ -37,6 +37,7 @@ from orchestrator.engine import (
     StepSucceeded,
     Tick,
     decide,
+    hold_deadlines,
 )
 from orchestrator.ports import Inbound, SagaKind, StepReply, TimelineLine, UnitOfWork, UnitOfWorkFactory
 from orchestrator.quarantine import UNKNOWN_TENANT, MemoryQuarantine, Quarantine, Scan
@@ -68,6 +69,7 @@ class Orchestrator:
         max_running: int = 0,
         admission_retry_seconds: float = 0.5,
         quarantine: Quarantine | None = None,
+        broker_reachable: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """`definitions`: the saga of each kind (a daily one at least). `on_commit` wakes the outbox
         relay; `on_finished(status)` counts sagas that ended.
@@ -84,6 +86,8 @@ class Orchestrator:
         self._max_running = max_running
         self._admission_retry_seconds = admission_retry_seconds
         self._quarantine = quarantine or MemoryQuarantine()
+        self._broker_reachable = broker_reachable
+        self._unreachable_since: datetime | None = None
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, PlanningRequested):
@@ -182,6 +186,8 @@ class Orchestrator:
         """Apply `Tick` to sagas whose deadline passed, each saga in a unit of work of its own: one
         that raises is counted in the quarantine (and skipped once quarantined), the others go on.
         Returns how many were due and not quarantined. An unavailable database stops the scan."""
+        if not await self._broker_up():
+            return 0
         now = self._clock()
         failing = await self._quarantine.failing(Scan.DEADLINES)
         held = {item for item, f in failing.items() if f.quarantined}
@@ -203,6 +209,42 @@ class Orchestrator:
         if applied:
             self._committed(applied)
         return len(due)
+
+    async def _broker_up(self) -> bool:
+        """Deadlines are held while the broker is unreachable (`broker_reachable` says so): no step
+        could have answered meanwhile. When it is back, every live saga's deadlines move later by the
+        time it was away (docs/resilience.md). Without `broker_reachable`, deadlines always run."""
+        if self._broker_reachable is None:
+            return True
+        reachable = await self._broker_reachable()
+        now = self._clock()
+        if not reachable:
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+                log.warning("Kafka is unreachable: saga deadlines are held until it is back")
+            return False
+        if self._unreachable_since is not None:
+            held = now - self._unreachable_since
+            await self._hold_deadlines(held, now)
+            self._unreachable_since = None
+        return True
+
+    async def _hold_deadlines(self, by: timedelta, now: datetime) -> None:
+        async with self._stores() as uow:
+            live = await uow.sagas.due(now + timedelta(days=36500), limit=1_000_000)
+        for saga_id in live:
+            async with self._stores() as uow:
+                saga = await uow.sagas.lock(saga_id)
+                if saga is None or saga.state.status.terminal:
+                    continue
+                await uow.sagas.save_state(saga_id, hold_deadlines(saga.state, by), at=now)
+                line = TimelineLine("deadlines_held", None, f"Kafka was unreachable for {by.total_seconds():.0f} s")
+                await uow.sagas.log(saga_id, [line], at=now)
+        log.warning(
+            "Kafka is back after %.0f s: the deadlines of %d live saga(s) moved as much later",
+            by.total_seconds(),
+            len(live),
+        )
 
     async def _tenant_of(self, saga_id: UUID) -> str:
         try:

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from aiokafka.errors import KafkaError
+
 from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import utc_now
 from contracts.envelope import Message
@@ -46,6 +48,15 @@ def create_app(settings: Settings) -> Process:
         threshold=settings.scan_quarantine_failures,
         on_quarantined=lambda scan: quarantined.labels(str(scan)).inc(),
     )
+
+    async def broker_reachable() -> bool:
+        """A metadata round trip to any broker, bounded: the deadline scan holds deadlines without it."""
+        try:
+            await asyncio.wait_for(process.producer.client.fetch_all_metadata(), timeout=5.0)
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return True
+
     orchestrator = Orchestrator(
         stores,
         {SagaKind.DAILY: daily, SagaKind.LOW_STOCK: procurement_only},
@@ -55,6 +66,7 @@ def create_app(settings: Settings) -> Process:
         crash_points=process.crash_points,
         max_running=settings.max_running_sagas,
         quarantine=quarantine,
+        broker_reachable=broker_reachable,
     )
     low_stock = LowStock(
         stores,

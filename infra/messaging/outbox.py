@@ -44,13 +44,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
-from contracts.errors import PermanentError
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
 from contracts.messages import OperationsAlert
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging import claim_check
 from infra.messaging.codec import encode
+from infra.messaging.payload_limits import (
+    DEFAULT_LIMITS,
+    PayloadLimits,
+    PayloadTooLargeError,
+    batch_by_bytes,
+    check_payload_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +72,6 @@ class Outgoing:
         return encode(self.message)
 
 
-@dataclass(frozen=True)
-class PayloadLimits:
-    """How large an outbox payload may be (`Settings.max_message_bytes`), and from which size it goes
-    by claim check (`Settings.claim_check_bytes`). The defaults are the settings' defaults."""
-
-    max_bytes: int = 8 * 1024 * 1024
-    claim_check_bytes: int = 512 * 1024
-
-
-DEFAULT_LIMITS = PayloadLimits()
-
 # Kafka refuses these for good: sending the row again cannot help, so it is parked
 _REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
     MessageSizeTooLargeError,
@@ -87,20 +82,9 @@ _REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
 )
 
 
-class PayloadTooLargeError(PermanentError):
-    """A message too large to send even by claim check: the step that produced it fails."""
-
-
 def check_size(item: Outgoing, limits: PayloadLimits) -> None:
     """Raise `PayloadTooLargeError` when `item` is past `limits.max_bytes`, naming it and the limit."""
-    size = len(item.payload)
-    if size > limits.max_bytes:
-        m = item.message
-        raise PayloadTooLargeError(
-            f"{m.event_type} {m.event_id} of tenant {m.tenant_id} (saga {m.saga_id}) is {size} bytes, over the "
-            f"limit of {limits.max_bytes} bytes (BAKEPLAN_MAX_MESSAGE_BYTES): plan a shorter horizon or fewer "
-            "products per tenant, or raise the limit on every component"
-        )
+    check_payload_size(item.message, len(item.payload), limits)
 
 
 async def add(
@@ -375,19 +359,6 @@ class RelayStalledError(Exception):
 
 def _refused_for_good(error: BaseException | None) -> bool:
     return isinstance(error, _REFUSED_FOR_GOOD)
-
-
-def batch_by_bytes(rows: Sequence[tuple[int, int]], max_bytes: int) -> list[int]:
-    """The ids of the longest prefix of `rows` (id, payload bytes) within `max_bytes`; at least the
-    first row, however large, so a big row is never stuck behind the limit."""
-    ids: list[int] = []
-    total = 0
-    for row_id, size in rows:
-        if ids and total + size > max_bytes:
-            break
-        ids.append(row_id)
-        total += size
-    return ids
 
 
 __all__ = [

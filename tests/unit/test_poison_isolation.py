@@ -117,3 +117,48 @@ def test_every_connection_starts_with_the_configured_timeouts() -> None:
         "lock_timeout": "56",
         "idle_in_transaction_session_timeout": "0",
     }
+
+
+async def test_deadlines_are_held_while_the_broker_is_unreachable_and_moved_by_the_outage() -> None:
+    step_timeout = timedelta(seconds=60)
+    definition = daily_plan_definition(
+        step_timeout=step_timeout, compensation_timeout=timedelta(seconds=30), max_compensation_attempts=3
+    )
+    stores = MemoryStores()
+    state = decide(definition, new_saga(definition), StartSaga(NOW)).state
+    saga_id = uuid.uuid4()
+    async with stores() as uow:
+        assert await uow.sagas.add(
+            SagaRecord(saga_id, "bakery-1", NOW.date(), SagaKind.DAILY, state, uuid.uuid4(), ""), at=NOW
+        )
+    clock = [NOW]
+    broker = {"up": True}
+
+    async def reachable() -> bool:
+        return broker["up"]
+
+    orchestrator = Orchestrator(
+        stores, {SagaKind.DAILY: definition}, lambda: clock[0], lambda: None, broker_reachable=reachable
+    )
+
+    def status() -> SagaStatus:
+        stored = stores.saga(saga_id)
+        assert stored is not None
+        return stored.state.status
+
+    broker["up"] = False
+    clock[0] = NOW + timedelta(seconds=30)  # the outage starts
+    assert await orchestrator.tick() == 0
+    clock[0] = NOW + timedelta(seconds=200)  # far past the step's deadline, still down
+    assert await orchestrator.tick() == 0
+    assert status() is SagaStatus.RUNNING
+    broker["up"] = True
+    clock[0] = NOW + timedelta(seconds=230)  # back after 200 s: the deadline moves from +60 s to +260 s
+    assert await orchestrator.tick() == 0
+    assert status() is SagaStatus.RUNNING
+    assert [line.kind for line in stores.timeline(saga_id)][-1] == "deadlines_held"
+    clock[0] = NOW + timedelta(seconds=259)
+    assert await orchestrator.tick() == 0
+    clock[0] = NOW + timedelta(seconds=261)  # a step that still does not answer times out as usual
+    assert await orchestrator.tick() == 1
+    assert status() is SagaStatus.COMPENSATING
