@@ -51,7 +51,8 @@ def _worker(role: Principal) -> Access:
     orders = (Topic.PURCHASE_ORDERS,) if role is Principal.PROCUREMENT else ()
     return Access(
         reads=(COMMANDS[role], Topic.PLANS),
-        writes=(Topic.STEP_REPLIES, *orders, Topic.DEAD_LETTER),
+        # ALERTS: an outbox row the broker refuses for good is parked with an operations alert
+        writes=(Topic.STEP_REPLIES, *orders, Topic.ALERTS, Topic.DEAD_LETTER),
         groups=(role,),
     )
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.settings import Settings
 
-SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement")
+SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement", "messaging")
 READ = ("SELECT",)
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 Scope = Literal["owner", "all_tenants", "one_tenant"]
@@ -71,6 +71,9 @@ RESULTS = (
 )
 """Master data aside, what a tenant-scoped role reads: the plans and what they ordered."""
 
+CLAIM_CHECKS = TableGrant("messaging", ("SELECT", "INSERT"), tables=("claim_checks",))
+"""Every process writes the large payloads it sends and reads those it receives (docs/resilience.md)."""
+
 ROLES: tuple[DbRole, ...] = (
     DbRole("owner", "runs the migrations; owns every schema and table, the audit archive included", "owner"),
     DbRole(
@@ -88,17 +91,18 @@ ROLES: tuple[DbRole, ...] = (
                 ("SELECT", "INSERT", "UPDATE"),
                 tables=("purchase_orders", "purchase_order_lines", "purchase_order_history", "purchase_order_receipts"),
             ),
+            CLAIM_CHECKS,
         ),
     ),
     DbRole(
-        "forecasting", "the forecasting worker: its own schema only", "all_tenants", (TableGrant("forecasting", DML),)
+        "forecasting", "the forecasting worker: its own schema only", "all_tenants", (TableGrant("forecasting", DML), CLAIM_CHECKS)
     ),
-    DbRole("production", "the production worker: its own schema only", "all_tenants", (TableGrant("production", DML),)),
+    DbRole("production", "the production worker: its own schema only", "all_tenants", (TableGrant("production", DML), CLAIM_CHECKS)),
     DbRole(
         "procurement",
         "the procurement worker (planning and releasing purchase orders): its own schema only",
         "all_tenants",
-        (TableGrant("procurement", DML),),
+        (TableGrant("procurement", DML), CLAIM_CHECKS),
     ),
     DbRole(
         "reporting",

@@ -21,9 +21,10 @@ from infra import logs
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
+from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.consumer import DeliveryPolicy, subscribe
 from infra.messaging.kafka_client import new_broker
-from infra.messaging.outbox import OutboxRelay
+from infra.messaging.outbox import OutboxRelay, PayloadLimits
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
@@ -85,12 +86,18 @@ class Process:
         if not self.dedupe:
             log.warning("BAKEPLAN_UNSAFE_DISABLE_INBOX is set: redeliveries are NOT deduplicated (fault tests only)")
         self.metrics = Metrics()
+        self.claims = ClaimChecks(self.engine, max_bytes=settings.max_message_bytes)
+        self.payload_limits = payload_limits(settings)
         self.relay = OutboxRelay(
             self.engine,
             self.outbox,
             self.producer,
             poll_seconds=settings.relay_poll_seconds,
             on_published=self.metrics.published.labels(self.role).inc,
+            on_parked=self.metrics.outbox_parked.labels(self.role).inc,
+            batch_bytes=settings.relay_batch_bytes,
+            component=self.role,
+            producer_factory=lambda: create_producer(settings, self.role),
             topic_prefix=settings.topic_prefix,
             crash_points=self.crash_points,
         )
@@ -110,6 +117,7 @@ class Process:
             policy=self.policy,
             metrics=self.metrics,
             crash_points=self.crash_points,
+            claims=self.claims,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -128,8 +136,14 @@ class Process:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self.relay.close()
             await self.producer.stop()
             await self.engine.dispose()
+
+
+def payload_limits(settings: Settings) -> PayloadLimits:
+    """How large an outbox payload may be, and from which size it goes by claim check."""
+    return PayloadLimits(max_bytes=settings.max_message_bytes, claim_check_bytes=settings.claim_check_bytes)
 
 
 def create_app(settings: Settings, role: Role) -> Process:

@@ -1,11 +1,17 @@
-"""Kafka record headers bakeplan writes and reads. The body alone is the message: a consumer never
-needs a header to decode it, so a producer outside bakeplan may leave `event_type` out."""
+"""Kafka record headers bakeplan writes and reads. The body alone is the message: a consumer needs
+no header to decode it (so a producer outside bakeplan may leave `event_type` out), except a record
+whose payload went by claim check (`CLAIM_CHECK`)."""
 
 EVENT_TYPE = "event_type"
 """The body's `event_type`, for tools that route or filter without parsing JSON."""
 
 REPLAYED_FROM = "dlq.replayed_from"
 """On a record that `bakeplan dlq replay` re-published: the dead-letter record it came from, `P:O`."""
+
+CLAIM_CHECK = "claim_check.sha256"
+"""The one header a consumer needs: on a record whose payload went by claim check, the SHA-256 (hex)
+of the payload stored in Postgres (`messaging.claim_checks`); the body is then only a reference.
+The consumer shell resolves it before decoding (infra/messaging/claim_check.py)."""
 
 DLQ_PREFIX = "dlq."
 

@@ -272,6 +272,20 @@ class SagaFailedAlert(Message):
     reason: str
 
 
+class OperationsAlert(Message):
+    """Something was set aside so that everything else could go on: an operator must look
+    (docs/resilience.md). Never silent: the thing set aside is kept, with the reason."""
+
+    event_type: Literal["ops.alert"] = "ops.alert"
+    kind: Literal["outbox_row_parked", "scan_item_quarantined"] = Field(
+        description="outbox_row_parked: Kafka refused an outbox row for good; scan_item_quarantined: a "
+        "background scan failed on one item too many times in a row"
+    )
+    component: str = Field(max_length=100, description="the component that set it aside, e.g. orchestrator")
+    subject: str = Field(max_length=500, description="what was set aside: the outbox row, saga, schedule or tenant")
+    reason: str = Field(max_length=4000, description="the last error, and what would fix it")
+
+
 StepReply = (
     DemandForecasted | ProductionScheduled | ProcurementPlanned | PurchaseOrdersReleased | StepFailed | StepCompensated
 )
@@ -297,6 +311,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     PlanReady,
     PlanCompensated,
     SagaFailedAlert,
+    OperationsAlert,
     *PURCHASING_MESSAGES,
 )
 

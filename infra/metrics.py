@@ -25,6 +25,18 @@ class Metrics:
         self.published = Counter(
             "bakeplan_outbox_published_total", "Outbox rows published to Kafka.", ["component"], registry=self.registry
         )
+        self.outbox_parked = Counter(
+            "bakeplan_outbox_parked_total",
+            "Outbox rows Kafka refused for good, parked with an alert (docs/resilience.md).",
+            ["component"],
+            registry=self.registry,
+        )
+        self.quarantined = Counter(
+            "bakeplan_scan_quarantined_total",
+            "Items a background scan quarantined after repeated failures (docs/resilience.md).",
+            ["scan"],
+            registry=self.registry,
+        )
         self.sagas_finished = Counter(
             "bakeplan_sagas_finished_total", "Sagas that reached a terminal state.", ["status"], registry=self.registry
         )

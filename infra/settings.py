@@ -140,7 +140,36 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024,
-        description="Largest record body a consumer accepts (uncompressed); bigger ones are parked.",
+        description="Largest message body (uncompressed): an outbox write past it fails with the reason; "
+        "a consumer parks a bigger record.",
+    )
+    claim_check_bytes: int = Field(
+        default=512 * 1024,
+        ge=1024,
+        description="An outbox payload larger than this goes by claim check: stored once in Postgres "
+        "(messaging.claim_checks, keyed by its SHA-256) and sent as a reference the consumer resolves.",
+    )
+    relay_batch_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="The outbox relay publishes at most this many payload bytes per batch (and at most 500 rows).",
+    )
+    statement_timeout_ms: int = Field(
+        default=30_000, ge=0, description="Postgres statement_timeout of every connection (0 = none)."
+    )
+    lock_timeout_ms: int = Field(
+        default=10_000, ge=0, description="Postgres lock_timeout of every connection (0 = none)."
+    )
+    idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="Postgres idle_in_transaction_session_timeout: a transaction left open this long is ended "
+        "(0 = none).",
+    )
+    scan_quarantine_failures: int = Field(
+        default=3,
+        ge=1,
+        description="A saga, schedule or tenant that fails this many scans in a row is quarantined (skipped, alerted).",
     )
     crash_at: str = Field(
         default="",

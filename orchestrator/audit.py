@@ -241,21 +241,34 @@ async def record(
         await _append(conn, drafts, at, keys)
 
 
+async def lock_chain(conn: AsyncConnection, tenant_id: str) -> tuple[int, str]:
+    """Lock the tenant's chain head until the transaction ends (creating it on the first append);
+    returns its (seq, hash).
+
+    A REPEATABLE READ transaction that appends must call this as its FIRST statement: its snapshot is
+    taken then, with the lock held, so no append by another transaction can commit in between. Taken
+    last, after a long snapshot read, any low-stock signal of the tenant archived meanwhile makes the
+    update fail to serialise, and a steady stream of signals could make a trigger fail every retry."""
+    heads = audit_chain_heads
+    row = (
+        await conn.execute(
+            pg_insert(heads)
+            .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
+            .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
+            .returning(heads.c.seq, heads.c.hash)
+        )
+    ).one()
+    return int(row.seq), str(row.hash)
+
+
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime, keys: AuditKeys) -> None:
     heads = audit_chain_heads
     tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's
     for tenant_id in tenants:
         mine = [d for d in drafts if d.message.tenant_id == tenant_id]
         # Locks the tenant's head row (creating it on the first append): concurrent appends for the
-        # tenant wait here, or fail to serialise under REPEATABLE READ and are retried by the consumer.
-        seq, prev_hash = (
-            await conn.execute(
-                pg_insert(heads)
-                .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
-                .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
-                .returning(heads.c.seq, heads.c.hash)
-            )
-        ).one()
+        # tenant wait here. A REPEATABLE READ caller takes it first (`lock_chain`), see there.
+        seq, prev_hash = await lock_chain(conn, tenant_id)
         # read after the lock: an event id archived before keeps its first link and is skipped
         ids = [d.message.event_id for d in mine]
         archived = set(

@@ -25,9 +25,11 @@ from contracts.messages import LowStockObserved, ProcurementPlanned, ProductionS
 from contracts.planning import IngredientRequirement
 from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
+from infra.messaging.consumer import is_transient
 from orchestrator.engine import SagaDefinition
 from orchestrator.low_stock_rules import RECORDED_LINES_LOOKBACK_DAYS, PendingTenant, due_tenants, low_stock_inputs
 from orchestrator.ports import Inbound, SagaKind, UnitOfWork, UnitOfWorkFactory
+from orchestrator.quarantine import MemoryQuarantine, Quarantine, Scan
 from orchestrator.saga_start import NewSaga, SagaInputs, start_saga
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,11 @@ class LowStock:
         *,
         debounce: timedelta,
         horizon_days: int,
+        quarantine: Quarantine | None = None,
     ) -> None:
-        """`definition` is the procurement-only saga's; `on_commit` wakes the outbox relay."""
+        """`definition` is the procurement-only saga's; `on_commit` wakes the outbox relay; a tenant
+        whose saga fails to start is counted in `quarantine`, and skipped once quarantined."""
+        self._quarantine = quarantine or MemoryQuarantine()
         self._stores = stores
         self._definition = definition
         self._clock = clock
@@ -84,13 +89,26 @@ class LowStock:
             if not oldest:
                 return 0
             running = await uow.sagas.live_low_stock_tenants(oldest)
-        pending = [PendingTenant(tenant, received, tenant in running) for tenant, received in oldest.items()]
+        failing = await self._quarantine.failing(Scan.LOW_STOCK)
+        held = {item for item, f in failing.items() if f.quarantined}
+        pending = [
+            PendingTenant(tenant, received, tenant in running)
+            for tenant, received in oldest.items()
+            if tenant not in held
+        ]
         started = 0
         for tenant_id in due_tenants(pending, now=now, window=self._debounce)[:limit]:
+            # each tenant in its own unit of work: one that raises is counted, the others go on
             try:
                 started += await self._start(tenant_id, now)
-            except PermanentError:
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
                 log.exception("tenant %s: procurement-only saga not started; its signals stay pending", tenant_id)
+                await self._quarantine.failed(Scan.LOW_STOCK, tenant_id, tenant_id=tenant_id, error=exc, at=now)
+                continue
+            if tenant_id in failing:
+                await self._quarantine.cleared(Scan.LOW_STOCK, tenant_id)
         if started:
             self._on_commit()
         return started

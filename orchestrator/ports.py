@@ -113,6 +113,9 @@ class SagaStore(Protocol):
         """Live sagas whose next deadline is at or before `now`, earliest first, locked; sagas another
         unit of work holds are skipped."""
 
+    async def tenant_of(self, saga_id: UUID) -> str | None:
+        """The tenant of a saga, read without its state (which may be what cannot be read); None if unknown."""
+
     async def live_low_stock_tenants(self, tenant_ids: Collection[str]) -> set[str]:
         """Which of `tenant_ids` have a low-stock saga running or compensating."""
 
@@ -174,6 +177,10 @@ class Outbox(Protocol):
 class AuditLog(Protocol):
     async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
         """Archive what a handler consumed and what it emitted, in that order (orchestrator/audit.py)."""
+
+    async def lock_chain(self, tenant_id: str) -> None:
+        """Hold the tenant's audit chain until the unit of work ends. A unit of work with
+        `consistent_reads` that archives calls it first (orchestrator/audit.py, `lock_chain`)."""
 
 
 class LowStockSignals(Protocol):

@@ -12,7 +12,7 @@ decision written twice, or an external cron publishing the same trigger, could n
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,7 +25,9 @@ from contracts.ids import daily_trigger_id
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging import outbox as outbox_store
+from infra.messaging.consumer import is_transient
 from infra.messaging.outbox import Outgoing
+from orchestrator.quarantine import MemoryQuarantine, Quarantine, Scan
 from orchestrator.scheduling import Outcome, TenantSchedule, decide_due, jitter_offset
 from orchestrator.tables import outbox, schedule_decisions, schedules
 
@@ -59,21 +61,63 @@ class Pass:
     """Decisions it recorded (fired or skipped)."""
     fired: int
     """Triggers it queued."""
+    failed: int = 0
+    """Schedules whose decision raised (counted in the quarantine; the others went on)."""
+
+
+def _decisions(row: Row[Any], max_jitter: timedelta, now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One schedule's progress and the decisions it came due for (raises on a schedule that cannot
+    be decided, e.g. an unknown time zone)."""
+    schedule = _schedule(row, max_jitter)
+    due = decide_due(schedule, last_decided=row.last_decided, now=now)
+    last = due[-1].business_date if due else row.last_decided
+    progress = {"t": row.tenant_id, "last": last, "next": next_due_at(schedule, last, now)}
+    decisions = [
+        {
+            "tenant_id": d.tenant_id,
+            "business_date": d.business_date,
+            "outcome": d.outcome.value,
+            "due_at": d.due_at,
+            "decided_at": now,
+            "reason": d.reason,
+            "trigger_event_id": (
+                daily_trigger_id(d.tenant_id, d.business_date) if d.outcome is Outcome.FIRED else None
+            ),
+        }
+        for d in due
+    ]
+    return progress, decisions
 
 
 async def run_pass(
-    engine: AsyncEngine, now: datetime, *, horizon_days: int, max_jitter: timedelta = timedelta(0), limit: int = 500
+    engine: AsyncEngine,
+    now: datetime,
+    *,
+    horizon_days: int,
+    max_jitter: timedelta = timedelta(0),
+    limit: int = 500,
+    quarantine: Quarantine | None = None,
 ) -> Pass:
     """One transaction over at most `limit` due schedules, oldest due first (so a backlog drains in
     due order and no tenant waits behind later ones). Set-based: one SELECT … FOR UPDATE SKIP
     LOCKED, then one statement each for the decisions, the triggers and the schedules' progress, with
     the rows as parameters (sent as multi-row INSERTs and one pipelined batch of UPDATEs), however
-    many tenants are due."""
+    many tenants are due.
+
+    A schedule whose decision raises is left as it was (the others are decided) and counted in
+    `quarantine` once the pass committed; a quarantined schedule is not read."""
+    quarantine = quarantine or MemoryQuarantine()
+    failing = await quarantine.failing(Scan.SCHEDULES)
+    held = [item for item, f in failing.items() if f.quarantined]
+    failures: list[tuple[str, Exception]] = []
     async with engine.begin() as conn:
         rows = (
             await conn.execute(
                 select(schedules)
-                .where(or_(schedules.c.next_due_at.is_(None), schedules.c.next_due_at <= now))
+                .where(
+                    or_(schedules.c.next_due_at.is_(None), schedules.c.next_due_at <= now),
+                    schedules.c.tenant_id.not_in(held),
+                )
                 .order_by(schedules.c.next_due_at.nulls_first(), schedules.c.tenant_id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -84,24 +128,15 @@ async def run_pass(
         decisions: list[dict[str, Any]] = []
         progress: list[dict[str, Any]] = []
         for row in rows:
-            schedule = _schedule(row, max_jitter)
-            due = decide_due(schedule, last_decided=row.last_decided, now=now)
-            last = due[-1].business_date if due else row.last_decided
-            progress.append({"t": row.tenant_id, "last": last, "next": next_due_at(schedule, last, now)})
-            decisions += [
-                {
-                    "tenant_id": d.tenant_id,
-                    "business_date": d.business_date,
-                    "outcome": d.outcome.value,
-                    "due_at": d.due_at,
-                    "decided_at": now,
-                    "reason": d.reason,
-                    "trigger_event_id": (
-                        daily_trigger_id(d.tenant_id, d.business_date) if d.outcome is Outcome.FIRED else None
-                    ),
-                }
-                for d in due
-            ]
+            try:
+                one_progress, one_decisions = _decisions(row, max_jitter, now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                failures.append((row.tenant_id, exc))
+                continue
+            progress.append(one_progress)
+            decisions += one_decisions
         # one cached statement with the rows as parameters: SQLAlchemy sends it as multi-row INSERTs
         # (insertmanyvalues), instead of compiling a new 500-row VALUES statement every pass
         inserted: set[tuple[str, date]] = set()
@@ -132,13 +167,21 @@ async def run_pass(
             if d["trigger_event_id"] is not None and (d["tenant_id"], d["business_date"]) in inserted
         ]
         await outbox_store.add(conn, outbox, triggers)
-        await conn.execute(
-            update(schedules)
-            .where(schedules.c.tenant_id == bindparam("t"))
-            .values(last_decided=bindparam("last"), next_due_at=bindparam("next"), updated_at=now),
-            progress,
-        )
-    return Pass(scanned=len(rows), recorded=len(inserted), fired=len(triggers))
+        if progress:
+            await conn.execute(
+                update(schedules)
+                .where(schedules.c.tenant_id == bindparam("t"))
+                .values(last_decided=bindparam("last"), next_due_at=bindparam("next"), updated_at=now),
+                progress,
+            )
+    for tenant_id, error in failures:
+        log.warning("schedule of tenant %s cannot be decided: %r", tenant_id, error)
+        await quarantine.failed(Scan.SCHEDULES, tenant_id, tenant_id=tenant_id, error=error, at=now)
+    failed = {tenant_id for tenant_id, _ in failures}
+    for tenant_id in failing.keys() - failed - set(held):
+        if any(p["t"] == tenant_id for p in progress):
+            await quarantine.cleared(Scan.SCHEDULES, tenant_id)
+    return Pass(scanned=len(rows), recorded=len(inserted), fired=len(triggers), failed=len(failures))
 
 
 async def run_due(
@@ -156,12 +199,15 @@ async def drain(
     max_jitter: timedelta,
     limit: int = 500,
     on_pass: Callable[[Pass], None] = lambda p: None,
+    quarantine: Quarantine | None = None,
 ) -> list[Pass]:
     """Passes until one finds fewer than `limit` due schedules: bounded work per transaction, the
     backlog in due order. Each pass reads the clock afresh, so tenants that come due meanwhile join."""
     passes = []
     while True:
-        result = await run_pass(engine, clock(), horizon_days=horizon_days, max_jitter=max_jitter, limit=limit)
+        result = await run_pass(
+            engine, clock(), horizon_days=horizon_days, max_jitter=max_jitter, limit=limit, quarantine=quarantine
+        )
         if result.recorded:
             log.info("scheduler pass: %d decisions, %d triggers queued", result.recorded, result.fired)
         passes.append(result)
@@ -182,25 +228,35 @@ async def scan_forever(
     max_jitter: timedelta,
     scan_seconds: float,
     on_pass: Callable[[Pass], None] = lambda p: None,
+    quarantine: Quarantine | None = None,
 ) -> None:
     """The scheduler of one orchestrator replica: drain the due schedules, then sleep until the next
     one comes due (at most `scan_seconds`, which also bounds how long a new schedule waits). A
     failed pass rolls back and is retried after `scan_seconds`."""
     while True:
         try:
-            await drain(engine, clock, horizon_days=horizon_days, max_jitter=max_jitter, on_pass=on_pass)
-            pause = await seconds_until_next_due(engine, clock(), at_most=scan_seconds)
+            quarantine = quarantine or MemoryQuarantine()
+            await drain(
+                engine, clock, horizon_days=horizon_days, max_jitter=max_jitter, on_pass=on_pass, quarantine=quarantine
+            )
+            failing = await quarantine.failing(Scan.SCHEDULES)
+            # a schedule that failed stays due: sleeping until it would spin, so it waits a full scan
+            pause = await seconds_until_next_due(engine, clock(), at_most=scan_seconds, exclude=failing.keys())
         except Exception:
             log.exception("schedule scan failed; retrying in %.1f s", scan_seconds)
             pause = scan_seconds
         await asyncio.sleep(max(pause, min(_MIN_PAUSE_SECONDS, scan_seconds)))
 
 
-async def seconds_until_next_due(engine: AsyncEngine, now: datetime, *, at_most: float) -> float:
+async def seconds_until_next_due(
+    engine: AsyncEngine, now: datetime, *, at_most: float, exclude: Collection[str] = ()
+) -> float:
     """How long a scheduler may sleep before the next schedule comes due: between 0 and `at_most`
-    (a new schedule, which has no due time yet, is found within `at_most`)."""
+    (a new schedule, which has no due time yet, is found within `at_most`). Schedules of the tenants
+    in `exclude` are not waited for."""
+    query = select(func.min(schedules.c.next_due_at)).where(schedules.c.tenant_id.not_in(list(exclude)))
     async with engine.connect() as conn:
-        earliest: datetime | None = (await conn.execute(select(func.min(schedules.c.next_due_at)))).scalar_one()
+        earliest: datetime | None = (await conn.execute(query)).scalar_one()
     if earliest is None:
         return at_most
     return min(max((earliest - now).total_seconds(), 0.0), at_most)

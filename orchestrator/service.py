@@ -6,8 +6,8 @@ outbox + audit, commit. Only then is the Kafka offset committed.
 """
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from contracts.envelope import Message
@@ -23,6 +23,7 @@ from contracts.messages import (
 from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging.consumer import is_transient
 from infra.messaging.outbox import Outgoing
 from orchestrator.engine import (
     CompensateStep,
@@ -36,8 +37,10 @@ from orchestrator.engine import (
     StepSucceeded,
     Tick,
     decide,
+    hold_deadlines,
 )
 from orchestrator.ports import Inbound, SagaKind, StepReply, TimelineLine, UnitOfWork, UnitOfWorkFactory
+from orchestrator.quarantine import UNKNOWN_TENANT, MemoryQuarantine, Quarantine, Scan
 from orchestrator.saga import PIVOT, StepResults, results_needed, to_messages
 from orchestrator.saga_start import NewSaga, SagaInputs, record_decision, start_saga
 
@@ -65,6 +68,8 @@ class Orchestrator:
         crash_points: CrashPoints = DISARMED,
         max_running: int = 0,
         admission_retry_seconds: float = 0.5,
+        quarantine: Quarantine | None = None,
+        broker_reachable: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """`definitions`: the saga of each kind (a daily one at least). `on_commit` wakes the outbox
         relay; `on_finished(status)` counts sagas that ended.
@@ -80,6 +85,9 @@ class Orchestrator:
         self._crash_points = crash_points
         self._max_running = max_running
         self._admission_retry_seconds = admission_retry_seconds
+        self._quarantine = quarantine or MemoryQuarantine()
+        self._broker_reachable = broker_reachable
+        self._unreachable_since: datetime | None = None
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, PlanningRequested):
@@ -101,6 +109,9 @@ class Orchestrator:
 
     async def start(self, trigger: PlanningRequested) -> None:
         async with self._stores(consistent_reads=True) as uow:
+            # first, before the snapshot is taken: the archive append at the end cannot then fail to
+            # serialise against the tenant's low-stock signals archived meanwhile (orchestrator/audit.py)
+            await uow.audit.lock_chain(trigger.tenant_id)
             await self._admit(uow, trigger)
             now = self._clock()  # after admission: a saga starts after the one whose end admitted it
             if not await uow.inbox.claim(trigger.event_id):
@@ -172,14 +183,76 @@ class Orchestrator:
         self._committed([applied])
 
     async def tick(self, *, limit: int = 100) -> int:
-        """Apply `Tick` to sagas whose deadline passed. Returns how many were due."""
+        """Apply `Tick` to sagas whose deadline passed, each saga in a unit of work of its own: one
+        that raises is counted in the quarantine (and skipped once quarantined), the others go on.
+        Returns how many were due and not quarantined. An unavailable database stops the scan."""
+        if not await self._broker_up():
+            return 0
         now = self._clock()
+        failing = await self._quarantine.failing(Scan.DEADLINES)
+        held = {item for item, f in failing.items() if f.quarantined}
         async with self._stores() as uow:
-            due = await uow.sagas.due(now, limit=limit)
-            applied = [await self._apply(uow, saga_id, Tick(now), None, now) for saga_id in due]
-        if due:
+            due = [s for s in await uow.sagas.due(now, limit=limit + len(held)) if str(s) not in held][:limit]
+        applied: list[Decision | None] = []
+        for saga_id in due:
+            try:
+                async with self._stores() as uow:
+                    applied.append(await self._apply(uow, saga_id, Tick(now), None, now))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                tenant = await self._tenant_of(saga_id)
+                await self._quarantine.failed(Scan.DEADLINES, str(saga_id), tenant_id=tenant, error=exc, at=now)
+                continue
+            if str(saga_id) in failing:
+                await self._quarantine.cleared(Scan.DEADLINES, str(saga_id))
+        if applied:
             self._committed(applied)
         return len(due)
+
+    async def _broker_up(self) -> bool:
+        """Deadlines are held while the broker is unreachable (`broker_reachable` says so): no step
+        could have answered meanwhile. When it is back, every live saga's deadlines move later by the
+        time it was away (docs/resilience.md). Without `broker_reachable`, deadlines always run."""
+        if self._broker_reachable is None:
+            return True
+        reachable = await self._broker_reachable()
+        now = self._clock()
+        if not reachable:
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+                log.warning("Kafka is unreachable: saga deadlines are held until it is back")
+            return False
+        if self._unreachable_since is not None:
+            held = now - self._unreachable_since
+            await self._hold_deadlines(held, now)
+            self._unreachable_since = None
+        return True
+
+    async def _hold_deadlines(self, by: timedelta, now: datetime) -> None:
+        async with self._stores() as uow:
+            live = await uow.sagas.due(now + timedelta(days=36500), limit=1_000_000)
+        for saga_id in live:
+            async with self._stores() as uow:
+                saga = await uow.sagas.lock(saga_id)
+                if saga is None or saga.state.status.terminal:
+                    continue
+                await uow.sagas.save_state(saga_id, hold_deadlines(saga.state, by), at=now)
+                line = TimelineLine("deadlines_held", None, f"Kafka was unreachable for {by.total_seconds():.0f} s")
+                await uow.sagas.log(saga_id, [line], at=now)
+        log.warning(
+            "Kafka is back after %.0f s: the deadlines of %d live saga(s) moved as much later",
+            by.total_seconds(),
+            len(live),
+        )
+
+    async def _tenant_of(self, saga_id: UUID) -> str:
+        try:
+            async with self._stores() as uow:
+                return await uow.sagas.tenant_of(saga_id) or UNKNOWN_TENANT
+        except Exception:
+            log.exception("saga %s: its tenant cannot be read either", saga_id)
+            return UNKNOWN_TENANT
 
     async def _admit(self, uow: UnitOfWork, trigger: PlanningRequested) -> None:
         """Raise `DeferredError` while `max_running` sagas are in flight (across replicas; a soft bound:

@@ -23,7 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from infra.messaging.tables import dead_letter_replays_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import (
+    dead_letter_replays_table,
+    effect_log_table,
+    inbox_table,
+    outbox_table,
+    quarantine_table,
+)
 
 SCHEMA = "orchestrator"
 metadata = MetaData(schema=SCHEMA)
@@ -98,6 +104,7 @@ outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
 dead_letter_replays = dead_letter_replays_table(metadata, SCHEMA)
+scan_quarantine = quarantine_table(metadata, SCHEMA)
 
 # the daily schedule of each tenant (orchestrator/scheduling.py) and every decision it made
 schedules = Table(

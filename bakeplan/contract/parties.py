@@ -15,6 +15,7 @@ from typing import Literal
 
 from bakeplan.process import ROLES, Role, Subscription, create_app
 from contracts.envelope import Message
+from contracts.messages import OperationsAlert
 from contracts.routing import TOPIC_MESSAGES
 from contracts.topics import Topic
 from infra.settings import Settings
@@ -83,6 +84,10 @@ def _role_sends(role: Role) -> list[Operation]:
             Operation(role, "send", Topic.STEP_REPLIES, f"{role} replies to its step commands ({', '.join(steps)})",
                       None, replies, current_only=True),
         ]  # fmt: skip
+        sends.append(
+            Operation(role, "send", Topic.ALERTS, "an outbox row Kafka refused for good was parked: an operator must "
+                      "look (docs/resilience.md)", None, (OperationsAlert,), current_only=True)
+        )  # fmt: skip
         if "release" in steps:
             sends.append(
                 Operation(role, "send", Topic.PURCHASE_ORDERS, "each purchase order the release step sent out, and "
@@ -105,8 +110,8 @@ def _role_sends(role: Role) -> list[Operation]:
         *commands,
         Operation(role, "send", Topic.PLANS, "the saga's outcome: plan ready (drafts become active) or compensated",
                   current_only=True),
-        Operation(role, "send", Topic.ALERTS, "a saga whose compensation could not finish: an operator must look",
-                  current_only=True),
+        Operation(role, "send", Topic.ALERTS, "a saga whose compensation could not finish, an outbox row parked or "
+                  "a scan item quarantined (docs/resilience.md): an operator must look", current_only=True),
     ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from infra.messaging.tables import claims_metadata
 from orchestrator import masterdata
 from orchestrator import tables as orchestrator_tables
 from workers.forecasting import tables as forecasting_tables
@@ -21,6 +22,7 @@ TARGET_METADATA = [
     production_tables.metadata,
     procurement_tables.metadata,
     purchase_order_tables.metadata,
+    claims_metadata,
 ]
 SCHEMAS = {m.schema for m in TARGET_METADATA}
 

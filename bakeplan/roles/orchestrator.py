@@ -6,7 +6,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bakeplan.process import Process
+from aiokafka.errors import KafkaError
+
+from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
@@ -18,6 +20,7 @@ from orchestrator.low_stock import LowStock
 from orchestrator.ports import SagaKind
 from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
 from orchestrator.purchasing_store import Purchasing
+from orchestrator.quarantine import PostgresQuarantine
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
@@ -44,8 +47,23 @@ def create_app(settings: Settings) -> Process:
         log.warning(
             "BAKEPLAN_AUDIT_KEY is not set: the audit chain is keyed with the development key, which proves nothing"
         )
-    stores = PostgresStores(process.engine, dedupe=process.dedupe, audit_keys=keys)
+    stores = PostgresStores(process.engine, dedupe=process.dedupe, audit_keys=keys, limits=payload_limits(settings))
     finished = process.metrics.sagas_finished
+    quarantined = process.metrics.quarantined
+    quarantine = PostgresQuarantine(
+        process.engine,
+        threshold=settings.scan_quarantine_failures,
+        on_quarantined=lambda scan: quarantined.labels(str(scan)).inc(),
+    )
+
+    async def broker_reachable() -> bool:
+        """A metadata round trip to any broker, bounded: the deadline scan holds deadlines without it."""
+        try:
+            await asyncio.wait_for(process.producer.client.fetch_all_metadata(), timeout=5.0)
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return True
+
     orchestrator = Orchestrator(
         stores,
         {SagaKind.DAILY: daily, SagaKind.LOW_STOCK: procurement_only},
@@ -54,6 +72,8 @@ def create_app(settings: Settings) -> Process:
         lambda status: finished.labels(status).inc(),
         crash_points=process.crash_points,
         max_running=settings.max_running_sagas,
+        quarantine=quarantine,
+        broker_reachable=broker_reachable,
     )
     low_stock = LowStock(
         stores,
@@ -62,6 +82,7 @@ def create_app(settings: Settings) -> Process:
         process.relay.wake,
         debounce=timedelta(seconds=settings.low_stock_debounce_seconds),
         horizon_days=settings.horizon_days,
+        quarantine=quarantine,
     )
     process.subscribe(Topic.LOW_STOCK, "orchestrator-low-stock", low_stock.record)
     process.subscribe(
@@ -95,7 +116,8 @@ def create_app(settings: Settings) -> Process:
             horizon_days=settings.horizon_days,
             max_jitter=timedelta(seconds=settings.schedule_jitter_seconds),
             scan_seconds=settings.schedule_scan_seconds,
-            on_pass=lambda p: process.relay.wake() if p.fired else None,
+            on_pass=lambda p: process.relay.wake() if p.fired or p.failed else None,
+            quarantine=quarantine,
         )
 
     async def low_stock_bursts() -> None:

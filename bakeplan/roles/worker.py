@@ -5,7 +5,7 @@ procurement worker runs a second step on the same topic: releasing purchase orde
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
-from bakeplan.process import Process
+from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
@@ -24,7 +24,14 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
     process = Process(settings, role, spec.outbox)
     utc_now = clock_of(settings)
-    worker = StepWorker(spec, engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe)
+    worker = StepWorker(
+        spec,
+        engine=process.engine,
+        clock=utc_now,
+        on_commit=process.relay.wake,
+        dedupe=process.dedupe,
+        limits=payload_limits(settings),
+    )
     commands: Callable[[Message], Coroutine[Any, Any, None]] = worker.handle
     if role == "procurement":
         release = ReleaseWorker(

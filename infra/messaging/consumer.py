@@ -37,6 +37,7 @@ from contracts.errors import DeferredError, InvalidMessageError, PermanentError,
 from contracts.topics import Topic
 from infra import logs
 from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
 from infra.metrics import Metrics
 
@@ -122,6 +123,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,  # lock_timeout: the lock holder finishes, a retry gets it
 )
 
 
@@ -146,6 +148,14 @@ def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | 
             f"{message.event_type} {message.event_id}: record key {key!r} differs from the payload's tenant_id "
             f"{message.tenant_id!r}; publish with key = tenant_id, so one tenant's messages stay on one partition"
         )
+    return None
+
+
+def claim_digest(raw: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The claim check a record refers to (`contracts.headers.CLAIM_CHECK`), or None."""
+    for name, value in raw.headers or ():
+        if name == h.CLAIM_CHECK:
+            return bytes(value).decode(errors="replace")
     return None
 
 
@@ -208,9 +218,11 @@ def subscribe(
     crash_points: CrashPoints = DISARMED,
     group: str | None = None,
     dead_letter: str = str(Topic.DEAD_LETTER),
+    claims: ClaimChecks | None = None,
 ) -> None:
     """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
-    `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`."""
+    `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`. `claims` resolves
+    records whose payload went by claim check (without it, such a record is parked)."""
     retries = _Retries(policy)
     park_here = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
     after_commit = f"{consumer}.after_commit"
@@ -239,6 +251,21 @@ def subscribe(
             )
             await park_here(record, reason=str(exc), error=exc, attempts=1)
             return "dead_lettered"
+        digest = claim_digest(raw)
+        if digest is not None:
+            try:
+                body = await resolve(digest)
+            except InvalidMessageError as exc:
+                await park_here(record, reason=str(exc), error=exc, attempts=1)
+                return "dead_lettered"
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = retries.pause(record.consumer, raw, policy.backoff(1, random.Random()))
+                log.warning(
+                    "%s cannot resolve claim check %s yet (%r); retrying in %.2f s", consumer, digest, exc, delay
+                )
+                return "retry_scheduled"
         try:
             message = decode(body)
         except InvalidMessageError as exc:
@@ -258,6 +285,13 @@ def subscribe(
             trace_id=message.correlation_id,
         ):
             return await handle(record, raw, message, attempt)
+
+    async def resolve(digest: str) -> bytes:
+        if claims is None:
+            raise InvalidMessageError(
+                f"record refers to claim check {digest}, but consumer {consumer} has no database to resolve it"
+            )
+        return await claims.resolve(digest)
 
     async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
         context = {"consumer": consumer}

@@ -9,26 +9,54 @@ One relay publishes a given outbox at a time (a transaction-scoped advisory lock
 component keep a tenant's messages in commit order instead of racing each other. Writers NOTIFY the
 outbox's channel in their transaction (delivered on commit); the relay LISTENs on it and also
 polls, the safety net for a lost notification or a dropped listening connection.
+
+One bad row must not stop the rest (docs/resilience.md). A payload past `PayloadLimits.max_bytes`
+is refused when it is written (`PayloadTooLargeError`, naming the message and the limit); one past
+`claim_check_bytes` is stored in Postgres and the row carries a reference (infra/messaging/claim_check.py).
+The relay batches by bytes as well as rows, and a row Kafka refuses for good (a record too large for
+the topic, a topic it may not write, an invalid topic) is parked (`parked_at`, `park_reason`) with an
+`OperationsAlert` queued in the same transaction; the rows behind it are published.
 """
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
-from contracts.headers import EVENT_TYPE
+from contracts.headers import CLAIM_CHECK, EVENT_TYPE
+from contracts.messages import OperationsAlert
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging import claim_check
 from infra.messaging.codec import encode
+from infra.messaging.payload_limits import (
+    DEFAULT_LIMITS,
+    PayloadLimits,
+    PayloadTooLargeError,
+    batch_by_bytes,
+    check_payload_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +72,32 @@ class Outgoing:
         return encode(self.message)
 
 
-async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]) -> None:
-    """Queue messages in the caller's transaction. Re-adding an event id is a no-op."""
+# Kafka refuses these for good: sending the row again cannot help, so it is parked
+_REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
+
+
+def check_size(item: Outgoing, limits: PayloadLimits) -> None:
+    """Raise `PayloadTooLargeError` when `item` is past `limits.max_bytes`, naming it and the limit."""
+    check_payload_size(item.message, len(item.payload), limits)
+
+
+async def add(
+    session: AsyncConnection, outbox: Table, items: Sequence[Outgoing], *, limits: PayloadLimits = DEFAULT_LIMITS
+) -> None:
+    """Queue messages in the caller's transaction. Re-adding an event id is a no-op. Raises
+    `PayloadTooLargeError` for a payload past `limits.max_bytes` (nothing is queued); a payload past
+    `limits.claim_check_bytes` is stored by claim check and the row holds its reference."""
     if not items:
         return
-    rows = [
-        {
-            "event_id": item.message.event_id,
-            "topic": str(item.topic),
-            "message_key": item.message.tenant_id,
-            "event_type": item.message.event_type,
-            "payload": item.payload,
-        }
-        for item in items
-    ]
+    for item in items:
+        check_size(item, limits)
+    rows = [await _row(session, item, limits) for item in items]
     notify = select(func.pg_notify(channel(outbox), ""))
     if len(rows) == 1:
         # the usual case, one row: it and the NOTIFY in one round trip (a data-modifying CTE runs even
@@ -68,6 +108,26 @@ async def add(session: AsyncConnection, outbox: Table, items: Sequence[Outgoing]
     # several: one multi-row insert, so the ids (and the relay's publishing order) follow `items`
     await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
     await session.execute(notify)
+
+
+async def _row(session: AsyncConnection, item: Outgoing, limits: PayloadLimits) -> dict[str, Any]:
+    m = item.message
+    row: dict[str, Any] = {
+        "event_id": m.event_id,
+        "topic": str(item.topic),
+        "message_key": m.tenant_id,
+        "event_type": m.event_type,
+        "payload": item.payload,
+        "claim_sha256": None,
+    }
+    size = len(item.payload)
+    if size > limits.claim_check_bytes:
+        digest = await claim_check.store(session, item.payload)
+        row["claim_sha256"] = digest
+        row["payload"] = claim_check.reference(
+            digest, size_bytes=size, event_type=m.event_type, event_id=str(m.event_id), tenant_id=m.tenant_id
+        )
+    return row
 
 
 def channel(outbox: Table) -> str:
@@ -87,12 +147,25 @@ class OutboxRelay:
         *,
         poll_seconds: float,
         on_published: Callable[[int], None] = lambda n: None,
+        on_parked: Callable[[int], None] = lambda n: None,
         batch_size: int = 500,
+        batch_bytes: int = 4 * 1024 * 1024,
+        component: str = "",
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         crash_points: CrashPoints = DISARMED,
         topic_prefix: str = "",
     ) -> None:
-        """`topic_prefix`: put before each row's topic (`Settings.topic_prefix`)."""
+        """`topic_prefix`: put before each row's topic (`Settings.topic_prefix`). A batch holds at most
+        `batch_size` rows and `batch_bytes` payload bytes (at least one row, whatever its size).
+        `component` names the outbox's owner in the alert a parked row raises. `producer_factory`
+        makes a fresh producer after Kafka refused a batch: the idempotent producer's sequence on that
+        partition is broken then (every later send fails with OutOfOrderSequenceNumber)."""
+        self._producer_factory = producer_factory
+        self._own_producer = False
         self._topic_prefix = topic_prefix
+        self._on_parked = on_parked
+        self._batch_bytes = batch_bytes
+        self._component = component or (outbox.schema or "")
         self._crash_points = crash_points
         self._on_published = on_published
         self._engine = engine
@@ -101,6 +174,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
+        self._more_pending = False
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -133,51 +207,166 @@ class OutboxRelay:
     async def run(self) -> None:
         while True:
             try:
-                published = await self.publish_pending()
+                await self.publish_pending()
             except Exception:
                 log.exception("outbox relay of %s failed; retrying", self._outbox.fullname)
                 await asyncio.sleep(min(5.0, self._poll_seconds * 5))
                 continue
-            if published >= self._batch_size:
+            if self._more_pending:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows in id order; returns how many were published."""
+        """Publish one batch of unpublished rows in id order; returns how many were published.
+        Rows Kafka refused for good are parked (with an alert); rows it failed transiently stay
+        unpublished and `RelayStalledError` is raised after the rest were marked published."""
         o = self._outbox
+        self._more_pending = False
         async with self._engine.begin() as conn:
             leader = (
                 await conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": o.fullname})
             ).scalar_one()
             if not leader:
                 return 0  # another replica's relay is publishing this outbox right now
-            rows = (
+            sizes = (
                 await conn.execute(
-                    select(o.c.id, o.c.topic, o.c.message_key, o.c.event_type, o.c.payload)
-                    .where(o.c.published_at.is_(None))
+                    select(o.c.id, func.octet_length(o.c.payload).label("size"))
+                    .where(o.c.published_at.is_(None), o.c.parked_at.is_(None))
                     .order_by(o.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
+            if not sizes:
                 return 0
-            futures = [
-                await self._producer.send(
-                    self._topic_prefix + row.topic,
-                    value=row.payload,
-                    key=row.message_key.encode(),
-                    headers=[(EVENT_TYPE, row.event_type.encode())],
+            ids = batch_by_bytes([(row.id, row.size) for row in sizes], self._batch_bytes)
+            self._more_pending = len(ids) < len(sizes) or len(sizes) >= self._batch_size
+            rows = (
+                await conn.execute(
+                    select(
+                        o.c.id, o.c.event_id, o.c.topic, o.c.message_key, o.c.event_type, o.c.payload, o.c.claim_sha256
+                    )
+                    .where(o.c.id.in_(ids))
+                    .order_by(o.c.id)
                 )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
+            ).all()
+            outcomes = await self._send(rows)
             self._crash_points.hit("relay.after_publish")
-            await conn.execute(update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now()))
-        self._on_published(len(rows))
-        return len(rows)
+            sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
+            refused = [
+                (row, error)
+                for row, error in zip(rows, outcomes, strict=True)
+                if error is not None and _refused_for_good(error)
+            ]
+            stalled = [error for error in outcomes if error is not None and not _refused_for_good(error)]
+            if sent:
+                await conn.execute(update(o).where(o.c.id.in_(sent)).values(published_at=func.now()))
+            for row, error in refused:
+                await self._park(conn, row, error)
+        if sent:
+            self._on_published(len(sent))
+        if refused:
+            self._on_parked(len(refused))
+            self._more_pending = True  # the alerts just queued
+        if stalled:
+            raise RelayStalledError(
+                f"outbox {o.fullname}: {len(stalled)} of {len(rows)} rows not published ({stalled[0]!r}); "
+                "they are retried"
+            ) from stalled[0]
+        return len(sent)
+
+    async def _send(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Send every row, then wait for all acknowledgements: per row None or the error Kafka gave.
+        Kafka refuses a whole producer batch for one record too large, so a row refused for good is
+        sent once more on its own: only a row refused alone is reported refused."""
+        outcomes = await self._send_together(rows)
+        if any(_refused_for_good(e) or isinstance(e, OutOfOrderSequenceNumber) for e in outcomes):
+            await self._renew_producer()
+        for i, row in enumerate(rows):
+            if _refused_for_good(outcomes[i]) and len(rows) > 1:
+                outcomes[i] = (await self._send_together([row]))[0]
+        return outcomes
+
+    async def _renew_producer(self) -> None:
+        if self._producer_factory is None:
+            return
+        fresh = self._producer_factory()
+        await fresh.start()
+        old, self._producer = self._producer, fresh
+        if self._own_producer:
+            with contextlib.suppress(KafkaError):
+                await old.stop()
+        self._own_producer = True
+        log.warning("outbox relay of %s renewed its Kafka producer after a refused batch", self._outbox.fullname)
+
+    async def close(self) -> None:
+        """Stop the producer the relay made itself, if any (not the one it was given)."""
+        if self._own_producer:
+            await self._producer.stop()
+
+    async def _send_together(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        pending: list[asyncio.Future[Any] | BaseException] = []
+        for row in rows:
+            headers = [(EVENT_TYPE, row.event_type.encode())]
+            if row.claim_sha256 is not None:
+                headers.append((CLAIM_CHECK, row.claim_sha256.encode()))
+            try:
+                pending.append(
+                    await self._producer.send(
+                        self._topic_prefix + row.topic, value=row.payload, key=row.message_key.encode(), headers=headers
+                    )
+                )
+            except KafkaError as exc:  # refused before sending, e.g. larger than max_request_size
+                pending.append(exc)
+        futures = [p for p in pending if not isinstance(p, BaseException)]
+        results = iter(await asyncio.gather(*futures, return_exceptions=True))
+        outcomes: list[BaseException | None] = []
+        for p in pending:
+            result = p if isinstance(p, BaseException) else next(results)
+            if isinstance(result, BaseException) and not isinstance(result, KafkaError):
+                raise result  # not Kafka's answer: a bug, the batch rolls back
+            outcomes.append(result if isinstance(result, BaseException) else None)
+        return outcomes
+
+    async def _park(self, conn: AsyncConnection, row: Any, error: BaseException) -> None:
+        o = self._outbox
+        topic = self._topic_prefix + row.topic
+        reason = (
+            f"Kafka refused {row.event_type} {row.event_id} of tenant {row.message_key} on {topic} for good "
+            f"({type(error).__name__}: {error}); fix the topic's limits or rights, then clear parked_at to resend"
+        )
+        await conn.execute(update(o).where(o.c.id == row.id).values(parked_at=func.now(), park_reason=reason))
+        log.error("outbox %s parked row %s: %s", o.fullname, row.id, reason)
+        if row.event_type == OperationsAlert.model_fields["event_type"].default:
+            return  # an alert about a parked alert would be refused the same way, for ever
+        alert = OperationsAlert(
+            event_id=uuid.uuid5(row.event_id, "outbox_row_parked"),
+            tenant_id=row.message_key,
+            occurred_at=datetime.now(UTC),
+            kind="outbox_row_parked",
+            component=self._component,
+            subject=f"{o.fullname} row {row.id}: {row.event_type} {row.event_id} on {topic}",
+            reason=reason[:4000],
+        )
+        await add(conn, o, [Outgoing(Topic.ALERTS, alert)])
 
 
-__all__ = ["OutboxRelay", "Outgoing", "add"]
+class RelayStalledError(Exception):
+    """Some rows of a batch could not be published for now (the broker unreachable, a timeout)."""
+
+
+def _refused_for_good(error: BaseException | None) -> bool:
+    return isinstance(error, _REFUSED_FOR_GOOD)
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "OutboxRelay",
+    "Outgoing",
+    "PayloadLimits",
+    "PayloadTooLargeError",
+    "add",
+    "batch_by_bytes",
+]

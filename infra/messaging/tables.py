@@ -29,7 +29,47 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        # a row Kafka refused for good (too large, a topic that refuses it): set aside with the reason,
+        # so the rows behind it leave (infra/messaging/outbox.py, docs/resilience.md)
+        # set when the payload went by claim check: `payload` is then the reference (claim_checks.sha256)
+        Column("claim_sha256", String(64)),
+        Column("parked_at", DateTime(timezone=True)),
+        Column("park_reason", Text),
         Index(f"ix_{schema}_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        schema=schema,
+    )
+
+
+CLAIMS_SCHEMA = "messaging"
+claims_metadata = MetaData(schema=CLAIMS_SCHEMA)
+
+claim_checks = Table(
+    "claim_checks",
+    claims_metadata,
+    # content-addressed: the same payload is stored once, whoever wrote it and however often
+    Column("sha256", String(64), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Payloads too large to travel inline (`Settings.claim_check_bytes`): the outbox row carries a
+reference, the consumer shell resolves it (infra/messaging/claim_check.py). Shared by every component."""
+
+
+def quarantine_table(metadata: MetaData, schema: str) -> Table:
+    """Items a background scan failed on (`infra.messaging.quarantine`): failures in a row, and once
+    there were too many, when the item was quarantined (skipped by the scan until an operator clears it)."""
+    return Table(
+        "scan_quarantine",
+        metadata,
+        Column("scan", String(40), primary_key=True),
+        Column("item", String(200), primary_key=True),
+        Column("tenant_id", String(64), nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("last_error", Text, nullable=False),
+        Column("first_failed_at", DateTime(timezone=True), nullable=False),
+        Column("last_failed_at", DateTime(timezone=True), nullable=False),
+        Column("quarantined_at", DateTime(timezone=True)),
         schema=schema,
     )
 

@@ -22,6 +22,7 @@ from orchestrator.engine.core import (
     StepSucceeded,
     Tick,
     decide,
+    hold_deadlines,
     new_saga,
 )
 
@@ -44,5 +45,6 @@ __all__ = [
     "StepSucceeded",
     "Tick",
     "decide",
+    "hold_deadlines",
     "new_saga",
 ]

@@ -153,6 +153,14 @@ class Decision:
     """Why nothing happened, when an event was ignored (a late or duplicate reply)."""
 
 
+def hold_deadlines(state: SagaState, by: timedelta) -> SagaState:
+    """Every deadline still ahead of the saga moved `by` later: the time its steps could not have
+    answered (the broker was unreachable), so an outage does not count against them."""
+    return replace(
+        state, steps=tuple(replace(s, deadline=s.deadline + by) if s.deadline is not None else s for s in state.steps)
+    )
+
+
 def new_saga(definition: SagaDefinition) -> SagaState:
     return SagaState(status=SagaStatus.RUNNING, steps=tuple(StepState(s.name) for s in definition.steps))
 

@@ -121,6 +121,10 @@ class MemorySagas:
         ]
         return [saga_id for _, saga_id in sorted(due)[:limit]]
 
+    async def tenant_of(self, saga_id: UUID) -> str | None:
+        saga = self._s.sagas.get(saga_id)
+        return None if saga is None else saga.tenant_id
+
     async def live_low_stock_tenants(self, tenant_ids: Collection[str]) -> set[str]:
         return {
             saga.tenant_id
@@ -247,6 +251,9 @@ class MemoryOutbox:
 class MemoryAudit:
     def __init__(self, state: _State) -> None:
         self._s = state
+
+    async def lock_chain(self, tenant_id: str) -> None:
+        """Units of work run one at a time here: nothing to lock."""
 
     async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
         entries = [Archived(inbound.message, inbound.saga_id, "in", str(inbound.topic))] if inbound else []

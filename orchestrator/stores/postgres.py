@@ -16,7 +16,7 @@ from contracts.planning import PlanningSnapshot
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.codec import decode, encode
-from infra.messaging.outbox import Outgoing
+from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits
 from orchestrator import audit, masterdata, snapshot_reader
 from orchestrator.engine import SagaStatus
 from orchestrator.engine.core import SagaState
@@ -137,6 +137,10 @@ class PostgresSagas:
             .with_for_update(skip_locked=True)
         )
         return [_uuid(saga_id) for saga_id in rows.scalars()]
+
+    async def tenant_of(self, saga_id: UUID) -> str | None:
+        found = await self._conn.execute(select(sagas.c.tenant_id).where(sagas.c.saga_id == saga_id))
+        return found.scalar_one_or_none()
 
     async def live_low_stock_tenants(self, tenant_ids: Collection[str]) -> set[str]:
         rows = await self._conn.execute(
@@ -265,11 +269,12 @@ class PostgresInbox:
 
 
 class PostgresOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, *, limits: PayloadLimits = DEFAULT_LIMITS) -> None:
         self._conn = conn
+        self._limits = limits
 
     async def add(self, outgoing: Sequence[Outgoing]) -> None:
-        await outbox_store.add(self._conn, outbox, outgoing)
+        await outbox_store.add(self._conn, outbox, outgoing, limits=self._limits)
 
 
 class PostgresAudit:
@@ -279,6 +284,9 @@ class PostgresAudit:
 
     async def record(self, *, inbound: Inbound | None = None, outgoing: Sequence[Outgoing] = (), at: datetime) -> None:
         await audit.record(self._conn, inbound=inbound, outgoing=outgoing, at=at, keys=self._keys)
+
+    async def lock_chain(self, tenant_id: str) -> None:
+        await audit.lock_chain(self._conn, tenant_id)
 
 
 class PostgresSignals:
@@ -327,12 +335,19 @@ class PostgresSignals:
 
 
 class PostgresUnitOfWork:
-    def __init__(self, conn: AsyncConnection, *, dedupe: bool, audit_keys: audit.AuditKeys) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        dedupe: bool,
+        audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS,
+        limits: PayloadLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.sagas = PostgresSagas(conn)
         self.snapshots = PostgresSnapshots(conn)
         self.masterdata = PostgresMasterData(conn)
         self.inbox = PostgresInbox(conn, dedupe=dedupe)
-        self.outbox = PostgresOutbox(conn)
+        self.outbox = PostgresOutbox(conn, limits=limits)
         self.audit = PostgresAudit(conn, audit_keys)
         self.signals = PostgresSignals(conn)
 
@@ -343,11 +358,18 @@ class PostgresStores:
     (the development key unless the composition root passes the configured one)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, dedupe: bool = True, audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS
+        self,
+        engine: AsyncEngine,
+        *,
+        dedupe: bool = True,
+        audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS,
+        limits: PayloadLimits = DEFAULT_LIMITS,
     ) -> None:
+        """`limits`: how large an outbox payload may be, and from which size it goes by claim check."""
         self._engine = engine
         self._dedupe = dedupe
         self._audit_keys = audit_keys
+        self._limits = limits
 
     @asynccontextmanager
     async def __call__(self, *, consistent_reads: bool = False) -> AsyncIterator[UnitOfWork]:
@@ -355,4 +377,4 @@ class PostgresStores:
             if consistent_reads:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                yield PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys)
+                yield PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits)

@@ -65,6 +65,9 @@ FORBIDDEN_WRITES = [
     (OPERATOR, Topic.SNAPSHOTS),
     (OPERATOR, Topic.ALERTS),
     (ORCH, Topic.STEP_REPLIES),  # the orchestrator cannot answer for a worker
+    (FC, Topic.PURCHASE_ORDERS),  # only the release step (procurement) and an operator's cancel send orders
+    (EXTERNAL, Topic.PURCHASE_ORDERS),  # the outside world cannot forge an order to a supplier
+    (PROC, Topic.PURCHASING_EVENTS),  # nor can a worker fake a supplier's confirmation or a receipt
 ]
 
 
@@ -104,6 +107,8 @@ ALLOWED_WRITES = [
     (EXTERNAL, Topic.TRIGGERS),
     (EXTERNAL, Topic.LOW_STOCK),
     (EXTERNAL, Topic.FEEDS),
+    (EXTERNAL, Topic.PURCHASING_EVENTS),  # goods-in and suppliers' confirmations
+    (PROC, Topic.PURCHASE_ORDERS),
     (FC, Topic.STEP_REPLIES),
     (FC, Topic.DEAD_LETTER),
     (ORCH, Topic.TRIGGERS),

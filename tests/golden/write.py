@@ -27,6 +27,7 @@ from contracts.messages import (
     ForecastDemand,
     LowStockObserved,
     MasterDataChanged,
+    OperationsAlert,
     PlanCompensated,
     PlanningRequested,
     PlanProcurement,
@@ -290,6 +291,14 @@ def samples() -> list[Message]:
         SagaFailedAlert(
             event_id=eid("finish:FAILED"),
             reason="compensation of forecasting unanswered after 3 attempts",
+            **env,
+        ),
+        OperationsAlert(
+            event_id=eid("alert:outbox_row_parked"),
+            kind="outbox_row_parked",
+            component="forecasting",
+            subject="forecasting.outbox row 42: planning.demand_forecasted on bakeplan.planning.replies",
+            reason="Kafka refused it for good (MessageSizeTooLargeError); fix the topic's limits",
             **env,
         ),
     ]

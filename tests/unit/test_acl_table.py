@@ -30,7 +30,7 @@ def test_a_worker_reads_only_its_commands_and_the_plans_and_writes_only_replies_
 ) -> None:
     assert set(TABLE[worker].reads) == {COMMANDS[worker], Topic.PLANS}
     released = {Topic.PURCHASE_ORDERS} if worker is Principal.PROCUREMENT else set()  # the release step
-    assert set(TABLE[worker].writes) == {Topic.STEP_REPLIES, Topic.DEAD_LETTER, *released}
+    assert set(TABLE[worker].writes) == {Topic.STEP_REPLIES, Topic.ALERTS, Topic.DEAD_LETTER, *released}
     assert not allowed(worker, "write", Topic.TRIGGERS)
     for other in WORKERS:
         assert not allowed(worker, "write", COMMANDS[other])
@@ -47,8 +47,8 @@ def test_the_outside_world_writes_only_triggers_signals_feeds_and_purchasing_eve
     assert TABLE[Principal.EXTERNAL].groups == ()
 
 
-def test_only_the_orchestrator_sends_step_commands_snapshots_plans_and_alerts_in_normal_work() -> None:
-    for topic in (*COMMANDS.values(), Topic.SNAPSHOTS, Topic.PLANS, Topic.ALERTS):
+def test_only_the_orchestrator_sends_step_commands_snapshots_and_plans_in_normal_work() -> None:
+    for topic in (*COMMANDS.values(), Topic.SNAPSHOTS, Topic.PLANS):
         writers = {p for p in TABLE if allowed(p, "write", topic)}
         # the operator's `dlq replay` re-publishes what was parked from a consumed topic
         assert writers - {Principal.OPERATOR} == {Principal.ORCHESTRATOR}, topic

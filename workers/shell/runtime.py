@@ -27,7 +27,7 @@ from contracts.messages import PlanCompensated, PlanReady, StepCompensated, Step
 from contracts.topics import Topic
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
-from infra.messaging.outbox import Outgoing
+from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
 from workers.shell.results import ResultStatus, set_status
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
@@ -113,9 +113,13 @@ class StepWorker:
         clock: Callable[[], datetime],
         on_commit: Callable[[], None],
         dedupe: bool = True,
+        limits: PayloadLimits = DEFAULT_LIMITS,
     ) -> None:
-        """`dedupe=False` is the fault suite's mutation switch: redeliveries are handled again."""
+        """`dedupe=False` is the fault suite's mutation switch: redeliveries are handled again.
+        `limits`: a reply past `limits.max_bytes` becomes a `StepFailed` naming the size (no drafts
+        are written); one past `limits.claim_check_bytes` goes by claim check."""
         self.spec = spec
+        self._limits = limits
         self._engine = engine
         self._clock = clock
         self._on_commit = on_commit
@@ -128,14 +132,32 @@ class StepWorker:
             claimed = await inbox_store.claim(conn, spec.inbox, consumer=spec.name, event_id=message.event_id)
             if not claimed and self._dedupe:
                 return
-            outgoing, effect = await self._dispatch(conn, message, now)
+            outgoing, effect = await self._dispatch_within_limits(conn, message, now)
             if effect is not None:
                 await record_effect(
                     conn, spec.effect_log, consumer=spec.name, step=spec.name, message=message, effect=effect, at=now
                 )
-            await outbox_store.add(conn, spec.outbox, outgoing)
+            await outbox_store.add(conn, spec.outbox, outgoing, limits=self._limits)
         if outgoing:
             self._on_commit()
+
+    async def _dispatch_within_limits(
+        self, conn: AsyncConnection, message: Message, now: datetime
+    ) -> tuple[list[Outgoing], Effect | None]:
+        """`_dispatch` in a savepoint: when a step's reply is too large to send, its drafts are rolled
+        back and the step fails with the reason, so the saga compensates at once instead of waiting
+        for the step's deadline."""
+        try:
+            async with conn.begin_nested():
+                outgoing, effect = await self._dispatch(conn, message, now)
+                for item in outgoing:
+                    check_size(item, self._limits)
+        except PayloadTooLargeError as exc:
+            if not isinstance(message, self.spec.command):
+                raise
+            failed = StepFailed(step=self.spec.name, reason=str(exc), **reply_envelope(message, "failed", now))
+            return [Outgoing(Topic.STEP_REPLIES, failed)], Effect("run")
+        return outgoing, effect
 
     async def _dispatch(
         self, conn: AsyncConnection, message: Message, now: datetime
