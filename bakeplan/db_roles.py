@@ -95,9 +95,17 @@ ROLES: tuple[DbRole, ...] = (
         ),
     ),
     DbRole(
-        "forecasting", "the forecasting worker: its own schema only", "all_tenants", (TableGrant("forecasting", DML), CLAIM_CHECKS)
+        "forecasting",
+        "the forecasting worker: its own schema only",
+        "all_tenants",
+        (TableGrant("forecasting", DML), CLAIM_CHECKS),
     ),
-    DbRole("production", "the production worker: its own schema only", "all_tenants", (TableGrant("production", DML), CLAIM_CHECKS)),
+    DbRole(
+        "production",
+        "the production worker: its own schema only",
+        "all_tenants",
+        (TableGrant("production", DML), CLAIM_CHECKS),
+    ),
     DbRole(
         "procurement",
         "the procurement worker (planning and releasing purchase orders): its own schema only",
