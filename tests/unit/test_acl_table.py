@@ -85,6 +85,7 @@ def test_each_process_ensures_only_the_topics_it_uses() -> None:
         Topic.FORECASTING_COMMANDS,
         Topic.STEP_REPLIES,
         Topic.PLANS,
+        Topic.ALERTS,
         Topic.DEAD_LETTER,
     )
     assert topics_of(Principal.ADMIN) == tuple(Topic)

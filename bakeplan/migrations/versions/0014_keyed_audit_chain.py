@@ -5,7 +5,7 @@ the row's `hash`; NULL on rows archived before this revision, whose `hash` is a 
 (docs/security.md). Adding a nullable column rewrites no row, so the append-only trigger is not involved.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-05 04:40:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014'
-down_revision: str | None = '0009'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
