@@ -9,6 +9,7 @@ import typer
 
 from bakeplan.cli import (
     audit,
+    channels,
     contract,
     database,
     dead_letters,
@@ -57,6 +58,7 @@ def build_app() -> typer.Typer:
     runs.register(app)  # trigger, runs, show, plan-of
     tenants.register(app)  # tenants
     orders.register(app)  # group: orders
+    channels.register(app)  # group: channels
     demo.register(app)  # demo
     contract.register(app)  # group: contract
     return app
