@@ -19,7 +19,7 @@ from infra.settings import Settings
 from tests.e2e.support import eventually, seed, trigger, wait_terminal
 
 pytestmark = pytest.mark.e2e
-ROLES = ("orchestrator", "forecasting", "production", "procurement")
+ROLES = ("orchestrator", "forecasting", "production", "procurement", "channels")
 
 
 def serve_all(log: Path, database_url: str, kafka: str, **env: str) -> subprocess.Popen[bytes]:
