@@ -23,6 +23,8 @@ class Principal(StrEnum):
     FORECASTING = "forecasting"
     PRODUCTION = "production"
     PROCUREMENT = "procurement"
+    CHANNELS = "channels"
+    """The supplier channels' process: sends released orders; relays the procurement outbox it shares."""
     EXTERNAL = "external"
     """A bakery's own systems and an external cron: they start plans and send signals and feeds."""
     OPERATOR = "operator"
@@ -74,6 +76,13 @@ _ROLES: dict[Principal, Access] = {
         groups=(Principal.ORCHESTRATOR,),
     ),
     **{role: _worker(role) for role in COMMANDS},
+    # the channels process writes its alerts into the procurement outbox and may be the one relaying it
+    # (one relay per outbox, whichever process holds it), so it may write what that outbox carries
+    Principal.CHANNELS: Access(
+        reads=(Topic.PURCHASE_ORDERS,),
+        writes=(Topic.STEP_REPLIES, Topic.PURCHASE_ORDERS, Topic.ALERTS, Topic.DEAD_LETTER),
+        groups=(Principal.CHANNELS,),
+    ),
 }
 
 REPLAYABLE = tuple(sorted({topic for access in _ROLES.values() for topic in access.reads}))

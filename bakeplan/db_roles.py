@@ -113,6 +113,13 @@ ROLES: tuple[DbRole, ...] = (
         (TableGrant("procurement", DML), CLAIM_CHECKS),
     ),
     DbRole(
+        "channels",
+        "the supplier channels: the procurement schema (delivery records, the orders' lifecycle, its alerts in "
+        "the procurement outbox), like the procurement worker it shares it with",
+        "all_tenants",
+        (TableGrant("procurement", DML), CLAIM_CHECKS),
+    ),
+    DbRole(
         "reporting",
         "read-only reports: master data and results of the tenant in app.tenant_id",
         "one_tenant",

@@ -29,8 +29,8 @@ from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
 
-Role = Literal["orchestrator", "forecasting", "production", "procurement"]
-ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procurement")
+Role = Literal["orchestrator", "forecasting", "production", "procurement", "channels"]
+ROLES: tuple[Role, ...] = ("orchestrator", "forecasting", "production", "procurement", "channels")
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +148,12 @@ def payload_limits(settings: Settings) -> PayloadLimits:
 
 def create_app(settings: Settings, role: Role) -> Process:
     """The process of `role`, built by that role's composition root."""
-    from bakeplan.roles import orchestrator, worker
+    from bakeplan.roles import channels, orchestrator, worker
 
     if role == "orchestrator":
         return orchestrator.create_app(settings)
+    if role == "channels":
+        return channels.create_app(settings)
     return worker.create_app(settings, role)
 
 

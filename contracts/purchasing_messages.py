@@ -5,6 +5,7 @@ to the supplier channels, and what comes back from suppliers and goods-in.
   `CancelReleasedOrders` (its compensation, sent only when a release timed out);
 - out, on `Topic.PURCHASE_ORDERS` (a dispatcher's seam): `OrderReleased`, carrying the
   `contracts.purchasing.PurchaseOrder`, and `OrderCancelled`;
+- an alert, on `Topic.ALERTS`: `OrderSendFailed` (a channel gave up on an order);
 - in, on `Topic.PURCHASING_EVENTS`: `OrderSent` (a channel handed it to the supplier),
   `OrderConfirmed` (the supplier accepted it, perhaps with other quantities or another date) and
   `GoodsReceived` (goods-in booked a delivery), each applied exactly once.
@@ -157,6 +158,25 @@ class GoodsReceived(Message):
 
 PurchasingEvent = OrderSent | OrderConfirmed | GoodsReceived
 
+
+# --- alerts --------------------------------------------------------------------------------------------
+
+
+class OrderSendFailed(Message):
+    """A purchase order could not be sent to its supplier: the channel's retries ran out, or the
+    supplier's side refused it for good (`permanent`). The order is `send_failed`; an operator fixes
+    the cause and resends it (`bakeplan orders resend`) or cancels it. Never silent (on `Topic.ALERTS`)."""
+
+    event_type: Literal["purchasing.order_send_failed"] = "purchasing.order_send_failed"
+    po_number: str = PO_NUMBER
+    supplier_id: str
+    supplier_name: str = ""
+    channel: str = Field(min_length=1, max_length=300, description="the channel's kind and address")
+    attempts: int = Field(ge=0)
+    permanent: bool
+    reason: str = Field(max_length=2000)
+
+
 PURCHASING_MESSAGES: tuple[type[Message], ...] = (
     ReleasePurchaseOrders,
     PurchaseOrdersReleased,
@@ -166,4 +186,5 @@ PURCHASING_MESSAGES: tuple[type[Message], ...] = (
     OrderSent,
     OrderConfirmed,
     GoodsReceived,
+    OrderSendFailed,
 )

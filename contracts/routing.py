@@ -32,6 +32,7 @@ from contracts.purchasing_messages import (
     OrderCancelled,
     OrderConfirmed,
     OrderReleased,
+    OrderSendFailed,
     OrderSent,
     ReleasePurchaseOrders,
 )
@@ -47,7 +48,7 @@ TOPIC_MESSAGES: Mapping[Topic, tuple[type[Message], ...]] = {
     Topic.PROCUREMENT_COMMANDS: (PlanProcurement, VoidPurchaseLines, ReleasePurchaseOrders, CancelReleasedOrders),
     Topic.STEP_REPLIES: get_args(StepReply),
     Topic.PLANS: (PlanReady, PlanCompensated),
-    Topic.ALERTS: (SagaFailedAlert, OperationsAlert),
+    Topic.ALERTS: (SagaFailedAlert, OperationsAlert, OrderSendFailed),
     Topic.PURCHASE_ORDERS: (OrderReleased, OrderCancelled),
     Topic.PURCHASING_EVENTS: (OrderSent, OrderConfirmed, GoodsReceived),
     Topic.DEAD_LETTER: (),

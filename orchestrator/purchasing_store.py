@@ -26,7 +26,8 @@ from contracts import ids
 from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.planning import Ingredient
-from contracts.purchasing_messages import GoodsReceived, OrderCancelled, OrderConfirmed, OrderSent
+from contracts.purchasing import PurchaseOrder
+from contracts.purchasing_messages import GoodsReceived, OrderCancelled, OrderConfirmed, OrderReleased, OrderSent
 from contracts.topics import Topic
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
@@ -37,7 +38,7 @@ from orchestrator.ports import Inbound
 from orchestrator.tables import inbox, outbox
 from workers.purchase_orders import lifecycle, store
 from workers.purchase_orders.lifecycle import Change, Order, Source
-from workers.purchase_orders.tables import purchase_orders
+from workers.purchase_orders.tables import purchase_order_history, purchase_orders
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,49 @@ class Purchasing:
         summary = f"{order.po_number}: {order.status} → {change.order.status} ({change.note})"
         log.info("tenant %s: %s %s applied: %s", message.tenant_id, message.event_type, message.event_id, summary)
         return summary
+
+    async def resend(self, tenant_id: str, po_number: str, *, by: str) -> Change:
+        """Send a `send_failed` order again as the operator `by` (docs/channels.md): it goes back to
+        `released` and its `OrderReleased` is published anew (a new event id per resend), so the
+        channels send it on the supplier's channel as it is configured now. Raises `PermanentError`
+        for an unknown order or one in another status."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            order, saga_id = await _locked_order(conn, tenant_id, po_number, None)
+            if problems := lifecycle.resend_problems(order):
+                raise PermanentError(f"tenant {tenant_id}: cannot resend: " + "; ".join(problems))
+            document = (
+                await conn.execute(
+                    select(purchase_orders.c.document).where(
+                        purchase_orders.c.tenant_id == tenant_id, purchase_orders.c.po_number == po_number
+                    )
+                )
+            ).scalar_one()
+            earlier = await conn.scalar(
+                select(func.count())
+                .select_from(purchase_order_history)
+                .where(
+                    purchase_order_history.c.tenant_id == tenant_id,
+                    purchase_order_history.c.po_number == po_number,
+                    purchase_order_history.c.source == "operator",
+                    purchase_order_history.c.note.startswith("resend requested"),
+                )
+            )
+            change = lifecycle.resend(order, by)
+            await store.save_change(conn, order, change, source="operator", at=now, event_id=None)
+            again = OrderReleased(
+                event_id=ids.order_event_id(po_number, tenant_id, f"resend:{(earlier or 0) + 1}"),
+                tenant_id=tenant_id,
+                saga_id=saga_id,
+                correlation_id=saga_id,
+                occurred_at=now,
+                purchase_order=PurchaseOrder.model_validate(document, strict=False),
+            )
+            outgoing = [Outgoing(Topic.PURCHASE_ORDERS, again)]
+            await outbox_store.add(conn, outbox, outgoing)
+            await audit.record(conn, outgoing=outgoing, at=now)
+        self._on_commit()
+        return change
 
     async def cancel(self, tenant_id: str, po_number: str, *, reason: str, by: str) -> Change:
         """Cancel an order as the operator `by`: its history records why, and `OrderCancelled` goes to the

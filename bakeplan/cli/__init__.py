@@ -10,6 +10,7 @@ import typer
 from bakeplan.cli import (
     acl,
     audit,
+    channels,
     contract,
     database,
     dead_letters,
@@ -59,6 +60,7 @@ def build_app() -> typer.Typer:
     runs.register(app)  # trigger, runs, show, plan-of
     tenants.register(app)  # tenants
     orders.register(app)  # group: orders
+    channels.register(app)  # group: channels
     demo.register(app)  # demo
     contract.register(app)  # group: contract
     return app

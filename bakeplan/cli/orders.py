@@ -1,4 +1,5 @@
-"""`bakeplan orders`: the purchase orders plans released (docs/orders.md): list, show, cancel, receive.
+"""`bakeplan orders`: the purchase orders plans released (docs/orders.md): list, show, cancel, receive,
+resend (a `send_failed` order, docs/channels.md).
 
 `cancel` and `receive` change an order as the operator, through the same code the orchestrator applies
 suppliers' and goods-in's events with (orchestrator/purchasing_store.py): one transaction, the order's
@@ -14,6 +15,7 @@ from uuid import uuid4
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli.amounts import money
@@ -25,6 +27,7 @@ from infra.db import create_engine
 from orchestrator import masterdata
 from orchestrator.audit import audit_keys
 from orchestrator.purchasing_store import Purchasing
+from workers.procurement.channels.tables import po_deliveries
 from workers.purchase_orders import store
 from workers.purchase_orders.lifecycle import STATUSES, delivery_timing
 
@@ -38,10 +41,19 @@ def _quantity(value: float, unit: str) -> str:
 def _detail(tenant: str, po_number: str) -> dict[str, Any]:
     """The order as `orders show` prints it, or exit 2 (unknown tenant) or 1 (unknown order)."""
 
-    async def read(conn: AsyncConnection) -> tuple[bool, dict[str, Any] | None]:
-        return await masterdata.tenant_exists(conn, tenant), await store.order_detail(conn, tenant, po_number)
+    async def read(conn: AsyncConnection) -> tuple[bool, dict[str, Any] | None, list[dict[str, Any]]]:
+        sent = await conn.execute(
+            select(po_deliveries)
+            .where(po_deliveries.c.tenant_id == tenant, po_deliveries.c.po_number == po_number)
+            .order_by(po_deliveries.c.first_recorded_at)
+        )
+        return (
+            await masterdata.tenant_exists(conn, tenant),
+            await store.order_detail(conn, tenant, po_number),
+            [dict(r) for r in sent.mappings()],
+        )
 
-    exists, found = with_db(read)
+    exists, found, deliveries = with_db(read)
     if not exists:
         fail(f"unknown tenant {tenant!r}: list tenants with `bakeplan tenants` or create one with `bakeplan seed`")
     if found is None:
@@ -58,6 +70,7 @@ def _detail(tenant: str, po_number: str) -> dict[str, Any]:
     for receipt in found["receipts"]:
         receipt["timing"] = delivery_timing(expected, receipt["received_at"].date())
     found["expected_delivery_date"] = expected
+    found["deliveries"] = deliveries
     return found
 
 
@@ -144,6 +157,18 @@ def orders_show(po_number: str, tenant: Tenant, as_json: JsonFlag = False) -> No
                 receipt["receipt_id"], f"{receipt['received_at']:%Y-%m-%d %H:%M}", receipt["timing"], booked
             )
         console.print(receipts)
+    if order["deliveries"]:
+        sends = Table("channel", "status", "attempts", "sends", "recorded", "receipt or last error", title="sending")
+        for d in order["deliveries"]:
+            sends.add_row(
+                d["target"],
+                d["status"],
+                str(d["attempts"]),
+                str(d["sends"]),
+                f"{d['recorded_at']:%Y-%m-%d %H:%M:%S}",
+                d["receipt"] or d["last_error"] or "",
+            )
+        console.print(sends)
     history = Table("at", "status", "by", "note", title="history")
     for h in order["history"]:
         change = (
@@ -185,6 +210,37 @@ def orders_cancel(
         )
         return
     console.print(f"{po_number} ({before['supplier_name']}): {before['status']} → cancelled; {note}", highlight=False)
+
+
+def orders_resend(
+    po_number: str,
+    tenant: Tenant,
+    by: Annotated[str, typer.Option(help="Who resends, for the history.")] = "operator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Send a `send_failed` order again (after fixing its channel or once the supplier is back): it goes
+    back to `released` and the channels send it on the supplier's channel as configured now."""
+    before = _detail(tenant, po_number)
+
+    async def run() -> str:
+        purchasing, engine = _purchasing()
+        try:
+            return (await purchasing.resend(tenant, po_number, by=by)).note
+        except PermanentError as exc:
+            fail(str(exc), 1)
+        finally:
+            await engine.dispose()
+
+    note = asyncio.run(run())
+    if as_json:
+        print_json(
+            {"tenant_id": tenant, "po_number": po_number, "status": "released", "was": before["status"], "note": note}
+        )
+        return
+    console.print(
+        f"{po_number} ({before['supplier_name']}): {before['status']} → released; {note}; the channels send it again",
+        highlight=False,
+    )
 
 
 def _parse_line(value: str, order: dict[str, Any]) -> ReceivedLine:
@@ -268,4 +324,5 @@ def register(app: typer.Typer) -> None:
     orders.command("show")(orders_show)
     orders.command("cancel")(orders_cancel)
     orders.command("receive")(orders_receive)
+    orders.command("resend")(orders_resend)
     app.add_typer(orders, name="orders")

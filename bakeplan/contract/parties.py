@@ -15,7 +15,8 @@ from typing import Literal
 
 from bakeplan.process import ROLES, Role, Subscription, create_app
 from contracts.envelope import Message
-from contracts.messages import OperationsAlert
+from contracts.messages import OperationsAlert, SagaFailedAlert
+from contracts.purchasing_messages import OrderSendFailed
 from contracts.routing import TOPIC_MESSAGES
 from contracts.topics import Topic
 from infra.settings import Settings
@@ -77,6 +78,12 @@ def _replies_of(step: str) -> tuple[type[Message], ...]:
 
 
 def _role_sends(role: Role) -> list[Operation]:
+    if role == "channels":
+        return [
+            Operation(role, "send", Topic.ALERTS, "a purchase order its channel could not send (retries exhausted "
+                      "or refused): an operator resends or cancels it (docs/channels.md)", None,
+                      (OrderSendFailed,), current_only=True),
+        ]  # fmt: skip
     if role != "orchestrator":
         steps = [step for step, topic in STEP_TOPICS.items() if topic == STEP_TOPICS[role]]
         replies = tuple(dict.fromkeys(cls for step in steps for cls in _replies_of(step)))
@@ -111,7 +118,8 @@ def _role_sends(role: Role) -> list[Operation]:
         Operation(role, "send", Topic.PLANS, "the saga's outcome: plan ready (drafts become active) or compensated",
                   current_only=True),
         Operation(role, "send", Topic.ALERTS, "a saga whose compensation could not finish, an outbox row parked or "
-                  "a scan item quarantined (docs/resilience.md): an operator must look", current_only=True),
+                  "a scan item quarantined (docs/resilience.md): an operator must look", None,
+                  (SagaFailedAlert, OperationsAlert), current_only=True),
     ]  # fmt: skip
 
 
@@ -133,8 +141,9 @@ def _outside() -> list[Operation]:
                   "compensated; no consumer outside bakeplan is required"),
         Operation(OUTSIDE, "receive", Topic.ALERTS, "monitoring should page someone: no bakeplan process reads "
                   "this topic"),
-        Operation(OUTSIDE, "receive", Topic.PURCHASE_ORDERS, "the supplier channels (docs/channels.md) send each "
-                  "released order; the PO number is the supplier's idempotency key"),
+        Operation(OUTSIDE, "receive", Topic.PURCHASE_ORDERS, "another dispatcher may send released orders too "
+                  "(bakeplan's own is the channels role, docs/channels.md); the PO number is the supplier's "
+                  "idempotency key"),
         Operation(OUTSIDE, "send", Topic.PURCHASING_EVENTS, "suppliers and goods-in report orders sent, confirmed "
                   "and goods received (docs/orders.md)"),
     ]  # fmt: skip

@@ -12,6 +12,7 @@ from orchestrator import masterdata
 from orchestrator import tables as orchestrator_tables
 from workers.forecasting import tables as forecasting_tables
 from workers.procurement import tables as procurement_tables
+from workers.procurement.channels import tables as channel_tables
 from workers.production import tables as production_tables
 from workers.purchase_orders import tables as purchase_order_tables
 
@@ -20,10 +21,11 @@ TARGET_METADATA = [
     orchestrator_tables.metadata,
     forecasting_tables.metadata,
     production_tables.metadata,
-    procurement_tables.metadata,
+    procurement_tables.metadata,  # with the supplier channels' tables
     purchase_order_tables.metadata,
     claims_metadata,
 ]
+assert channel_tables.metadata is procurement_tables.metadata
 SCHEMAS = {m.schema for m in TARGET_METADATA}
 
 

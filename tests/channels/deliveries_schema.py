@@ -1,5 +1,6 @@
-"""A private copy of `procurement.po_deliveries` in a schema of its own: the Alembic history does not
-have the table yet (docs/channels.md, "For the integrator"), and the test leaves nothing behind."""
+"""A private copy of `procurement.po_deliveries` (migration 0010) in a schema of its own: the contract and
+fault tests race and count rows on it without seeing the channels role's records, and leave nothing
+behind."""
 
 import uuid
 from collections.abc import AsyncIterator

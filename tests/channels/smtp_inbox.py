@@ -63,6 +63,14 @@ class Inbox:
         self.received.append(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), message, login, over_tls))
         return "250 2.0.0 OK: queued"
 
+    def orders(self) -> dict[str, Received]:
+        """What the supplier keeps, deduplicated as a supplier would: the first message per Message-ID
+        (every send of one purchase order carries the same one, derived from the PO number)."""
+        kept: dict[str, Received] = {}
+        for received in self.received:
+            kept.setdefault(str(received.message["Message-ID"]), received)
+        return kept
+
 
 def password_check(user: str, password: str) -> Any:
     def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:

@@ -36,6 +36,8 @@ class WebhookReceiver:
     script: Sequence[Reply] = ()
     then: Reply = Reply()
     requests: list[Request] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+    """The status the n-th request was answered with (a hung answer counts: the supplier processed it)."""
     url: str = ""
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -45,7 +47,20 @@ class WebhookReceiver:
             self.requests.append(request)
             self._changed.notify_all()
             n = len(self.requests) - 1
-        return self.script[n] if n < len(self.script) else self.then
+            reply = self.script[n] if n < len(self.script) else self.then
+            self.answers.append(reply.status)
+        return reply
+
+    def accepted(self) -> dict[str, Request]:
+        """What the supplier keeps, deduplicated as a supplier would: per Idempotency-Key, the first
+        request it accepted (2xx), including one whose answer came too late for the sender."""
+        with self._changed:
+            pairs = list(zip(self.requests, self.answers, strict=True))
+        kept: dict[str, Request] = {}
+        for request, status in pairs:
+            if 200 <= status < 300:
+                kept.setdefault(request.headers.get("idempotency-key", ""), request)
+        return kept
 
     def hold(self, reply: Reply) -> None:
         if reply.hang_seconds:

@@ -110,6 +110,55 @@ async def test_a_sent_delivery_is_never_recorded_again(deliveries: Deliveries, l
     assert await deliveries.find(key) == first.delivery
 
 
+async def test_a_send_begins_as_sending_and_its_outcome_replaces_it(deliveries: Deliveries) -> None:
+    key = a_key()
+    begun = await deliveries.begin(key, channel=CHANNEL, at=T0)
+    assert begun.changed
+    assert (begun.delivery.status, begun.delivery.attempts, begun.delivery.sends, begun.delivery.sent_at) == (
+        DeliveryStatus.SENDING,
+        0,
+        0,
+        None,
+    )
+    assert await deliveries.find(key) == begun.delivery
+    recorded = await deliveries.record(key, SENT, channel=CHANNEL, at=T0 + timedelta(seconds=3))
+    d = recorded.delivery
+    assert recorded.changed
+    assert (d.status, d.attempts, d.sends, d.first_recorded_at, d.sent_at) == (
+        DeliveryStatus.SENT,
+        2,
+        1,
+        T0,
+        T0 + timedelta(seconds=3),
+    )
+
+
+async def test_a_failed_delivery_begins_again_keeping_what_it_added_up(deliveries: Deliveries) -> None:
+    key = a_key()
+    await deliveries.record(key, FAILED, channel=CHANNEL, at=T0)
+    begun = await deliveries.begin(key, channel=CHANNEL, at=T0 + timedelta(hours=1))
+    d = begun.delivery
+    assert begun.changed
+    assert (d.status, d.attempts, d.sends, d.first_recorded_at, d.recorded_at) == (
+        DeliveryStatus.SENDING,
+        5,
+        1,
+        T0,
+        T0 + timedelta(hours=1),
+    )
+    begun_again = await deliveries.begin(key, channel=CHANNEL, at=T0 + timedelta(hours=2))  # after a crash
+    assert begun_again.changed
+    assert begun_again.delivery.status is DeliveryStatus.SENDING
+
+
+async def test_a_sent_delivery_never_begins_again(deliveries: Deliveries) -> None:
+    key = a_key()
+    first = await deliveries.record(key, SENT, channel=CHANNEL, at=T0)
+    again = await deliveries.begin(key, channel=CHANNEL, at=T0 + timedelta(minutes=5))
+    assert (again.changed, again.delivery) == (False, first.delivery)
+    assert await deliveries.find(key) == first.delivery
+
+
 async def test_racing_records_of_one_send_change_the_record_once(deliveries: Deliveries) -> None:
     key = a_key()
     results = await asyncio.gather(*(deliveries.record(key, SENT, channel=CHANNEL, at=T0) for _ in range(6)))

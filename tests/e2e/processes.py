@@ -13,6 +13,8 @@ from pathlib import Path
 from infra.settings import Settings
 
 ROLES = ("orchestrator", "forecasting", "production", "procurement")
+OPTIONAL_ROLES = ("channels",)
+"""Started only by the tests that use them (`start("channels")`), not by `start_all`."""
 
 
 class Processes:
@@ -23,9 +25,13 @@ class Processes:
         *,
         worker_replicas: int = 1,
         orchestrator_replicas: int = 1,
+        env: dict[str, str] | None = None,
         **overrides: str,
     ) -> None:
-        self.replicas = {role: orchestrator_replicas if role == "orchestrator" else worker_replicas for role in ROLES}
+        self.replicas = {
+            role: orchestrator_replicas if role == "orchestrator" else worker_replicas
+            for role in (*ROLES, *OPTIONAL_ROLES)
+        }
         self._env = {
             **os.environ,
             "BAKEPLAN_DATABASE_URL": settings.database_url,
@@ -33,6 +39,7 @@ class Processes:
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
+            **(env or {}),
             **overrides,
         }
         self._log_dir = log_dir
@@ -77,5 +84,5 @@ class Processes:
         return "\n".join(p.read_text() for p in sorted(self._log_dir.glob(f"{role}-*.log")))
 
     def stop_all(self) -> None:
-        for role in ROLES:
+        for role in (*ROLES, *OPTIONAL_ROLES):
             self.kill(role, signal.SIGTERM)

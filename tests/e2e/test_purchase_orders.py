@@ -224,7 +224,8 @@ async def test_goods_received_teach_the_next_plan_its_suppliers_lead_time(
     first = {(r.ingredient_id, r.ordered_on, r.expected_on): r.received_on for r in snapshot.receipts}
     for line in order.lines:
         received_on = first.get((line.ingredient_id, order.order_date, order.delivery_date))
-        assert received_on is not None and received_on <= arrived.date(), (line, snapshot.receipts)
+        assert received_on is not None, (line, snapshot.receipts)
+        assert received_on <= arrived.date(), (line, snapshot.receipts)
     plan: ProcurementPlanned = await _reply(engine, saga_id, "procurement")
     said = {
         line.reasoning.facts.get("lead_time_source")

@@ -41,3 +41,5 @@ def test_make_demo_prints_a_completed_plan(settings: Settings) -> None:
     assert "production batches" in out
     assert "purchase lines" in out
     assert re.search(r"saga \S+ COMPLETED in \d+ ms", out), out[-2000:]
+    # the demo's suppliers take orders by file drop: every order the plan released was sent
+    assert re.search(r"sent ([1-9]\d*) of \1 as CSV files into", out), out[-2000:]

@@ -9,6 +9,7 @@ import pytest
 from contracts.planning import Ingredient, StockLot
 from contracts.purchasing_messages import ConfirmedLine, GoodsReceived, OrderConfirmed, OrderSent, ReceivedLine
 from workers.purchase_orders.lifecycle import (
+    OPEN_STATUSES,
     Order,
     OrderLine,
     cancel,
@@ -16,9 +17,12 @@ from workers.purchase_orders.lifecycle import (
     confirm,
     confirmation_problems,
     delivery_timing,
+    mark_send_failed,
     mark_sent,
     receipt_problems,
     receive,
+    resend,
+    resend_problems,
 )
 
 pytestmark = pytest.mark.unit
@@ -93,6 +97,30 @@ def test_sent_moves_a_released_order_once_and_is_noted_after() -> None:
     again = mark_sent(an_order("confirmed"), sent)
     assert again.order.status == "confirmed"
     assert again.note.endswith("(stays confirmed)")
+
+
+def test_a_failed_send_flags_a_released_order_and_a_resend_then_a_send_clears_it() -> None:
+    failed = mark_send_failed(an_order(), channel="email orders@mill.example", attempts=5, error="connection refused")
+    assert failed.order.status == "send_failed"
+    assert failed.note == "send failed on email orders@mill.example after 5 attempt(s): connection refused"
+    assert "send_failed" in OPEN_STATUSES, "a flagged order still counts as supply: its need is not ordered twice"
+    assert resend_problems(failed.order) == []
+    again = resend(failed.order, "ops")
+    assert (again.order.status, again.note) == ("released", "resend requested by ops")
+    sent = OrderSent(
+        event_id=uuid4(), tenant_id="kiel", occurred_at=at(WEDNESDAY), po_number="x", sent_at=at(WEDNESDAY), channel="x"
+    )
+    assert mark_sent(failed.order, sent).order.status == "sent", "sent after all (e.g. by another replica)"
+
+
+@pytest.mark.parametrize("status", ["sent", "confirmed", "partly_received", "received", "cancelled"])
+def test_an_order_past_sending_is_not_flagged_nor_resent(status: str) -> None:
+    failed = mark_send_failed(an_order(status), channel="webhook https://x.example", attempts=3, error="HTTP 500")
+    assert failed.order.status == status
+    assert failed.note.endswith(f"(stays {status})")
+    assert resend_problems(an_order(status)) == [
+        f"resend: order PO-20261130-5B0B2C1E-01 is {status}; only a released or send_failed order is sent"
+    ]
 
 
 def test_a_confirmation_changes_quantities_and_the_delivery_date_and_so_what_is_to_come() -> None:

@@ -2,7 +2,9 @@
 why one cannot be applied, and what is still to come.
 
     released → sent → confirmed → partly_received → received
-        └────────┴─────────┴──────────────┴──→ cancelled
+      │  ↑      └─────────┴──────────────┴──→ cancelled
+      ↓  │ (resend)
+    send_failed ───────────────────────────→ cancelled
 
 Pure: the orchestrator's store (orchestrator/purchasing_store.py) and `bakeplan orders` read the order,
 call these rules, and write what they return; the problems they return park an event with the reason.
@@ -11,7 +13,11 @@ call these rules, and write what they return; the problems they return park an e
   its expected quantity (the confirmed one, else the ordered one) less what was received, on its
   expected delivery date (the confirmed one, else the ordered one). Received and cancelled orders bring
   nothing more.
-- **Sent** moves `released` to `sent`; later it changes nothing (recorded all the same).
+- **Sent** moves `released` (or `send_failed`, sent after all) to `sent`; later it changes nothing
+  (recorded all the same).
+- **Send failed**: the supplier channel gave up (retries exhausted, or a permanent refusal). The order
+  still counts as supply: it is the operator's to resend (`send_failed → released`, and the channel
+  sends it again) or to cancel, which frees its need for the next plan. So no need is ordered twice.
 - **Confirmed** moves `released` or `sent` to `confirmed` (a second confirmation replaces the first):
   changed quantities per line, a changed delivery date. An order with goods received is past it.
 - **Received** books quantities per line (never negative: the contract refuses them) and makes stock
@@ -31,9 +37,17 @@ from contracts.planning import Ingredient, StockLot
 from contracts.purchasing_messages import GoodsReceived, OrderConfirmed, OrderSent
 from workers.procurement.shelf_life import shelf_life_days
 
-Status = Literal["released", "sent", "confirmed", "partly_received", "received", "cancelled"]
-STATUSES: tuple[Status, ...] = ("released", "sent", "confirmed", "partly_received", "received", "cancelled")
-OPEN_STATUSES: tuple[Status, ...] = ("released", "sent", "confirmed", "partly_received")
+Status = Literal["released", "send_failed", "sent", "confirmed", "partly_received", "received", "cancelled"]
+STATUSES: tuple[Status, ...] = (
+    "released",
+    "send_failed",
+    "sent",
+    "confirmed",
+    "partly_received",
+    "received",
+    "cancelled",
+)
+OPEN_STATUSES: tuple[Status, ...] = ("released", "send_failed", "sent", "confirmed", "partly_received")
 """An order in one of these still brings what it has not delivered: supply for the next plan."""
 Source = Literal["release", "channel", "supplier", "goods_in", "operator", "compensation"]
 
@@ -103,11 +117,32 @@ def _refuse_closed(order: Order, what: str, closed: Sequence[Status]) -> list[st
 
 
 def mark_sent(order: Order, event: OrderSent) -> Change:
-    """`released` → `sent`; any later status stays (the note says the channel sent it again)."""
+    """`released` or `send_failed` → `sent`; any later status stays (the note says the channel sent it again)."""
     via = f"sent by {event.channel} at {event.sent_at:%Y-%m-%d %H:%M %z}" + (f": {event.note}" if event.note else "")
-    if order.status != "released":
+    if order.status not in ("released", "send_failed"):
         return Change(order, f"{via} (stays {order.status})")
     return Change(replace(order, status="sent"), via)
+
+
+def mark_send_failed(order: Order, *, channel: str, attempts: int, error: str) -> Change:
+    """`released` → `send_failed`: the channel gave up. Any other status stays (a confirmation or a
+    receipt came first: the supplier has the order after all), with the failure in the note."""
+    note = f"send failed on {channel} after {attempts} attempt(s): {error}"
+    if order.status != "released":
+        return Change(order, f"{note} (stays {order.status})")
+    return Change(replace(order, status="send_failed"), note)
+
+
+def resend_problems(order: Order) -> list[str]:
+    """Why the order cannot be sent again: only an order whose send failed (or is still to be sent) can."""
+    if order.status not in ("released", "send_failed"):
+        return [f"resend: order {order.po_number} is {order.status}; only a released or send_failed order is sent"]
+    return []
+
+
+def resend(order: Order, by: str) -> Change:
+    """`send_failed` → `released` (call `resend_problems` first): the channel sends it again."""
+    return Change(replace(order, status="released"), f"resend requested by {by}")
 
 
 def confirmation_problems(order: Order, event: OrderConfirmed) -> list[str]:

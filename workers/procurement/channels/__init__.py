@@ -8,7 +8,9 @@ can record the send and the PO's new status in one transaction. A separate `work
 either reach into procurement's tables (the "workers never import each other" contract forbids it)
 or keep the PO's state in a second place. It is not infra (a purchase order is a bakery word), nor
 the orchestrator (which may not import worker internals, and whose saga only decides). The roof
-(`bakeplan/roles/`) composes it: settings → `Sender` → `Dispatcher` over `PostgresDeliveries`.
+composes it: `bakeplan/roles/channels.py` builds settings → `Sender` → the channels role's
+`workers.procurement.send_handler.ChannelWorker`, which records `sending`, sends, and records the
+outcome with the order's lifecycle move in one transaction (docs/channels.md, "The channels role").
 
 Inside, the pure parts (`documents`, `pdf`, `signing`, `retry`, `config`) do no I/O, and everything
 but `postgres` and `tables` is free of the database; import-linter keeps both rules.

@@ -66,6 +66,29 @@ class Recorded:
     """False when the delivery was already sent: the outcome was not recorded."""
 
 
+def sending_delivery(
+    previous: Delivery | None, key: DeliveryKey, *, channel: SupplierChannel, at: datetime
+) -> Delivery | None:
+    """The state when a send starts: `sending`, keeping what earlier sends added up; None when
+    `previous` is sent (a sent delivery never changes)."""
+    if previous is not None and previous.status is DeliveryStatus.SENT:
+        return None
+    return Delivery(
+        key=key,
+        channel_kind=channel.kind,
+        target=channel.describe(),
+        status=DeliveryStatus.SENDING,
+        attempts=previous.attempts if previous else 0,
+        sends=previous.sends if previous else 0,
+        receipt=None,
+        last_error=previous.last_error if previous else None,
+        permanent=False,
+        first_recorded_at=previous.first_recorded_at if previous else at,
+        recorded_at=at,
+        sent_at=None,
+    )
+
+
 def next_delivery(
     previous: Delivery | None, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime
 ) -> Delivery | None:
@@ -93,6 +116,11 @@ class Deliveries(Protocol):
 
     async def find(self, key: DeliveryKey) -> Delivery | None: ...
 
+    async def begin(self, key: DeliveryKey, *, channel: SupplierChannel, at: datetime) -> Recorded:
+        """Record `sending` before a send, atomically unless the delivery is already sent (then
+        `changed` is False and the caller must not send)."""
+        ...
+
     async def record(
         self, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime
     ) -> Recorded:
@@ -108,6 +136,15 @@ class MemoryDeliveries:
 
     async def find(self, key: DeliveryKey) -> Delivery | None:
         return self.rows.get(key)
+
+    async def begin(self, key: DeliveryKey, *, channel: SupplierChannel, at: datetime) -> Recorded:
+        previous = self.rows.get(key)
+        delivery = sending_delivery(previous, key, channel=channel, at=at)
+        if delivery is None:
+            assert previous is not None
+            return Recorded(previous, changed=False)
+        self.rows[key] = delivery
+        return Recorded(delivery, changed=True)
 
     async def record(
         self, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime

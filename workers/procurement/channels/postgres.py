@@ -60,6 +60,41 @@ class PostgresDeliveries:
             row = (await conn.execute(select(self._table).where(*self._where(key)))).mappings().first()
         return _delivery(row) if row else None
 
+    async def begin(self, key: DeliveryKey, *, channel: SupplierChannel, at: datetime) -> Recorded:
+        c = self._table.c
+        insert_row = insert(self._table).values(
+            tenant_id=key.tenant_id,
+            po_number=key.po_number,
+            channel_key=key.channel_key,
+            channel_kind=channel.kind,
+            target=channel.describe(),
+            status=DeliveryStatus.SENDING.value,
+            attempts=0,
+            sends=0,
+            permanent=False,
+            first_recorded_at=at,
+            recorded_at=at,
+        )
+        new = insert_row.excluded
+        upsert = insert_row.on_conflict_do_update(
+            index_elements=[c.tenant_id, c.po_number, c.channel_key],
+            set_={
+                "channel_kind": new.channel_kind,
+                "target": new.target,
+                "status": new.status,
+                "receipt": None,
+                "permanent": False,
+                "recorded_at": new.recorded_at,
+            },
+            where=c.status != DeliveryStatus.SENT.value,
+        ).returning(*self._table.c)
+        async with self._connection() as conn:
+            row = (await conn.execute(upsert)).mappings().first()
+            if row is not None:
+                return Recorded(_delivery(row), changed=True)
+            stored = (await conn.execute(select(self._table).where(*self._where(key)))).mappings().one()
+        return Recorded(_delivery(stored), changed=False)
+
     async def record(
         self, key: DeliveryKey, outcome: SendOutcome, *, channel: SupplierChannel, at: datetime
     ) -> Recorded:

@@ -36,6 +36,10 @@ Attempt = Callable[[], Awaitable[str]]
 
 
 class DeliveryStatus(StrEnum):
+    """A delivery's recorded state. A send's outcome is `sent` or `send_failed`; `sending` is recorded
+    before a send (`Deliveries.begin`), so a record left in it shows a send whose outcome was lost."""
+
+    SENDING = "sending"
     SENT = "sent"
     SEND_FAILED = "send_failed"
 

@@ -1,13 +1,21 @@
-"""The delivery records' table, `procurement.po_deliveries`: one row per purchase order and channel.
+"""The supplier channels' tables in the procurement schema (migration 0010).
 
-Not yet in `workers.procurement.tables.metadata` and the Alembic history: the migration that adds it
-comes with the purchase-order lifecycle (docs/channels.md, "For the integrator"). `deliveries_table`
-builds it on any `MetaData`, so the contract tests create it in a schema of their own.
+- `po_deliveries`: one row per purchase order and channel, the delivery record. `sending` is written
+  before a send, `sent` or `send_failed` after it; a row left in `sending` is a send whose outcome was
+  never recorded (a crash in between), which the next delivery of the order sends again.
+- `supplier_channels`: where each supplier of a tenant takes its orders, a `SupplierChannel` as JSON
+  (`bakeplan channels set`). Nothing secret: the signing keys and the relay's password are settings.
+
+`deliveries_table` builds the delivery table on any `MetaData`, so the contract tests create it in a
+schema of their own.
 """
 
 from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA = "procurement"
+from workers.procurement.tables import SCHEMA, metadata
+
+__all__ = ["SCHEMA", "deliveries_table", "metadata", "po_deliveries", "supplier_channels"]
 
 
 def deliveries_table(metadata: MetaData) -> Table:
@@ -28,10 +36,17 @@ def deliveries_table(metadata: MetaData) -> Table:
         Column("first_recorded_at", DateTime(timezone=True), nullable=False),
         Column("recorded_at", DateTime(timezone=True), nullable=False),
         Column("sent_at", DateTime(timezone=True)),
-        CheckConstraint("status IN ('sent', 'send_failed')", name="po_deliveries_status"),
+        CheckConstraint("status IN ('sending', 'sent', 'send_failed')", name="po_deliveries_status"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="po_deliveries_sent_at"),
     )
 
 
-metadata = MetaData(schema=SCHEMA)
 po_deliveries = deliveries_table(metadata)
+supplier_channels = Table(
+    "supplier_channels",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("supplier_id", String(64), primary_key=True),
+    Column("channel", JSONB, nullable=False),  # a SupplierChannel (channels/config.py) as JSON
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
