@@ -145,7 +145,7 @@ class Purchasing:
             )
             outgoing = [Outgoing(Topic.PURCHASE_ORDERS, again)]
             await outbox_store.add(conn, outbox, outgoing)
-            await audit.record(conn, outgoing=outgoing, at=now)
+            await audit.record(conn, outgoing=outgoing, at=now, keys=self._audit_keys)
         self._on_commit()
         return change
 
