@@ -23,7 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from infra.messaging.tables import dead_letter_replays_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import (
+    dead_letter_replays_table,
+    delivery_attempts_table,
+    effect_log_table,
+    inbox_table,
+    outbox_table,
+)
 
 SCHEMA = "orchestrator"
 metadata = MetaData(schema=SCHEMA)
@@ -96,6 +102,7 @@ saga_log = Table(
 
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+delivery_attempts = delivery_attempts_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
 dead_letter_replays = dead_letter_replays_table(metadata, SCHEMA)
 

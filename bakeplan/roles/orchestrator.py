@@ -11,6 +11,7 @@ from bakeplan.roles.clock import utc_now
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
+from orchestrator.binding import TriggerWindow
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
 from orchestrator.low_stock import LowStock
@@ -21,13 +22,13 @@ from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
-from orchestrator.tables import outbox
+from orchestrator.tables import delivery_attempts, outbox
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Process:
-    process = Process(settings, "orchestrator", outbox)
+    process = Process(settings, "orchestrator", outbox, delivery_attempts)
     step_timeout = timedelta(seconds=settings.step_timeout_seconds)
     compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
     attempts = settings.max_compensation_attempts
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> Process:
         lambda status: finished.labels(status).inc(),
         crash_points=process.crash_points,
         max_running=settings.max_running_sagas,
+        trigger_window=TriggerWindow(settings.trigger_max_past_days, settings.trigger_max_future_days),
     )
     low_stock = LowStock(
         stores,
