@@ -297,8 +297,8 @@ def subscribe(
     async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
         context = {"consumer": consumer}
         try:
-            if crash_points.armed:
-                crash_points.hit(f"{consumer}.handling:{message.tenant_id}")
+            if crash_points.armed:  # a message that kills its process (the fault suite's)
+                crash_points.hit(f"{consumer}.handling:{message.event_type}:{message.tenant_id}")
             await handler(message)
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
