@@ -260,11 +260,12 @@ def subscribe(
         where = (group_id, raw.topic, raw.partition, raw.offset)
         try:
             attempt = await deliveries.begin(*where)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
+        except Exception as exc:  # noqa: BLE001 - not counted, not handled: the record waits, never lost
+            # the database is down (transient), or the table is missing (run `bakeplan db upgrade`):
+            # either way the record is retried after a backoff, never handled uncounted
             delay = retries.schedule(record.consumer, raw, 1)
-            log.warning("%s could not count a delivery (%r); retrying in %.2f s", consumer, exc, delay)
+            level = logging.WARNING if is_transient(exc) else logging.ERROR
+            log.log(level, "%s could not count a delivery (%r); retrying in %.2f s", consumer, exc, delay)
             return "retry_scheduled"
         if attempt > policy.max_attempts:
             # the earlier deliveries began and never finished: each killed or hung its process
@@ -289,10 +290,8 @@ def subscribe(
     async def refund(raw: ConsumerRecord[bytes, bytes]) -> None:
         try:
             await deliveries.refund(group_id, raw.topic, raw.partition, raw.offset)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.debug("%s could not refund a delivery (%r); it counts", consumer, exc)
+        except Exception as exc:  # noqa: BLE001 - a lost refund only makes the count one higher
+            log.warning("%s could not take back a delivery count (%r); it counts", consumer, exc)
 
     async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
         context = {"consumer": consumer}
