@@ -160,15 +160,22 @@ def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | 
 
 
 class _Retries:
-    """The pause/rewind that schedules the next attempt of a record (attempts are counted durably)."""
+    """The pause/rewind that schedules the next attempt of a record. Its failures in this process set
+    the backoff; whether to park is decided by the durable delivery count (`infra.messaging.attempts`),
+    which a transient failure does not raise."""
 
     def __init__(self, policy: DeliveryPolicy) -> None:
         self._policy = policy
+        self._failures: dict[tuple[str, int, int], int] = {}
         self._deferred: set[tuple[str, int, int]] = set()
         self._rng = random.Random()
 
     def forget(self, raw: ConsumerRecord[bytes, bytes]) -> None:
+        self._failures.pop((raw.topic, raw.partition, raw.offset), None)
         self._deferred.discard((raw.topic, raw.partition, raw.offset))
+
+    def failed_before(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
+        return (raw.topic, raw.partition, raw.offset) in self._failures
 
     def first_deferral(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
         """True the first time `raw` is deferred (until it is handled): log once, not every pause."""
@@ -177,9 +184,13 @@ class _Retries:
         self._deferred.add(key)
         return first
 
-    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], attempt: int) -> float:
-        """Rewind the partition to `raw` and pause it for the backoff; returns the delay."""
-        return self.pause(consumer, raw, self._policy.backoff(attempt, self._rng))
+    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes]) -> float:
+        """Rewind the partition to `raw` and pause it for the backoff after its latest failure (growing
+        with each); returns the delay."""
+        key = (raw.topic, raw.partition, raw.offset)
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return self.pause(consumer, raw, self._policy.backoff(failures, self._rng))
 
     def pause(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], delay: float) -> float:
         """Rewind the partition to `raw` and pause it for `delay` seconds; returns the delay."""
@@ -263,7 +274,7 @@ def subscribe(
         except Exception as exc:  # noqa: BLE001 - not counted, not handled: the record waits, never lost
             # the database is down (transient), or the table is missing (run `bakeplan db upgrade`):
             # either way the record is retried after a backoff, never handled uncounted
-            delay = retries.schedule(record.consumer, raw, 1)
+            delay = retries.schedule(record.consumer, raw)
             level = logging.WARNING if is_transient(exc) else logging.ERROR
             log.log(level, "%s could not count a delivery (%r); retrying in %.2f s", consumer, exc, delay)
             return "retry_scheduled"
@@ -335,7 +346,7 @@ def subscribe(
                 return "dead_lettered"
             if is_transient(exc):
                 await refund(raw)  # the dependency was down, the message is not at fault
-            delay = retries.schedule(record.consumer, raw, attempt)
+            delay = retries.schedule(record.consumer, raw)
             log.warning(
                 "%s failed on %s (attempt %d, %s), retrying in %.2f s: %r",
                 consumer,
@@ -347,8 +358,9 @@ def subscribe(
                 extra=context,
             )
             return "retry_scheduled"
+        retried = attempt > 1 or retries.failed_before(raw)
         retries.forget(raw)
-        return "handled" if attempt == 1 else "retried"
+        return "retried" if retried else "handled"
 
     broker.subscriber(
         str(topic),
