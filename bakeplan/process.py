@@ -21,6 +21,7 @@ from infra import logs
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
+from infra.messaging.attempts import PostgresDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.consumer import DeliveryPolicy, subscribe
 from infra.messaging.kafka_client import new_broker
@@ -51,6 +52,8 @@ class Process:
     role: Role
     outbox: Table
     """The role's own outbox, which its relay publishes."""
+    delivery_attempts: Table | None = None
+    """The role's own delivery-attempts table (durable attempt counts); None counts in memory."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     """What `subscribe` registered, in order: the contract document's receive operations."""
@@ -102,6 +105,11 @@ class Process:
             crash_points=self.crash_points,
         )
         self.background += [self.relay.run, lambda: self.relay.listen(settings.asyncpg_dsn)]
+        self.attempts = (
+            PostgresDeliveryAttempts(self.engine, self.delivery_attempts)
+            if self.delivery_attempts is not None
+            else None
+        )
 
     def subscribe(self, topic: Topic, consumer: str, handler: Callable[[Message], Coroutine[Any, Any, None]]) -> None:
         """Consume `topic` in consumer group `consumer` with the shared delivery policy."""
@@ -118,6 +126,7 @@ class Process:
             metrics=self.metrics,
             crash_points=self.crash_points,
             claims=self.claims,
+            attempts=self.attempts,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -56,6 +56,9 @@ def start_processes(log_dir: Path, replicas: int) -> list[subprocess.Popen[bytes
         "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
         "BAKEPLAN_LOG_LEVEL": "INFO",
         "BAKEPLAN_STEP_TIMEOUT_SECONDS": "600",
+        # the bench plans fixed dates (TODAY and the days after it), whatever the real today
+        "BAKEPLAN_TRIGGER_MAX_PAST_DAYS": "36500",
+        "BAKEPLAN_TRIGGER_MAX_FUTURE_DAYS": "36500",
     }
     started = []
     for role in ROLES:

@@ -34,3 +34,16 @@ class PlanningError(PermanentError):
 
 class InvalidMessageError(PermanentError):
     """A message could not be parsed or validated; it is parked in the dead-letter topic."""
+
+
+class TenantBindingError(PermanentError):
+    """A message does not fit the tenant, saga or content it claims (docs/security.md, "Tenant binding"):
+    a reply for another tenant's saga, a reply to a command the saga never sent, an event id already
+    taken by other content. Parked like any `PermanentError`, and also counted as a security event.
+
+    `kind` is one of a few fixed words (a metric label): never a tenant id or free text.
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from contracts import bounds
 from contracts.envelope import Message, Strict
 from contracts.planning import (
     Calendar,
@@ -155,10 +156,10 @@ class ForecastDemand(Message):
     event_type: Literal["forecasting.forecast_demand"] = "forecasting.forecast_demand"
     business_date: date
     horizon_days: int = Field(ge=1, le=60)
-    products: tuple[Product, ...]
-    sales: tuple[SalesHistory, ...]
+    products: tuple[Product, ...] = Field(max_length=bounds.PRODUCTS)
+    sales: tuple[SalesHistory, ...] = Field(max_length=bounds.PRODUCTS)
     calendar: Calendar
-    regressors: tuple[Regressor, ...] = ()
+    regressors: tuple[Regressor, ...] = Field(default=(), max_length=bounds.REGRESSORS)
 
 
 class DiscardForecast(Message):
@@ -169,11 +170,11 @@ class DiscardForecast(Message):
 class ScheduleProduction(Message):
     event_type: Literal["production.schedule_production"] = "production.schedule_production"
     business_date: date
-    products: tuple[Product, ...]
-    recipes: tuple[Recipe, ...]
-    forecast: tuple[ForecastLine, ...]
+    products: tuple[Product, ...] = Field(max_length=bounds.PRODUCTS)
+    recipes: tuple[Recipe, ...] = Field(max_length=bounds.RECIPES)
+    forecast: tuple[ForecastLine, ...] = Field(max_length=bounds.PLAN_LINES)
     calendar: Calendar
-    components: tuple[Component, ...] = ()
+    components: tuple[Component, ...] = Field(default=(), max_length=bounds.RECIPES)
     capacity: Capacity = Capacity()
 
 
@@ -185,11 +186,11 @@ class CancelProductionBatches(Message):
 class PlanProcurement(Message):
     event_type: Literal["procurement.plan_procurement"] = "procurement.plan_procurement"
     business_date: date
-    ingredients: tuple[Ingredient, ...]
-    stock_lots: tuple[StockLot, ...]
-    suppliers: tuple[Supplier, ...]
-    requirements: tuple[IngredientRequirement, ...]
-    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
+    ingredients: tuple[Ingredient, ...] = Field(max_length=bounds.INGREDIENTS)
+    stock_lots: tuple[StockLot, ...] = Field(max_length=bounds.STOCK_LOTS)
+    suppliers: tuple[Supplier, ...] = Field(max_length=bounds.SUPPLIERS)
+    requirements: tuple[IngredientRequirement, ...] = Field(max_length=bounds.PLAN_LINES)
+    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = Field(default=(), max_length=bounds.OPEN_ORDERS)
     policy: PlanningPolicy = PlanningPolicy()
     calendar: Calendar = Calendar()
     purpose: Literal["daily", "low_stock"] = Field(
@@ -197,9 +198,11 @@ class PlanProcurement(Message):
         description="low_stock: a procurement-only saga; its lines avoid the supplier × ingredient × delivery "
         "date slots of `open_purchase_orders`, hold stock at `stock_floors` and flag emergencies",
     )
-    stock_floors: tuple[StockFloor, ...] = ()
+    stock_floors: tuple[StockFloor, ...] = Field(default=(), max_length=bounds.INGREDIENTS)
     receipts: tuple[SupplierReceipt, ...] = Field(
-        default=(), description="the snapshot's delivered lines: lead times and on-time rates are learned from them"
+        default=(),
+        max_length=bounds.SUPPLIERS * 30,
+        description="the snapshot's delivered lines: lead times and on-time rates are learned from them",
     )
 
 
@@ -214,20 +217,20 @@ class VoidPurchaseLines(Message):
 class DemandForecasted(Message):
     event_type: Literal["forecasting.demand_forecasted"] = "forecasting.demand_forecasted"
     step: Literal["forecasting"] = "forecasting"
-    forecast: tuple[ForecastLine, ...]
+    forecast: tuple[ForecastLine, ...] = Field(max_length=bounds.PLAN_LINES)
 
 
 class ProductionScheduled(Message):
     event_type: Literal["production.production_scheduled"] = "production.production_scheduled"
     step: Literal["production"] = "production"
-    batches: tuple[ProductionBatch, ...]
-    requirements: tuple[IngredientRequirement, ...]
+    batches: tuple[ProductionBatch, ...] = Field(max_length=bounds.PLAN_LINES)
+    requirements: tuple[IngredientRequirement, ...] = Field(max_length=bounds.PLAN_LINES)
 
 
 class ProcurementPlanned(Message):
     event_type: Literal["procurement.procurement_planned"] = "procurement.procurement_planned"
     step: Literal["procurement"] = "procurement"
-    purchase_lines: tuple[PurchaseLine, ...]
+    purchase_lines: tuple[PurchaseLine, ...] = Field(max_length=bounds.PLAN_LINES)
 
 
 class StepFailed(Message):

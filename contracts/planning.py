@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from contracts import bounds
 from contracts.envelope import Strict
 
 IngredientUnit = Literal["kg", "l", "pcs"]
@@ -43,8 +44,8 @@ class Recipe(Strict):
     product_id: str
     batch_yield_units: int = Field(ge=1)
     oven_minutes_per_batch: int = Field(ge=0)
-    lines: tuple[RecipeLine, ...]
-    components: tuple[ComponentLine, ...] = ()
+    lines: tuple[RecipeLine, ...] = Field(max_length=bounds.RECIPE_LINES)
+    components: tuple[ComponentLine, ...] = Field(default=(), max_length=bounds.RECIPE_LINES)
     mixer_minutes_per_batch: int = Field(default=0, ge=0)
 
 
@@ -61,8 +62,8 @@ class Component(Strict):
     batch_yield: float = Field(gt=0, description="in the component's unit")
     made_days_ahead: int = Field(default=0, ge=0)
     mixer_minutes_per_batch: int = Field(default=0, ge=0)
-    lines: tuple[RecipeLine, ...]
-    components: tuple[ComponentLine, ...] = ()
+    lines: tuple[RecipeLine, ...] = Field(max_length=bounds.RECIPE_LINES)
+    components: tuple[ComponentLine, ...] = Field(default=(), max_length=bounds.RECIPE_LINES)
 
 
 class Ingredient(Strict):
@@ -97,7 +98,7 @@ class SupplierItem(Strict):
     moq: float = Field(ge=0, description="minimum order quantity, in the ingredient's unit")
     pack_size: float = Field(gt=0, description="orders are whole multiples of this")
     max_quantity: float | None = Field(default=None, gt=0, description="most one line may order; None: no limit")
-    price_tiers: tuple[PriceTier, ...] = ()
+    price_tiers: tuple[PriceTier, ...] = Field(default=(), max_length=bounds.PRICE_TIERS)
     lead_time_sd_days: float = Field(default=0.0, ge=0, description="standard deviation of the lead time")
 
 
@@ -107,8 +108,10 @@ WEEKDAYS = (0, 1, 2, 3, 4, 5, 6)
 class Supplier(Strict):
     supplier_id: str
     name: str
-    items: tuple[SupplierItem, ...]
-    delivery_weekdays: tuple[int, ...] = Field(default=WEEKDAYS, description="0 = Monday … 6 = Sunday")
+    items: tuple[SupplierItem, ...] = Field(max_length=bounds.SUPPLIER_ITEMS)
+    delivery_weekdays: tuple[int, ...] = Field(
+        default=WEEKDAYS, max_length=bounds.WEEKDAYS, description="0 = Monday … 6 = Sunday"
+    )
     order_cutoff: time | None = Field(
         default=None, description="orders placed after this local time count as placed the next day"
     )
@@ -126,7 +129,7 @@ class SalesHistory(Strict):
 
     product_id: str
     start_date: date
-    daily_units: tuple[int | None, ...]
+    daily_units: tuple[int | None, ...] = Field(max_length=bounds.HISTORY_DAYS)
 
 
 class OpenPurchaseOrder(Strict):
@@ -162,7 +165,7 @@ class Regressor(Strict):
 
     name: str = Field(min_length=1, max_length=64)
     start_date: date
-    values: tuple[float | None, ...]
+    values: tuple[float | None, ...] = Field(max_length=bounds.HISTORY_DAYS)
 
 
 class Capacity(Strict):
@@ -183,9 +186,13 @@ class PlanningPolicy(Strict):
 
 
 class Calendar(Strict):
-    closed_weekdays: tuple[int, ...] = Field(default=(), description="0 = Monday … 6 = Sunday")
-    closed_dates: tuple[date, ...] = ()
-    holidays: tuple[date, ...] = Field(default=(), description="open days with holiday demand")
+    closed_weekdays: tuple[int, ...] = Field(
+        default=(), max_length=bounds.WEEKDAYS, description="0 = Monday … 6 = Sunday"
+    )
+    closed_dates: tuple[date, ...] = Field(default=(), max_length=bounds.HISTORY_DAYS)
+    holidays: tuple[date, ...] = Field(
+        default=(), max_length=bounds.HISTORY_DAYS, description="open days with holiday demand"
+    )
 
     def is_open(self, day: date) -> bool:
         return day.weekday() not in self.closed_weekdays and day not in self.closed_dates
@@ -197,17 +204,17 @@ class PlanningSnapshot(Strict):
     tenant_id: str
     business_date: date
     horizon_days: int = Field(ge=1, le=60)
-    products: tuple[Product, ...]
-    recipes: tuple[Recipe, ...]
-    ingredients: tuple[Ingredient, ...]
-    stock_lots: tuple[StockLot, ...]
-    suppliers: tuple[Supplier, ...]
-    sales: tuple[SalesHistory, ...]
+    products: tuple[Product, ...] = Field(max_length=bounds.PRODUCTS)
+    recipes: tuple[Recipe, ...] = Field(max_length=bounds.RECIPES)
+    ingredients: tuple[Ingredient, ...] = Field(max_length=bounds.INGREDIENTS)
+    stock_lots: tuple[StockLot, ...] = Field(max_length=bounds.STOCK_LOTS)
+    suppliers: tuple[Supplier, ...] = Field(max_length=bounds.SUPPLIERS)
+    sales: tuple[SalesHistory, ...] = Field(max_length=bounds.PRODUCTS)
     calendar: Calendar = Calendar()
-    components: tuple[Component, ...] = ()
+    components: tuple[Component, ...] = Field(default=(), max_length=bounds.RECIPES)
     capacity: Capacity = Capacity()
-    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = ()
-    regressors: tuple[Regressor, ...] = ()
+    open_purchase_orders: tuple[OpenPurchaseOrder, ...] = Field(default=(), max_length=bounds.OPEN_ORDERS)
+    regressors: tuple[Regressor, ...] = Field(default=(), max_length=bounds.REGRESSORS)
     policy: PlanningPolicy = PlanningPolicy()
     receipts: tuple[SupplierReceipt, ...] = Field(
         default=(),
@@ -223,7 +230,7 @@ class Reasoning(Strict):
     """Why a plan line exists: the rule that produced it and the numbers it used."""
 
     rule: str
-    facts: dict[str, Fact] = Field(default_factory=dict)
+    facts: dict[str, Fact] = Field(default_factory=dict, max_length=bounds.FACTS)
 
 
 class ForecastLine(Strict):

@@ -9,6 +9,7 @@ from datetime import date
 
 from pydantic import AwareDatetime, Field
 
+from contracts import bounds
 from contracts.envelope import Strict
 
 
@@ -35,6 +36,6 @@ class PurchaseOrder(Strict):
     order_date: date
     delivery_date: date
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
+    lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1, max_length=bounds.ORDER_LINES)
     total: float = Field(ge=0)
     released_at: AwareDatetime

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from contracts import bounds
 from contracts.envelope import Message, Strict
 from contracts.planning import Ingredient, PurchaseLine
 from contracts.purchasing import PurchaseOrder
@@ -52,9 +53,9 @@ class ReleasePurchaseOrders(Message):
     time_zone: str = Field(min_length=1, max_length=64, description="the tenant's IANA time zone")
     tenant_name: str
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    purchase_lines: tuple[PurchaseLine, ...]
-    ingredients: tuple[Ingredient, ...]
-    suppliers: tuple[OrderingSupplier, ...]
+    purchase_lines: tuple[PurchaseLine, ...] = Field(max_length=bounds.PLAN_LINES)
+    ingredients: tuple[Ingredient, ...] = Field(max_length=bounds.INGREDIENTS)
+    suppliers: tuple[OrderingSupplier, ...] = Field(max_length=bounds.SUPPLIERS)
 
 
 class HeldLine(Strict):
@@ -74,8 +75,8 @@ class PurchaseOrdersReleased(Message):
 
     event_type: Literal["procurement.purchase_orders_released"] = "procurement.purchase_orders_released"
     step: Literal["release"] = "release"
-    purchase_orders: tuple[PurchaseOrder, ...]
-    held_lines: tuple[HeldLine, ...] = ()
+    purchase_orders: tuple[PurchaseOrder, ...] = Field(max_length=bounds.PURCHASE_ORDERS)
+    held_lines: tuple[HeldLine, ...] = Field(default=(), max_length=bounds.PLAN_LINES)
 
 
 class CancelReleasedOrders(Message):

@@ -7,7 +7,8 @@ test can prove the fault happened) and SIGKILLs itself — no cleanup, no flush,
 Labels: `<consumer>.after_commit` (handler committed, Kafka offset not yet committed),
 `orchestrator.before_publish` (state and outbox rows committed, not yet published),
 `orchestrator.compensating` (a compensation command committed), `relay.after_publish` (Kafka
-acknowledged an outbox batch, rows not yet marked sent).
+acknowledged an outbox batch, rows not yet marked sent), `<consumer>.handling:<event_type>:<tenant>`
+(a delivery of that tenant's message of that type begins: a message that kills its process).
 """
 
 import os

@@ -37,6 +37,13 @@ class Metrics:
             ["scan"],
             registry=self.registry,
         )
+        self.security_events = Counter(
+            "bakeplan_security_events_total",
+            "Messages refused because they do not fit the tenant, saga or content they claim "
+            '(docs/security.md, "Tenant binding"), by consumer and kind; each is parked.',
+            ["consumer", "kind"],
+            registry=self.registry,
+        )
         self.sagas_finished = Counter(
             "bakeplan_sagas_finished_total", "Sagas that reached a terminal state.", ["status"], registry=self.registry
         )

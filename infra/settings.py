@@ -98,7 +98,24 @@ class Settings(BaseSettings):
     )
     compensation_timeout_seconds: float = Field(default=30.0, gt=0, description="Deadline of one compensation.")
     max_compensation_attempts: int = Field(default=5, ge=1)
-    max_delivery_attempts: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
+    max_delivery_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Deliveries of a message before it is dead-lettered (counted in Postgres, so a message "
+        "that kills its process counts too).",
+    )
+    trigger_max_past_days: int = Field(
+        default=1,
+        ge=0,
+        description="A trigger may plan a business date at most this many days before the tenant's local today; "
+        "older ones are parked.",
+    )
+    trigger_max_future_days: int = Field(
+        default=7,
+        ge=0,
+        description="A trigger may plan a business date at most this many days after the tenant's local today; "
+        "later ones are parked.",
+    )
     retry_base_seconds: float = Field(default=0.2, gt=0, description="First retry backoff (doubles, with jitter).")
     relay_poll_seconds: float = Field(default=0.2, gt=0, description="Outbox polling interval (safety net).")
     schedule_scan_seconds: float = Field(

@@ -17,6 +17,7 @@ from sqlalchemy import Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.messages import MasterDataChanged, SalesDayClosed, StockCounted
@@ -57,7 +58,14 @@ class Feeds:
                 f"the feeds consumer does not handle {message.event_type} (tenant {message.tenant_id})"
             )
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+            claimed = await inbox_store.claim(
+                conn,
+                inbox,
+                consumer=CONSUMER,
+                event_id=message.event_id,
+                tenant_id=message.tenant_id,
+                digest=content_digest(message),
+            )
             if not claimed and self._dedupe:
                 return
             tenant_id = message.tenant_id

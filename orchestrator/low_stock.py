@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts import ids
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.messages import LowStockObserved, ProcurementPlanned, ProductionScheduled
@@ -65,7 +66,7 @@ class LowStock:
                 f"the low-stock consumer does not handle {message.event_type} (tenant {message.tenant_id})"
             )
         async with self._stores() as uow:
-            if not await uow.inbox.claim(message.event_id):
+            if not await uow.inbox.claim(message.event_id, tenant_id=message.tenant_id, digest=content_digest(message)):
                 return
             if not await uow.masterdata.tenant_exists(message.tenant_id):
                 raise PermanentError(

@@ -165,8 +165,10 @@ class MasterData(Protocol):
 
 
 class Inbox(Protocol):
-    async def claim(self, event_id: UUID) -> bool:
-        """True the first time the orchestrator sees `event_id`; False for a redelivery."""
+    async def claim(self, event_id: UUID, *, tenant_id: str = "", digest: str | None = None) -> bool:
+        """True the first time the orchestrator sees `event_id` of `tenant_id`; False for a redelivery of the
+        same content (`digest`, `contracts.binding.content_digest`). Raises `TenantBindingError` when
+        the id was claimed for that tenant with another digest."""
 
 
 class Outbox(Protocol):

@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import ids
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.planning import Ingredient
@@ -74,7 +75,14 @@ class Purchasing:
             )
         now = self._clock()
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+            claimed = await inbox_store.claim(
+                conn,
+                inbox,
+                consumer=CONSUMER,
+                event_id=message.event_id,
+                tenant_id=message.tenant_id,
+                digest=content_digest(message),
+            )
             if not claimed and self._dedupe:
                 return "already applied"
             order, saga_id = await _locked_order(conn, message.tenant_id, message.po_number, message)

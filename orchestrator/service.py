@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from contracts.binding import content_digest
 from contracts.envelope import Message
-from contracts.errors import DeferredError, PermanentError, PlanningError, TransientError
+from contracts.errors import DeferredError, PermanentError, PlanningError, TenantBindingError, TransientError
 from contracts.messages import (
     DemandForecasted,
     PlanningRequested,
@@ -25,6 +26,7 @@ from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.consumer import is_transient
 from infra.messaging.outbox import Outgoing
+from orchestrator.binding import DEFAULT_TRIGGER_WINDOW, TriggerWindow, check_reply, check_trigger_id
 from orchestrator.engine import (
     CompensateStep,
     Decision,
@@ -70,13 +72,16 @@ class Orchestrator:
         admission_retry_seconds: float = 0.5,
         quarantine: Quarantine | None = None,
         broker_reachable: Callable[[], Awaitable[bool]] | None = None,
+        trigger_window: TriggerWindow = DEFAULT_TRIGGER_WINDOW,
     ) -> None:
         """`definitions`: the saga of each kind (a daily one at least). `on_commit` wakes the outbox
         relay; `on_finished(status)` counts sagas that ended.
         `max_running` > 0 bounds the sagas in flight: a trigger that finds that many running or
         compensating is deferred (it waits in Kafka, retried every `admission_retry_seconds`), so a
         morning burst queues before its sagas start rather than inside them, where the waiting would
-        count against the step deadlines and compensate plans that were merely queued."""
+        count against the step deadlines and compensate plans that were merely queued.
+        `trigger_window`: the business dates a trigger may name around the tenant's local today; others
+        are parked (docs/security.md, "Tenant binding")."""
         self._stores = stores
         self._definitions = definitions
         self._clock = clock
@@ -88,6 +93,7 @@ class Orchestrator:
         self._quarantine = quarantine or MemoryQuarantine()
         self._broker_reachable = broker_reachable
         self._unreachable_since: datetime | None = None
+        self._trigger_window = trigger_window
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, PlanningRequested):
@@ -114,13 +120,19 @@ class Orchestrator:
             await uow.audit.lock_chain(trigger.tenant_id)
             await self._admit(uow, trigger)
             now = self._clock()  # after admission: a saga starts after the one whose end admitted it
-            if not await uow.inbox.claim(trigger.event_id):
+            check_trigger_id(trigger.event_id, trigger.tenant_id, trigger.business_date)
+            if not await uow.inbox.claim(trigger.event_id, tenant_id=trigger.tenant_id, digest=content_digest(trigger)):
                 return
             if not await uow.masterdata.tenant_exists(trigger.tenant_id):
                 raise PlanningError(
                     f"trigger {trigger.event_id}: unknown tenant {trigger.tenant_id!r}; "
                     "seed it (`bakeplan seed`) or fix the tenant id"
                 )
+            stale = self._trigger_window.problem(
+                trigger.business_date, now=now, time_zone=await uow.masterdata.time_zone(trigger.tenant_id)
+            )
+            if stale is not None:
+                raise PermanentError(f"trigger {trigger.event_id} of tenant {trigger.tenant_id}: {stale}")
             existing = await uow.sagas.day_plan(trigger.tenant_id, trigger.business_date)
             if existing is not None:
                 saga_id, status = existing
@@ -175,7 +187,7 @@ class Orchestrator:
         else:
             event = StepSucceeded(reply.step, now)
         async with self._stores() as uow:
-            if not await uow.inbox.claim(reply.event_id):
+            if not await uow.inbox.claim(reply.event_id, tenant_id=reply.tenant_id, digest=content_digest(reply)):
                 return
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
@@ -285,9 +297,21 @@ class Orchestrator:
         `reply` (None for a deadline) is archived with what the decision emits, an ignored one too."""
         saga = await uow.sagas.lock(saga_id)
         if saga is None:
+            if reply is not None:
+                raise TenantBindingError(
+                    f"{reply.event_type} {reply.event_id} of tenant {reply.tenant_id!r} names saga {saga_id}, "
+                    "which does not exist; refused",
+                    kind="unknown_saga",
+                )
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
-        decision = decide(self._definitions[saga.kind], saga.state, event)
+        definition = self._definitions[saga.kind]
         step = getattr(event, "step", None)
+        if reply is not None:
+            assert step is not None
+            check_reply(
+                reply, step=step, saga_id=saga_id, saga_tenant=saga.tenant_id, state=saga.state, definition=definition
+            )
+        decision = decide(definition, saga.state, event)
         inbound = Inbound(reply, Topic.STEP_REPLIES, saga_id) if reply is not None else None
         if decision.note:
             await uow.sagas.log(saga_id, [TimelineLine("ignored", step, decision.note)], at=now)

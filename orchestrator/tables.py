@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from infra.messaging.tables import (
     dead_letter_replays_table,
+    delivery_attempts_table,
     effect_log_table,
     inbox_table,
     outbox_table,
@@ -102,6 +103,7 @@ saga_log = Table(
 
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+delivery_attempts = delivery_attempts_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
 dead_letter_replays = dead_letter_replays_table(metadata, SCHEMA)
 scan_quarantine = quarantine_table(metadata, SCHEMA)

@@ -15,7 +15,7 @@ from contracts.topics import Topic
 from infra.settings import Settings
 from workers.procurement.channels import ChannelSettings, Sender
 from workers.procurement.send_handler import CONSUMER, ChannelWorker, worst_case_seconds
-from workers.procurement.tables import outbox
+from workers.procurement.tables import delivery_attempts, outbox
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings, channel_settings: ChannelSettings | None = No
             f"longer than BAKEPLAN_MAX_POLL_INTERVAL_MS {settings.max_poll_interval_ms} ms: the consumer would lose "
             "its partitions mid-send; lower the attempts or the timeout, or raise the poll interval"
         )
-    process = Process(settings, "channels", outbox)
+    process = Process(settings, "channels", outbox, delivery_attempts)
     sender = Sender(channel_settings)
     worker = ChannelWorker(
         engine=process.engine,

@@ -14,6 +14,7 @@ from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
 from orchestrator import audit
+from orchestrator.binding import TriggerWindow
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
 from orchestrator.low_stock import LowStock
@@ -25,13 +26,13 @@ from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
-from orchestrator.tables import outbox
+from orchestrator.tables import delivery_attempts, outbox
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Process:
-    process = Process(settings, "orchestrator", outbox)
+    process = Process(settings, "orchestrator", outbox, delivery_attempts)
     utc_now = clock_of(settings)
     step_timeout = timedelta(seconds=settings.step_timeout_seconds)
     compensation_timeout = timedelta(seconds=settings.compensation_timeout_seconds)
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Process:
         max_running=settings.max_running_sagas,
         quarantine=quarantine,
         broker_reachable=broker_reachable,
+        trigger_window=TriggerWindow(settings.trigger_max_past_days, settings.trigger_max_future_days),
     )
     low_stock = LowStock(
         stores,

@@ -10,19 +10,27 @@ from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
 from infra.settings import Settings
+from workers.forecasting import tables as forecasting_tables
 from workers.forecasting.handler import SPEC as FORECASTING
+from workers.procurement import tables as procurement_tables
 from workers.procurement.handler import SPEC as PROCUREMENT
 from workers.procurement.release_handler import ReleaseWorker, route
+from workers.production import tables as production_tables
 from workers.production.handler import SPEC as PRODUCTION
 from workers.shell.runtime import StepSpec, StepWorker
 
 WorkerRole = Literal["forecasting", "production", "procurement"]
 SPECS: dict[str, StepSpec] = {"forecasting": FORECASTING, "production": PRODUCTION, "procurement": PROCUREMENT}
+DELIVERY_ATTEMPTS = {
+    "forecasting": forecasting_tables.delivery_attempts,
+    "production": production_tables.delivery_attempts,
+    "procurement": procurement_tables.delivery_attempts,
+}
 
 
 def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
-    process = Process(settings, role, spec.outbox)
+    process = Process(settings, role, spec.outbox, DELIVERY_ATTEMPTS[role])
     utc_now = clock_of(settings)
     worker = StepWorker(
         spec,

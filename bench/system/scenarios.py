@@ -57,6 +57,9 @@ class Fleet:
             orchestrator_replicas=ctx.orchestrators,
             BAKEPLAN_LOG_LEVEL="WARNING",
             BAKEPLAN_RELAY_POLL_SECONDS="0.5",  # NOTIFY wakes the relays; polling is the fallback
+            # the benchmark plans fixed dates (TODAY and days before it), whatever the real today
+            BAKEPLAN_TRIGGER_MAX_PAST_DAYS="36500",
+            BAKEPLAN_TRIGGER_MAX_FUTURE_DAYS="36500",
         )
         self._start: dict[str, probes.ProcSample] = {}
 

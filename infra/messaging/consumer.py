@@ -5,7 +5,10 @@ For each record: reject at once what cannot be processed (oversize, unparsable, 
 otherwise run the handler. An unavailable dependency (database or broker unreachable, a
 serialization conflict, a `TransientError`) is retried with exponential backoff and jitter for as
 long as it lasts: parking valid messages because Postgres restarted would stall their sagas. Any
-other exception is a bug or bad data: retried up to `max_attempts`, then parked. The Kafka offset
+other exception is a bug or bad data: retried up to `max_attempts`, then parked. Deliveries are
+counted durably before the handler runs (`infra.messaging.attempts`), so a message that kills or
+hangs its process is parked after `max_attempts` deliveries too, not redelivered forever. A
+`TenantBindingError` is parked and counted as a security event (metric and log line). The Kafka offset
 is committed only after the handler's transaction committed or the record was parked (manual
 acknowledgement, never acknowledge-first).
 
@@ -33,10 +36,17 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from contracts import headers as h
 from contracts.envelope import Message
-from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TransientError
+from contracts.errors import (
+    DeferredError,
+    InvalidMessageError,
+    PermanentError,
+    TenantBindingError,
+    TransientError,
+)
 from contracts.topics import Topic
 from infra import logs
 from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
 from infra.metrics import Metrics
@@ -160,20 +170,22 @@ def claim_digest(raw: ConsumerRecord[bytes, bytes]) -> str | None:
 
 
 class _Retries:
-    """Attempts per record, and the pause/rewind that schedules the next one."""
+    """The pause/rewind that schedules the next attempt of a record. Its failures in this process set
+    the backoff; whether to park is decided by the durable delivery count (`infra.messaging.attempts`),
+    which a transient failure does not raise."""
 
     def __init__(self, policy: DeliveryPolicy) -> None:
         self._policy = policy
-        self._attempts: dict[tuple[str, int, int], int] = {}
+        self._failures: dict[tuple[str, int, int], int] = {}
         self._deferred: set[tuple[str, int, int]] = set()
         self._rng = random.Random()
 
-    def attempt(self, raw: ConsumerRecord[bytes, bytes]) -> int:
-        return self._attempts.get((raw.topic, raw.partition, raw.offset), 0) + 1
-
     def forget(self, raw: ConsumerRecord[bytes, bytes]) -> None:
-        self._attempts.pop((raw.topic, raw.partition, raw.offset), None)
+        self._failures.pop((raw.topic, raw.partition, raw.offset), None)
         self._deferred.discard((raw.topic, raw.partition, raw.offset))
+
+    def failed_before(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
+        return (raw.topic, raw.partition, raw.offset) in self._failures
 
     def first_deferral(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
         """True the first time `raw` is deferred (until it is handled): log once, not every pause."""
@@ -182,10 +194,13 @@ class _Retries:
         self._deferred.add(key)
         return first
 
-    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], attempt: int) -> float:
-        """Rewind the partition to `raw` and pause it for the backoff; returns the delay."""
-        self._attempts[(raw.topic, raw.partition, raw.offset)] = attempt
-        return self.pause(consumer, raw, self._policy.backoff(attempt, self._rng))
+    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes]) -> float:
+        """Rewind the partition to `raw` and pause it for the backoff after its latest failure (growing
+        with each); returns the delay."""
+        key = (raw.topic, raw.partition, raw.offset)
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return self.pause(consumer, raw, self._policy.backoff(failures, self._rng))
 
     def pause(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], delay: float) -> float:
         """Rewind the partition to `raw` and pause it for `delay` seconds; returns the delay."""
@@ -219,11 +234,15 @@ def subscribe(
     group: str | None = None,
     dead_letter: str = str(Topic.DEAD_LETTER),
     claims: ClaimChecks | None = None,
+    attempts: DeliveryAttempts | None = None,
 ) -> None:
     """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
     `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`. `claims` resolves
-    records whose payload went by claim check (without it, such a record is parked)."""
+    records whose payload went by claim check (without it, such a record is parked). `attempts` counts
+    deliveries (durably in production: `PostgresDeliveryAttempts`; in memory if None)."""
     retries = _Retries(policy)
+    group_id = group or f"bakeplan.{consumer}"
+    deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
     park_here = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
     after_commit = f"{consumer}.after_commit"
 
@@ -276,7 +295,27 @@ def subscribe(
             error = InvalidMessageError(rejected)
             await park_here(record, reason=rejected, error=error, attempts=1)
             return "dead_lettered"
-        attempt = retries.attempt(raw)
+        where = (group_id, raw.topic, raw.partition, raw.offset)
+        try:
+            attempt = await deliveries.begin(*where)
+        except Exception as exc:  # noqa: BLE001 - not counted, not handled: the record waits, never lost
+            # the database is down (transient), or the table is missing (run `bakeplan db upgrade`):
+            # either way the record is retried after a backoff, never handled uncounted
+            delay = retries.schedule(record.consumer, raw)
+            level = logging.WARNING if is_transient(exc) else logging.ERROR
+            log.log(level, "%s could not count a delivery (%r); retrying in %.2f s", consumer, exc, delay)
+            return "retry_scheduled"
+        if attempt > policy.max_attempts:
+            # the earlier deliveries began and never finished: each killed or hung its process
+            retries.forget(raw)
+            reason = (
+                f"{consumer}: {message.event_type} {message.event_id} of tenant {message.tenant_id} was delivered "
+                f"{attempt - 1} times and its handling never finished (the process died or hung on it); "
+                f"parked after BAKEPLAN_MAX_DELIVERY_ATTEMPTS={policy.max_attempts} deliveries"
+            )
+            log.error(reason, extra={"consumer": consumer, "tenant_id": message.tenant_id})
+            await park_here(record, reason=reason, error=PermanentError(reason), attempts=attempt - 1)
+            return "dead_lettered"
         with logs.message_context(
             tenant_id=message.tenant_id,
             saga_id=message.saga_id,
@@ -293,12 +332,21 @@ def subscribe(
             )
         return await claims.resolve(digest)
 
+    async def refund(raw: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            await deliveries.refund(group_id, raw.topic, raw.partition, raw.offset)
+        except Exception as exc:  # noqa: BLE001 - a lost refund only makes the count one higher
+            log.warning("%s could not take back a delivery count (%r); it counts", consumer, exc)
+
     async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
         context = {"consumer": consumer}
         try:
+            if crash_points.armed:  # a message that kills its process (the fault suite's)
+                crash_points.hit(f"{consumer}.handling:{message.event_type}:{message.tenant_id}")
             await handler(message)
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
+            await refund(raw)
             delay = retries.pause(record.consumer, raw, exc.retry_after)
             level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
             log.log(
@@ -313,6 +361,14 @@ def subscribe(
             return "deferred"
         except PermanentError as exc:
             retries.forget(raw)
+            if isinstance(exc, TenantBindingError):
+                metrics.security_events.labels(consumer, exc.kind).inc()
+                log.warning(
+                    "security event %s: %s",
+                    exc.kind,
+                    exc,
+                    extra={"consumer": consumer, "security_event": exc.kind, "tenant_id": message.tenant_id},
+                )
             await park_here(record, reason=str(exc), error=exc, attempts=attempt)
             return "dead_lettered"
         except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
@@ -322,7 +378,9 @@ def subscribe(
                 log.error(reason, extra=context)
                 await park_here(record, reason=reason, error=exc, attempts=attempt)
                 return "dead_lettered"
-            delay = retries.schedule(record.consumer, raw, attempt)
+            if is_transient(exc):
+                await refund(raw)  # the dependency was down, the message is not at fault
+            delay = retries.schedule(record.consumer, raw)
             log.warning(
                 "%s failed on %s (attempt %d, %s), retrying in %.2f s: %r",
                 consumer,
@@ -334,12 +392,13 @@ def subscribe(
                 extra=context,
             )
             return "retry_scheduled"
+        retried = attempt > 1 or retries.failed_before(raw)
         retries.forget(raw)
-        return "handled" if attempt == 1 else "retried"
+        return "retried" if retried else "handled"
 
     broker.subscriber(
         str(topic),
-        group_id=group or f"bakeplan.{consumer}",
+        group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=policy.max_poll_interval_ms,

@@ -80,6 +80,10 @@ def inbox_table(metadata: MetaData, schema: str) -> Table:
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("event_id", UUID(as_uuid=True), primary_key=True),
+        # the claim is bound to the tenant and the content (infra/messaging/inbox.py); '' and NULL on
+        # claims made before migration 0012
+        Column("tenant_id", String(64), primary_key=True, server_default=""),
+        Column("content_sha256", String(64)),
         Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         schema=schema,
     )
@@ -114,7 +118,9 @@ def compensations_table(metadata: MetaData, schema: str, *, name: str = "compens
         name,
         metadata,
         Column("saga_id", UUID(as_uuid=True), primary_key=True),
-        Column("tenant_id", String(64), nullable=False),
+        # in the key (migration 0012): a compensation naming another tenant's saga records its own row
+        # and can neither cancel nor block that tenant's step (docs/security.md, "Tenant binding")
+        Column("tenant_id", String(64), primary_key=True),
         Column("event_id", UUID(as_uuid=True), nullable=False),
         Column("reason", Text, nullable=False, server_default=""),
         Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -139,5 +145,24 @@ def dead_letter_replays_table(metadata: MetaData, schema: str) -> Table:
         Column("record_digest", String(64)),
         Column("replayed_by", String(200), nullable=False),
         Column("replayed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        schema=schema,
+    )
+
+
+def delivery_attempts_table(metadata: MetaData, schema: str) -> Table:
+    """Deliveries of the record a consumer group is at, per partition (infra/messaging/attempts.py).
+
+    One row per (group, topic, partition): `record_offset` is the record being handled and `attempts`
+    how often its handling began. Written before the handler runs, in its own transaction, so a
+    delivery that killed the process still counts."""
+    return Table(
+        "delivery_attempts",
+        metadata,
+        Column("consumer_group", String(300), primary_key=True),
+        Column("topic", String(300), primary_key=True),
+        Column("kafka_partition", Integer, primary_key=True),
+        Column("record_offset", BigInteger, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         schema=schema,
     )

@@ -22,6 +22,7 @@ from contracts.envelope import Message
 from contracts.errors import PlanningError
 from contracts.messages import LowStockObserved
 from contracts.planning import PlanningSnapshot
+from infra.messaging.inbox import conflict as inbox_conflict
 from infra.messaging.outbox import Outgoing
 from orchestrator.engine import SagaState, SagaStatus
 from orchestrator.low_stock_rules import Signal
@@ -68,6 +69,7 @@ class _State:
     results: dict[tuple[UUID, str], StepReply] = field(default_factory=dict)
     snapshots: dict[str, PlanningSnapshot] = field(default_factory=dict)
     claimed: set[UUID] = field(default_factory=set)
+    claim_digests: dict[tuple[UUID, str], str | None] = field(default_factory=dict)
     outbox: list[Outgoing] = field(default_factory=list)
     published_ids: set[UUID] = field(default_factory=set)
     archive: list[Archived] = field(default_factory=list)
@@ -231,8 +233,15 @@ class MemoryInbox:
         self._s = state
         self._dedupe = dedupe
 
-    async def claim(self, event_id: UUID) -> bool:
-        first = event_id not in self._s.claimed
+    async def claim(self, event_id: UUID, *, tenant_id: str = "", digest: str | None = None) -> bool:
+        key = (event_id, tenant_id)
+        first = key not in self._s.claim_digests
+        if not first:
+            earlier = self._s.claim_digests[key]
+            if digest is not None and earlier is not None and earlier != digest:
+                raise inbox_conflict("orchestrator", event_id, tenant_id)
+        else:
+            self._s.claim_digests[key] = digest
         self._s.claimed.add(event_id)
         return first or not self._dedupe
 

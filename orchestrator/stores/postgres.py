@@ -263,8 +263,10 @@ class PostgresInbox:
         self._conn = conn
         self._dedupe = dedupe
 
-    async def claim(self, event_id: UUID) -> bool:
-        claimed = await inbox_store.claim(self._conn, inbox, consumer=CONSUMER, event_id=event_id)
+    async def claim(self, event_id: UUID, *, tenant_id: str = "", digest: str | None = None) -> bool:
+        claimed = await inbox_store.claim(
+            self._conn, inbox, consumer=CONSUMER, event_id=event_id, tenant_id=tenant_id, digest=digest
+        )
         return claimed or not self._dedupe
 
 

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from contracts.errors import PlanningError
+from contracts.errors import PlanningError, TenantBindingError
 from contracts.messages import (
     SnapshotTaken,
 )
@@ -43,6 +43,21 @@ async def test_a_rolled_back_unit_of_work_unclaims_its_event(harness: StoreHarne
         assert await uow.inbox.claim(event_id)
     async with harness.stores() as uow:
         assert await uow.inbox.claim(event_id)
+
+
+async def test_an_inbox_claim_is_bound_to_tenant_and_content(harness: StoreHarness) -> None:
+    event_id = uuid4()
+    async with harness.stores() as uow:
+        first = await uow.inbox.claim(event_id, tenant_id="tenant-a", digest="1" * 64)
+        again = await uow.inbox.claim(event_id, tenant_id="tenant-a", digest="1" * 64)
+        # another tenant's message under the same id is its own claim: it cannot pre-empt this one
+        other_tenant = await uow.inbox.claim(event_id, tenant_id="tenant-b", digest="2" * 64)
+    assert (first, again, other_tenant) == (True, False, True)
+    with pytest.raises(TenantBindingError, match="other content"):
+        async with harness.stores() as uow:
+            await uow.inbox.claim(event_id, tenant_id="tenant-a", digest="3" * 64)
+    async with harness.stores() as uow:
+        assert not await uow.inbox.claim(event_id, tenant_id="tenant-a", digest="1" * 64)
 
 
 # --- outbox ----------------------------------------------------------------------------------------

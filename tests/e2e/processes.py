@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from infra.settings import Settings
+from tests.e2e.support import trigger_window_env
 
 ROLES = ("orchestrator", "forecasting", "production", "procurement")
 OPTIONAL_ROLES = ("channels",)
@@ -39,6 +40,7 @@ class Processes:
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
+            **trigger_window_env(),
             **(env or {}),
             **overrides,
         }

@@ -24,6 +24,15 @@ from lab.tenants import seeded_tenant
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)
+
+
+def trigger_window_env() -> dict[str, str]:
+    """The processes' trigger window (docs/security.md): the tests plan the fixed `TODAY` and the days after
+    it, so the window reaches back to it from the real today, and no further."""
+    behind = max(1, (datetime.now(UTC).date() - TODAY).days + 2)
+    return {"BAKEPLAN_TRIGGER_MAX_PAST_DAYS": str(behind), "BAKEPLAN_TRIGGER_MAX_FUTURE_DAYS": "30"}
+
+
 TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
 T = TypeVar("T")
 

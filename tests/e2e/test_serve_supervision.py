@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
-from tests.e2e.support import eventually, seed, trigger, wait_terminal
+from tests.e2e.support import eventually, seed, trigger, trigger_window_env, wait_terminal
 
 pytestmark = pytest.mark.e2e
 ROLES = ("orchestrator", "forecasting", "production", "procurement", "channels")
@@ -29,6 +29,7 @@ def serve_all(log: Path, database_url: str, kafka: str, **env: str) -> subproces
         "BAKEPLAN_KAFKA_BOOTSTRAP": kafka,
         "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
         "BAKEPLAN_LOG_LEVEL": "INFO",
+        **trigger_window_env(),
         **env,
     }
     environment.pop("BAKEPLAN_DATABASE_URL", None)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.settings import Settings
+from tests.e2e.support import trigger_window_env
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Fleet:
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
+            **trigger_window_env(),
             **_prefixed(env or {}),
         }
         self.replicas: dict[str, Replica] = {}

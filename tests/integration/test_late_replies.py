@@ -10,7 +10,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Message
-from contracts.ids import saga_id_for_trigger
+from contracts.ids import compensation_command_id, saga_id_for_trigger
 from contracts.messages import (
     DemandForecasted,
     DiscardForecast,
@@ -136,8 +136,10 @@ async def test_a_reply_after_the_deadline_is_recorded_ignored_and_its_effects_co
     assert saga.status == "COMPENSATED"
     assert "no reply before the deadline" in saga.reason
 
-    # a re-sent compensation changes nothing and is logged as such; a redelivered command is a no-op
-    await worker.handle(discard.model_copy(update={"event_id": uuid.uuid4(), "attempt": 2}))
+    # a re-sent compensation (the orchestrator's next attempt, with that attempt's id) changes nothing and
+    # is logged as such; a redelivered command is a no-op
+    resent = compensation_command_id(saga_id, "forecasting", 2)
+    await worker.handle(discard.model_copy(update={"event_id": resent, "attempt": 2}))
     await worker.handle(command)
     log = forecasting_tables.effect_log
     async with engine.connect() as conn:

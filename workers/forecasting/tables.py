@@ -3,7 +3,13 @@
 from sqlalchemy import Column, Date, Float, Index, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
-from infra.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import (
+    compensations_table,
+    delivery_attempts_table,
+    effect_log_table,
+    inbox_table,
+    outbox_table,
+)
 
 SCHEMA = "forecasting"
 metadata = MetaData(schema=SCHEMA)
@@ -26,5 +32,6 @@ forecasts = Table(
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+delivery_attempts = delivery_attempts_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
 compensations = compensations_table(metadata, SCHEMA)

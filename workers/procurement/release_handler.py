@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import ids
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError, PlanningError
 from contracts.messages import StepCompensated, StepFailed
@@ -41,6 +42,7 @@ from workers.procurement.tables import effect_log, inbox, outbox
 from workers.purchase_orders import store
 from workers.purchase_orders.release import release
 from workers.purchase_orders.tables import purchase_orders, release_compensations
+from workers.shell.binding import check_compensation_id, check_saga_tenant
 from workers.shell.runtime import Effect, record_effect, reply_envelope
 
 CONSUMER = "release"
@@ -68,7 +70,14 @@ class ReleaseWorker:
     async def handle(self, message: Message) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+            claimed = await inbox_store.claim(
+                conn,
+                inbox,
+                consumer=CONSUMER,
+                event_id=message.event_id,
+                tenant_id=message.tenant_id,
+                digest=content_digest(message),
+            )
             if not claimed and self._dedupe:
                 return
             if message.saga_id is None:
@@ -76,6 +85,8 @@ class ReleaseWorker:
             if isinstance(message, ReleasePurchaseOrders):
                 outgoing, effect = await self._release(conn, message, now)
             elif isinstance(message, CancelReleasedOrders):
+                check_compensation_id(message, step="release", attempt=message.attempt)
+                await check_saga_tenant(conn, effect_log, message)
                 outgoing, effect = await self._cancel(conn, message, now)
             else:
                 raise PermanentError(f"release does not handle {message.event_type} (tenant {message.tenant_id})")
@@ -94,7 +105,10 @@ class ReleaseWorker:
 
         compensated = (
             await conn.execute(
-                select(release_compensations.c.at).where(release_compensations.c.saga_id == command.saga_id)
+                select(release_compensations.c.at).where(
+                    release_compensations.c.saga_id == command.saga_id,
+                    release_compensations.c.tenant_id == command.tenant_id,
+                )
             )
         ).first()
         if compensated is not None:

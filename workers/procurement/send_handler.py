@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import ids
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.purchasing import PurchaseOrder
@@ -144,7 +145,7 @@ class ChannelWorker:
                 )
             if status != "released":
                 # cancelled before its send, or sent (confirmed, …) by an earlier event: not sent again
-                await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+                await _claim(conn, message)
                 await self._effect(conn, message, "not_sent", now)
                 log.info("tenant %s: PO %s is %s; not sent", order.tenant_id, order.po_number, status)
                 return _Plan(done=True)
@@ -154,7 +155,7 @@ class ChannelWorker:
             begun = await PostgresDeliveries(conn).begin(DeliveryKey.of(order, channel), channel=channel, at=now)
             if not begun.changed:
                 # the record says sent, the order is still `released`: the lifecycle catches up, nothing is sent
-                await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+                await _claim(conn, message)
                 await self._move(conn, message, order, begun.delivery, now)
                 await self._effect(conn, message, "already_sent", now)
                 return _Plan(done=True)
@@ -166,7 +167,7 @@ class ChannelWorker:
         now = self._clock()
         outgoing: list[Outgoing] = []
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+            claimed = await _claim(conn, message)
             if not claimed and self._dedupe:
                 return  # another replica recorded this event's send (ours reached the supplier too: it dedupes)
             if channel is None:
@@ -268,7 +269,7 @@ class ChannelWorker:
     async def _cancelled(self, message: OrderCancelled) -> None:
         now = self._clock()
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, inbox, consumer=CONSUMER, event_id=message.event_id)
+            claimed = await _claim(conn, message)
             if not claimed and self._dedupe:
                 return
             await self._effect(conn, message, "cancelled", now)
@@ -282,7 +283,11 @@ class ChannelWorker:
 
 async def _seen(conn: AsyncConnection, message: Message) -> bool:
     found = await conn.execute(
-        select(inbox.c.event_id).where(inbox.c.consumer == CONSUMER, inbox.c.event_id == message.event_id)
+        select(inbox.c.event_id).where(
+            inbox.c.consumer == CONSUMER,
+            inbox.c.event_id == message.event_id,
+            inbox.c.tenant_id.in_((message.tenant_id, inbox_store.LEGACY_TENANT)),
+        )
     )
     return found.first() is not None
 
@@ -307,3 +312,15 @@ def worst_case_seconds(attempts: int, timeout_seconds: float, backoff_max_second
     """The longest one send can take: every attempt timing out, every wait at its ceiling."""
     waits = sum(min(backoff_max_seconds, base_seconds * 2.0 ** (n - 1)) for n in range(1, attempts))
     return attempts * timeout_seconds + waits
+
+
+async def _claim(conn: AsyncConnection, message: Message) -> bool:
+    """The inbox claim, bound to the message's tenant and content (docs/security.md, "Tenant binding")."""
+    return await inbox_store.claim(
+        conn,
+        inbox,
+        consumer=CONSUMER,
+        event_id=message.event_id,
+        tenant_id=message.tenant_id,
+        digest=content_digest(message),
+    )

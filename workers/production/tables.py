@@ -3,7 +3,13 @@
 from sqlalchemy import Column, Date, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from infra.messaging.tables import compensations_table, effect_log_table, inbox_table, outbox_table
+from infra.messaging.tables import (
+    compensations_table,
+    delivery_attempts_table,
+    effect_log_table,
+    inbox_table,
+    outbox_table,
+)
 
 SCHEMA = "production"
 metadata = MetaData(schema=SCHEMA)
@@ -37,5 +43,6 @@ requirements = Table(
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
+delivery_attempts = delivery_attempts_table(metadata, SCHEMA)
 effect_log = effect_log_table(metadata, SCHEMA)
 compensations = compensations_table(metadata, SCHEMA)

@@ -21,6 +21,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.binding import content_digest
 from contracts.envelope import Message
 from contracts.errors import PermanentError, PlanningError
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
@@ -28,6 +29,7 @@ from contracts.topics import Topic
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
+from workers.shell.binding import check_compensation_id, check_saga_tenant
 from workers.shell.results import ResultStatus, set_status
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
@@ -129,7 +131,14 @@ class StepWorker:
         now = self._clock()
         spec = self.spec
         async with self._engine.begin() as conn:
-            claimed = await inbox_store.claim(conn, spec.inbox, consumer=spec.name, event_id=message.event_id)
+            claimed = await inbox_store.claim(
+                conn,
+                spec.inbox,
+                consumer=spec.name,
+                event_id=message.event_id,
+                tenant_id=message.tenant_id,
+                digest=content_digest(message),
+            )
             if not claimed and self._dedupe:
                 return
             outgoing, effect = await self._dispatch_within_limits(conn, message, now)
@@ -167,12 +176,15 @@ class StepWorker:
             reply, effect = await self._run(conn, message, now)
             return [Outgoing(Topic.STEP_REPLIES, reply)], effect
         if isinstance(message, spec.compensation):
+            check_compensation_id(message, step=spec.name, attempt=getattr(message, "attempt", 1))
+            await check_saga_tenant(conn, spec.effect_log, message)
             effect = await self._compensate(conn, message)
             done = StepCompensated(
                 step=spec.name, affected_rows=effect.affected_rows, **reply_envelope(message, "compensated", now)
             )
             return [Outgoing(Topic.STEP_REPLIES, done)], effect
         if isinstance(message, PlanReady):
+            await check_saga_tenant(conn, spec.effect_log, message)
             return [], Effect("activate", await self._move(conn, message, to="active"))
         if isinstance(message, PlanCompensated):
             return [], None  # the compensation commands already cancelled the drafts
@@ -181,7 +193,12 @@ class StepWorker:
     async def _run(self, conn: AsyncConnection, command: Message, now: datetime) -> tuple[Message, Effect]:
         spec = self.spec
         compensated = (
-            await conn.execute(select(spec.compensations.c.at).where(spec.compensations.c.saga_id == command.saga_id))
+            await conn.execute(
+                select(spec.compensations.c.at).where(
+                    spec.compensations.c.saga_id == command.saga_id,
+                    spec.compensations.c.tenant_id == command.tenant_id,
+                )
+            )
         ).first()
         if compensated is not None:
             reason = f"saga {command.saga_id} was compensated at {compensated.at:%Y-%m-%d %H:%M:%S}; nothing planned"

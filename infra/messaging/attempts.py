@@ -1,0 +1,78 @@
+"""Durable delivery attempts: how often handling of the record a consumer group is at began.
+
+Counted in Postgres, in a transaction of its own committed before the handler runs, so a delivery
+that kills or hangs its process (SIGKILL, out of memory, a rebalance after a stall) still counts, and
+the record is parked after `max_attempts` deliveries whatever happened to the processes in between.
+One row per (consumer group, topic, partition): a partition is handled one record at a time, so the
+row holds the offset in hand and its count, and the next offset starts again at 1. The table stays as
+small as the number of partitions (`infra.messaging.tables.delivery_attempts_table`).
+"""
+
+from typing import Protocol
+
+from sqlalchemy import Table, case, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class DeliveryAttempts(Protocol):
+    async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
+        """Count one more delivery of the record at `offset`; returns its deliveries so far (1-based)."""
+
+    async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
+        """Take back the delivery just counted: it neither failed nor ran (deferred, or a dependency was down)."""
+
+
+class MemoryDeliveryAttempts:
+    """The same counting in this process's memory: what a process that dies forgets."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, int], tuple[int, int]] = {}
+
+    async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
+        at, attempts = self._rows.get((group, topic, partition), (offset, 0))
+        attempts = attempts + 1 if at == offset else 1
+        self._rows[(group, topic, partition)] = (offset, attempts)
+        return attempts
+
+    async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
+        at, attempts = self._rows.get((group, topic, partition), (offset, 0))
+        if at == offset and attempts > 0:
+            self._rows[(group, topic, partition)] = (offset, attempts - 1)
+
+
+class PostgresDeliveryAttempts:
+    def __init__(self, engine: AsyncEngine, table: Table) -> None:
+        self._engine = engine
+        self._table = table
+
+    async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
+        t = self._table
+        values = insert(t).values(
+            consumer_group=group, topic=topic, kafka_partition=partition, record_offset=offset, attempts=1
+        )
+        statement = values.on_conflict_do_update(
+            index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],
+            set_={
+                "attempts": case((t.c.record_offset == offset, t.c.attempts + 1), else_=1),
+                "record_offset": offset,
+                "updated_at": func.now(),
+            },
+        ).returning(t.c.attempts)
+        async with self._engine.begin() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
+        t = self._table
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(t)
+                .where(
+                    t.c.consumer_group == group,
+                    t.c.topic == topic,
+                    t.c.kafka_partition == partition,
+                    t.c.record_offset == offset,
+                    t.c.attempts > 0,
+                )
+                .values(attempts=t.c.attempts - 1)
+            )
