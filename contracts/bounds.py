@@ -38,5 +38,7 @@ PURCHASE_ORDERS = 10_000
 """Purchase orders one release sends."""
 ORDER_LINES = 10_000
 """Lines of one purchase order."""
+RECEIPTS = 100_000
+"""Delivered lines a snapshot carries for learning (the latest 30 per supplier are read)."""
 FACTS = 100
 """Numbers one reasoning keeps."""

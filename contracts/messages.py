@@ -201,7 +201,7 @@ class PlanProcurement(Message):
     stock_floors: tuple[StockFloor, ...] = Field(default=(), max_length=bounds.INGREDIENTS)
     receipts: tuple[SupplierReceipt, ...] = Field(
         default=(),
-        max_length=bounds.SUPPLIERS * 30,
+        max_length=bounds.RECEIPTS,
         description="the snapshot's delivered lines: lead times and on-time rates are learned from them",
     )
 

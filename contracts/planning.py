@@ -218,6 +218,7 @@ class PlanningSnapshot(Strict):
     policy: PlanningPolicy = PlanningPolicy()
     receipts: tuple[SupplierReceipt, ...] = Field(
         default=(),
+        max_length=bounds.RECEIPTS,
         description="delivered purchase-order lines, the most recent per supplier: the planner learns lead "
         "times and on-time rates from them (none: master data as is)",
     )

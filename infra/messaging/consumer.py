@@ -26,13 +26,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from contracts import headers as h
 from contracts.envelope import Message
@@ -41,7 +39,6 @@ from contracts.errors import (
     InvalidMessageError,
     PermanentError,
     TenantBindingError,
-    TransientError,
 )
 from contracts.topics import Topic
 from infra import logs
@@ -49,6 +46,7 @@ from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
+from infra.messaging.transient import is_transient as is_transient
 from infra.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -120,34 +118,6 @@ async def park(
         reason,
         extra={"consumer": consumer},
     )
-
-
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    TransientError,
-    OSError,  # includes ConnectionError and TimeoutError
-    KafkaError,
-    OperationalError,
-    InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.LockNotAvailableError,  # lock_timeout: the lock holder finishes, a retry gets it
-)
-
-
-def is_transient(error: BaseException) -> bool:
-    """True when a dependency was unavailable (retry as long as it takes), False for a bug or bad
-    data (retry a bounded number of times, then park). Looks through wrapped causes."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, _UNAVAILABLE):
-            return True
-        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__
-    return False
 
 
 def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | None:
