@@ -24,6 +24,7 @@ from bakeplan.cli import (
     serving,
     stack,
     tenants,
+    world,
 )
 from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
 from bakeplan.cli.tenant_files import register as register_tenant_files
@@ -62,6 +63,7 @@ def build_app() -> typer.Typer:
     orders.register(app)  # group: orders
     channels.register(app)  # group: channels
     demo.register(app)  # demo
+    world.register(app)  # world
     contract.register(app)  # group: contract
     return app
 
