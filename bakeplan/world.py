@@ -11,9 +11,7 @@ is the offline simulation's, so the figures sit next to `bakeplan simulate` with
 
 import asyncio
 import csv
-import dataclasses
 import io
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -45,9 +43,8 @@ from infra.messaging.codec import encode
 from infra.messaging.kafka_client import new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
-from lab.simulation.live import LiveTenant, tenant_data
+from lab.simulation.live import LiveTenant, lot_id, tenant_data
 from lab.simulation.simulator import make_to_demand
-from lab.simulation.truth import Truth
 from lab.simulation.world import Order, delivery_dates
 from orchestrator.tables import inbox as orchestrator_inbox
 from orchestrator.tables import sagas, snapshots
@@ -58,7 +55,6 @@ from workers.purchase_orders.tables import purchase_orders
 MORNING = time(4, 0)  # UTC: the world's morning, before any supplier's cut-off in the tenant's day
 _NAMESPACE = uuid5(UUID(int=0), "bakeplan-world")
 TERMINAL = ("COMPLETED", "COMPENSATED", "FAILED")
-_LOT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")  # the world's lot ids (`initial:I0004`) as a count's
 
 
 class WorldError(RuntimeError):
@@ -234,7 +230,7 @@ class LiveWorld:
             counted_at=self._now,
             lots=tuple(
                 CountedLot(
-                    lot_id=_LOT_ID_UNSAFE.sub("-", lot.lot_id),
+                    lot_id=lot_id(lot.lot_id),
                     ingredient_id=lot.ingredient_id,
                     quantity=lot.quantity,
                     expires_on=lot.expires_on,
@@ -391,11 +387,6 @@ class LiveWorld:
             if asyncio.get_running_loop().time() > deadline:
                 raise WorldError(f"waited {self._timeout_s:.0f} s for {what}; is `bakeplan serve --role all` running?")
             await asyncio.sleep(0.1)
-
-
-def live_truth(truth: Truth, tenant_id: str) -> Truth:
-    """`truth` under the tenant id the live run gives it."""
-    return dataclasses.replace(truth, tenant_id=tenant_id)
 
 
 def _read_drop(path: Path) -> list[dict[str, str]]:

@@ -20,33 +20,15 @@ from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, print_json
 from bakeplan.roles.clock import set_clock
-from bakeplan.world import MORNING, LiveWorld, WorldError, live_truth
+from bakeplan.world import MORNING, LiveWorld, WorldError
 from infra.db import create_engine
-from lab.simulation.live import LiveTenant, TenantOutcome, open_tenant
+from lab.simulation.live import TenantOutcome, file_drop_channels, live_truth, open_tenant
 from lab.simulation.simulator import DEFAULT_START, run
 from lab.simulation.truth import synthetic_truth
 from lab.synthetic import Profile
-from workers.procurement.channels.config import FileDropTarget, SupplierChannel
 from workers.procurement.channels.directory import save_channels
 
 ROLES = ["orchestrator", "forecasting", "production", "procurement", "channels"]
-
-
-def file_drop_channels(tenants: list[LiveTenant], drop_root: Path) -> list[SupplierChannel]:
-    """Every supplier of the run's tenants takes its orders by file drop under `drop_root/<tenant>/<supplier>`."""
-    channels = []
-    for tenant in tenants:
-        for supplier in tenant.truth.suppliers:
-            directory = f"{tenant.truth.tenant_id}/{supplier.supplier_id}"
-            (drop_root / directory).mkdir(parents=True, exist_ok=True)
-            channels.append(
-                SupplierChannel(
-                    tenant_id=tenant.truth.tenant_id,
-                    supplier_id=supplier.supplier_id,
-                    target=FileDropTarget(directory=directory),
-                )
-            )
-    return channels
 
 
 def world(
@@ -102,8 +84,11 @@ def world(
     async def live_run() -> list[int]:
         try:
             await driver.seed()
+            channels = file_drop_channels(live)
+            for channel in channels:
+                (drop_root / channel.tenant_id / channel.supplier_id).mkdir(parents=True, exist_ok=True)
             async with engine.begin() as conn:
-                await save_channels(conn, file_drop_channels(live, drop_root), at=datetime.now(UTC))
+                await save_channels(conn, channels, at=datetime.now(UTC))
             children = spawn_roles(ROLES)
             try:
                 await driver.run(days)

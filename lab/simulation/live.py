@@ -3,6 +3,8 @@ ledger, and what the world shipped for which purchase-order line. Pure: no I/O, 
 to the live stack is `bakeplan.world`.
 """
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from lab.simulation.simulator import Terms, warm_world
 from lab.simulation.truth import Truth
 from lab.simulation.world import World
 from lab.synthetic import TenantData
+from workers.procurement.channels.config import FileDropTarget, SupplierChannel
 
 
 @dataclass
@@ -59,7 +62,7 @@ def tenant_data(truth: Truth, world: World, *, name: str, time_zone: str) -> Ten
         products=truth.products,
         recipes=truth.recipes,
         ingredients=truth.ingredients,
-        stock_lots=world.stock_lots(),
+        stock_lots=tuple(lot.model_copy(update={"lot_id": lot_id(lot.lot_id)}) for lot in world.stock_lots()),
         suppliers=truth.suppliers,
         sales=truth.sales_before(truth.start),
         calendar=truth.calendar,
@@ -84,3 +87,33 @@ def open_tenant(truth: Truth, seed: int) -> LiveTenant:
         ledger=ledger,
         before_run={s.order_id for s in world.in_flight()},
     )
+
+
+def file_drop_channels(tenants: list[LiveTenant]) -> list[SupplierChannel]:
+    """Every supplier of the run's tenants takes its orders by file drop, into `<tenant>/<supplier>` under
+    the channels' file-drop root (the caller makes the directories)."""
+    channels = []
+    for tenant in tenants:
+        for supplier in tenant.truth.suppliers:
+            directory = f"{tenant.truth.tenant_id}/{supplier.supplier_id}"
+            channels.append(
+                SupplierChannel(
+                    tenant_id=tenant.truth.tenant_id,
+                    supplier_id=supplier.supplier_id,
+                    target=FileDropTarget(directory=directory),
+                )
+            )
+    return channels
+
+
+def live_truth(truth: Truth, tenant_id: str) -> Truth:
+    """`truth` under the tenant id the live run gives it."""
+    return dataclasses.replace(truth, tenant_id=tenant_id)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def lot_id(world_lot_id: str) -> str:
+    """A world lot's id (`initial:I0004`, `SO000012`) as bakeplan's ids are written (no `:`)."""
+    return _UNSAFE.sub("-", world_lot_id)
