@@ -24,7 +24,8 @@ class Principal(StrEnum):
     PRODUCTION = "production"
     PROCUREMENT = "procurement"
     CHANNELS = "channels"
-    """The supplier channels' process: sends released orders; relays the procurement outbox it shares."""
+    """The supplier channels' process: sends released orders and the bakery's notifications; relays the
+    procurement outbox it shares."""
     EXTERNAL = "external"
     """A bakery's own systems and an external cron: they start plans and send signals and feeds."""
     OPERATOR = "operator"
@@ -78,8 +79,9 @@ _ROLES: dict[Principal, Access] = {
     **{role: _worker(role) for role in COMMANDS},
     # the channels process writes its alerts into the procurement outbox and may be the one relaying it
     # (one relay per outbox, whichever process holds it), so it may write what that outbox carries
+    # it also tells each bakery of its plans and alerts (docs/channels.md, "Notifications")
     Principal.CHANNELS: Access(
-        reads=(Topic.PURCHASE_ORDERS,),
+        reads=(Topic.PURCHASE_ORDERS, Topic.PLANS, Topic.ALERTS),
         writes=(Topic.STEP_REPLIES, Topic.PURCHASE_ORDERS, Topic.ALERTS, Topic.DEAD_LETTER),
         groups=(Principal.CHANNELS,),
     ),

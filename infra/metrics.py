@@ -44,6 +44,13 @@ class Metrics:
             ["consumer", "kind"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "bakeplan_notifications_total",
+            'Notices to a tenant\'s own target (docs/channels.md, "Notifications") by kind and outcome '
+            "(sent, send_failed, no_target).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
         self.sagas_finished = Counter(
             "bakeplan_sagas_finished_total", "Sagas that reached a terminal state.", ["status"], registry=self.registry
         )

@@ -16,6 +16,7 @@ from bakeplan.cli import (
     dead_letters,
     demo,
     feeds,
+    notify,
     offline,
     orders,
     runs,
@@ -62,6 +63,7 @@ def build_app() -> typer.Typer:
     tenants.register(app)  # tenants
     orders.register(app)  # group: orders
     channels.register(app)  # group: channels
+    notify.register(app)  # group: notify
     demo.register(app)  # demo
     world.register(app)  # world
     contract.register(app)  # group: contract

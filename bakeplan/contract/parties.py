@@ -139,8 +139,8 @@ def _outside() -> list[Operation]:
                   "master-data changes (docs/feeds.md)"),
         Operation(OUTSIDE, "receive", Topic.PLANS, "a bakery's systems may learn that a plan is ready or was "
                   "compensated; no consumer outside bakeplan is required"),
-        Operation(OUTSIDE, "receive", Topic.ALERTS, "monitoring should page someone: no bakeplan process reads "
-                  "this topic"),
+        Operation(OUTSIDE, "receive", Topic.ALERTS, "monitoring should page someone; bakeplan's channels role "
+                  "sends saga failures and unsent orders to each bakery's own target (docs/channels.md)"),
         Operation(OUTSIDE, "receive", Topic.PURCHASE_ORDERS, "another dispatcher may send released orders too "
                   "(bakeplan's own is the channels role, docs/channels.md); the PO number is the supplier's "
                   "idempotency key"),

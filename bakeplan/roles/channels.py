@@ -1,5 +1,6 @@
 """Composition root of the supplier channels' process (`bakeplan serve --role channels`): released
-purchase orders from `Topic.PURCHASE_ORDERS`, each sent on its supplier's channel (docs/channels.md).
+purchase orders from `Topic.PURCHASE_ORDERS`, each sent on its supplier's channel, and the bakery's
+notifications from `Topic.PLANS` and `Topic.ALERTS`, each sent to its tenant's target (docs/channels.md).
 
 It is the only process that loads the channels' secrets (`ChannelSettings`: the SMTP relay's login,
 the webhook signing keys). It writes the procurement schema's delivery records and order lifecycle and
@@ -14,6 +15,7 @@ from bakeplan.roles.clock import clock_of
 from contracts.topics import Topic
 from infra.settings import Settings
 from workers.procurement.channels import ChannelSettings, Sender
+from workers.procurement.notify_handler import NOTIFY_CONSUMER, NotificationWorker
 from workers.procurement.send_handler import CONSUMER, ChannelWorker, worst_case_seconds
 from workers.procurement.tables import delivery_attempts, outbox
 
@@ -45,4 +47,13 @@ def create_app(settings: Settings, channel_settings: ChannelSettings | None = No
         dedupe=process.dedupe,
     )
     process.subscribe(Topic.PURCHASE_ORDERS, CONSUMER, worker.handle)
+    notifications = NotificationWorker(
+        engine=process.engine,
+        notify=sender.notify,
+        clock=clock_of(settings),
+        count=lambda kind, outcome: process.metrics.notifications.labels(kind, outcome).inc(),
+        dedupe=process.dedupe,
+    )
+    process.subscribe(Topic.PLANS, NOTIFY_CONSUMER, notifications.handle)
+    process.subscribe(Topic.ALERTS, NOTIFY_CONSUMER, notifications.handle)
     return process

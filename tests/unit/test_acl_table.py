@@ -14,6 +14,7 @@ from bakeplan.local_tls import prepare
 from contracts.topics import Topic
 from infra.messaging.acls import AclRule, plan_acls
 from infra.settings import Settings
+from workers.procurement.notify_handler import NOTIFY_CONSUMER
 
 pytestmark = pytest.mark.unit
 WORKERS = tuple(COMMANDS)
@@ -53,7 +54,17 @@ def test_only_the_orchestrator_sends_step_commands_snapshots_and_plans_in_normal
         # the operator's `dlq replay` re-publishes what was parked from a consumed topic
         assert writers - {Principal.OPERATOR} == {Principal.ORCHESTRATOR}, topic
     assert not allowed(Principal.OPERATOR, "write", Topic.SNAPSHOTS)
-    assert not allowed(Principal.OPERATOR, "write", Topic.ALERTS)
+    # the channels role reads the alerts (the bakery's notifications), so a parked alert is replayable
+    assert allowed(Principal.OPERATOR, "write", Topic.ALERTS)
+
+
+def test_the_channels_read_orders_plans_and_alerts_in_groups_under_their_own_prefix() -> None:
+    access = TABLE[Principal.CHANNELS]
+    assert set(access.reads) == {Topic.PURCHASE_ORDERS, Topic.PLANS, Topic.ALERTS}
+    assert access.groups == (Principal.CHANNELS,)
+    # groups are prefixes: the notifications' consumer group is covered by the channels' one
+    assert NOTIFY_CONSUMER.startswith(Principal.CHANNELS)
+    assert not allowed(Principal.CHANNELS, "write", Topic.PLANS)
 
 
 def test_the_operator_reads_only_the_dead_letters_and_may_replay_to_every_consumed_topic() -> None:

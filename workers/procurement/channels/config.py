@@ -93,3 +93,17 @@ class SupplierChannel(Strict):
     def describe(self) -> str:
         """What a person reads: the kind and the address (recipients, URL or directory)."""
         return f"{self.target.kind} {self.target.address}"
+
+
+NoticeTarget = Annotated[EmailTarget | WebhookTarget, Field(discriminator="kind")]
+
+
+class TenantNotifications(Strict):
+    """Where a bakery (one tenant) hears of its plans and alerts: one email or webhook target
+    (`bakeplan notify set`; docs/channels.md, "Notifications"). A file drop is not offered: nobody reads it."""
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    target: NoticeTarget
+
+    def describe(self) -> str:
+        return f"{self.target.kind} {self.target.address}"

@@ -1,5 +1,6 @@
-"""Which channel each supplier takes its orders on: `procurement.supplier_channels`, in the caller's
-transaction (`bakeplan channels set|list`, the channels' consumer, the demo)."""
+"""Which channel each supplier takes its orders on (`procurement.supplier_channels`) and where each
+tenant hears of its plans and alerts (`procurement.tenant_notifications`), in the caller's transaction
+(`bakeplan channels set|list`, `bakeplan notify set|show`, the channels' consumers, the demo)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from workers.procurement.channels.config import SupplierChannel
-from workers.procurement.channels.tables import supplier_channels
+from workers.procurement.channels.config import SupplierChannel, TenantNotifications
+from workers.procurement.channels.tables import supplier_channels, tenant_notifications
 
 
 async def save_channels(conn: AsyncConnection, channels: Sequence[SupplierChannel], *, at: datetime) -> None:
@@ -62,3 +63,33 @@ async def list_channels(conn: AsyncConnection, tenant_id: str | None) -> list[tu
     if tenant_id is not None:
         query = query.where(supplier_channels.c.tenant_id == tenant_id)
     return [(SupplierChannel.model_validate(r.channel, strict=False), r.updated_at) for r in await conn.execute(query)]
+
+
+async def save_notifications(conn: AsyncConnection, notifications: TenantNotifications, *, at: datetime) -> None:
+    """Set the tenant's notification target, replacing the one it had."""
+    statement = insert(tenant_notifications).values(
+        tenant_id=notifications.tenant_id, notifications=notifications.model_dump(mode="json"), updated_at=at
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[tenant_notifications.c.tenant_id],
+            set_={"notifications": statement.excluded.notifications, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+async def notifications_of(conn: AsyncConnection, tenant_id: str) -> tuple[TenantNotifications, datetime] | None:
+    """The tenant's notification target and when it was set; None when it has none. Raises `ValueError`
+    naming the tenant when the stored target no longer validates or names another tenant."""
+    row = (
+        await conn.execute(select(tenant_notifications).where(tenant_notifications.c.tenant_id == tenant_id))
+    ).first()
+    if row is None:
+        return None
+    try:
+        found = TenantNotifications.model_validate(row.notifications, strict=False)
+    except ValidationError as exc:
+        raise ValueError(f"tenant {tenant_id}: the stored notification target is invalid: {exc}") from exc
+    if found.tenant_id != tenant_id:
+        raise ValueError(f"tenant {tenant_id}: the stored notification target names tenant {found.tenant_id}")
+    return found, row.updated_at

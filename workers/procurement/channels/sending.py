@@ -20,13 +20,20 @@ from typing import assert_never
 
 from contracts.errors import PermanentError
 from contracts.purchasing import PurchaseOrder
-from workers.procurement.channels.config import EmailTarget, FileDropTarget, SupplierChannel, WebhookTarget
+from workers.procurement.channels.config import (
+    EmailTarget,
+    FileDropTarget,
+    SupplierChannel,
+    TenantNotifications,
+    WebhookTarget,
+)
 from workers.procurement.channels.errors import PermanentSendError, TransientSendError
 from workers.procurement.channels.file_drop import drop_file
+from workers.procurement.channels.notices import Notice
 from workers.procurement.channels.retry import RetryPolicy
 from workers.procurement.channels.settings import ChannelSettings
-from workers.procurement.channels.smtp import send_email
-from workers.procurement.channels.webhook import post_webhook, tls_context
+from workers.procurement.channels.smtp import relay_of, send_email, send_message
+from workers.procurement.channels.webhook import post_signed, post_webhook, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +102,8 @@ async def with_retries(
 
 
 class Sender:
-    """Sends purchase orders on suppliers' channels with the deployment's settings and secrets."""
+    """Sends purchase orders on suppliers' channels, and notices to bakeries, with the deployment's
+    settings and secrets."""
 
     def __init__(
         self,
@@ -140,4 +148,39 @@ class Sender:
             )
         if isinstance(target, FileDropTarget):
             return await drop_file(order, target, self._settings)
+        assert_never(target)
+
+    async def notify(self, notice: Notice, notifications: TenantNotifications) -> SendOutcome:
+        """Send `notice` to the tenant's target, retrying transient errors; never raises for the far side."""
+        if notice.tenant_id != notifications.tenant_id:
+            raise ChannelMismatchError(
+                f"refused: the {notice.kind} notice {notice.event_id} is for tenant {notice.tenant_id}, "
+                f"but the notification target is tenant {notifications.tenant_id}'s"
+            )
+        context = f"tenant {notice.tenant_id}: {notice.kind} notice {notice.event_id} by {notifications.describe()}"
+        return await with_retries(
+            lambda: self._notify(notice, notifications),
+            self._policy,
+            sleep=self._sleep,
+            rng=self._rng,
+            context=context,
+        )
+
+    async def _notify(self, notice: Notice, notifications: TenantNotifications) -> str:
+        target, timeout = notifications.target, self._policy.attempt_timeout_seconds
+        if isinstance(target, EmailTarget):
+            relay_of(self._settings)
+            message = notice.email(target, sender=self._settings.smtp_from, at=self._clock())
+            return await send_message(message, self._settings, timeout_seconds=timeout)
+        if isinstance(target, WebhookTarget):
+            self._tls = self._tls or tls_context()
+            return await post_signed(
+                target,
+                notice.json_body(),
+                notice.idempotency_key,
+                self._settings,
+                at=self._clock(),
+                timeout_seconds=timeout,
+                tls=self._tls,
+            )
         assert_never(target)

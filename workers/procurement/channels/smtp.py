@@ -65,16 +65,28 @@ def _refusal(code: int, what: str) -> TransientSendError | PermanentSendError:
     return PermanentSendError(f"{what} (SMTP {code})")
 
 
-async def send_email(
-    order: PurchaseOrder, target: EmailTarget, settings: ChannelSettings, *, at: datetime, timeout_seconds: float
-) -> str:
-    """Send one attempt; the relay's reply as the receipt. Raises TransientSendError or PermanentSendError."""
+def relay_of(settings: ChannelSettings) -> str:
+    """The relay's name for messages; PermanentSendError when none is configured."""
     if not settings.smtp_host or not settings.smtp_from:
         raise PermanentSendError(
             "email channel, but no SMTP relay configured: set BAKEPLAN_SMTP_HOST and BAKEPLAN_SMTP_FROM"
         )
-    relay = f"SMTP relay {settings.smtp_host}:{settings.smtp_port}"
+    return f"SMTP relay {settings.smtp_host}:{settings.smtp_port}"
+
+
+async def send_email(
+    order: PurchaseOrder, target: EmailTarget, settings: ChannelSettings, *, at: datetime, timeout_seconds: float
+) -> str:
+    """Send one attempt; the relay's reply as the receipt. Raises TransientSendError or PermanentSendError."""
+    relay_of(settings)
     message = compose(order, target, sender=settings.smtp_from, at=at)
+    return await send_message(message, settings, timeout_seconds=timeout_seconds)
+
+
+async def send_message(message: EmailMessage, settings: ChannelSettings, *, timeout_seconds: float) -> str:
+    """Send one composed message through the relay (a purchase order, a bakery's notification): one
+    attempt, the relay's reply as the receipt. Raises TransientSendError or PermanentSendError."""
+    relay = relay_of(settings)
     try:
         return await _deliver(message, settings, relay, timeout_seconds)
     except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -5,6 +5,8 @@
   never recorded (a crash in between), which the next delivery of the order sends again.
 - `supplier_channels`: where each supplier of a tenant takes its orders, a `SupplierChannel` as JSON
   (`bakeplan channels set`). Nothing secret: the signing keys and the relay's password are settings.
+- `tenant_notifications` (migration 0015): where each tenant hears of its plans and alerts, a
+  `TenantNotifications` as JSON (`bakeplan notify set`).
 
 `deliveries_table` builds the delivery table on any `MetaData`, so the contract tests create it in a
 schema of their own.
@@ -15,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from workers.procurement.tables import SCHEMA, metadata
 
-__all__ = ["SCHEMA", "deliveries_table", "metadata", "po_deliveries", "supplier_channels"]
+__all__ = ["SCHEMA", "deliveries_table", "metadata", "po_deliveries", "supplier_channels", "tenant_notifications"]
 
 
 def deliveries_table(metadata: MetaData) -> Table:
@@ -48,5 +50,12 @@ supplier_channels = Table(
     Column("tenant_id", String(64), primary_key=True),
     Column("supplier_id", String(64), primary_key=True),
     Column("channel", JSONB, nullable=False),  # a SupplierChannel (channels/config.py) as JSON
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+tenant_notifications = Table(
+    "tenant_notifications",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("notifications", JSONB, nullable=False),  # a TenantNotifications (channels/config.py) as JSON
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -54,12 +54,34 @@ async def post_webhook(
     tls: ssl.SSLContext,
 ) -> str:
     """Post one attempt; "HTTP <status>" as the receipt. Raises TransientSendError or PermanentSendError."""
+    return await post_signed(
+        target,
+        render_json(order),
+        idempotency_key(order),
+        settings,
+        at=at,
+        timeout_seconds=timeout_seconds,
+        tls=tls,
+    )
+
+
+async def post_signed(
+    target: WebhookTarget,
+    body: bytes,
+    key: str,
+    settings: ChannelSettings,
+    *,
+    at: datetime,
+    timeout_seconds: float,
+    tls: ssl.SSLContext,
+) -> str:
+    """Post `body` (JSON) signed, with `Idempotency-Key: key` (a purchase order, a bakery's notification):
+    one attempt, "HTTP <status>" as the receipt. Raises TransientSendError or PermanentSendError."""
     keys = signing_keys(target, settings)
-    body = render_json(order)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "Idempotency-Key": idempotency_key(order),
+        "Idempotency-Key": key,
         SIGNATURE_HEADER: signature_header(keys, int(at.timestamp()), body),
     }
     try:
@@ -70,7 +92,7 @@ async def post_webhook(
     except httpx.TransportError as exc:  # refused, reset, DNS, TLS handshake
         raise TransientSendError(f"webhook {target.url} unreachable: {exc!r}") from exc
     except httpx.InvalidURL as exc:
-        raise PermanentSendError(f"webhook URL {target.url!r} is invalid: {exc}; fix the supplier's channel") from exc
+        raise PermanentSendError(f"webhook URL {target.url!r} is invalid: {exc}; fix the channel's URL") from exc
     status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     if response.is_success:
         return status
