@@ -176,6 +176,7 @@ class OutageAwareGroup(TyperGroup):
     """The root command: a command that cannot reach Postgres or Kafka exits 1 with one line."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer passes its own Context
+        REFUSALS.last = None  # a reason heard by an earlier command of this process is not this one's
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):  # exits, usage errors: already said

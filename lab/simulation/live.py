@@ -62,7 +62,9 @@ def tenant_data(truth: Truth, world: World, *, name: str, time_zone: str) -> Ten
         products=truth.products,
         recipes=truth.recipes,
         ingredients=truth.ingredients,
-        stock_lots=tuple(lot.model_copy(update={"lot_id": lot_id(lot.lot_id)}) for lot in world.stock_lots()),
+        stock_lots=tuple(
+            lot.model_copy(update={"lot_id": lot_id(lot.lot_id)}) for lot in world.stock_lots() if lot.quantity > 0
+        ),
         suppliers=truth.suppliers,
         sales=truth.sales_before(truth.start),
         calendar=truth.calendar,

@@ -43,6 +43,8 @@ async def test_the_world_lives_three_days_on_the_live_stack(
         synthetic_truth(profile="small", seed=seed, days=DAYS, start=DEFAULT_START), f"w{uuid4().hex[:8]}-1"
     )
     tenant = open_tenant(truth, seed)
+    for ingredient in truth.ingredients:  # an empty store: the first morning must order, whatever the forecast
+        tenant.world.consume(ingredient.ingredient_id, tenant.world.on_hand(ingredient.ingredient_id))
     set_clock(clock_file, datetime.combine(DEFAULT_START, MORNING, UTC))
     driver = LiveWorld(own, engine, [tenant], clock_file=clock_file, drop_root=drop_root, timeout_s=120)
     await driver.seed()

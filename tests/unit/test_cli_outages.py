@@ -5,10 +5,18 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bakeplan.cli.outages import Outage, find_outage
+from bakeplan.cli.outages import REFUSALS, Outage, find_outage
 from infra.settings import Settings
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def no_refusal_heard() -> None:
+    """An earlier test in the process (a secure broker refusing a client) leaves its reason behind."""
+    REFUSALS.last = None
+
+
 SETTINGS = Settings(database_url="postgresql+asyncpg://bakeplan@db.example:6543/plans", kafka_bootstrap="k1:9092")
 
 
