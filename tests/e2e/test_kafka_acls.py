@@ -63,7 +63,7 @@ FORBIDDEN_WRITES = [
     (EXTERNAL, Topic.STEP_REPLIES),  # and cannot fake a worker's reply
     (EXTERNAL, Topic.DEAD_LETTER),
     (OPERATOR, Topic.SNAPSHOTS),
-    (OPERATOR, Topic.ALERTS),
+    (OPERATOR, Topic.DEAD_LETTER),  # `dlq replay` re-publishes parked messages; it cannot park them
     (ORCH, Topic.STEP_REPLIES),  # the orchestrator cannot answer for a worker
     (FC, Topic.PURCHASE_ORDERS),  # only the release step (procurement) and an operator's cancel send orders
     (EXTERNAL, Topic.PURCHASE_ORDERS),  # the outside world cannot forge an order to a supplier
