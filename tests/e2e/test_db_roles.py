@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from bakeplan.cli import app
+from bakeplan.cli.acl import provision, unprovision
 from bakeplan.db_roles import ROLES
 from infra.settings import Settings
 from tests.e2e.processes import ROLES as PROCESS_ROLES
@@ -63,12 +64,17 @@ def role_stack(
         "BAKEPLAN_AUDIT_KEY": AUDIT_KEY,
         "BAKEPLAN_AUDIT_KEY_ID": "e2e-1",
     }
+    secure = operator.kafka_security_protocol != "PLAINTEXT"
+    if secure:  # its own topics on a broker with ACLs: provisioned as the admin, as `acl apply` does
+        provision(operator)
     try:
         for command in (["db", "upgrade"], ["db", "roles", "apply"]):  # as the operator, as documented
             result = CliRunner().invoke(app, command, env=env)
             assert result.exit_code == 0, result.output
         yield operator, env
     finally:
+        if secure:
+            unprovision(operator)
         asyncio.run(
             _admin(
                 settings.database_url,
