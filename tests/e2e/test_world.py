@@ -11,14 +11,16 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from typer.testing import CliRunner
 
+from bakeplan.cli import app
 from bakeplan.cli.acl import provision, unprovision
 from bakeplan.roles.clock import set_clock
 from bakeplan.world import MORNING, LiveWorld
 from infra.settings import Settings
-from lab.simulation.live import file_drop_channels, live_truth, open_tenant
+from lab.simulation.live import LiveTenant, file_drop_channels, live_truth, open_tenant
 from lab.simulation.simulator import DEFAULT_START
 from lab.simulation.truth import synthetic_truth
 from tests.e2e.processes import Processes
@@ -29,11 +31,25 @@ pytestmark = pytest.mark.e2e
 DAYS = 3
 
 
-async def test_the_world_lives_three_days_on_the_live_stack(
-    settings: Settings, engine: AsyncEngine, tmp_path: Path
-) -> None:
-    # its own topics: the shared processes run on the wall clock, these on the world's
-    own = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}w{uuid4().hex[:6]}."})
+async def test_the_world_lives_three_days_on_the_live_stack(settings: Settings, tmp_path: Path) -> None:
+    # its own topics and database: the shared processes run on the wall clock, and their scans (deadlines,
+    # schedules) would act on the world's sagas in a shared database
+    name = f"world_e2e_{uuid4().hex[:10]}"
+    await _admin(settings.database_url, f'CREATE DATABASE "{name}"')
+    own = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}w{uuid4().hex[:6]}.",
+            "database_url": make_url(settings.database_url).set(database=name).render_as_string(hide_password=False),
+        }
+    )
+    upgraded = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["db", "upgrade"],
+        env={"DATABASE_URL": own.database_url, "BAKEPLAN_DATABASE_URL": own.database_url},
+    )
+    assert upgraded.exit_code == 0, upgraded.output
+    engine = create_async_engine(own.database_url)
     secure = own.kafka_security_protocol != "PLAINTEXT"
     if secure:
         await asyncio.to_thread(provision, own)
@@ -56,23 +72,46 @@ async def test_the_world_lives_three_days_on_the_live_stack(
     processes = Processes(
         own,
         tmp_path,
-        env={"BAKEPLAN_CLOCK_FILE": str(clock_file), "BAKEPLAN_FILE_DROP_ROOT": str(drop_root)},
+        env={
+            "BAKEPLAN_CLOCK_FILE": str(clock_file),
+            "BAKEPLAN_FILE_DROP_ROOT": str(drop_root),
+            "DATABASE_URL": own.database_url,
+        },
         BAKEPLAN_TRIGGER_MAX_PAST_DAYS="1",  # the production window: the processes' today is the world's
     )
     try:
         processes.start_all()
         processes.start("channels")
         await driver.run(DAYS)
-        sent_once = await driver.sent_once(tenant)
     finally:
         processes.stop_all()
         if secure:
             await asyncio.to_thread(unprovision, own)
 
+    try:
+        await _check(driver, tenant, engine, drop_root, seed)
+    finally:
+        await engine.dispose()
+        await _admin(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(url: str, statement: str) -> None:
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def _check(driver: LiveWorld, tenant: LiveTenant, engine: AsyncEngine, drop_root: Path, seed: int) -> None:
+    truth = tenant.truth
+
+    sent_once = await driver.sent_once(tenant)
     assert len(tenant.sagas) == DAYS  # each morning's plan COMPLETED (the driver raises otherwise)
     assert tenant.released > 0
     assert sent_once == tenant.released
-    dropped = sorted(p.stem for p in drop_root.rglob("*.csv"))
+    dropped = sorted(p.stem for p in await asyncio.to_thread(lambda: list(drop_root.rglob("*.csv"))))
     async with engine.connect() as conn:
         orders = (
             await conn.execute(
