@@ -9,6 +9,7 @@ input (an unknown tenant, a line that is not the order's, a quantity that is not
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import uuid4
@@ -29,7 +30,7 @@ from orchestrator.audit import audit_keys
 from orchestrator.purchasing_store import Purchasing
 from workers.procurement.channels.tables import po_deliveries
 from workers.purchase_orders import store
-from workers.purchase_orders.lifecycle import STATUSES, delivery_timing
+from workers.purchase_orders.lifecycle import STATUSES, Change, delivery_timing
 
 Tenant = Annotated[str, typer.Option(help="Tenant id.")]
 
@@ -184,6 +185,22 @@ def _purchasing() -> tuple[Purchasing, Any]:
     return Purchasing(engine, lambda: datetime.now(UTC), audit_keys=audit_keys(settings)), engine
 
 
+def _change(act: Callable[[Purchasing], Awaitable[Change]]) -> str:
+    """Run one operator change of an order (cancel, resend) and return its history note; a refusal
+    (unknown order, wrong status) exits 1 with the reason."""
+
+    async def run() -> str:
+        purchasing, engine = _purchasing()
+        try:
+            return (await act(purchasing)).note
+        except PermanentError as exc:
+            fail(str(exc), 1)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def orders_cancel(
     po_number: str,
     tenant: Tenant,
@@ -194,16 +211,7 @@ def orders_cancel(
     """Cancel an order that is not received yet; the supplier channels are told (`purchasing.order_cancelled`)."""
     before = _detail(tenant, po_number)
 
-    async def run() -> str:
-        purchasing, engine = _purchasing()
-        try:
-            return (await purchasing.cancel(tenant, po_number, reason=reason, by=by)).note
-        except PermanentError as exc:
-            fail(str(exc), 1)
-        finally:
-            await engine.dispose()
-
-    note = asyncio.run(run())
+    note = _change(lambda purchasing: purchasing.cancel(tenant, po_number, reason=reason, by=by))
     if as_json:
         print_json(
             {"tenant_id": tenant, "po_number": po_number, "status": "cancelled", "was": before["status"], "note": note}
@@ -222,16 +230,7 @@ def orders_resend(
     back to `released` and the channels send it on the supplier's channel as configured now."""
     before = _detail(tenant, po_number)
 
-    async def run() -> str:
-        purchasing, engine = _purchasing()
-        try:
-            return (await purchasing.resend(tenant, po_number, by=by)).note
-        except PermanentError as exc:
-            fail(str(exc), 1)
-        finally:
-            await engine.dispose()
-
-    note = asyncio.run(run())
+    note = _change(lambda purchasing: purchasing.resend(tenant, po_number, by=by))
     if as_json:
         print_json(
             {"tenant_id": tenant, "po_number": po_number, "status": "released", "was": before["status"], "note": note}
