@@ -155,3 +155,11 @@ def test_notify_set_exits_2_before_touching_the_database() -> None:
     result = CliRunner().invoke(app, ["notify", "set", "--tenant", "kiel", "--email", "nope"])
     assert result.exit_code == 2
     assert "--email: to.0: String should match pattern" in result.output
+
+
+def test_order_totals_are_summed_in_cents_not_shown_as_float_residue() -> None:
+    # 0.1 + 0.2 and the like: a float sum of order totals leaves residue the subject must not show
+    assert 0.1 + 0.2 != 0.3
+    summary = summarise(date(2026, 12, 5), [("EUR", 0.1), ("EUR", 0.2), ("CHF", 0.7), ("CHF", 0.1)], [])
+    assert summary.totals == (("CHF", 0.8), ("EUR", 0.3))
+    assert "4 purchase orders placed (CHF 0.80, €0.30)" in plan_ready_notice(_ready(), summary).subject

@@ -5,6 +5,7 @@ a JSON body, and both carry the event id, so every send of one notice is recogni
 """
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,7 +31,7 @@ class PlanSummary:
     business_date: date
     orders: int
     totals: tuple[tuple[str, float], ...]
-    """(currency, total) per currency of the orders, by currency."""
+    """(currency, total) per currency of the orders, by currency, each rounded to cents."""
     purchase_lines: int
     late_lines: int
     waste_value: float
@@ -53,11 +54,13 @@ def summarise(
     fallback_currency: str = "",
 ) -> PlanSummary:
     """`orders` as (currency, total); `lines` as (late, unit price, reasoning)."""
-    totals: dict[str, float] = {}
+    amounts: dict[str, list[float]] = {}
     count = 0
     for currency, total in orders:
-        totals[currency] = totals.get(currency, 0.0) + total
+        amounts.setdefault(currency, []).append(total)
         count += 1
+    # a sum of money is in cents: summed exactly, then rounded (never `3,214.1599999999994`)
+    totals = {currency: round(math.fsum(values), 2) for currency, values in amounts.items()}
     late = waste = 0.0
     n_lines = 0
     for is_late, unit_price, reasoning in lines:
