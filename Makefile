@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down
+.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down bench-peers
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -67,6 +67,14 @@ contract: tools/asyncapi/node_modules/.package-lock.json
 # npm writes node_modules/.package-lock.json on install: reinstall only when the lock file changed
 tools/asyncapi/node_modules/.package-lock.json: tools/asyncapi/package-lock.json tools/asyncapi/package.json
 	npm ci --prefix tools/asyncapi --silent
+
+## bakeplan and a peer engine (DBOS Transact, bench/peers) side by side, with their ratios; a few
+## minutes on a quiet machine. Figures: docs/benchmarks.md, "Peers".
+bench-peers: install
+	$(UV) run bakeplan stack up
+	$(UV) sync --frozen --group peers --inexact
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run python -m bench.system --quick --only idle,throughput --peers
 
 stack-up: install
 	$(UV) run bakeplan stack up

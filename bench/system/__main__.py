@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ctx, tiny_tenants, (10, 15), rate=half, seconds=seconds / 2, replicas=args.replicas
             )
             results["throughput"] = {"capacity": capacity, "at_half_rate": at_half}
+        if args.peers:
+            results["peers"] = await _peers(ctx, args, results)
         if "burst" in args.only:
             n = 200 if quick else 1000
             console.print(f"[bold]morning burst[/]: {n} standard tenants at once")
@@ -83,6 +86,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await engine.dispose()
     return results
+
+
+async def _peers(ctx: Context, args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Right after bakeplan's throughput and idle scenarios, in the same session: bakeplan's tiny saga one at
+    a time, then the same saga shape on DBOS Transact (bench/peers), and the ratios of the two. Absolute
+    figures on a shared machine drift between runs; ratios taken minutes apart do much less."""
+    console.print("[bold]sequential tiny sagas[/]: one tiny tenant's saga at a time")
+    tiny_idle = await scenarios.idle_latency(ctx, sagas_n=30 if args.quick else 100, profile="tiny")
+    seconds = 20 if args.quick else 60
+    console.print(f"[bold]peer[/]: DBOS Transact, the same 4 steps, 8 threads for {seconds} s")
+    command = [
+        *("uv", "run", "--group", "peers", sys.executable.rsplit("/", 1)[-1], "-m", "bench.peers.dbos_saga"),
+        *("--database-url", ctx.settings.database_url, "--seconds", str(seconds)),
+        *("--sequential", "30" if args.quick else "100"),
+    ]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the DBOS peer failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    peer = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = {"tiny_sequential_p50_ms": tiny_idle["trigger_to_completed"].get("p50_ms")}
+    if tp := results.get("throughput"):
+        ours["throughput_per_s"] = tp["capacity"]["completed_per_s"]
+    if idle := results.get("idle"):
+        ours["standard_idle_p50_ms"] = idle["trigger_to_completed"].get("p50_ms")
+    theirs_p50, theirs_rate = peer["sequential"]["p50_ms"], peer["closed_loop"]["per_s"]
+    ratios = {
+        "throughput (bakeplan ÷ peer)": _ratio(ours.get("throughput_per_s"), theirs_rate),
+        "sequential p50 (bakeplan tiny ÷ peer)": _ratio(ours["tiny_sequential_p50_ms"], theirs_p50),
+        "standard idle p50 ÷ peer p50": _ratio(ours.get("standard_idle_p50_ms"), theirs_p50),
+    }
+    return {"bakeplan": ours, "tiny_idle": tiny_idle, "dbos": peer, "ratios": ratios}
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return round(ours / theirs, 2) if ours and theirs else None
 
 
 def report(results: dict[str, Any]) -> None:
@@ -126,6 +164,17 @@ def report(results: dict[str, Any]) -> None:
         )
         peak = max(v["peak_rss_mb"] for k, v in b["cost_per_saga"]["processes"].items() if not k.startswith("orch"))
         table.add_row("  worker peak RSS (max)", f"{peak} MB", "≤ 250 MB")
+    if peers := results.get("peers"):
+        dbos = peers["dbos"]
+        table.add_row(
+            "peer: DBOS Transact, 4 steps",
+            f"{dbos['closed_loop']['per_s']} workflows/s ({dbos['closed_loop']['threads']} threads); "
+            f"sequential p50 / p99 {dbos['sequential']['p50_ms']} / {dbos['sequential']['p99_ms']} ms",
+            "",
+        )
+        table.add_row("  bakeplan tiny saga, sequential p50", f"{peers['bakeplan']['tiny_sequential_p50_ms']} ms", "")
+        for name, value in peers["ratios"].items():
+            table.add_row(f"  ratio: {name}", f"{value}", "")
     for s in results.get("scaling", []):
         table.add_row(
             f"scaling: {s['replicas']} replica(s), {s['partitions']} partitions", f"{s['completed_per_s']} sagas/s", ""
@@ -140,6 +189,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=64, help="sagas kept running when finding the capacity")
     parser.add_argument("--replicas", type=int, default=2, help="replicas per worker role (scaling tries 1, 2, 4)")
     parser.add_argument("--orchestrators", type=int, default=1, help="orchestrator replicas in every scenario")
+    parser.add_argument("--peers", action="store_true", help="also run the saga shape on DBOS Transact (bench/peers)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/system.json"))
     parser.add_argument("--logs", default=".bakeplan-local/bench-logs")
     args = parser.parse_args()
