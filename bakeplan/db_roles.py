@@ -120,6 +120,22 @@ ROLES: tuple[DbRole, ...] = (
         (TableGrant("procurement", DML), CLAIM_CHECKS),
     ),
     DbRole(
+        "retention",
+        "the retention job (docs/retention.md): deletes inbox claims, published outbox rows, effect-log rows and "
+        "claim checks past their horizon, and finished sagas' timelines, step results and snapshots; marks "
+        "sagas pruned; never the audit archive",
+        "all_tenants",
+        (
+            *(
+                TableGrant(schema, ("SELECT", "DELETE"), tables=("inbox", "outbox", "effect_log"))
+                for schema in ("orchestrator", "forecasting", "production", "procurement")
+            ),
+            TableGrant("orchestrator", ("SELECT", "DELETE"), tables=("saga_log", "step_results", "snapshots")),
+            TableGrant("orchestrator", ("SELECT", "UPDATE"), tables=("sagas",)),
+            TableGrant("messaging", ("SELECT", "DELETE"), tables=("claim_checks",)),
+        ),
+    ),
+    DbRole(
         "reporting",
         "read-only reports: master data and results of the tenant in app.tenant_id",
         "one_tenant",

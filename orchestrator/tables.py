@@ -51,6 +51,9 @@ sagas = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # daily: the daily plan; low_stock: a procurement-only saga started by low-stock signals
     Column("kind", String(16), nullable=False, server_default="daily"),
+    # when the retention job pruned the saga's timeline, step results and snapshot (orchestrator/retention.py);
+    # the saga row itself stays: it keeps a day's plan taken (invariant 5) and replay finds the saga by it
+    Column("pruned_at", DateTime(timezone=True)),
     # invariant 5: at most one live or completed daily plan per tenant and business date
     Index(
         "uq_sagas_one_plan_per_day",
@@ -68,6 +71,12 @@ sagas = Table(
     ),
     Index("ix_sagas_due", "next_deadline", postgresql_where=text("status IN ('RUNNING', 'COMPENSATING')")),
     Index("ix_sagas_tenant", "tenant_id", "created_at"),
+    Index(
+        "ix_sagas_prunable",
+        "updated_at",
+        postgresql_where=text("pruned_at IS NULL AND status IN ('COMPLETED', 'COMPENSATED', 'FAILED')"),
+    ),
+    Index("ix_sagas_snapshot", "snapshot_sha256"),
 )
 
 snapshots = Table(
