@@ -28,6 +28,7 @@ from infra.settings import Settings
 SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement", "messaging")
 READ = ("SELECT",)
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
+PRUNE = ("SELECT", "UPDATE", "DELETE")
 Scope = Literal["owner", "all_tenants", "one_tenant"]
 
 
@@ -125,14 +126,16 @@ ROLES: tuple[DbRole, ...] = (
         "claim checks past their horizon, and finished sagas' timelines, step results and snapshots; marks "
         "sagas pruned; never the audit archive",
         "all_tenants",
+        # UPDATE only because a batch locks its rows `FOR UPDATE SKIP LOCKED`, which Postgres allows to
+        # holders of UPDATE; the job updates nothing but `sagas.pruned_at`
         (
             *(
-                TableGrant(schema, ("SELECT", "DELETE"), tables=("inbox", "outbox", "effect_log"))
+                TableGrant(schema, PRUNE, tables=("inbox", "outbox", "effect_log"))
                 for schema in ("orchestrator", "forecasting", "production", "procurement")
             ),
-            TableGrant("orchestrator", ("SELECT", "DELETE"), tables=("saga_log", "step_results", "snapshots")),
+            TableGrant("orchestrator", PRUNE, tables=("saga_log", "step_results", "snapshots")),
             TableGrant("orchestrator", ("SELECT", "UPDATE"), tables=("sagas",)),
-            TableGrant("messaging", ("SELECT", "DELETE"), tables=("claim_checks",)),
+            TableGrant("messaging", PRUNE, tables=("claim_checks",)),
         ),
     ),
     DbRole(

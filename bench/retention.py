@@ -67,8 +67,9 @@ async def fill(engine: AsyncEngine, rows: int) -> dict[str, int]:
             "snapshot_sha256, created_at, updated_at) SELECT gen_random_uuid(), 'bench-' || (n % 100), "
             "date '2020-01-01' + n, CASE WHEN n % 500 = 0 THEN 'RUNNING' ELSE 'COMPLETED' END, '{}'::jsonb, "
             "gen_random_uuid(), md5(n::text) || md5((n + 1)::text), "
-            "CASE WHEN n <= :recent THEN CAST(:now AS timestamptz) ELSE CAST(:old AS timestamptz) END, CASE WHEN n <= :recent THEN CAST(:now AS timestamptz) ELSE CAST(:old AS timestamptz) END "
-            "FROM generate_series(1, :n) n",
+            "t, t FROM generate_series(1, :n) n, "
+            "LATERAL (SELECT CASE WHEN n <= :recent THEN CAST(:now AS timestamptz) "
+            "ELSE CAST(:old AS timestamptz) END t) x",
             n=sagas,
             recent=recent,
             now=NOW,
@@ -97,7 +98,8 @@ async def fill(engine: AsyncEngine, rows: int) -> dict[str, int]:
                 f"{schema}.inbox",
                 f"INSERT INTO {schema}.inbox (consumer, event_id, tenant_id, content_sha256, received_at) "
                 "SELECT :schema, gen_random_uuid(), 'bench-' || (n % 100), md5(n::text) || md5(n::text), "
-                "CASE WHEN n % 10 = 0 THEN CAST(:now AS timestamptz) ELSE CAST(:old AS timestamptz) END FROM generate_series(1, :n) n",
+                "CASE WHEN n % 10 = 0 THEN CAST(:now AS timestamptz) ELSE CAST(:old AS timestamptz) END "
+                "FROM generate_series(1, :n) n",
                 schema=schema,
                 n=per_schema_inbox,
                 now=NOW,
@@ -116,7 +118,9 @@ async def fill(engine: AsyncEngine, rows: int) -> dict[str, int]:
             "INSERT INTO orchestrator.outbox (event_id, topic, message_key, event_type, payload, created_at, "
             "published_at) SELECT gen_random_uuid(), 'bakeplan.planning.plans', 'bench-' || (n % 100), "
             "'planning.plan_ready', convert_to(repeat('p', 512), 'UTF8'), t, t "
-            "FROM generate_series(1, :n) n, LATERAL (SELECT CASE WHEN n % 10 = 0 THEN CAST(:now AS timestamptz) ELSE CAST(:old AS timestamptz) END t) x",
+            "FROM generate_series(1, :n) n, "
+            "LATERAL (SELECT CASE WHEN n % 10 = 0 THEN CAST(:now AS timestamptz) "
+            "ELSE CAST(:old AS timestamptz) END t) x",
             n=outbox_rows,
             now=NOW,
             old=OLD,
