@@ -3,6 +3,7 @@ old finished sagas and delivered messages go; running and recent sagas, the audi
 replay stay; a row a handler holds is skipped, and a hot-path transaction is never held up."""
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,10 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from bakeplan.cli import app
+from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import replay_store
@@ -232,3 +236,25 @@ async def test_a_held_row_is_skipped_and_a_hot_path_transaction_is_not_held_up(e
         )
         == 0
     )
+
+
+async def test_one_replica_runs_the_job_at_a_time(engine: AsyncEngine) -> None:
+    async with engine.connect() as other_replica:
+        await other_replica.execute(text("SELECT pg_advisory_lock(hashtext('bakeplan.retention'))"))
+        assert await RetentionJob(engine, POLICY).run(now=NOW, dry_run=True) is None
+        await other_replica.execute(text("SELECT pg_advisory_unlock(hashtext('bakeplan.retention'))"))
+    assert await RetentionJob(engine, POLICY).run(now=NOW, dry_run=True) is not None
+
+
+def test_retention_run_dry_run_counts_and_deletes_nothing(db_settings: Settings) -> None:
+    env = {"DATABASE_URL": db_settings.database_url, "BAKEPLAN_RETENTION_MESSAGE_DAYS": "1"}
+    dry = CliRunner().invoke(app, ["retention", "run", "--dry-run", "--json"], env=env)
+    assert dry.exit_code == 0, dry.output
+    counted = json.loads(dry.stdout)
+    assert counted["ran"] is True
+    assert counted["dry_run"] is True
+    assert set(counted["deleted"]) >= {f"{s}.inbox" for s in COMPONENTS} | {"orchestrator.snapshots"}
+    again = json.loads(CliRunner().invoke(app, ["retention", "run", "--dry-run", "--json"], env=env).stdout)
+    assert again["deleted"] == counted["deleted"], "a dry run deletes nothing"
+    text_run = CliRunner().invoke(app, ["retention", "run", "--dry-run"], env=env)
+    assert "rows to delete" in text_run.stdout
