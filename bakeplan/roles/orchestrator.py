@@ -134,7 +134,9 @@ def create_app(settings: Settings) -> Process:
             await asyncio.sleep(settings.low_stock_scan_seconds)
 
     process.background += [deadlines, schedules, low_stock_bursts]
-    if settings.retention_interval_seconds > 0:
+    # not under a simulated clock (`bakeplan world`): rows there carry simulated times, Postgres' own
+    # columns (inbox, outbox) the wall clock, and no one horizon fits both
+    if settings.retention_interval_seconds > 0 and settings.clock_file is None:
         # its own Postgres role (bakeplan/db_roles.py): the orchestrator's may not delete other schemas' rows
         retention = RetentionJob(
             create_engine(settings.for_role("retention"), pool_size=2), RetentionPolicy.from_settings(settings)

@@ -3,9 +3,11 @@ old finished sagas and delivered messages go; running and recent sagas, the audi
 replay stay; a row a handler holds is skipped, and a hot-path transaction is never held up."""
 
 import asyncio
+import contextlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from bakeplan.cli import app
+from bakeplan.roles.orchestrator import create_app
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
@@ -258,3 +261,34 @@ def test_retention_run_dry_run_counts_and_deletes_nothing(db_settings: Settings)
     assert again["deleted"] == counted["deleted"], "a dry run deletes nothing"
     text_run = CliRunner().invoke(app, ["retention", "run", "--dry-run"], env=env)
     assert "rows to delete" in text_run.stdout
+
+
+async def test_the_orchestrator_runs_the_job_on_its_schedule_and_not_under_a_simulated_clock(
+    db_settings: Settings, engine: AsyncEngine
+) -> None:
+    event_id = uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO production.inbox (consumer, event_id, tenant_id, received_at) VALUES ('s', :e, 't', :at)"
+            ),
+            {"e": event_id, "at": LONG_AGO},
+        )
+    simulated = create_app(
+        db_settings.model_copy(update={"clock_file": Path("clock"), "retention_interval_seconds": 1})
+    )
+    assert "prune" not in [loop.__name__ for loop in simulated.background]
+    scheduled = create_app(db_settings.model_copy(update={"retention_interval_seconds": 0.05}))
+    (prune,) = [loop for loop in scheduled.background if loop.__name__ == "prune"]
+    running = asyncio.create_task(prune())
+    try:
+        deadline = time.monotonic() + 20
+        while await scalar(engine, "SELECT count(*) FROM production.inbox WHERE event_id = :e", e=event_id):
+            assert time.monotonic() < deadline, "the orchestrator's retention loop did not prune the old claim"
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    await scheduled.engine.dispose()
+    await simulated.engine.dispose()
