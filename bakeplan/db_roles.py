@@ -83,8 +83,9 @@ ROLES: tuple[DbRole, ...] = (
         "orders' lifecycle; the audit archive only INSERT and SELECT",
         "all_tenants",
         (
-            TableGrant("orchestrator", DML, except_tables=("audit_events", "audit_chain_heads")),
-            TableGrant("orchestrator", ("SELECT", "INSERT"), tables=("audit_events",)),
+            TableGrant("orchestrator", DML, except_tables=("audit_events", "audit_chain_heads", "snapshots")),
+            # a snapshot is the audit archive's copy too (orchestrator/audit_snapshots.py): append-only for the app
+            TableGrant("orchestrator", ("SELECT", "INSERT"), tables=("audit_events", "snapshots")),
             TableGrant("orchestrator", ("SELECT", "INSERT", "UPDATE"), tables=("audit_chain_heads",)),
             TableGrant("masterdata", DML),
             TableGrant(
@@ -136,6 +137,8 @@ ROLES: tuple[DbRole, ...] = (
             TableGrant("orchestrator", PRUNE, tables=("saga_log", "step_results", "snapshots")),
             TableGrant("orchestrator", ("SELECT", "UPDATE"), tables=("sagas",)),
             TableGrant("messaging", PRUNE, tables=("claim_checks",)),
+            # which snapshots the archive keeps, and nothing else of it
+            TableGrant("orchestrator", ("SELECT (snapshot_sha256)",), tables=("audit_events",)),
         ),
     ),
     DbRole(

@@ -7,8 +7,9 @@ What goes (docs/retention.md):
 - claim checks older than `message_days` that no unpublished outbox row refers to;
 - per saga that ended (COMPLETED, COMPENSATED, FAILED) more than `saga_days` ago: its timeline
   (`saga_log`), its step results and its snapshot (unless a saga not yet pruned refers to the same
-  snapshot); the saga row stays, marked `pruned_at`: it keeps the day's plan taken (invariant 5), and
-  replay and explain find the saga by it;
+  snapshot, or the audit archive does: since migration 0016 the archive keeps each snapshot there, once,
+  `orchestrator/audit_snapshots.py`); the saga row stays, marked `pruned_at`: it keeps the day's plan
+  taken (invariant 5), and replay and explain find the saga by it;
 - effect-log rows older than `saga_days` whose saga ended before then (or that belong to no saga).
 
 Never: a running saga's rows, the saga rows, the audit archive (replay and explain read a saga's
@@ -101,6 +102,8 @@ PRUNES: tuple[Prune, ...] = (
 """The time-based prunes, in the order the job runs them."""
 
 PRUNABLE_SAGA = f"s.pruned_at IS NULL AND s.status IN {TERMINAL} AND s.updated_at < :cutoff"
+ARCHIVED = "EXISTS (SELECT 1 FROM orchestrator.audit_events a WHERE a.snapshot_sha256 = sn.sha256)"
+"""The audit archive refers to the snapshot: it is the archive's copy, kept with it."""
 
 
 @dataclass
@@ -234,11 +237,13 @@ class RetentionJob:
                 text("UPDATE orchestrator.sagas SET pruned_at = :now WHERE saga_id = ANY(:ids)"),
                 {"now": now, "ids": ids},
             )
-            # after the update: a snapshot goes once every saga that refers to it is pruned
+            # after the update: a snapshot goes once every saga that refers to it is pruned, unless the
+            # audit archive keeps it (orchestrator/audit_snapshots.py: the archive's one copy)
             done = await conn.execute(
                 text(
                     "DELETE FROM orchestrator.snapshots sn WHERE sn.sha256 = ANY(:shas) AND NOT EXISTS ("
                     "SELECT 1 FROM orchestrator.sagas s WHERE s.snapshot_sha256 = sn.sha256 AND s.pruned_at IS NULL)"
+                    f" AND NOT {ARCHIVED}"
                 ),
                 {"shas": shas},
             )
@@ -271,7 +276,7 @@ class RetentionJob:
             "SELECT count(*) FROM orchestrator.snapshots sn WHERE EXISTS (SELECT 1 FROM orchestrator.sagas s "
             f"WHERE s.snapshot_sha256 = sn.sha256 AND {PRUNABLE_SAGA}) AND NOT EXISTS (SELECT 1 FROM "
             "orchestrator.sagas s WHERE s.snapshot_sha256 = sn.sha256 AND s.pruned_at IS NULL "
-            f"AND NOT ({PRUNABLE_SAGA}))",
+            f"AND NOT ({PRUNABLE_SAGA})) AND NOT {ARCHIVED}",
             saga_cutoff,
         )
         for prune in PRUNES:

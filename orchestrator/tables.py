@@ -184,9 +184,13 @@ audit_events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     # the audit key the link's HMAC was made with (migration 0014); NULL: an older, unkeyed sha256 link
     Column("key_id", String(32)),
+    # set when the payload is stored without its snapshot, which orchestrator.snapshots holds under this
+    # SHA-256 (migration 0016, orchestrator/audit_snapshots.py); `payload_sha256` is the whole message's
+    Column("snapshot_sha256", String(64)),
     CheckConstraint("direction IN ('in', 'out')", name="ck_audit_events_direction"),
     Index("uq_audit_events_tenant_seq", "tenant_id", "seq", unique=True),
     Index("ix_audit_events_saga", "saga_id"),
+    Index("ix_audit_events_snapshot", "snapshot_sha256", postgresql_where=text("snapshot_sha256 IS NOT NULL")),
 )
 
 # the head of each tenant's chain, locked by every append so that one tenant's appends serialise

@@ -4,6 +4,7 @@ replay stay; a row a handler holds is skipped, and a hot-path transaction is nev
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,25 @@ async def age_messages(engine: AsyncEngine, tenant_id: str, at: datetime) -> Non
             )
 
 
+async def legacy_saga(engine: AsyncEngine, tenant_id: str) -> str:
+    """An old finished saga whose snapshot the archive does not keep (as before migration 0016); its sha."""
+    sha = hashlib.sha256(uuid4().bytes).hexdigest()
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO orchestrator.sagas (saga_id, tenant_id, business_date, status, state, trigger_event_id, "
+                "snapshot_sha256, created_at, updated_at, kind) VALUES (gen_random_uuid(), :t, :d, 'COMPENSATED', "
+                "'{}'::jsonb, gen_random_uuid(), :h, :at, :at, 'daily')"
+            ),
+            {"t": tenant_id, "d": LONG_AGO.date() - timedelta(days=3), "h": sha, "at": LONG_AGO},
+        )
+        await conn.execute(
+            text("INSERT INTO orchestrator.snapshots (sha256, tenant_id, size_bytes, body) VALUES (:h, :t, 2, '{}')"),
+            {"h": sha, "t": tenant_id},
+        )
+    return sha
+
+
 async def seeded_pump(engine: AsyncEngine, tenant_id: str, at: datetime) -> Pump:
     async with engine.begin() as conn:
         await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=5, today=at.date()))
@@ -112,6 +132,7 @@ async def test_old_finished_sagas_and_messages_go_while_running_and_recent_sagas
     recent = await recent_pump.trigger(recent_tenant, (NOW - timedelta(days=2)).date())
     await recent_pump.run()
     await age_messages(engine, old_tenant, LONG_AGO)
+    legacy = await legacy_saga(engine, old_tenant)
 
     before = {saga: await saga_rows(engine, saga) for saga in (finished, running, recent)}
     assert all(before[finished][k] for k in ("saga_log", "effect_log", "snapshot"))
@@ -133,9 +154,10 @@ async def test_old_finished_sagas_and_messages_go_while_running_and_recent_sagas
         "saga_log": 0,
         "step_results": 0,
         "effect_log": 0,
-        "snapshot": 0,
+        "snapshot": 1,  # the audit archive's one copy of it (orchestrator/audit_snapshots.py)
         "audit_events": before[finished]["audit_events"],  # the archive is never pruned
     }
+    assert await scalar(engine, "SELECT count(*) FROM orchestrator.snapshots WHERE sha256 = :h", h=legacy) == 0
     assert after[running] == before[running], "a running saga is never pruned, however old"
     assert after[recent] == before[recent], "a saga that ended within the horizon stays"
     # the running saga's snapshot and first command, never published, stay

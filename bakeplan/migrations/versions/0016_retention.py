@@ -6,6 +6,9 @@ finished saga's timeline, step results and snapshot were pruned) with a partial 
 still to prune, and an index on `sagas.snapshot_sha256` (a snapshot is pruned once no kept saga
 refers to it). docs/retention.md.
 
+`audit_events.snapshot_sha256`: a `SnapshotTaken` is archived without its snapshot, which
+`orchestrator.snapshots` holds once under that SHA-256 (orchestrator/audit_snapshots.py).
+
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-05 07:50:00
@@ -39,9 +42,19 @@ def upgrade() -> None:
         'ix_sagas_prunable', 'sagas', ['updated_at'], schema='orchestrator', postgresql_where=sa.text(TERMINAL)
     )
     op.create_index('ix_sagas_snapshot', 'sagas', ['snapshot_sha256'], schema='orchestrator')
+    op.add_column('audit_events', sa.Column('snapshot_sha256', sa.String(length=64), nullable=True), schema='orchestrator')
+    op.create_index(
+        'ix_audit_events_snapshot', 'audit_events', ['snapshot_sha256'], schema='orchestrator',
+        postgresql_where=sa.text('snapshot_sha256 IS NOT NULL'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        'ix_audit_events_snapshot', table_name='audit_events', schema='orchestrator',
+        postgresql_where=sa.text('snapshot_sha256 IS NOT NULL'),
+    )
+    op.drop_column('audit_events', 'snapshot_sha256', schema='orchestrator')
     op.drop_index('ix_sagas_snapshot', table_name='sagas', schema='orchestrator')
     op.drop_index('ix_sagas_prunable', table_name='sagas', schema='orchestrator', postgresql_where=sa.text(TERMINAL))
     op.drop_column('sagas', 'pruned_at', schema='orchestrator')
