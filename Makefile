@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down bench-peers
+.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -51,7 +51,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts infra workers orchestrator lab bakeplan tests bench/system
+	$(UV) run mypy contracts infra workers orchestrator lab bakeplan tests bench/system bench/retention.py
 
 imports:
 	$(UV) run lint-imports
@@ -75,6 +75,12 @@ bench-peers: install
 	$(UV) sync --frozen --group peers --inexact
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run python -m bench.system --quick --only idle,throughput --peers
+
+## The retention job on a million rows while a hot-path writer runs (docs/retention.md); `make test` runs
+## only its short form (tests/integration/test_retention.py). Needs Postgres only (started here if not running).
+bench-retention: install
+	[ -n "$${DATABASE_URL:-}" ] || deploy/local/postgres.sh start
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} $(UV) run python -m bench.retention
 
 stack-up: install
 	$(UV) run bakeplan stack up

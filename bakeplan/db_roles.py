@@ -28,6 +28,7 @@ from infra.settings import Settings
 SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement", "messaging")
 READ = ("SELECT",)
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
+PRUNE = ("SELECT", "UPDATE", "DELETE")
 Scope = Literal["owner", "all_tenants", "one_tenant"]
 
 
@@ -82,8 +83,9 @@ ROLES: tuple[DbRole, ...] = (
         "orders' lifecycle; the audit archive only INSERT and SELECT",
         "all_tenants",
         (
-            TableGrant("orchestrator", DML, except_tables=("audit_events", "audit_chain_heads")),
-            TableGrant("orchestrator", ("SELECT", "INSERT"), tables=("audit_events",)),
+            TableGrant("orchestrator", DML, except_tables=("audit_events", "audit_chain_heads", "snapshots")),
+            # a snapshot is the audit archive's copy too (orchestrator/audit_snapshots.py): append-only for the app
+            TableGrant("orchestrator", ("SELECT", "INSERT"), tables=("audit_events", "snapshots")),
             TableGrant("orchestrator", ("SELECT", "INSERT", "UPDATE"), tables=("audit_chain_heads",)),
             TableGrant("masterdata", DML),
             TableGrant(
@@ -118,6 +120,26 @@ ROLES: tuple[DbRole, ...] = (
         "the procurement outbox), like the procurement worker it shares it with",
         "all_tenants",
         (TableGrant("procurement", DML), CLAIM_CHECKS),
+    ),
+    DbRole(
+        "retention",
+        "the retention job (docs/retention.md): deletes inbox claims, published outbox rows, effect-log rows and "
+        "claim checks past their horizon, and finished sagas' timelines, step results and snapshots; marks "
+        "sagas pruned; never the audit archive",
+        "all_tenants",
+        # UPDATE only because a batch locks its rows `FOR UPDATE SKIP LOCKED`, which Postgres allows to
+        # holders of UPDATE; the job updates nothing but `sagas.pruned_at`
+        (
+            *(
+                TableGrant(schema, PRUNE, tables=("inbox", "outbox", "effect_log"))
+                for schema in ("orchestrator", "forecasting", "production", "procurement")
+            ),
+            TableGrant("orchestrator", PRUNE, tables=("saga_log", "step_results", "snapshots")),
+            TableGrant("orchestrator", ("SELECT", "UPDATE"), tables=("sagas",)),
+            TableGrant("messaging", PRUNE, tables=("claim_checks",)),
+            # which snapshots the archive keeps, and nothing else of it
+            TableGrant("orchestrator", ("SELECT (snapshot_sha256)",), tables=("audit_events",)),
+        ),
     ),
     DbRole(
         "reporting",

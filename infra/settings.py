@@ -183,6 +183,33 @@ class Settings(BaseSettings):
         description="Postgres idle_in_transaction_session_timeout: a transaction left open this long is ended "
         "(0 = none).",
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="A finished saga's timeline, step results, snapshot and effect-log rows are pruned this many "
+        "days after it ended (docs/retention.md); the saga row and the audit archive stay.",
+    )
+    retention_message_days: int = Field(
+        default=14,
+        ge=1,
+        description="Inbox claims, published outbox rows and claim checks older than this are pruned; keep it "
+        "longer than the topics' retention (a message redelivered after its inbox claim went is handled again).",
+    )
+    retention_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows the retention job deletes per transaction (one short transaction each)."
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the orchestrator runs the retention job (one replica at a time); 0 = never "
+        "(run `bakeplan retention run` from a cron instead).",
+    )
+    dead_letter_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Retention of the dead-letter topic (set when it is created and by `bakeplan acl apply`); "
+        "0 = keep parked messages for ever.",
+    )
     scan_quarantine_failures: int = Field(
         default=3,
         ge=1,

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.envelope import Message
 from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
+from orchestrator import audit_snapshots
 from orchestrator.audit_links import DEV_AUDIT_KEYS as DEV_AUDIT_KEYS
 from orchestrator.audit_links import AuditKeys as AuditKeys
 from orchestrator.audit_links import UnknownAuditKeyError as UnknownAuditKeyError
@@ -65,6 +66,7 @@ class AuditEntry:
     hash: str
     recorded_at: datetime
     key_id: str | None = None  # None: a link from before migration 0014, plain sha256 (unkeyed)
+    snapshot_sha256: str | None = None  # the row stores its snapshot by reference (orchestrator/audit_snapshots.py)
 
 
 def entry_hash(entry: AuditEntry, keys: AuditKeys) -> str:
@@ -217,6 +219,9 @@ class _Draft:
     direction: Direction
     topic: str
     payload: bytes
+    stored: tuple[bytes, str | None] = (b"", None)
+    """What the row stores (`audit_snapshots.reduced`): the payload, or it without its snapshot and the
+    snapshot's SHA-256; empty: the payload whole."""
 
 
 async def record(
@@ -236,7 +241,8 @@ async def record(
         drafts.append(_Draft(message, inbound.saga_id, "in", str(inbound.topic), encode(message)))
     for item in outgoing:
         assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
-        drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic), item.payload))
+        stored = await audit_snapshots.reduced(conn, item)
+        drafts.append(_Draft(item.message, item.message.saga_id, "out", str(item.topic), item.payload, stored))
     if drafts:
         await _append(conn, drafts, at, keys)
 
@@ -275,6 +281,7 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
             (await conn.execute(select(audit_events.c.event_id).where(audit_events.c.event_id.in_(ids)))).scalars()
         )
         entries: list[AuditEntry] = []
+        stored: list[dict[str, object]] = []
         for draft in mine:
             if draft.message.event_id in archived:
                 continue
@@ -297,12 +304,14 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
             )
             entry = replace(entry, hash=entry_hash(entry, keys))
             entries.append(entry)
+            payload, snapshot_sha256 = draft.stored if draft.stored[0] else (draft.payload, None)
+            stored.append({**asdict(entry), "payload": payload, "snapshot_sha256": snapshot_sha256})
             seq, prev_hash = entry.seq, entry.hash
         if entries:
             # the links and the new head in one statement (data-modifying CTEs always run); one
             # single-row CTE per link keeps it in SQLAlchemy's compiled cache, which multi-row VALUES
             # would not be (the order they run in does not matter: each row carries its seq)
-            links = [pg_insert(audit_events).values(**asdict(e)).cte(f"link_{n}") for n, e in enumerate(entries)]
+            links = [pg_insert(audit_events).values(**row).cte(f"link_{n}") for n, row in enumerate(stored)]
             await conn.execute(
                 update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash).add_cte(*links)
             )
@@ -312,14 +321,17 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
 
 
 def _entry(row: object) -> AuditEntry:
-    return AuditEntry(**{name: getattr(row, name) for name in AuditEntry.__dataclass_fields__})
+    """An archived row as sent: a snapshot stored once is put back (`audit_snapshots.expand`)."""
+    fields = {name: getattr(row, name) for name in AuditEntry.__dataclass_fields__}
+    fields["payload"] = audit_snapshots.expand(fields["payload"], getattr(row, "snapshot_body", None))
+    return AuditEntry(**fields)
 
 
 async def saga_entries(conn: AsyncConnection, saga_id: UUID) -> list[AuditEntry]:
     """The archived events of one saga, in the order they were recorded."""
     signals = select(low_stock_signals.c.event_id).where(low_stock_signals.c.saga_id == saga_id)
     rows = await conn.execute(
-        select(audit_events)
+        audit_snapshots.with_snapshots(select(audit_events))
         .where(or_(audit_events.c.saga_id == saga_id, audit_events.c.event_id.in_(signals)))
         .order_by(audit_events.c.seq)
     )
@@ -380,7 +392,7 @@ async def verify(
 
 
 async def _stream(conn: AsyncConnection, tenant_id: str | None) -> AsyncIterator[AuditEntry]:
-    query = select(audit_events).order_by(audit_events.c.tenant_id, audit_events.c.seq)
+    query = audit_snapshots.with_snapshots(select(audit_events)).order_by(audit_events.c.tenant_id, audit_events.c.seq)
     if tenant_id is not None:
         query = query.where(audit_events.c.tenant_id == tenant_id)
     result = await conn.stream(query.execution_options(yield_per=500))

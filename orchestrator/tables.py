@@ -51,6 +51,9 @@ sagas = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # daily: the daily plan; low_stock: a procurement-only saga started by low-stock signals
     Column("kind", String(16), nullable=False, server_default="daily"),
+    # when the retention job pruned the saga's timeline, step results and snapshot (orchestrator/retention.py);
+    # the saga row itself stays: it keeps a day's plan taken (invariant 5) and replay finds the saga by it
+    Column("pruned_at", DateTime(timezone=True)),
     # invariant 5: at most one live or completed daily plan per tenant and business date
     Index(
         "uq_sagas_one_plan_per_day",
@@ -68,6 +71,12 @@ sagas = Table(
     ),
     Index("ix_sagas_due", "next_deadline", postgresql_where=text("status IN ('RUNNING', 'COMPENSATING')")),
     Index("ix_sagas_tenant", "tenant_id", "created_at"),
+    Index(
+        "ix_sagas_prunable",
+        "updated_at",
+        postgresql_where=text("pruned_at IS NULL AND status IN ('COMPLETED', 'COMPENSATED', 'FAILED')"),
+    ),
+    Index("ix_sagas_snapshot", "snapshot_sha256"),
 )
 
 snapshots = Table(
@@ -175,9 +184,13 @@ audit_events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     # the audit key the link's HMAC was made with (migration 0014); NULL: an older, unkeyed sha256 link
     Column("key_id", String(32)),
+    # set when the payload is stored without its snapshot, which orchestrator.snapshots holds under this
+    # SHA-256 (migration 0016, orchestrator/audit_snapshots.py); `payload_sha256` is the whole message's
+    Column("snapshot_sha256", String(64)),
     CheckConstraint("direction IN ('in', 'out')", name="ck_audit_events_direction"),
     Index("uq_audit_events_tenant_seq", "tenant_id", "seq", unique=True),
     Index("ix_audit_events_saga", "saga_id"),
+    Index("ix_audit_events_snapshot", "snapshot_sha256", postgresql_where=text("snapshot_sha256 IS NOT NULL")),
 )
 
 # the head of each tenant's chain, locked by every append so that one tenant's appends serialise

@@ -19,6 +19,7 @@ from bakeplan.cli import (
     notify,
     offline,
     orders,
+    retention,
     runs,
     schedules,
     seeding,
@@ -51,6 +52,7 @@ def build_app() -> typer.Typer:
     stack.register(app)  # group: stack
     acl.register(app)  # group: acl
     database.register(app)  # group: db
+    retention.register(app)  # group: retention
     dead_letters.register(app)  # group: dlq
     schedules.register(app)  # group: schedule
     offline.register(app)  # plan, backtest, simulate, snapshot

@@ -8,8 +8,9 @@ import typer
 from bakeplan.acl_table import Principal, acl_rules, acl_scope
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import JsonFlag, console, print_json
+from contracts.topics import Topic
 from infra.messaging.acls import AclPlan, AclRule, create_acls, delete_acls, existing_acls, plan_acls
-from infra.messaging.admin import ensure_topics
+from infra.messaging.admin import apply_topic_configs, ensure_topics
 from infra.messaging.kafka_client import librdkafka_config
 from infra.settings import Settings
 
@@ -19,6 +20,8 @@ def provision(settings: Settings, *, dry_run: bool = False) -> tuple[list[str], 
     (create the missing rules, remove the table principals' other rules under its prefix). Returns
     the topics created and the ACL plan carried out (with `dry_run`, what would be; nothing changes)."""
     topics = asyncio.run(ensure_topics(settings, Principal.ADMIN, dry_run=dry_run))
+    if not dry_run:  # a dead-letter topic made before: its retention follows the setting
+        asyncio.run(apply_topic_configs(settings, Principal.ADMIN, (Topic.DEAD_LETTER,)))
     config = librdkafka_config(settings, Principal.ADMIN)
     plan = plan_acls(acl_rules(settings), existing_acls(config), scope=acl_scope(settings))
     if not dry_run:

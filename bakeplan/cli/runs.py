@@ -196,6 +196,14 @@ def show(saga_id: str, as_json: JsonFlag = False) -> None:
     )
     if found["reason"]:
         console.print(Text(f"reason: {found['reason']}"))
+    if found.get("pruned_at"):
+        console.print(
+            Text(
+                f"timeline pruned by the retention job on {found['pruned_at']:%Y-%m-%d}; "
+                f"`bakeplan replay {sid}` still replays it from the audit archive"
+            )
+        )
+        return
     console.print(timeline_table(found))
 
 

@@ -12,6 +12,7 @@ from bakeplan.process import Process, payload_limits
 from bakeplan.roles.clock import clock_of
 from contracts.envelope import Message
 from contracts.topics import Topic
+from infra.db import create_engine
 from infra.settings import Settings
 from orchestrator import audit
 from orchestrator.binding import TriggerWindow
@@ -22,6 +23,7 @@ from orchestrator.ports import SagaKind
 from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
 from orchestrator.purchasing_store import Purchasing
 from orchestrator.quarantine import PostgresQuarantine
+from orchestrator.retention import RetentionJob, RetentionPolicy, run_forever
 from orchestrator.saga import daily_plan_definition, low_stock_definition
 from orchestrator.scheduler import scan_forever
 from orchestrator.service import Orchestrator
@@ -132,4 +134,17 @@ def create_app(settings: Settings) -> Process:
             await asyncio.sleep(settings.low_stock_scan_seconds)
 
     process.background += [deadlines, schedules, low_stock_bursts]
+    # not under a simulated clock (`bakeplan world`): rows there carry simulated times, Postgres' own
+    # columns (inbox, outbox) the wall clock, and no one horizon fits both
+    if settings.retention_interval_seconds > 0 and settings.clock_file is None:
+        # its own Postgres role (bakeplan/db_roles.py): the orchestrator's may not delete other schemas' rows
+        retention = RetentionJob(
+            create_engine(settings.for_role("retention"), pool_size=2), RetentionPolicy.from_settings(settings)
+        )
+
+        async def prune() -> None:
+            """The retention job, one replica at a time (docs/retention.md)."""
+            await run_forever(retention, interval_seconds=settings.retention_interval_seconds)
+
+        process.background.append(prune)
     return process

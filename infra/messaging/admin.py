@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka.admin import NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import ClusterAuthorizationFailedError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 from aiokafka.errors import for_code as kafka_error
 
@@ -24,12 +25,67 @@ class TopicsNotProvisionedError(RuntimeError):
     """Topics are missing and this principal may not create them."""
 
 
-def topic_configs(topic: Topic) -> dict[str, str]:
-    """The configuration bakeplan creates `topic` with (the contract document states it too)."""
+DEFAULT_DEAD_LETTER_RETENTION_DAYS = Settings.model_fields["dead_letter_retention_days"].default
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def topic_configs(
+    topic: Topic, *, dead_letter_retention_days: int = DEFAULT_DEAD_LETTER_RETENTION_DAYS
+) -> dict[str, str]:
+    """The configuration bakeplan creates `topic` with (the contract document states it with the defaults).
+    The dead-letter topic keeps parked messages `dead_letter_retention_days` (0: for ever), long enough
+    for a fix and `bakeplan dlq replay`; their payloads may hold a tenant's data, so they do not stay
+    for ever by default (only the operator may read them, docs/security.md)."""
     configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
     if topic is Topic.DEAD_LETTER:
-        configs["retention.ms"] = "-1"  # parked messages wait for a fix and `bakeplan dlq replay`; never expire
+        days = dead_letter_retention_days
+        configs["retention.ms"] = str(days * DAY_MS) if days > 0 else "-1"
     return configs
+
+
+async def apply_topic_configs(settings: Settings, principal: str, topics: Iterable[Topic]) -> list[str]:
+    """Set the configuration of existing `topics` to `topic_configs` (e.g. a changed dead-letter
+    retention), acting as `principal` (the admin); returns the Kafka names set. AlterConfigs replaces
+    a topic's dynamic configuration, so every config bakeplan sets is sent."""
+    admin = new_admin(settings, principal, client_id=f"bakeplan-{principal}-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        chosen = [t for t in topics if settings.topic(t) in existing]
+        resources = [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                settings.topic(t),
+                configs=topic_configs(t, dead_letter_retention_days=settings.dead_letter_retention_days),
+            )
+            for t in chosen
+        ]
+        responses = await admin.alter_configs(resources) if resources else []
+    finally:
+        await admin.close()
+    for response in responses:
+        for code, message, _, name in response.resources:
+            if code:
+                raise kafka_error(code)(f"setting the configuration of topic {name}: {message}")
+    return [settings.topic(t) for t in chosen]
+
+
+async def topic_config(settings: Settings, principal: str, topic: Topic) -> dict[str, str]:
+    """The broker's configuration of `topic` as `principal` sees it (name → value)."""
+    admin = new_admin(settings, principal, client_id=f"bakeplan-{principal}-admin")
+    await admin.start()
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, settings.topic(topic))
+        responses = await admin.describe_configs([resource])
+    finally:
+        await admin.close()
+    config: dict[str, str] = {}
+    for response in responses:
+        for code, message, _, name, entries in response.resources:
+            if code:
+                raise kafka_error(code)(f"describing the configuration of topic {name}: {message}")
+            config.update({entry[0]: entry[1] for entry in entries})
+    return config
 
 
 async def ensure_topics(
@@ -49,7 +105,7 @@ async def ensure_topics(
                 name=settings.topic(topic),
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs=topic_configs(topic),
+                topic_configs=topic_configs(topic, dead_letter_retention_days=settings.dead_letter_retention_days),
             )
             for topic in topics
             if settings.topic(topic) not in existing

@@ -36,6 +36,8 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("parked_at", DateTime(timezone=True)),
         Column("park_reason", Text),
         Index(f"ix_{schema}_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # the retention job's batches (orchestrator/retention.py): published rows by age
+        Index(f"ix_{schema}_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),
         schema=schema,
     )
 
@@ -51,6 +53,7 @@ claim_checks = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("size_bytes", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_claim_checks_created_at", "created_at"),  # the retention job's batches
 )
 """Payloads too large to travel inline (`Settings.claim_check_bytes`): the outbox row carries a
 reference, the consumer shell resolves it (infra/messaging/claim_check.py). Shared by every component."""
@@ -85,6 +88,7 @@ def inbox_table(metadata: MetaData, schema: str) -> Table:
         Column("tenant_id", String(64), primary_key=True, server_default=""),
         Column("content_sha256", String(64)),
         Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"ix_{schema}_inbox_received_at", "received_at"),  # the retention job's batches
         schema=schema,
     )
 
@@ -106,6 +110,7 @@ def effect_log_table(metadata: MetaData, schema: str) -> Table:
         Column("affected_rows", Integer, nullable=False, server_default="0"),
         Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Index(f"ix_{schema}_effect_log_saga", "saga_id"),
+        Index(f"ix_{schema}_effect_log_at", "at"),  # the retention job's batches
         schema=schema,
     )
 

@@ -18,7 +18,7 @@ from bakeplan.acl_table import Principal, acl_rules
 from bakeplan.local_tls import prepare
 from contracts.topics import Topic
 from infra.messaging.acls import AclAdminError, AclRule, create_acls, existing_acls
-from infra.messaging.admin import TopicsNotProvisionedError, ensure_topics
+from infra.messaging.admin import DAY_MS, MAX_MESSAGE_BYTES, TopicsNotProvisionedError, ensure_topics, topic_config
 from infra.messaging.kafka_client import librdkafka_config
 from infra.settings import Settings
 from tests.e2e.secure_broker import AuthLog, SecureBroker, fresh_prefix, read, secure_broker, write
@@ -84,6 +84,11 @@ FORBIDDEN_READS = [
     (EXTERNAL, Topic.TRIGGERS, None),
     (PROD, Topic.FORECASTING_COMMANDS, "production"),  # another worker's commands, even in its own group
     (ORCH, Topic.DEAD_LETTER, None),  # the orchestrator parks, it does not read the parked
+    # parked payloads hold tenants' data: only the operator reads them, no role even in its own group
+    (FC, Topic.DEAD_LETTER, "forecasting"),
+    (PROC, Topic.DEAD_LETTER, "procurement"),
+    (Principal.CHANNELS, Topic.DEAD_LETTER, "channels"),
+    (EXTERNAL, Topic.DEAD_LETTER, None),
     (OPERATOR, Topic.TRIGGERS, None),
 ]
 
@@ -260,3 +265,17 @@ def test_the_cli_says_the_broker_refused_its_credentials(broker: SecureBroker, p
     assert "the broker refused the credentials" in listed.stderr
     assert "BAKEPLAN_KAFKA_PASSWORD_DIR" in listed.stderr
     assert "Traceback" not in listed.stderr
+
+
+async def test_the_dead_letter_topic_keeps_parked_messages_as_long_as_the_setting_says(
+    broker: SecureBroker, prefix: str, secure: Settings
+) -> None:
+    created = await topic_config(secure, ADMIN, Topic.DEAD_LETTER)
+    assert created["retention.ms"] == str(30 * DAY_MS)  # BAKEPLAN_DEAD_LETTER_RETENTION_DAYS' default
+    applied = broker.bakeplan("acl", "apply", prefix=prefix, BAKEPLAN_DEAD_LETTER_RETENTION_DAYS="3")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    changed = await topic_config(secure, ADMIN, Topic.DEAD_LETTER)
+    assert changed["retention.ms"] == str(3 * DAY_MS)
+    assert changed["max.message.bytes"] == str(MAX_MESSAGE_BYTES)  # the rest of its configuration kept
+    # other topics keep the broker's retention
+    assert (await topic_config(secure, ADMIN, Topic.TRIGGERS))["retention.ms"] != str(3 * DAY_MS)

@@ -28,6 +28,7 @@ from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
 from orchestrator import audit
 from orchestrator.ports import SagaKind
+from orchestrator.retention import RetentionJob, RetentionPolicy
 from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
@@ -204,7 +205,7 @@ async def test_reporting_can_write_nothing(engines: dict[str, AsyncEngine], stat
     assert "permission denied" in await refused(engines["reporting"], statement, tenant=TENANT_A)
 
 
-@pytest.mark.parametrize("role", [*APP_ROLES, "reporting", "tenant"])
+@pytest.mark.parametrize("role", [*APP_ROLES, "retention", "reporting", "tenant"])
 @pytest.mark.parametrize(
     "statement",
     [
@@ -359,3 +360,37 @@ def test_migrations_in_role_mode_create_tables_owned_by_the_migrations_owner(rol
 
     assert asyncio.run(owners()) == {roles_db.db_role_name("owner")}
     asyncio.run(_apply(roles_db))  # their grants and policies back, as `db upgrade` does
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM orchestrator.audit_events",
+        "SELECT payload FROM orchestrator.audit_events",
+        "DELETE FROM orchestrator.sagas",
+        "DELETE FROM masterdata.tenants",
+        "INSERT INTO forecasting.inbox (consumer, event_id) VALUES ('x', gen_random_uuid())",
+        "DELETE FROM procurement.purchase_lines",
+    ],
+)
+async def test_the_retention_role_may_not_touch_the_archive_master_data_or_results(
+    engines: dict[str, AsyncEngine], statement: str
+) -> None:
+    assert "permission denied" in await refused(engines["retention"], statement)
+
+
+async def test_the_retention_job_runs_as_its_own_role(roles_db: Settings, engines: dict[str, AsyncEngine]) -> None:
+    old = datetime.now(UTC) - timedelta(days=90)
+    async with engines["owner"].begin() as conn:
+        for schema in ("orchestrator", "forecasting", "production", "procurement"):
+            await conn.execute(
+                text(
+                    f"INSERT INTO {schema}.inbox (consumer, event_id, tenant_id, received_at) VALUES ('r', :e, :t, :at)"
+                ),
+                {"e": uuid.uuid4(), "t": TENANT_A, "at": old},
+            )
+    policy = RetentionPolicy.from_settings(roles_db)
+    report = await RetentionJob(engines["retention"], policy).run(now=datetime.now(UTC))
+    assert report is not None
+    assert report.skipped == []
+    assert all(report.deleted[f"{s}.inbox"] == 1 for s in ("orchestrator", "forecasting", "production", "procurement"))

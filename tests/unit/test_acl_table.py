@@ -13,6 +13,7 @@ from bakeplan.cli import app
 from bakeplan.local_tls import prepare
 from contracts.topics import Topic
 from infra.messaging.acls import AclRule, plan_acls
+from infra.messaging.admin import topic_configs
 from infra.settings import Settings
 from workers.procurement.notify_handler import NOTIFY_CONSUMER
 
@@ -71,6 +72,19 @@ def test_the_operator_reads_only_the_dead_letters_and_may_replay_to_every_consum
     consumed = {t for p in TABLE for t in TABLE[p].reads if p is not Principal.OPERATOR}
     assert TABLE[Principal.OPERATOR].reads == (Topic.DEAD_LETTER,)
     assert set(TABLE[Principal.OPERATOR].writes) == consumed
+
+
+def test_only_the_operator_reads_the_dead_letters() -> None:
+    readers = {p for p in TABLE if allowed(p, "read", Topic.DEAD_LETTER)}
+    assert readers == {Principal.OPERATOR}
+    assert Principal.OPERATOR not in {p for p in TABLE if allowed(p, "write", Topic.DEAD_LETTER)}
+
+
+def test_the_dead_letter_topic_expires_parked_messages_after_the_configured_days() -> None:
+    assert topic_configs(Topic.DEAD_LETTER)["retention.ms"] == str(30 * 24 * 3600 * 1000)
+    assert topic_configs(Topic.DEAD_LETTER, dead_letter_retention_days=2)["retention.ms"] == str(2 * 86_400_000)
+    assert topic_configs(Topic.DEAD_LETTER, dead_letter_retention_days=0)["retention.ms"] == "-1"  # for ever
+    assert "retention.ms" not in topic_configs(Topic.TRIGGERS)  # the broker's default
 
 
 def test_every_consumed_topic_has_a_writer_and_every_consumer_a_group() -> None:
