@@ -17,6 +17,8 @@ from typing import Any
 from unittest import mock
 
 from aiokafka.structs import ConsumerRecord
+from faststream.kafka.message import KafkaMessage
+from faststream.kafka.parser import AioKafkaParser
 
 from bakeplan.process import Process, Role, create_app
 from contracts import headers as h
@@ -33,10 +35,14 @@ class CollectingBroker:
 
     def __init__(self) -> None:
         self.handlers: dict[str, dict[str, OnRecord]] = {}
+        self.parsers: dict[str, Any] = {}
 
-    def subscriber(self, topic: str, *, group_id: str, **_: object) -> Callable[[OnRecord], OnRecord]:
+    def subscriber(
+        self, topic: str, *, group_id: str, parser: Any = None, **_: object
+    ) -> Callable[[OnRecord], OnRecord]:
         def register(handler: OnRecord) -> OnRecord:
             self.handlers.setdefault(topic, {})[group_id] = handler
+            self.parsers[topic] = parser
             return handler
 
         return register
@@ -125,6 +131,13 @@ class Wired:
             name, 0, next(_offsets), 0, 0, record.key, record.value, None,
             len(record.key or b""), len(record.value or b""), tuple(record.headers),
         )  # fmt: skip
+        # FastStream's own parse step, with the parser the shell registers, before the shell sees the record
+        default = AioKafkaParser(KafkaMessage, None).parse_message
+        parser = self.broker.parsers[name]
+        try:
+            await (parser(raw, default) if parser is not None else default(raw))
+        except Exception as exc:
+            raise AssertionError(f"FastStream could not parse {record!r} ({exc!r}): the shell never sees it") from exc
         before = len(self.producer.sent)
         for delivery in range(1, max_deliveries + 1):
             delivered = DeliveredRecord(raw)

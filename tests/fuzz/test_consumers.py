@@ -85,3 +85,17 @@ async def test_any_record_is_processed_or_parked_never_a_crash(
     record = data.draw(records(topic), label="record")
     outcome = await each.deliver(topic, group, record)
     check(outcome, record, each.process.settings.topic(topic))
+
+
+# Found by the Kafka fuzz (test_kafka_consumer.py): FastStream's parser decoded every header as UTF-8 and
+# raised before the shell saw the record, which was then committed past, never parked. Each consumer
+# now parses it (infra/messaging/record_parser.py); this record is parked, its header kept byte for byte.
+@pytest.mark.parametrize("header", [b"\xe6\x03J\\\x17_\xa2\xa9", b"\xff"])
+async def test_a_header_that_is_not_utf8_reaches_the_shell(roles: dict[Role, Wired], header: bytes) -> None:
+    each = roles["production"]
+    topic, group = next((t, g) for t, g in each.consumers() if t == Topic.PLANS)
+    record = WireRecord(value=b"{}", key=b"golden-bakery", headers=[("\x9d\x81", header)])
+    outcome = await each.deliver(topic, group, record)
+    assert outcome.parked is not None
+    assert outcome.parked.headers[0] == ("\x9d\x81", header)
+    check(outcome, record, each.process.settings.topic(topic))
