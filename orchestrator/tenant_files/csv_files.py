@@ -35,7 +35,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, Sequence[str]]]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise UnreadableFilesError(
-            [f"{path.name}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}): save the file as CSV in UTF-8"]
+            [f"{path.name}:{line}: is not UTF-8 text (byte 0x{data[exc.start]:02x}): save the file as CSV in UTF-8"]
         ) from exc
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, Sequence[str]]] = []
