@@ -99,3 +99,15 @@ async def test_a_header_that_is_not_utf8_reaches_the_shell(roles: dict[Role, Wir
     assert outcome.parked is not None
     assert outcome.parked.headers[0] == ("\x9d\x81", header)
     check(outcome, record, each.process.settings.topic(topic))
+
+
+# Found by this tier: a claim check header holding a NUL byte went into the claim-check query, Postgres
+# refused it (not UTF-8), and the consumer raised that out of its record handler: a crash loop, or the
+# record committed past. The digest is now checked first (infra/messaging/claim_check.py).
+@pytest.mark.parametrize("digest", [b"\x00", b"\xff" * 64, b"z" * 100_000, b"", b"0" * 64])
+async def test_a_bogus_claim_check_is_parked(roles: dict[Role, Wired], digest: bytes) -> None:
+    each = roles["orchestrator"]
+    topic, group = next((t, g) for t, g in each.consumers() if t == Topic.TRIGGERS)
+    record = WireRecord(value=b"{}", key=b"golden-bakery", headers=[(h.CLAIM_CHECK, digest)])
+    outcome = await each.deliver(topic, group, record)
+    check(outcome, record, each.process.settings.topic(topic))
