@@ -164,7 +164,7 @@ def template_with(name: str, tail: bytes, *, header: bytes | None = None) -> Fil
     return files | {name: content + tail}
 
 
-@fuzz_settings(examples=15)
+@fuzz_settings(examples=10)
 @given(files=tenant_files())
 # found by this test: a file that is not UTF-8 crashed the import with a UnicodeDecodeError traceback
 @example(files=template_with("component_components.csv", b"\xff\xfe"))
@@ -182,7 +182,7 @@ def test_tenant_files_import_whole_or_not_at_all(
     import_checked(cli, fuzz_settings, [str(bakery)])
 
 
-@fuzz_settings(examples=6)
+@fuzz_settings(examples=5)
 @given(export=sales_exports())
 def test_a_sales_export_imports_whole_or_not_at_all(
     cli: CliRunner, fuzz_settings: Settings, bakery: Path, tmp_path_factory: pytest.TempPathFactory, export: bytes
