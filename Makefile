@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
+.PHONY: install demo test test-secure faults fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -13,7 +13,7 @@ demo: install
 	$(UV) run bakeplan demo
 
 ## The house checks (ruff, mypy --strict, import-linter), the contract documents, then every test tier
-## on the real local Kafka and Postgres (started here if not running), then the e2e tier again on the
+## (unit, integration, e2e, faults, fuzz with its `ci` profile) on the real local Kafka and Postgres (started here if not running), then the e2e tier again on the
 ## local secure broker (SASL_SSL, a user per principal, ACLs; docs/security.md). CI runs this.
 SECURE_ENV = $${BAKEPLAN_STATE_DIR:-.bakeplan-local}/kafka-secure/client.env
 test: install static contract
@@ -40,6 +40,14 @@ faults: install
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run pytest -m faults
+
+## The fuzz tier's deep profile: twenty times the examples of `make test`'s (which runs the tier's
+## `ci` profile with every other test), random each run (docs/resilience.md, "Fuzz tier").
+fuzz: install
+	$(UV) run bakeplan stack up
+	BAKEPLAN_FUZZ_PROFILE=deep BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest -m fuzz
 
 check: install static unit
 

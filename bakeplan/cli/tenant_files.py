@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.table import Table
@@ -14,6 +14,8 @@ from bakeplan.cli.tenant_views import unknown_tenant
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from orchestrator.tenant_files.sales import SalesExport, SalesSummary
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="The tenant's id.")]
@@ -81,7 +83,7 @@ def import_files(
     Every bad cell is reported as file:line:column: reason, and then nothing is written (exit 2).
     """
     from orchestrator.tenant_files.cells import CellError, parse
-    from orchestrator.tenant_files.csv_files import read_directory, write_directory
+    from orchestrator.tenant_files.csv_files import UnreadableFilesError, read_directory, write_directory
     from orchestrator.tenant_files.writing import template_files
     from orchestrator.tenant_files_store import ImportOutcome, import_tenant_files
 
@@ -96,17 +98,27 @@ def import_files(
             parse("zone", time_zone)
         except CellError as exc:
             fail(f"--time-zone: {exc}")
-    if directory.suffix.lower() == ".xlsx":
-        from orchestrator.tenant_files.xlsx_files import read_workbook
+    unreadable: list[str] = []  # files that are not CSV text (or a workbook) at all, each named
+    raw = {}
+    try:
+        if directory.suffix.lower() == ".xlsx":
+            from orchestrator.tenant_files.xlsx_files import read_workbook
 
-        if not directory.is_file():
-            fail(f"{directory} is not a workbook file")
-        raw = read_workbook(directory)
-    else:
-        raw = read_directory(directory)
+            if not directory.is_file():
+                fail(f"{directory} is not a workbook file")
+            raw = read_workbook(directory)
+        else:
+            raw = read_directory(directory)
+    except UnreadableFilesError as exc:
+        unreadable += exc.problems
+    try:
+        export = _sales_export(sales, sales_measure, sales_gaps)
+    except UnreadableFilesError as exc:
+        unreadable += exc.problems
+    if unreadable:
+        _fail_with_problems(unreadable, directory, sales)
     if not raw:
         fail(f"{directory} holds no tenant files (products.csv, ingredients.csv …; see `bakeplan import --template`)")
-    export = _sales_export(sales, sales_measure, sales_gaps)
     ending: date | Literal["yesterday"] | None = None
     if sales_ending is not None:
         if export is None:
@@ -128,10 +140,7 @@ def import_files(
 
     outcome = with_db(work)
     if outcome.problems:
-        for problem in outcome.problems:
-            err.print(problem, markup=False, highlight=False)
-        where = f"{directory} and {sales}" if sales is not None else str(directory)
-        fail(f"{len(outcome.problems)} problem(s) in {where}; nothing was written")
+        _fail_with_problems(outcome.problems, directory, sales)
     if as_json:
         counts = {k: {"added": c.added, "changed": c.changed, "removed": c.removed} for k, c in outcome.changes.items()}
         result = {"tenant": tenant, "dry_run": dry_run, "written": outcome.written, "files": counts}
@@ -150,6 +159,14 @@ def import_files(
     )
 
 
+def _fail_with_problems(problems: "Sequence[str]", directory: Path, sales: Path | None) -> NoReturn:
+    """Print each `file:line:column: reason` on stderr and exit 2: nothing was written."""
+    for problem in problems:
+        err.print(problem, markup=False, highlight=False)
+    where = f"{directory} and {sales}" if sales is not None else str(directory)
+    fail(f"{len(problems)} problem(s) in {where}; nothing was written")
+
+
 def _sales_export(path: Path | None, measure: str, gaps: str) -> "SalesExport | None":
     """The sales export at `path` read as the options say; exit 2 on a bad option or a missing file."""
     from orchestrator.tenant_files.csv_files import read_sales_file
@@ -164,14 +181,12 @@ def _sales_export(path: Path | None, measure: str, gaps: str) -> "SalesExport | 
         fail(f"--sales-gaps {gaps!r}: use zero (a product missing on a day others sold sold none) or unknown")
     if not path.is_file():
         fail(f"--sales {str(path)!r} is not a file")
-    try:
-        return read_sales_file(
-            path,
-            measure="revenue" if measure == "revenue" else "units",
-            gaps="unknown" if gaps == "unknown" else "zero",
-        )
-    except UnicodeDecodeError:
-        fail(f"--sales {str(path)!r} is not UTF-8 text: save the export as CSV in UTF-8")
+    # a file that is not UTF-8 CSV raises UnreadableFilesError naming its line: one problem like the others
+    return read_sales_file(
+        path,
+        measure="revenue" if measure == "revenue" else "units",
+        gaps="unknown" if gaps == "unknown" else "zero",
+    )
 
 
 def _sales_json(summary: "SalesSummary") -> dict[str, Any]:

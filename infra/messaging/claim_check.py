@@ -9,6 +9,7 @@ no-op and lets the consumer check what it read.
 """
 
 import hashlib
+import re
 
 import orjson
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.errors import InvalidMessageError
 from infra.messaging.tables import claim_checks
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_of(payload: bytes) -> str:
@@ -58,6 +61,13 @@ class ClaimChecks:
         """The payload stored under `digest`. Raises `InvalidMessageError` when there is none, when it
         is larger than `max_bytes` or when its content does not hash to `digest` (the record is parked);
         a database error propagates (the consumer retries while the database is unavailable)."""
+        if _SHA256_HEX.fullmatch(digest) is None:
+            # checked before the query: a NUL byte in the header made Postgres refuse the statement, an
+            # error the consumer raised out of its handler (found by the fuzz tier)
+            raise InvalidMessageError(
+                f"claim check {digest[:80]!r}: not a SHA-256 in hex (64 characters 0-9a-f); "
+                "the record's claim_check.sha256 header is corrupt"
+            )
         async with self._engine.connect() as conn:
             payload = (
                 await conn.execute(select(claim_checks.c.payload).where(claim_checks.c.sha256 == digest))

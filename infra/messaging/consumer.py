@@ -46,6 +46,7 @@ from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
+from infra.messaging.record_parser import tolerant_parser
 from infra.messaging.transient import is_transient as is_transient
 from infra.metrics import Metrics
 
@@ -376,4 +377,5 @@ def subscribe(
         heartbeat_interval_ms=policy.heartbeat_interval_ms,
         # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
         fetch_max_wait_ms=policy.fetch_max_wait_ms,
+        parser=tolerant_parser,  # a non-UTF-8 header must reach the shell (and be parked), not fail in FastStream
     )(on_record)

@@ -288,8 +288,10 @@ class _Reader:
         spec = next(f for f in FILES if f.name == "component_components")
         uses: dict[str, list[tuple[str, int]]] = {}
         for row in self.parsed[spec.name]:
-            if row.ok:
-                uses.setdefault(row.values["parent_id"], []).append((row.values["component_id"], row.line))
+            # a file missing a required column was reported as such; its rows lack that value
+            parent, child = row.values.get("parent_id"), row.values.get("component_id")
+            if row.ok and spec.name not in self.bad_headers and parent is not None and child is not None:
+                uses.setdefault(parent, []).append((child, row.line))
         done: set[str] = set()
 
         def visit(node: str, path: list[str]) -> None:

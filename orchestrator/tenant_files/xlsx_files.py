@@ -8,11 +8,14 @@ YYYY-MM-DD), so the same checks apply. Problems name the sheet: `bakery.xlsx[pro
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from orchestrator.tenant_files.cells import decimal_text
 from orchestrator.tenant_files.columns import FILES
+from orchestrator.tenant_files.csv_files import UnreadableFilesError
 from orchestrator.tenant_files.reading import RawFile
 
 
@@ -32,8 +35,15 @@ def cell_text(value: Any) -> str:
 
 
 def read_workbook(path: Path) -> dict[str, RawFile]:
-    """The tenant sheets present in the workbook at `path` (other sheets are ignored), keyed by file name."""
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    """The tenant sheets present in the workbook at `path` (other sheets are ignored), keyed by file name.
+
+    Raises `UnreadableFilesError` when the file is not a workbook openpyxl can open."""
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise UnreadableFilesError(
+            [f"{path.name}: not an .xlsx workbook ({type(exc).__name__}: {exc}): save it as an Excel workbook (.xlsx)"]
+        ) from exc
     try:
         files = {}
         for spec in FILES:

@@ -137,7 +137,7 @@ async def test_a_bad_export_is_named_line_by_line_and_nothing_is_written(
         (["--sales", "missing.csv"], "--sales 'missing.csv' is not a file"),
         (["--sales", "README.md", "--sales-measure", "euro"], "--sales-measure 'euro': use units"),
         (["--sales", "README.md", "--sales-ending", "last week"], "--sales-ending 'last week' is not a date"),
-        (["--sales", "latin1.csv"], "is not UTF-8 text: save the export as CSV in UTF-8"),
+        (["--sales", "latin1.csv"], "latin1.csv:2: is not UTF-8 text (byte 0xf6): save the file as CSV in UTF-8"),
     ],
 )
 def test_sales_options_without_sense_are_refused(
