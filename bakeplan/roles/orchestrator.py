@@ -17,13 +17,15 @@ from orchestrator import audit
 from orchestrator.binding import TriggerWindow
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
+from orchestrator.gauges import orchestrator_samplers
 from orchestrator.low_stock import LowStock
+from orchestrator.observing import SagaObserver
 from orchestrator.ports import SagaKind
 from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
 from orchestrator.purchasing_store import Purchasing
 from orchestrator.quarantine import PostgresQuarantine
 from orchestrator.saga import daily_plan_definition, low_stock_definition
-from orchestrator.scheduler import scan_forever
+from orchestrator.scheduler import Pass, scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import delivery_attempts, outbox
@@ -48,7 +50,20 @@ def create_app(settings: Settings) -> Process:
         log.warning(
             "BAKEPLAN_AUDIT_KEY is not set: the audit chain is keyed with the development key, which proves nothing"
         )
-    stores = PostgresStores(process.engine, dedupe=process.dedupe, audit_keys=keys, limits=payload_limits(settings))
+    metrics = process.metrics
+    stores = PostgresStores(
+        process.engine,
+        dedupe=process.dedupe,
+        audit_keys=keys,
+        limits=payload_limits(settings),
+        on_snapshot=metrics.snapshot_bytes.observe,
+    )
+    process.samplers.update(orchestrator_samplers(process.engine, utc_now, metrics))
+    observer = SagaObserver(
+        saga_finished=lambda kind, outcome, seconds: metrics.saga_seconds.labels(kind, outcome).observe(seconds),
+        step_finished=lambda kind, step, outcome, s: metrics.step_seconds.labels(kind, step, outcome).observe(s),
+        deferred=metrics.admission_deferrals.inc,
+    )
     finished = process.metrics.sagas_finished
     quarantined = process.metrics.quarantined
     quarantine = PostgresQuarantine(
@@ -76,6 +91,7 @@ def create_app(settings: Settings) -> Process:
         quarantine=quarantine,
         broker_reachable=broker_reachable,
         trigger_window=TriggerWindow(settings.trigger_max_past_days, settings.trigger_max_future_days),
+        observer=observer,
     )
     low_stock = LowStock(
         stores,
@@ -110,6 +126,14 @@ def create_app(settings: Settings) -> Process:
                 log.exception("deadline scan failed; retrying")
             await asyncio.sleep(settings.deadline_scan_seconds)
 
+    def schedule_pass(p: Pass) -> None:
+        metrics.schedule_decisions.labels("fired").inc(p.fired)
+        metrics.schedule_decisions.labels("skipped").inc(p.recorded - p.fired)
+        metrics.schedule_decisions.labels("failed").inc(p.failed)
+        metrics.scheduler_last_pass.set_to_current_time()
+        if p.fired or p.failed:
+            process.relay.wake()
+
     async def schedules() -> None:
         """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
         await scan_forever(
@@ -118,7 +142,7 @@ def create_app(settings: Settings) -> Process:
             horizon_days=settings.horizon_days,
             max_jitter=timedelta(seconds=settings.schedule_jitter_seconds),
             scan_seconds=settings.schedule_scan_seconds,
-            on_pass=lambda p: process.relay.wake() if p.fired or p.failed else None,
+            on_pass=schedule_pass,
             quarantine=quarantine,
         )
 

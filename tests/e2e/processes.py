@@ -40,6 +40,7 @@ class Processes:
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
+            "BAKEPLAN_METRICS_PORT": "0",  # replicas of a role would share one port (tests/e2e/test_prometheus.py has them)
             **trigger_window_env(),
             **(env or {}),
             **overrides,
