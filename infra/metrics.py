@@ -13,6 +13,18 @@ STEP_SECONDS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 # from a small tenant's few kilobytes to the claim-checked snapshots of a large one
 SNAPSHOT_BYTES_BUCKETS = tuple(float(2**n) for n in range(10, 26, 2))
 
+DEAD_LETTER_CLASSES = (
+    "oversize",
+    "claim_check",
+    "undecodable",
+    "key_mismatch",
+    "delivery_limit",
+    "tenant_binding",
+    "permanent",
+    "retries_exhausted",
+)
+"""Why a message was parked, as the `reason_class` label of `bakeplan_dead_lettered_total`."""
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:

@@ -59,6 +59,9 @@ def create_app(settings: Settings) -> Process:
         on_snapshot=metrics.snapshot_bytes.observe,
     )
     process.samplers.update(orchestrator_samplers(process.engine, utc_now, metrics))
+    for kind in SagaKind:  # every series from the start, so a first failure is a rate, not a new series
+        for outcome in ("COMPLETED", "COMPENSATED", "FAILED"):
+            metrics.saga_seconds.labels(str(kind), outcome)
     observer = SagaObserver(
         saga_finished=lambda kind, outcome, seconds: metrics.saga_seconds.labels(kind, outcome).observe(seconds),
         step_finished=lambda kind, step, outcome, s: metrics.step_seconds.labels(kind, step, outcome).observe(s),

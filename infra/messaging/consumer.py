@@ -47,7 +47,7 @@ from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
 from infra.messaging.transient import is_transient as is_transient
-from infra.metrics import Metrics
+from infra.metrics import DEAD_LETTER_CLASSES, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,9 @@ def subscribe(
     async def park_here(record: KafkaMessage, *, reason: str, error: BaseException, attempts: int, why: str) -> None:
         await parked(record, reason=reason, error=error, attempts=attempts)
         metrics.dead_lettered.labels(consumer, why).inc()  # `why`: a bounded reason class
+
+    for why in DEAD_LETTER_CLASSES:  # every series from the start: a first dead letter is an increase
+        metrics.dead_lettered.labels(consumer, why)
 
     after_commit = f"{consumer}.after_commit"
 
