@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
+from collections.abc import Callable
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def _tool(name: str) -> str:
 
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test URL
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -79,7 +79,9 @@ def alert_rules() -> list[dict[str, Any]]:
 
 def test_every_alert_is_a_measure_against_a_threshold() -> None:
     for rule in alert_rules():
-        assert COMPARISON.match(rule["expr"].strip()), f"{rule['alert']}: {rule['expr']!r} is not `measure op threshold`"
+        assert COMPARISON.match(rule["expr"].strip()), (
+            f"{rule['alert']}: {rule['expr']!r} is not `measure op threshold`"
+        )
 
 
 def _promtool(*args: str) -> None:
@@ -119,7 +121,7 @@ async def _admin(url: str, statement: str) -> None:
         await admin.dispose()
 
 
-def _wait_for(what: str, probe: Any, timeout_s: float) -> Any:
+def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = probe()
@@ -128,6 +130,39 @@ def _wait_for(what: str, probe: Any, timeout_s: float) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.5)
+
+
+def _serve_all(own: Settings, env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
+    """`bakeplan serve --role all` as a user starts it, its children's metrics from the base port up."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bakeplan", "serve", "--role", "all"],
+        env={
+            **os.environ,
+            **env,
+            **trigger_window_env(),
+            "BAKEPLAN_KAFKA_BOOTSTRAP": own.kafka_bootstrap,
+            "BAKEPLAN_TOPIC_PREFIX": own.topic_prefix,
+            "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
+            "BAKEPLAN_METRICS_PORT": str(_base_port()),
+            "BAKEPLAN_METRICS_SAMPLE_SECONDS": "1",
+            "BAKEPLAN_SCHEDULE_SCAN_SECONDS": "1",
+        },
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _prometheus(config: Path, tmp_path: Path, port: int) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
+        [
+            _tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=(tmp_path / "prometheus.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def _stack_with_failures(own: Settings, engine: AsyncEngine, prefix: str) -> list[dict[str, Any]]:
@@ -175,39 +210,20 @@ async def test_prometheus_reads_every_panel_and_fires_the_provoked_alerts(settin
     if secure:
         await asyncio.to_thread(provision, own)
     engine = create_async_engine(own.database_url)
-    serve_log = (tmp_path / "serve.log").open("wb")
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "bakeplan", "serve", "--role", "all"],
-        env={
-            **os.environ,
-            **env,
-            **trigger_window_env(),
-            "BAKEPLAN_KAFKA_BOOTSTRAP": own.kafka_bootstrap,
-            "BAKEPLAN_TOPIC_PREFIX": own.topic_prefix,
-            "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
-            "BAKEPLAN_METRICS_PORT": str(_base_port()),
-            "BAKEPLAN_METRICS_SAMPLE_SECONDS": "1",
-            "BAKEPLAN_SCHEDULE_SCAN_SECONDS": "1",
-        },
-        stdout=serve_log,
-        stderr=serve_log,
-    )
+    serve = _serve_all(own, env, tmp_path / "serve.log")
     prometheus_port = _base_port() + CHILDREN
-    prom = subprocess.Popen(
-        [
-            _tool("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        stdout=(tmp_path / "prometheus.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    prom = _prometheus(config, tmp_path, prometheus_port)
     url = f"http://127.0.0.1:{prometheus_port}"
     try:
-        log_text = lambda: (tmp_path / "serve.log").read_text(errors="replace")  # noqa: E731
         ready = re.compile(r"bakeplan \w+ ready")
-        _wait_for("every child ready", lambda: len(ready.findall(log_text())) >= CHILDREN or serve.poll(), 150)
+
+        def log_text() -> str:
+            return (tmp_path / "serve.log").read_text(errors="replace")
+
+        def started() -> bool:
+            return len(ready.findall(log_text())) >= CHILDREN or serve.poll() is not None
+
+        _wait_for("every child ready", started, 150)
         assert serve.poll() is None, log_text()[-3000:]
         finished = await _stack_with_failures(own, engine, f"p{uuid4().hex[:6]}")
         assert sorted(f["status"] for f in finished) == ["COMPENSATED", "COMPLETED"]
