@@ -71,7 +71,8 @@ def test_an_ignored_duplicate_reports_nothing() -> None:
     done = decide(DAILY, state, StepSucceeded(step, T0)).state
     duplicate = decide(DAILY, done, StepSucceeded(step, T0))
     observe(heard.observer(), Applied("daily", done, duplicate, T0))
-    assert heard.steps == [] and heard.sagas == []
+    assert heard.steps == []
+    assert heard.sagas == []
 
 
 def test_each_child_of_serve_all_gets_its_own_metrics_port_also_after_a_restart() -> None:
@@ -106,6 +107,7 @@ def test_a_metrics_port_in_use_moves_to_a_free_one_with_a_warning(caplog: pytest
         bound = serve_metrics(port, Metrics().registry, addr="127.0.0.1")
     finally:
         taken.close()
-    assert bound is not None and bound != port
+    assert bound is not None
+    assert bound != port
     assert f"metrics port {port} is in use" in caplog.text
     assert serve_metrics(0, Metrics().registry) is None
