@@ -60,6 +60,12 @@ def _get(url: str) -> Any:
         return json.loads(response.read())
 
 
+def _page(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body
+
+
 def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     body = _get(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
     assert body["status"] == "success", (expr, body)
@@ -268,7 +274,11 @@ async def test_prometheus_reads_every_panel_and_fires_the_provoked_alerts(settin
         }
         assert classes["undecodable"] == 2
         assert classes["permanent"] == 1  # the unknown tenant's trigger
+        # what docs/observability.md shows: the alerts, every query's result and each child's metrics
         (tmp_path / "alerts.json").write_text(json.dumps(_get(f"{url}/api/v1/alerts"), indent=2))
+        (tmp_path / "queries.json").write_text(json.dumps({t: _query(url, e) for t, e in queries.items()}, indent=2))
+        for port in range(_base_port(), _base_port() + CHILDREN):
+            (tmp_path / f"metrics-{port}.txt").write_bytes(_page(f"http://127.0.0.1:{port}/metrics"))
     finally:
         prom.send_signal(signal.SIGTERM)
         serve.send_signal(signal.SIGTERM)
