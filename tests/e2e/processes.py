@@ -52,7 +52,7 @@ class Processes:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {}
 
-    def start(self, role: str, *, timeout_s: float = 60.0) -> None:
+    def start(self, role: str, *, timeout_s: float = 180.0) -> None:
         """Start every replica of `role` and wait until each is ready."""
         n = self.starts.get(role, 0) + 1
         self.starts[role] = n
