@@ -11,7 +11,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prometheus_client import start_http_server
 from sqlalchemy import Table
 
 from bakeplan.acl_table import Principal, topics_of
@@ -24,10 +23,11 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.attempts import PostgresDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.consumer import DeliveryPolicy, subscribe
-from infra.messaging.kafka_client import new_broker
+from infra.messaging.kafka_client import new_admin, new_broker, new_consumer
 from infra.messaging.outbox import OutboxRelay, PayloadLimits
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
+from infra.metrics_sampling import LagProbe, Sampler, lag_sampler, outbox_sampler, sample_forever, serve_metrics
 from infra.settings import Settings
 
 Role = Literal["orchestrator", "forecasting", "production", "procurement", "channels"]
@@ -57,6 +57,9 @@ class Process:
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     """What `subscribe` registered, in order: the contract document's receive operations."""
+    samplers: dict[str, Sampler] = field(default_factory=dict)
+    """Gauges sampled in the background (infra/metrics_sampling.py): the outbox, consumer lag, and
+    what the role adds."""
 
     def __post_init__(self) -> None:
         # its own Postgres role when role URLs are configured (bakeplan/db_roles.py), else DATABASE_URL
@@ -89,6 +92,7 @@ class Process:
         if not self.dedupe:
             log.warning("BAKEPLAN_UNSAFE_DISABLE_INBOX is set: redeliveries are NOT deduplicated (fault tests only)")
         self.metrics = Metrics()
+        self.samplers["outbox"] = outbox_sampler(self.engine, self.outbox, self.metrics)
         self.claims = ClaimChecks(self.engine, max_bytes=settings.max_message_bytes)
         self.payload_limits = payload_limits(settings)
         self.relay = OutboxRelay(
@@ -133,9 +137,18 @@ class Process:
         await ensure_topics(self.settings, self.role, topics_of(Principal(self.role)))
         await self.producer.start()
         tasks: list[asyncio.Task[None]] = []
+        lag = LagProbe(
+            new_admin(self.settings, self.role, client_id=f"bakeplan-{self.role}-metrics"),
+            new_consumer(self.settings, self.role, client_id=f"bakeplan-{self.role}-metrics", enable_auto_commit=False),
+        )
+        groups = sorted({(self.settings.group(s.consumer), self.settings.topic(s.topic)) for s in self.subscriptions})
+        samplers = {**self.samplers, "consumer_lag": lag_sampler(lag, groups, self.metrics)}
+        every = self.settings.metrics_sample_seconds
         try:
             await self.broker.start()
             tasks = [asyncio.create_task(job()) for job in self.background]
+            if self.settings.metrics_port:
+                tasks.append(asyncio.create_task(sample_forever(samplers, self.metrics, every_seconds=every)))
             logs.announce(log, "bakeplan %s ready", self.role)  # supervisors and tests wait for this line
             await stop.wait()
         finally:
@@ -146,6 +159,7 @@ class Process:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.relay.close()
+            await lag.close()
             await self.producer.stop()
             await self.engine.dispose()
 
@@ -180,8 +194,7 @@ def serve(settings: Settings, role: Role) -> None:
         # collection (measured: full collections over it put 60+ ms pauses into snapshot reads)
         gc.collect()
         gc.freeze()
-        if settings.metrics_port:
-            start_http_server(settings.metrics_port, registry=app.metrics.registry)
+        serve_metrics(settings.metrics_port, app.metrics.registry)
         await app.run(stop)
 
     asyncio.run(main())

@@ -18,7 +18,7 @@ log = logging.getLogger("bakeplan.supervisor")
 POLL_SECONDS = 0.1  # how soon an exit is noticed; a child's start takes seconds anyway
 STOP_GRACE_SECONDS = 30.0
 
-Spawn = Callable[[str], subprocess.Popen[bytes]]
+Spawn = Callable[[str, Mapping[str, str] | None], subprocess.Popen[bytes]]
 
 
 def spawn_role(role: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -34,13 +34,17 @@ class Child:
     role: str
     name: str
     """`role-replica`, e.g. forecasting-2: what the log lines say."""
+    env: dict[str, str] = field(default_factory=dict)
+    """What the child's environment adds to the parent's (its own metrics port)."""
     proc: subprocess.Popen[bytes] | None = None
     crashes: list[float] = field(default_factory=list)
     restart_at: float | None = None
 
 
 class Supervisor:
-    """Runs `roles` (repeat a role for replicas) until a signal, or until one child keeps crashing."""
+    """Runs `roles` (repeat a role for replicas) until a signal, or until one child keeps crashing.
+    With `metrics_port` > 0 the i-th child (0-based, in `roles` order) serves its metrics on
+    `metrics_port + i`, also after a restart, so no two children bind one port."""
 
     def __init__(
         self,
@@ -49,21 +53,23 @@ class Supervisor:
         *,
         spawn: Spawn = spawn_role,
         clock: Callable[[], float] = time.monotonic,
+        metrics_port: int = 0,
     ) -> None:
         replica: dict[str, int] = {}
         self.children = []
-        for role in roles:
+        for index, role in enumerate(roles):
             replica[role] = replica.get(role, 0) + 1
-            self.children.append(Child(role, f"{role}-{replica[role]}"))
+            port = str(metrics_port + index) if metrics_port else "0"
+            self.children.append(Child(role, f"{role}-{replica[role]}", {"BAKEPLAN_METRICS_PORT": port}))
         self.policy = policy
         self._spawn = spawn
         self._clock = clock
         self._stop_signal: int | None = None
 
     def _start(self, child: Child) -> None:
-        child.proc = self._spawn(child.role)
+        child.proc = self._spawn(child.role, child.env)
         child.restart_at = None
-        log.info("started %s (pid %d)", child.name, child.proc.pid)
+        log.info("started %s (pid %d, metrics port %s)", child.name, child.proc.pid, child.env["BAKEPLAN_METRICS_PORT"])
 
     def _on_exit(self, child: Child, proc: subprocess.Popen[bytes]) -> GiveUp | None:
         now = self._clock()

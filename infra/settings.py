@@ -236,7 +236,19 @@ class Settings(BaseSettings):
     supervise_window_seconds: float = Field(
         default=300.0, gt=0, description="serve --role all: crashes older than this are forgiven."
     )
-    metrics_port: int = Field(default=0, ge=0, description="Prometheus metrics port; 0 = off.")
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Prometheus metrics port of `serve --role R`; 0 = off. `serve --role all` gives its children "
+        "this port plus the child's index (roles in order, replicas together: orchestrator, forecasting, ...). "
+        "A port in use is replaced by a free one, with a warning (docs/observability.md).",
+    )
+    metrics_sample_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often sampled gauges (outbox backlog and age, consumer lag, sagas in flight) are read.",
+    )
     topic_prefix: str = Field(
         default="",
         max_length=100,

@@ -29,7 +29,6 @@ from infra.messaging.outbox import Outgoing
 from orchestrator.binding import DEFAULT_TRIGGER_WINDOW, TriggerWindow, check_reply, check_trigger_id
 from orchestrator.engine import (
     CompensateStep,
-    Decision,
     FinishSaga,
     RunStep,
     SagaDefinition,
@@ -41,6 +40,7 @@ from orchestrator.engine import (
     decide,
     hold_deadlines,
 )
+from orchestrator.observing import NO_OBSERVER, Applied, SagaObserver, observe
 from orchestrator.ports import Inbound, SagaKind, StepReply, TimelineLine, UnitOfWork, UnitOfWorkFactory
 from orchestrator.quarantine import UNKNOWN_TENANT, MemoryQuarantine, Quarantine, Scan
 from orchestrator.saga import PIVOT, StepResults, results_needed, to_messages
@@ -73,6 +73,7 @@ class Orchestrator:
         quarantine: Quarantine | None = None,
         broker_reachable: Callable[[], Awaitable[bool]] | None = None,
         trigger_window: TriggerWindow = DEFAULT_TRIGGER_WINDOW,
+        observer: SagaObserver = NO_OBSERVER,
     ) -> None:
         """`definitions`: the saga of each kind (a daily one at least). `on_commit` wakes the outbox
         relay; `on_finished(status)` counts sagas that ended.
@@ -81,7 +82,8 @@ class Orchestrator:
         morning burst queues before its sagas start rather than inside them, where the waiting would
         count against the step deadlines and compensate plans that were merely queued.
         `trigger_window`: the business dates a trigger may name around the tenant's local today; others
-        are parked (docs/security.md, "Tenant binding")."""
+        are parked (docs/security.md, "Tenant binding"). `observer` hears what committed decisions did
+        (the metrics, orchestrator/observing.py)."""
         self._stores = stores
         self._definitions = definitions
         self._clock = clock
@@ -94,6 +96,7 @@ class Orchestrator:
         self._broker_reachable = broker_reachable
         self._unreachable_since: datetime | None = None
         self._trigger_window = trigger_window
+        self._observer = observer
 
     async def handle(self, message: Message) -> None:
         if isinstance(message, PlanningRequested):
@@ -205,7 +208,7 @@ class Orchestrator:
         held = {item for item, f in failing.items() if f.quarantined}
         async with self._stores() as uow:
             due = [s for s in await uow.sagas.due(now, limit=limit + len(held)) if str(s) not in held][:limit]
-        applied: list[Decision | None] = []
+        applied: list[Applied | None] = []
         for saga_id in due:
             try:
                 async with self._stores() as uow:
@@ -273,14 +276,15 @@ class Orchestrator:
             return
         running = await uow.sagas.count_live()
         if running >= self._max_running:
+            self._observer.deferred()
             raise DeferredError(
                 f"{running} sagas in flight (BAKEPLAN_MAX_RUNNING_SAGAS={self._max_running}); "
                 f"trigger {trigger.event_id} of tenant {trigger.tenant_id} waits",
                 retry_after=self._admission_retry_seconds,
             )
 
-    def _committed(self, applied: list[Decision | None]) -> None:
-        decisions = [d for d in applied if d is not None]
+    def _committed(self, applied: list[Applied | None]) -> None:
+        decisions = [a.decision for a in applied if a is not None]
         if any(isinstance(c, CompensateStep) for d in decisions for c in d.commands):
             self._crash_points.hit("orchestrator.compensating")
         self._crash_points.hit("orchestrator.before_publish")
@@ -289,10 +293,13 @@ class Orchestrator:
             for command in decision.commands:
                 if isinstance(command, FinishSaga):
                     self._on_finished(command.status.value)
+        for a in applied:
+            if a is not None:
+                observe(self._observer, a)
 
     async def _apply(
         self, uow: UnitOfWork, saga_id: UUID, event: SagaEvent, reply: Reply | None, now: datetime
-    ) -> Decision | None:
+    ) -> Applied | None:
         """Apply one event to a saga; the decision made, or None when the engine ignored the event.
         `reply` (None for a deadline) is archived with what the decision emits, an ignored one too."""
         saga = await uow.sagas.lock(saga_id)
@@ -358,4 +365,4 @@ class Orchestrator:
             )
         await uow.outbox.add(outgoing)
         await uow.audit.record(inbound=inbound, outgoing=outgoing, at=now)
-        return decision
+        return Applied(saga.kind, saga.state, decision, now)

@@ -17,7 +17,11 @@ def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
     for an interactive command such as `bakeplan demo`: the children log text unless
     BAKEPLAN_LOG_FORMAT says otherwise."""
     env = {"BAKEPLAN_LOG_FORMAT": os.environ.get("BAKEPLAN_LOG_FORMAT") or "text"}
-    return [spawn_role(role, env) for role in roles]
+    base = load_settings().metrics_port
+    # each child its own metrics port, as `serve --role all` gives them
+    return [
+        spawn_role(role, {**env, "BAKEPLAN_METRICS_PORT": str(base + i if base else 0)}) for i, role in enumerate(roles)
+    ]
 
 
 def serve(
@@ -49,7 +53,10 @@ def serve(
         )
     except ValueError as exc:
         fail(f"BAKEPLAN_SUPERVISE_*: {exc}")
-    raise typer.Exit(Supervisor([r for r in ROLES for _ in range(replicas)], policy).run())
+    roles: list[str] = [r for r in ROLES for _ in range(replicas)]
+    if settings.metrics_port and settings.metrics_port + len(roles) - 1 > 65535:
+        fail(f"BAKEPLAN_METRICS_PORT={settings.metrics_port}: {len(roles)} children need ports up to 65535; lower it")
+    raise typer.Exit(Supervisor(roles, policy, metrics_port=settings.metrics_port).run())
 
 
 def register(app: typer.Typer) -> None:

@@ -18,14 +18,16 @@ from orchestrator import audit
 from orchestrator.binding import TriggerWindow
 from orchestrator.feeds_store import CONSUMER as FEEDS_CONSUMER
 from orchestrator.feeds_store import Feeds
+from orchestrator.gauges import orchestrator_samplers
 from orchestrator.low_stock import LowStock
+from orchestrator.observing import SagaObserver
 from orchestrator.ports import SagaKind
 from orchestrator.purchasing_store import CONSUMER as PURCHASING_CONSUMER
 from orchestrator.purchasing_store import Purchasing
 from orchestrator.quarantine import PostgresQuarantine
 from orchestrator.retention import RetentionJob, RetentionPolicy, run_forever
 from orchestrator.saga import daily_plan_definition, low_stock_definition
-from orchestrator.scheduler import scan_forever
+from orchestrator.scheduler import Pass, scan_forever
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import delivery_attempts, outbox
@@ -50,7 +52,23 @@ def create_app(settings: Settings) -> Process:
         log.warning(
             "BAKEPLAN_AUDIT_KEY is not set: the audit chain is keyed with the development key, which proves nothing"
         )
-    stores = PostgresStores(process.engine, dedupe=process.dedupe, audit_keys=keys, limits=payload_limits(settings))
+    metrics = process.metrics
+    stores = PostgresStores(
+        process.engine,
+        dedupe=process.dedupe,
+        audit_keys=keys,
+        limits=payload_limits(settings),
+        on_snapshot=metrics.snapshot_bytes.observe,
+    )
+    process.samplers.update(orchestrator_samplers(process.engine, utc_now, metrics))
+    for kind in SagaKind:  # every series from the start, so a first failure is a rate, not a new series
+        for outcome in ("COMPLETED", "COMPENSATED", "FAILED"):
+            metrics.saga_seconds.labels(str(kind), outcome)
+    observer = SagaObserver(
+        saga_finished=lambda kind, outcome, seconds: metrics.saga_seconds.labels(kind, outcome).observe(seconds),
+        step_finished=lambda kind, step, outcome, s: metrics.step_seconds.labels(kind, step, outcome).observe(s),
+        deferred=metrics.admission_deferrals.inc,
+    )
     finished = process.metrics.sagas_finished
     quarantined = process.metrics.quarantined
     quarantine = PostgresQuarantine(
@@ -78,6 +96,7 @@ def create_app(settings: Settings) -> Process:
         quarantine=quarantine,
         broker_reachable=broker_reachable,
         trigger_window=TriggerWindow(settings.trigger_max_past_days, settings.trigger_max_future_days),
+        observer=observer,
     )
     low_stock = LowStock(
         stores,
@@ -112,6 +131,14 @@ def create_app(settings: Settings) -> Process:
                 log.exception("deadline scan failed; retrying")
             await asyncio.sleep(settings.deadline_scan_seconds)
 
+    def schedule_pass(p: Pass) -> None:
+        metrics.schedule_decisions.labels("fired").inc(p.fired)
+        metrics.schedule_decisions.labels("skipped").inc(p.recorded - p.fired)
+        metrics.schedule_decisions.labels("failed").inc(p.failed)
+        metrics.scheduler_last_pass.set_to_current_time()
+        if p.fired or p.failed:
+            process.relay.wake()
+
     async def schedules() -> None:
         """Record due schedule decisions and queue their triggers (see orchestrator/scheduler.py)."""
         await scan_forever(
@@ -120,7 +147,7 @@ def create_app(settings: Settings) -> Process:
             horizon_days=settings.horizon_days,
             max_jitter=timedelta(seconds=settings.schedule_jitter_seconds),
             scan_seconds=settings.schedule_scan_seconds,
-            on_pass=lambda p: process.relay.wake() if p.fired or p.failed else None,
+            on_pass=schedule_pass,
             quarantine=quarantine,
         )
 

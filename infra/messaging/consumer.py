@@ -48,7 +48,7 @@ from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
 from infra.messaging.record_parser import tolerant_parser
 from infra.messaging.transient import is_transient as is_transient
-from infra.metrics import Metrics
+from infra.metrics import DEAD_LETTER_CLASSES, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,15 @@ def subscribe(
     retries = _Retries(policy)
     group_id = group or f"bakeplan.{consumer}"
     deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
-    park_here = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
+    parked = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
+
+    async def park_here(record: KafkaMessage, *, reason: str, error: BaseException, attempts: int, why: str) -> None:
+        await parked(record, reason=reason, error=error, attempts=attempts)
+        metrics.dead_lettered.labels(consumer, why).inc()  # `why`: a bounded reason class
+
+    for why in DEAD_LETTER_CLASSES:  # every series from the start: a first dead letter is an increase
+        metrics.dead_lettered.labels(consumer, why)
+
     after_commit = f"{consumer}.after_commit"
 
     async def on_record(record: KafkaMessage) -> None:
@@ -239,14 +247,14 @@ def subscribe(
                 f"record of {len(body)} bytes on {raw.topic} exceeds the limit of {policy.max_message_bytes} bytes "
                 "(BAKEPLAN_MAX_MESSAGE_BYTES); split the message or raise the limit"
             )
-            await park_here(record, reason=str(exc), error=exc, attempts=1)
+            await park_here(record, reason=str(exc), error=exc, attempts=1, why="oversize")
             return "dead_lettered"
         digest = claim_digest(raw)
         if digest is not None:
             try:
                 body = await resolve(digest)
             except InvalidMessageError as exc:
-                await park_here(record, reason=str(exc), error=exc, attempts=1)
+                await park_here(record, reason=str(exc), error=exc, attempts=1, why="claim_check")
                 return "dead_lettered"
             except Exception as exc:
                 if not is_transient(exc):
@@ -259,12 +267,12 @@ def subscribe(
         try:
             message = decode(body)
         except InvalidMessageError as exc:
-            await park_here(record, reason=str(exc), error=exc, attempts=1)
+            await park_here(record, reason=str(exc), error=exc, attempts=1, why="undecodable")
             return "dead_lettered"
         rejected = reject_reason(raw, message)
         if rejected is not None:
             error = InvalidMessageError(rejected)
-            await park_here(record, reason=rejected, error=error, attempts=1)
+            await park_here(record, reason=rejected, error=error, attempts=1, why="key_mismatch")
             return "dead_lettered"
         where = (group_id, raw.topic, raw.partition, raw.offset)
         try:
@@ -285,7 +293,9 @@ def subscribe(
                 f"parked after BAKEPLAN_MAX_DELIVERY_ATTEMPTS={policy.max_attempts} deliveries"
             )
             log.error(reason, extra={"consumer": consumer, "tenant_id": message.tenant_id})
-            await park_here(record, reason=reason, error=PermanentError(reason), attempts=attempt - 1)
+            await park_here(
+                record, reason=reason, error=PermanentError(reason), attempts=attempt - 1, why="delivery_limit"
+            )
             return "dead_lettered"
         with logs.message_context(
             tenant_id=message.tenant_id,
@@ -340,14 +350,17 @@ def subscribe(
                     exc,
                     extra={"consumer": consumer, "security_event": exc.kind, "tenant_id": message.tenant_id},
                 )
-            await park_here(record, reason=str(exc), error=exc, attempts=attempt)
+            why = "tenant_binding" if isinstance(exc, TenantBindingError) else "permanent"
+            metrics.handler_errors.labels(consumer, type(exc).__name__).inc()
+            await park_here(record, reason=str(exc), error=exc, attempts=attempt, why=why)
             return "dead_lettered"
         except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
+            metrics.handler_errors.labels(consumer, type(exc).__name__).inc()
             if attempt >= policy.max_attempts and not is_transient(exc):
                 retries.forget(raw)
                 reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
                 log.error(reason, extra=context)
-                await park_here(record, reason=reason, error=exc, attempts=attempt)
+                await park_here(record, reason=reason, error=exc, attempts=attempt, why="retries_exhausted")
                 return "dead_lettered"
             if is_transient(exc):
                 await refund(raw)  # the dependency was down, the message is not at fault

@@ -1,7 +1,7 @@
 """The orchestrator's ports on Postgres: one unit of work is one transaction on one connection."""
 
 import hashlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from uuid import UUID
@@ -207,6 +207,8 @@ class PostgresSagas:
 class PostgresSnapshots:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self.added_bytes: list[int] = []
+        """Sizes of the snapshots this unit of work recorded (reported once it commits)."""
 
     async def add(self, snapshot: PlanningSnapshot) -> StoredSnapshot:
         body = orjson.dumps(snapshot.model_dump())
@@ -216,6 +218,7 @@ class PostgresSnapshots:
             .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
             .on_conflict_do_nothing()
         )
+        self.added_bytes.append(len(body))
         return StoredSnapshot(sha, len(body))
 
     async def get(self, sha256: str) -> PlanningSnapshot:
@@ -366,8 +369,11 @@ class PostgresStores:
         dedupe: bool = True,
         audit_keys: audit.AuditKeys = audit.DEV_AUDIT_KEYS,
         limits: PayloadLimits = DEFAULT_LIMITS,
+        on_snapshot: Callable[[int], None] = lambda size_bytes: None,
     ) -> None:
-        """`limits`: how large an outbox payload may be, and from which size it goes by claim check."""
+        """`limits`: how large an outbox payload may be, and from which size it goes by claim check.
+        `on_snapshot(size_bytes)` hears each snapshot recorded, after its transaction committed."""
+        self._on_snapshot = on_snapshot
         self._engine = engine
         self._dedupe = dedupe
         self._audit_keys = audit_keys
@@ -379,4 +385,7 @@ class PostgresStores:
             if consistent_reads:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                yield PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits)
+                uow = PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits)
+                yield uow
+        for size_bytes in uow.snapshots.added_bytes:
+            self._on_snapshot(size_bytes)

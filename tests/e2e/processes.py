@@ -44,11 +44,15 @@ class Processes:
             **(env or {}),
             **overrides,
         }
+        # metrics off unless BAKEPLAN_METRICS_PORT is set (then a port of its own per process from it):
+        # replicas of a role would otherwise share one (tests/e2e/test_prometheus.py serves them)
+        self._metrics_base = int(self._env.get("BAKEPLAN_METRICS_PORT") or 0)
+        self._metrics_next = 0
         self._log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {}
 
-    def start(self, role: str, *, timeout_s: float = 60.0) -> None:
+    def start(self, role: str, *, timeout_s: float = 180.0) -> None:
         """Start every replica of `role` and wait until each is ready."""
         n = self.starts.get(role, 0) + 1
         self.starts[role] = n
@@ -57,8 +61,13 @@ class Processes:
             name = f"{role}-{replica}"
             log_path = self._log_dir / f"{name}-{n}.log"
             log = log_path.open("wb")
+            port = self._metrics_base + self._metrics_next if self._metrics_base else 0
+            self._metrics_next += 1
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bakeplan", "serve", "--role", role], env=self._env, stdout=log, stderr=log
+                [sys.executable, "-m", "bakeplan", "serve", "--role", role],
+                env={**self._env, "BAKEPLAN_METRICS_PORT": str(port)},
+                stdout=log,
+                stderr=log,
             )
             self.procs[name] = proc
             started.append((name, proc, log_path))

@@ -86,6 +86,7 @@ class Fleet:
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             "BAKEPLAN_RELAY_POLL_SECONDS": "0.2",
             "BAKEPLAN_LOG_LEVEL": "INFO",
+            "BAKEPLAN_METRICS_PORT": "0",  # many replicas of one role: no shared default port
             **trigger_window_env(),
             **_prefixed(env or {}),
         }
