@@ -22,7 +22,7 @@ def console_serve(
     settings = ConsoleSettings()
     if settings.is_dev_secret:
         err.print("warning: BAKEPLAN_CONSOLE_SECRET_KEY is not set; sessions are signed with the development secret")
-    uvicorn.run(create_app(load_settings(), settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(load_settings().for_role("console"), settings), host=host, port=port, log_level="warning")
 
 
 def user_add(

@@ -218,9 +218,9 @@ async def console_actions(engine: AsyncEngine, username: str) -> list[dict[str, 
 async def test_every_page_shows_the_real_saga(browser: Browser, world: World, engine: AsyncEngine) -> None:
     page = await logged_in(browser, world, OPERATOR)
     sid = str(world.saga_id)
-    row = page.locator(f"#run-rows a[href='/sagas/{sid}']")
-    await row.wait_for()
-    assert "COMPLETED" in await page.locator("#run-rows tr", has=row).inner_text()
+    link = f"a[href='/sagas/{sid}']"
+    await page.locator(f"#run-rows {link}").wait_for()
+    assert "COMPLETED" in await page.locator("#run-rows tr", has=page.locator(link)).inner_text()
     await page.select_option("select[name=status]", "COMPENSATED")  # a filter that excludes it
     await page.click("form.filters button")
     assert await page.locator(f"#run-rows a[href='/sagas/{sid}']").count() == 0

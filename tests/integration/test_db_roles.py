@@ -359,3 +359,22 @@ def test_migrations_in_role_mode_create_tables_owned_by_the_migrations_owner(rol
 
     assert asyncio.run(owners()) == {roles_db.db_role_name("owner")}
     asyncio.run(_apply(roles_db))  # their grants and policies back, as `db upgrade` does
+
+
+async def test_the_console_reads_plans_writes_its_own_log_and_pauses_schedules_only(
+    engines: dict[str, AsyncEngine],
+) -> None:
+    console = engines["console"]
+    async with console.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO console.actions (username, role, action, outcome) VALUES ('u', 'operator', 'x', 'done')")
+        )
+        await conn.execute(text("UPDATE orchestrator.schedules SET paused = paused"))
+        assert (await conn.execute(text("SELECT count(*) FROM orchestrator.sagas"))).scalar_one() >= 0
+    for statement in (
+        "UPDATE orchestrator.sagas SET reason = 'x'",
+        "INSERT INTO masterdata.tenants (tenant_id, name) VALUES ('x', 'x')",
+        "DELETE FROM production.batches",
+        "INSERT INTO orchestrator.audit_events (tenant_id) VALUES ('x')",
+    ):
+        assert "permission denied" in await refused(console, statement), statement
