@@ -7,6 +7,7 @@ recorded in `console.actions` (a refusal too)."""
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -15,7 +16,7 @@ from bakeplan.cli import run_views
 from bakeplan.cli.runs import UnknownTenantError, request_plan
 from bakeplan.cli.tenant_views import business_date_for
 from bakeplan.console import action_log
-from bakeplan.console.app import ForbiddenError, checked_form, current_user, engine_of
+from bakeplan.console.app import ForbiddenError, UnavailableError, checked_form, current_user, engine_of
 from bakeplan.console.users import User
 from infra.messaging import dead_letter_records, dead_letter_replay
 from orchestrator import scheduler
@@ -46,20 +47,29 @@ def _back(request: Request, to: str, flash: str) -> Response:
 
 async def _plan(request: Request, user: User, action: str, tenant: str, day: date | None, *, rerun: bool) -> Response:
     settings = request.app.state.settings
-    async with engine_of(request).begin() as conn:
+    async with engine_of(request).connect() as conn:
         business_date = day or await business_date_for(conn, tenant, datetime.now(UTC))
         if business_date is None:
             raise ForbiddenError(f"unknown tenant {tenant!r}")
+        failure: str | None = None
         try:
             saga_id, status, already = await request_plan(
                 settings, conn, tenant, business_date, requested_by=f"console:{user.username}", rerun=rerun
             )
         except UnknownTenantError as exc:
             raise ForbiddenError(str(exc)) from exc
-        detail = f"{business_date}: " + (f"already planned ({status})" if already else "trigger published")
-        await action_log.record(
-            conn, user, action, outcome="done", tenant_id=tenant, target=str(saga_id), detail=detail
-        )
+        except KafkaError as exc:
+            failure = f"{business_date}: Kafka at {settings.kafka_bootstrap} refused the trigger ({exc!r})"
+    async with engine_of(request).begin() as conn:  # after the publish: its outcome is known
+        if failure is not None:
+            await action_log.record(conn, user, action, outcome="failed", tenant_id=tenant, detail=failure)
+        else:
+            detail = f"{business_date}: " + (f"already planned ({status})" if already else "trigger published")
+            await action_log.record(
+                conn, user, action, outcome="done", tenant_id=tenant, target=str(saga_id), detail=detail
+            )
+    if failure is not None:
+        raise UnavailableError(f"{failure}; nothing was started, try again")
     return _back(request, f"/sagas/{saga_id}", f"{action} {tenant} {detail}")
 
 

@@ -34,6 +34,10 @@ class ForbiddenError(Exception):
     """The user may not do or see this; the message says why (shown on a 403 page)."""
 
 
+class UnavailableError(Exception):
+    """A server the action needs (Kafka) failed it; the message names it (shown on a 503 page)."""
+
+
 def templates() -> Jinja2Templates:
     found = Jinja2Templates(directory=HERE / "templates")
     found.env.globals["app_name"] = "bakeplan console"
@@ -116,6 +120,10 @@ def create_app(settings: Settings, console: ConsoleSettings) -> FastAPI:
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> Response:
         return render(request, "forbidden.html", status_code=403, reason=str(exc), user=None)
+
+    @app.exception_handler(UnavailableError)
+    async def unavailable(request: Request, exc: UnavailableError) -> Response:
+        return render(request, "forbidden.html", status_code=503, reason=str(exc), user=None)
 
     @app.get("/login")
     async def login_form(request: Request, next: str = "/runs") -> Response:
