@@ -36,7 +36,7 @@ from infra.messaging.codec import encode
 from infra.settings import Settings
 from orchestrator import scheduler
 from orchestrator.scheduling import TenantSchedule
-from orchestrator.tables import schedules, snapshots
+from orchestrator.tables import dead_letter_replays, schedules, snapshots
 from tests.e2e.processes import Processes
 from tests.e2e.support import TODAY, eventually, seed, trigger, wait_terminal
 from tests.e2e.test_dlq import park_directly, park_headers
@@ -141,10 +141,10 @@ async def world(
     await seed(engine, mine)
     await seed(engine, other, seed=4)
     saga_id = await trigger(settings, mine)
-    done = await wait_terminal(engine, saga_id)
-    assert done["status"] == "COMPLETED", done
+    # while the saga runs: schedules, closed every day, so the scheduler records today as skipped (due at
+    # 00:00 local) and never fires a plan; the users (the operator through the command line, as a person
+    # makes one)
     async with engine.begin() as conn:
-        # closed every day: the scheduler records today as skipped (due at 00:00) and never fires a plan
         for tenant in (mine, other):
             await scheduler.set_schedule(
                 conn,
@@ -157,16 +157,6 @@ async def world(
                 ),
             )
         await add_user(conn, *VIEWER, role=Role.VIEWER, tenants=frozenset({other}), all_tenants=False)
-        size = (
-            await conn.execute(select(snapshots.c.size_bytes).where(snapshots.c.sha256 == done["snapshot_sha256"]))
-        ).scalar_one()
-
-    async def decided() -> bool | None:
-        async with engine.connect() as conn:
-            return True if await scheduler.recent_decisions(conn, mine, limit=1) else None
-
-    await eventually(decided, timeout_s=60, what=f"the scheduler's first decision for {mine}")
-    # the operator through the command line, as a person makes one
     added = await asyncio.to_thread(
         CliRunner().invoke,
         app,
@@ -185,6 +175,18 @@ async def world(
         env={"DATABASE_URL": settings.database_url},
     )
     assert added.exit_code == 0, added.output
+    done = await wait_terminal(engine, saga_id)
+    assert done["status"] == "COMPLETED", done
+    async with engine.connect() as conn:
+        size = (
+            await conn.execute(select(snapshots.c.size_bytes).where(snapshots.c.sha256 == done["snapshot_sha256"]))
+        ).scalar_one()
+
+    async def decided() -> bool | None:
+        async with engine.connect() as conn:
+            return True if await scheduler.recent_decisions(conn, mine, limit=1) else None
+
+    await eventually(decided, timeout_s=60, what=f"the scheduler's first decision for {mine}")
     value = PlanningRequested(
         event_id=uuid4(),
         tenant_id=mine,
@@ -253,7 +255,7 @@ async def test_every_page_shows_the_real_saga(
     await page.goto(f"{world.base}/sagas/{sid}")
     bars = page.locator("svg.gantt rect.bar.step")
     assert await bars.count() == 4  # forecasting, production, procurement, release
-    assert [await t.inner_text() for t in await page.locator("svg.gantt text.label").all()] == [
+    assert [await t.text_content() for t in await page.locator("svg.gantt text.label").all()] == [
         "forecasting", "production", "procurement", "release",
     ]  # fmt: skip
     assert f"{world.snapshot_bytes:,} bytes" in await page.locator("main").inner_text()
@@ -324,6 +326,29 @@ async def test_an_operator_pauses_and_resumes_a_schedule(browser: Browser, world
     done = [(a["action"], a["tenant_id"], a["outcome"], a["role"]) for a in await console_actions(engine, OPERATOR[0])]
     assert ("schedule_pause", world.mine, "done", "operator") in done
     assert ("schedule_resume", world.mine, "done", "operator") in done
+    await page.close()
+
+
+async def test_an_operator_replays_a_dead_letter_as_the_cli_does(
+    browser: Browser, world: World, engine: AsyncEngine
+) -> None:
+    page = await logged_in(browser, world, OPERATOR)
+    await page.goto(f"{world.base}/dead-letters")
+    await page.locator("table.dlq tr", has_text=world.parked_id).locator("button", has_text="Replay").click()
+    await page.wait_for_url(f"{world.base}/dead-letters")
+    assert f"replay {world.parked_id}: done" in await page.locator(".flash").inner_text()
+    partition, offset = (int(n) for n in world.parked_id.split(":"))
+    async with engine.connect() as conn:
+        replayed_by = (
+            await conn.execute(
+                select(dead_letter_replays.c.replayed_by).where(
+                    dead_letter_replays.c.dlt_partition == partition, dead_letter_replays.c.dlt_offset == offset
+                )
+            )
+        ).scalar_one()
+    assert replayed_by == f"console:{OPERATOR[0]}"  # the CLI's replay record, naming the console user
+    done = [(a["action"], a["target"], a["outcome"]) for a in await console_actions(engine, OPERATOR[0])]
+    assert ("dlq_replay", world.parked_id, "done") in done
     await page.close()
 
 
