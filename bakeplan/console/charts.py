@@ -13,6 +13,7 @@ from typing import Any
 GANTT_WIDTH = 900
 GANTT_LABEL_WIDTH = 150
 GANTT_ROW = 26
+GANTT_RIGHT_MARGIN = 70
 END_KINDS = {"step_done": "done", "step_failed": "failed", "deadline_passed": "timed out"}
 
 
@@ -62,7 +63,7 @@ def gantt(timeline: Sequence[dict[str, Any]], *, started: datetime, ended: datet
     per compensation (`CompensateStep` until its `step_compensated`); an unclosed bar runs to `ended`
     (now, for a saga still running). Times in ms since `started`."""
     total_ms = max((ended - started).total_seconds() * 1000, 1.0)
-    scale = (GANTT_WIDTH - GANTT_LABEL_WIDTH - 10) / total_ms
+    scale = (GANTT_WIDTH - GANTT_LABEL_WIDTH - GANTT_RIGHT_MARGIN) / total_ms  # room for the last duration
     bars: list[Bar] = []
     for i, entry in enumerate(timeline):
         if entry["kind"] == "RunStep":

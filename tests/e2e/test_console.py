@@ -286,7 +286,7 @@ async def test_every_page_shows_the_real_saga(
     await shot(page, "dead-letters")
 
     await page.goto(f"{world.base}/schedules")
-    assert "skipped" in await page.locator(f"#schedule-{world.mine}").inner_text()
+    assert "skipped_closed" in (await page.locator(f"#schedule-{world.mine}").inner_text()).lower()
     await shot(page, "schedules")
 
     await page.goto(f"{world.base}/health")
@@ -317,8 +317,6 @@ async def test_an_operator_pauses_and_resumes_a_schedule(browser: Browser, world
 
     assert await paused()
     assert "paused" in await row.inner_text()
-    await page.goto(f"{world.base}/actions")
-    await shot(page, "actions")
     await page.goto(f"{world.base}/schedules")
     await page.locator(f"#schedule-{world.mine}").locator("button", has_text="Resume").click()
     await page.wait_for_url(f"{world.base}/schedules")
@@ -349,6 +347,8 @@ async def test_an_operator_replays_a_dead_letter_as_the_cli_does(
     assert replayed_by == f"console:{OPERATOR[0]}"  # the CLI's replay record, naming the console user
     done = [(a["action"], a["target"], a["outcome"]) for a in await console_actions(engine, OPERATOR[0])]
     assert ("dlq_replay", world.parked_id, "done") in done
+    await page.goto(f"{world.base}/actions")
+    await shot(page, "actions")
     await page.close()
 
 
