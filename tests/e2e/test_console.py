@@ -9,11 +9,8 @@ is refused an operator action (refusal audited, nothing changes) and another ten
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import time as dt_time
@@ -37,35 +34,16 @@ from infra.settings import Settings
 from orchestrator import scheduler
 from orchestrator.scheduling import TenantSchedule
 from orchestrator.tables import dead_letter_replays, schedules, snapshots
+from tests.e2e.console_support import ConsoleProcess, chromium_path, free_port
 from tests.e2e.processes import Processes
 from tests.e2e.support import TODAY, eventually, seed, trigger, wait_terminal
 from tests.e2e.test_dlq import park_directly, park_headers
 
 pytestmark = pytest.mark.e2e
 
-PORTS = range(18450, 18480)
 OPERATOR = ("ops", "operator-secret-1")
 VIEWER = ("viv", "viewer-secret-12")
 DLQ_REASON = "orchestrator gave up after 5 attempts: console test parked this on purpose"
-
-
-def chromium_path() -> str:
-    """Debian's chromium; the browser tests never download one (the CDN may be unreachable)."""
-    found = os.environ.get("BAKEPLAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        raise RuntimeError("no chromium on PATH: `apt-get install chromium` (Debian), or set BAKEPLAN_CHROMIUM")
-    return found
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1} for the console")
 
 
 @dataclass(frozen=True)
@@ -81,27 +59,6 @@ class World:
 @pytest.fixture(scope="module")
 def console_port() -> int:
     return free_port()
-
-
-@dataclass
-class ConsoleProcess:
-    proc: "subprocess.Popen[bytes]"
-    base: str
-    log_path: Path
-
-    def wait_ready(self, timeout_s: float = 180.0) -> str:
-        """Poll the login page until it answers (imports alone take a minute on a machine at load 40)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.base}/login", timeout=2).status_code == 200:
-                    return self.base
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"the console did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
