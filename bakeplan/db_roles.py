@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.settings import Settings
 
-SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement", "messaging")
+SCHEMAS = ("masterdata", "orchestrator", "forecasting", "production", "procurement", "messaging", "console")
 READ = ("SELECT",)
 DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 PRUNE = ("SELECT", "UPDATE", "DELETE")
@@ -139,6 +139,22 @@ ROLES: tuple[DbRole, ...] = (
             TableGrant("messaging", PRUNE, tables=("claim_checks",)),
             # which snapshots the archive keeps, and nothing else of it
             TableGrant("orchestrator", ("SELECT (snapshot_sha256)",), tables=("audit_events",)),
+        ),
+    ),
+    DbRole(
+        "console",
+        "the web console (docs/console.md): reads every schema's plans and state, writes its own users and "
+        "action log, pauses schedules and records dead-letter replays as the CLI does",
+        "all_tenants",
+        (
+            TableGrant("console", DML),
+            TableGrant("masterdata", READ),
+            TableGrant("orchestrator", READ),
+            TableGrant("orchestrator", ("SELECT", "UPDATE"), tables=("schedules",)),
+            TableGrant("orchestrator", ("SELECT", "INSERT", "UPDATE"), tables=("dead_letter_replays",)),
+            TableGrant("forecasting", READ),
+            TableGrant("production", READ),
+            TableGrant("procurement", READ),
         ),
     ),
     DbRole(

@@ -11,6 +11,7 @@ from bakeplan.cli import (
     acl,
     audit,
     channels,
+    console,
     contract,
     database,
     dead_letters,
@@ -69,6 +70,7 @@ def build_app() -> typer.Typer:
     demo.register(app)  # demo
     world.register(app)  # world
     contract.register(app)  # group: contract
+    console.register(app)  # group: console
     return app
 
 

@@ -24,7 +24,7 @@ from bakeplan.cli.run_views import DEFAULT_CURRENCY, tenant_names
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, parse_saga_id, print_json
 from infra.db import create_engine
 from orchestrator import audit, replay_store
-from orchestrator.replay import RecordedSaga, ReplayReport, replay
+from orchestrator.replay import ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 
 T = TypeVar("T")
@@ -189,6 +189,18 @@ async def _replay_range(conn: AsyncConnection, tenant: str, first: date, last: d
 # --- explain -----------------------------------------------------------------------------------------
 
 
+async def explain_line(conn: AsyncConnection, saga_id: UUID, line: str) -> dict[str, Any] | None:
+    """Why a purchase line or batch (`line`: its id or first characters) exists: `replay_explain.explain`'s
+    chain plus `tenant_name` and `currency`; None when the archive has nothing of the saga. Raises
+    `UnknownLineError`. `bakeplan explain` and the console's explain page both read it here."""
+    recorded = await replay_store.load_saga(conn, saga_id)
+    if recorded is None:
+        return None
+    chain = explain(recorded, line)
+    tenant = (await tenant_names(conn, [recorded.tenant_id])).get(recorded.tenant_id, {})
+    return chain | {"tenant_name": tenant.get("name"), "currency": tenant.get("currency", DEFAULT_CURRENCY)}
+
+
 def explain_command(
     saga_id: Annotated[str, typer.Argument(help="The saga (from `bakeplan runs`).")],
     line: Annotated[
@@ -200,20 +212,12 @@ def explain_command(
     """Why a purchase line or batch exists: the recorded forecast, requirements, stock, safety stock,
     lead time, supplier choice and rounding behind it."""
     sid = parse_saga_id(saga_id)
-
-    async def read(conn: AsyncConnection) -> tuple[RecordedSaga | None, dict[str, dict[str, str]]]:
-        recorded = await replay_store.load_saga(conn, sid)
-        return recorded, await tenant_names(conn, [recorded.tenant_id] if recorded else [])
-
-    recorded, tenants = _read(read)
-    if recorded is None:
-        fail(f"no recorded events for saga {sid}: list sagas with `bakeplan runs` and pass one saga id", 1)
     try:
-        chain = explain(recorded, line)
+        chain = _read(lambda conn: explain_line(conn, sid, line))
     except UnknownLineError as exc:
         fail(str(exc), 1)
-    tenant = tenants.get(recorded.tenant_id, {})
-    chain |= {"tenant_name": tenant.get("name"), "currency": tenant.get("currency", DEFAULT_CURRENCY)}
+    if chain is None:
+        fail(f"no recorded events for saga {sid}: list sagas with `bakeplan runs` and pass one saga id", 1)
     if as_json:
         print_json(chain)
     elif chain["kind"] == "purchase_line":

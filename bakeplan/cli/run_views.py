@@ -8,7 +8,7 @@ snapshot (megabytes for a large tenant) for a list; `bakeplan explain`, which de
 names things from the snapshot. Products are in pieces (`amounts.PIECES`).
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -42,14 +42,23 @@ async def tenant_names(conn: AsyncConnection, tenant_ids: Iterable[str]) -> dict
 
 
 async def list_runs(
-    conn: AsyncConnection, *, tenant: str | None, status: str | None, limit: int
+    conn: AsyncConnection,
+    *,
+    tenant: str | None,
+    status: str | None,
+    limit: int,
+    tenants: Collection[str] | None = None,
+    kind: str | None = None,
+    business_date: date | None = None,
 ) -> list[dict[str, Any]]:
+    """Sagas newest first, with `tenant_name`; `tenants` limits them to those tenants (the console's grants)."""
     query = (
         select(
             sagas.c.saga_id,
             sagas.c.tenant_id,
             sagas.c.business_date,
             sagas.c.status,
+            sagas.c.kind,
             sagas.c.created_at,
             sagas.c.updated_at,
             sagas.c.reason,
@@ -59,8 +68,14 @@ async def list_runs(
     )
     if tenant:
         query = query.where(sagas.c.tenant_id == tenant)
+    if tenants is not None:
+        query = query.where(sagas.c.tenant_id.in_(sorted(tenants)))
     if status:
         query = query.where(sagas.c.status == status.upper())
+    if kind:
+        query = query.where(sagas.c.kind == kind)
+    if business_date is not None:
+        query = query.where(sagas.c.business_date == business_date)
     rows = [dict(r) for r in (await conn.execute(query)).mappings()]
     names = await tenant_names(conn, (r["tenant_id"] for r in rows))
     return [{**r, "tenant_name": names.get(r["tenant_id"], {}).get("name")} for r in rows]

@@ -21,6 +21,7 @@ from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, parse_saga
 from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.messaging.kafka_client import new_producer
@@ -45,7 +46,13 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
         await producer.stop()
 
 
-def start_plan(
+class UnknownTenantError(LookupError):
+    """A trigger named a tenant that does not exist (the message is `unknown_tenant`'s)."""
+
+
+async def request_plan(
+    settings: Settings,
+    conn: AsyncConnection,
     tenant: str,
     business_date: date,
     *,
@@ -53,23 +60,17 @@ def start_plan(
     rerun: bool = False,
     source: Literal["operator", "external"] = "operator",
 ) -> tuple[UUID, str, bool]:
-    """Publish a trigger unless the tenant already has a plan for the day.
+    """Publish a trigger unless the tenant already has a plan for the day: what `bakeplan trigger` and
+    the console's trigger and re-run buttons do.
 
     The trigger's event id is the day's (`daily_trigger_id`, the scheduler's), so it and an external
     cron publishing the same day dedupe in the orchestrator's inbox whatever the timing; `rerun`
     takes a new id instead, to plan a day again after its plan was compensated or failed.
-    Returns (saga id, status, already planned). Exits 2 for an unknown tenant.
+    Returns (saga id, status, already planned). Raises `UnknownTenantError`.
     """
-    settings = load_settings()
-
-    async def check(conn: AsyncConnection) -> tuple[bool, tuple[UUID, str] | None]:
-        return await masterdata.tenant_exists(conn, tenant), await run_views.active_saga_for(
-            conn, tenant, business_date
-        )
-
-    exists, active = with_db(check)
-    if not exists:
-        fail(unknown_tenant(tenant))
+    if not await masterdata.tenant_exists(conn, tenant):
+        raise UnknownTenantError(unknown_tenant(tenant))
+    active = await run_views.active_saga_for(conn, tenant, business_date)
     if active is not None:
         return active[0], active[1], True
     message = PlanningRequested(
@@ -81,8 +82,35 @@ def start_plan(
         requested_by=requested_by,
         horizon_days=settings.horizon_days,
     )
-    asyncio.run(_publish_trigger(settings, message))
+    await _publish_trigger(settings, message)
     return saga_id_for_trigger(message.event_id), "REQUESTED", False
+
+
+def start_plan(
+    tenant: str,
+    business_date: date,
+    *,
+    requested_by: str,
+    rerun: bool = False,
+    source: Literal["operator", "external"] = "operator",
+) -> tuple[UUID, str, bool]:
+    """`request_plan` from a command: exits 2 for an unknown tenant."""
+    settings = load_settings()
+
+    async def run() -> tuple[UUID, str, bool]:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                return await request_plan(
+                    settings, conn, tenant, business_date, requested_by=requested_by, rerun=rerun, source=source
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except UnknownTenantError as exc:
+        fail(str(exc))
 
 
 def wait_terminal(saga_id: UUID, timeout_s: float) -> dict[str, Any]:

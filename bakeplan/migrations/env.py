@@ -7,6 +7,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bakeplan.console import tables as console_tables
 from infra.messaging.tables import claims_metadata
 from orchestrator import masterdata
 from orchestrator import tables as orchestrator_tables
@@ -24,6 +25,7 @@ TARGET_METADATA = [
     procurement_tables.metadata,  # with the supplier channels' tables
     purchase_order_tables.metadata,
     claims_metadata,
+    console_tables.metadata,
 ]
 assert channel_tables.metadata is procurement_tables.metadata
 SCHEMAS = {m.schema for m in TARGET_METADATA}

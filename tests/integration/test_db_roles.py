@@ -394,3 +394,22 @@ async def test_the_retention_job_runs_as_its_own_role(roles_db: Settings, engine
     assert report is not None
     assert report.skipped == []
     assert all(report.deleted[f"{s}.inbox"] == 1 for s in ("orchestrator", "forecasting", "production", "procurement"))
+
+
+async def test_the_console_reads_plans_writes_its_own_log_and_pauses_schedules_only(
+    engines: dict[str, AsyncEngine],
+) -> None:
+    console = engines["console"]
+    async with console.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO console.actions (username, role, action, outcome) VALUES ('u', 'operator', 'x', 'done')")
+        )
+        await conn.execute(text("UPDATE orchestrator.schedules SET paused = paused"))
+        assert (await conn.execute(text("SELECT count(*) FROM orchestrator.sagas"))).scalar_one() >= 0
+    for statement in (
+        "UPDATE orchestrator.sagas SET reason = 'x'",
+        "INSERT INTO masterdata.tenants (tenant_id, name) VALUES ('x', 'x')",
+        "DELETE FROM production.batches",
+        "INSERT INTO orchestrator.audit_events (tenant_id) VALUES ('x')",
+    ):
+        assert "permission denied" in await refused(console, statement), statement
