@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
+.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -48,6 +48,15 @@ fuzz: install
 	BAKEPLAN_FUZZ_PROFILE=deep BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run pytest -m fuzz
+
+## The fault tests on a local 3-broker KRaft cluster of their own (replication factor 3,
+## min.insync.replicas=2): the busiest partition leader SIGKILLed mid-run, then the whole cluster away
+## for longer than a step deadline. Minutes long, so not in `make test` (docs/resilience.md).
+faults-cluster: install
+	$(UV) run bakeplan stack up
+	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run pytest --cluster -m cluster
 
 check: install static unit
 

@@ -146,7 +146,12 @@ class Settings(BaseSettings):
     )
     horizon_days: int = Field(default=14, ge=1, le=60, description="Planning horizon of a daily plan.")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics bakeplan creates.")
-    topic_replication_factor: int = Field(default=1, ge=1, description="Replication of the topics bakeplan creates.")
+    topic_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replication of the topics bakeplan creates; unset: 3 (with min.insync.replicas=2) on a cluster "
+        "of 3 or more brokers, else 1.",
+    )
     max_poll_interval_ms: int = Field(
         default=300_000, ge=1000, description="Kafka max.poll.interval.ms: a slower handler loses its partitions."
     )

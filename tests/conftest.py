@@ -30,6 +30,26 @@ from bakeplan.cli.acl import provision, unprovision
 from infra.messaging.kafka_client import new_admin
 from infra.settings import Settings
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cluster",
+        action="store_true",
+        help="run the tests marked `cluster` (a local 3-broker Kafka cluster; `make faults-cluster`)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The `cluster` tests (minutes each, three broker JVMs) run only with `--cluster`: `make test`
+    deselects them, `make faults-cluster` runs them (docs/resilience.md)."""
+    if config.getoption("--cluster"):
+        return
+    kept = [item for item in items if item.get_closest_marker("cluster") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("cluster")])
+        items[:] = kept
+
+
 HOW_TO = (
     "run `make test` (it starts a local Kafka and Postgres without Docker), or set BAKEPLAN_KAFKA_BOOTSTRAP "
     "and DATABASE_URL to servers you run, or start a Docker engine so testcontainers can"

@@ -1,7 +1,9 @@
 """`bakeplan stack`: the local Kafka and Postgres, run by the scripts in `deploy/local/`.
 
 `--secure` acts on the local secure broker instead of the plaintext one: SASL_SSL with SCRAM users
-per principal and ACLs (docs/security.md). Both may run side by side (their ports differ).
+per principal and ACLs (docs/security.md). `--brokers 3` acts on a local 3-node KRaft cluster
+(plaintext; ports from BAKEPLAN_KAFKA_CLUSTER_PORT, default 19092) whose topics get replication
+factor 3 and min.insync.replicas=2 (docs/resilience.md). They may run side by side (their ports differ).
 """
 
 import os
@@ -31,9 +33,35 @@ def secure_dir() -> Path:
     return _state_dir() / "kafka-secure"
 
 
-def _script(name: str, action: str, *, secure: bool = False) -> int:
-    env = {**os.environ, "BAKEPLAN_KAFKA_SECURE": "1" if secure else "0"}
-    return subprocess.call([str(DEPLOY_LOCAL / name), action], env=env)
+BrokersOption = Annotated[
+    int,
+    typer.Option(
+        "--brokers",
+        min=1,
+        help="Brokers of the local plaintext Kafka: 1 (default), or a local KRaft cluster of N, e.g. 3 "
+        "(ports from BAKEPLAN_KAFKA_CLUSTER_PORT, default 19092).",
+    ),
+]
+
+
+def _env(*, secure: bool = False, brokers: int = 1) -> dict[str, str]:
+    return {**os.environ, "BAKEPLAN_KAFKA_SECURE": "1" if secure else "0", "BAKEPLAN_KAFKA_BROKERS": str(brokers)}
+
+
+def _script(name: str, action: str, *, secure: bool = False, brokers: int = 1) -> int:
+    return subprocess.call([str(DEPLOY_LOCAL / name), action], env=_env(secure=secure, brokers=brokers))
+
+
+def cluster_bootstrap(brokers: int) -> str:
+    """The bootstrap address list of the local cluster of `brokers` nodes."""
+    done = subprocess.run(
+        [str(DEPLOY_LOCAL / "kafka.sh"), "bootstrap"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(brokers=brokers),
+    )
+    return done.stdout.strip()
 
 
 def secure_port() -> int:
@@ -69,14 +97,18 @@ def _write_client_env(settings: Settings, env: dict[str, str]) -> Path:
     return path
 
 
-def stack_up(secure: SecureFlag = False) -> None:
-    """Start a local Kafka node and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
+def stack_up(secure: SecureFlag = False, brokers: BrokersOption = 1) -> None:
+    """Start a local Kafka node (or cluster) and, unless DATABASE_URL is set, a throwaway Postgres cluster."""
+    if secure and brokers > 1:
+        fail("--secure runs one broker; the local cluster (--brokers N) is plaintext", 2)
     if secure:
         settings = Settings()
         env = client_env(settings)  # certificates and passwords first: the broker reads them
         os.environ.setdefault("BAKEPLAN_KAFKA_USER_PREFIX", settings.kafka_user_prefix)
-    if _script("kafka.sh", "start", secure=secure) != 0:
+    if _script("kafka.sh", "start", secure=secure, brokers=brokers) != 0:
         fail("Kafka did not start (see the messages above)", 1)
+    if brokers > 1:
+        typer.echo(f"clients of the cluster set BAKEPLAN_KAFKA_BOOTSTRAP={cluster_bootstrap(brokers)}")
     if secure:
         path = _write_client_env(settings, env)
         typer.echo(f"secure broker: clients need these settings (also in {path}):")
@@ -89,21 +121,23 @@ def stack_up(secure: SecureFlag = False) -> None:
 
 
 def stack_down() -> None:
-    """Stop the local Kafka nodes (plaintext and secure) and Postgres cluster (their data stays)."""
+    """Stop the local Kafka nodes (plaintext, secure and the cluster's) and Postgres (their data stays)."""
     _script("kafka.sh", "stop")
     _script("kafka.sh", "stop", secure=True)
+    if (_state_dir() / "kafka-cluster").is_dir():
+        _script("kafka.sh", "stop", brokers=3)
     _script("postgres.sh", "stop")
 
 
-def _status(name: str, *, secure: bool = False) -> dict[str, Any]:
-    env = {**os.environ, "BAKEPLAN_KAFKA_SECURE": "1" if secure else "0"}
+def _status(name: str, *, secure: bool = False, brokers: int = 1) -> dict[str, Any]:
+    env = _env(secure=secure, brokers=brokers)
     done = subprocess.run([str(DEPLOY_LOCAL / name), "status"], capture_output=True, text=True, check=False, env=env)
     return {"running": done.returncode == 0, "detail": (done.stdout + done.stderr).strip()}
 
 
-def stack_status(secure: SecureFlag = False, as_json: JsonFlag = False) -> None:
+def stack_status(secure: SecureFlag = False, brokers: BrokersOption = 1, as_json: JsonFlag = False) -> None:
     """Say whether the local Kafka and Postgres run (exit 1 when either does not)."""
-    status = {"kafka": _status("kafka.sh", secure=secure), "postgres": _status("postgres.sh")}
+    status = {"kafka": _status("kafka.sh", secure=secure, brokers=brokers), "postgres": _status("postgres.sh")}
     if as_json:
         print_json(status)
     else:

@@ -5,11 +5,13 @@
 #   deploy/local/postgres.sh start|stop|status|url
 #
 # Environment: BAKEPLAN_PG_DIR (data; default .bakeplan-local/postgres, or /var/tmp/bakeplan/postgres-PORT
-# as root), BAKEPLAN_PG_PORT (default 55432).
+# as root), BAKEPLAN_PG_PORT (default 55432), BAKEPLAN_PG_DURABLE (1 = production durability, below).
 #
-# fsync=off: the data survives a crash or restart of Postgres itself (the OS keeps what was written),
-# not of the machine, which is fine for a throwaway cluster. Commits stay synchronous, so a commit
-# Postgres acknowledged is never lost when the server is killed (the fault suite does that).
+# By default fsync=off and full_page_writes=off: the data survives a crash or restart of Postgres
+# itself (the OS keeps what was written), not of the machine, which is fine for a throwaway cluster.
+# Commits stay synchronous, so a commit Postgres acknowledged is never lost when the server is killed.
+# BAKEPLAN_PG_DURABLE=1 starts it as a production server runs: fsync=on, full_page_writes=on,
+# synchronous_commit=on (the fault suite kills that one with SIGKILL, tests/faults/test_postgres_restart.py).
 # pg_stat_statements is preloaded so the system benchmark (bench/system) can count statements per saga.
 set -euo pipefail
 
@@ -22,6 +24,11 @@ else
   state="${BAKEPLAN_PG_DIR:-${BAKEPLAN_STATE_DIR:-$here/../../.bakeplan-local}/postgres}"
 fi
 data="$state/data"
+if [ "${BAKEPLAN_PG_DURABLE:-0}" = 1 ]; then
+  durability="-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+else
+  durability="-c fsync=off -c full_page_writes=off"
+fi
 sock="$state/socket"
 user="bakeplan"
 db="bakeplan"
@@ -71,7 +78,7 @@ start() {
     as_owner "$bin/initdb" -D "$data" -U "$user" --auth=trust --encoding=UTF8 --no-locale >/dev/null
   fi
   as_owner "$bin/pg_ctl" -D "$data" -l "$state/server.log" -w -t 60 \
-    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements" start >/dev/null
+    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=300 $durability -c shared_preload_libraries=pg_stat_statements" start >/dev/null
   as_owner "$bin/psql" -h "$sock" -p "$port" -U "$user" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 \
     || as_owner "$bin/createdb" -h "$sock" -p "$port" -U "$user" "$db"
   echo "postgres.sh: ready at $(url)"

@@ -19,6 +19,7 @@ from infra.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # Kafka's default limit, kept on purpose: snapshots must fit it compressed
+PRODUCTION_REPLICATION = 3
 
 
 class TopicsNotProvisionedError(RuntimeError):
@@ -52,11 +53,15 @@ async def apply_topic_configs(settings: Settings, principal: str, topics: Iterab
     try:
         existing = set(await admin.list_topics())
         chosen = [t for t in topics if settings.topic(t) in existing]
+        # AlterConfigs replaces the whole dynamic configuration: min.insync.replicas is sent again too
+        _, durability = replication_for(
+            len((await admin.describe_cluster())["brokers"]), settings.topic_replication_factor
+        )
         resources = [
             ConfigResource(
                 ConfigResourceType.TOPIC,
                 settings.topic(t),
-                configs=topic_configs(t, dead_letter_retention_days=settings.dead_letter_retention_days),
+                configs=topic_configs(t, dead_letter_retention_days=settings.dead_letter_retention_days) | durability,
             )
             for t in chosen
         ]
@@ -88,6 +93,25 @@ async def topic_config(settings: Settings, principal: str, topic: Topic) -> dict
     return config
 
 
+def replication_for(brokers: int, configured: int | None) -> tuple[int, dict[str, str]]:
+    """The replication factor and durability configs of a new topic on a cluster of `brokers`.
+
+    Unless `configured` (BAKEPLAN_TOPIC_REPLICATION_FACTOR) says otherwise: 3 replicas where the
+    cluster has 3 brokers or more, with min.insync.replicas=2, so that with the producers' acks=all a
+    record is acknowledged only once two brokers hold it and one broker may die without losing it or
+    stopping writes; 1 on a smaller cluster (a local single broker), where that is all there is."""
+    factor = configured
+    if factor is None:
+        factor = PRODUCTION_REPLICATION if brokers >= PRODUCTION_REPLICATION else 1
+    if factor > brokers:
+        raise ValueError(
+            f"BAKEPLAN_TOPIC_REPLICATION_FACTOR={factor} but the cluster has {brokers} broker(s); "
+            f"set it to at most {brokers}, or leave it unset for the default"
+        )
+    configs = {"min.insync.replicas": "2"} if factor >= PRODUCTION_REPLICATION else {}
+    return factor, configs
+
+
 async def ensure_topics(
     settings: Settings, principal: str, topics: Iterable[Topic] = tuple(Topic), *, dry_run: bool = False
 ) -> list[str]:
@@ -100,12 +124,16 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        factor, durability = replication_for(
+            len((await admin.describe_cluster())["brokers"]), settings.topic_replication_factor
+        )
         missing = [
             NewTopic(
                 name=settings.topic(topic),
                 num_partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication_factor,
-                topic_configs=topic_configs(topic, dead_letter_retention_days=settings.dead_letter_retention_days),
+                replication_factor=factor,
+                topic_configs=topic_configs(topic, dead_letter_retention_days=settings.dead_letter_retention_days)
+                | durability,
             )
             for topic in topics
             if settings.topic(topic) not in existing

@@ -143,5 +143,7 @@ def new_admin(settings: Settings, principal: str, **options: Any) -> AIOKafkaAdm
 
 
 def new_broker(settings: Settings, principal: str, **options: Any) -> KafkaBroker:
-    """A FastStream broker acting as `principal` (its subscribers and its own producer)."""
-    return KafkaBroker(settings.kafka_bootstrap, security=broker_security(settings, principal), **options)
+    """A FastStream broker acting as `principal` (its subscribers and its own producer). FastStream
+    takes a string as one address, so a comma-separated list of brokers is split here."""
+    servers = [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()]
+    return KafkaBroker(servers, security=broker_security(settings, principal), **options)

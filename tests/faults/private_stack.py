@@ -1,12 +1,15 @@
 """A Kafka broker and a Postgres server of the fault suite's own, started with the project's scripts
 (deploy/local/kafka.sh and postgres.sh) on free ports, for the tests that kill the servers.
 
-The broker is killed with SIGKILL and started again on the same data; Postgres is stopped in
-`immediate` mode (SIGQUIT to the postmaster: no checkpoint, crash recovery on start, the same as
-`pg_ctl restart -m immediate`) and started again.
+The broker is killed with SIGKILL and started again on the same data. Postgres runs as a production
+server does (`BAKEPLAN_PG_DURABLE=1`: fsync=on, full_page_writes=on, synchronous_commit=on) and is
+either stopped in `immediate` mode (SIGQUIT to the postmaster: no checkpoint, crash recovery on start)
+or killed outright: every one of its processes SIGKILLed at once, as the kernel's OOM killer or a lost
+machine would, then started again on the same data.
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -30,6 +33,7 @@ def free_port() -> int:
 class PrivateStack:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
+        self.last_kill_count = 0
         self.kafka_port, self.controller_port, self.pg_port = free_port(), free_port(), free_port()
         self.env = {
             **os.environ,
@@ -37,6 +41,7 @@ class PrivateStack:
             "BAKEPLAN_KAFKA_PORT": str(self.kafka_port),
             "BAKEPLAN_KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "BAKEPLAN_PG_PORT": str(self.pg_port),
+            "BAKEPLAN_PG_DURABLE": "1",
         }
         self.env.pop("BAKEPLAN_PG_DIR", None)
         # where postgres.sh keeps the cluster (as root, a directory the postgres user can enter)
@@ -99,6 +104,36 @@ class PrivateStack:
         await _wait_gone(old)
         await self._script_async("postgres.sh", "start")
         return old, self.postmaster_pid()
+
+    async def kill_postgres(self) -> tuple[int, int]:
+        """SIGKILL the postmaster and every backend and helper of it at once (nothing is flushed, no
+        process gets to clean up), then start the server on the same data; returns the old and the
+        new postmaster pid (`last_kill_count` says how many processes were killed)."""
+        old = self.postmaster_pid()
+        os.kill(old, signal.SIGSTOP)  # frozen, it can fork no new backend while its children are listed
+        children = _children(old)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.kill(old, signal.SIGKILL)
+        self.last_kill_count = 1 + len(children)
+        for pid in (old, *children):
+            await _wait_gone(pid)
+        await self._script_async("postgres.sh", "start")
+        return old, self.postmaster_pid()
+
+
+def _children(parent: int) -> list[int]:
+    """The pids whose parent is `parent` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
 
 
 async def _wait_gone(pid: int, timeout_s: float = 60.0) -> None:
