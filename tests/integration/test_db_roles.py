@@ -8,123 +8,39 @@ role names of its own (`r<hex>_...`: roles are shared by the whole server), drop
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import make_url, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
 from bakeplan.cli import app
-from bakeplan.db_roles import ROLES, apply_roles
 from bakeplan.migrate import upgrade
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from infra.settings import Settings
-from lab.seed import write_tenant
-from lab.synthetic import generate_tenant
 from orchestrator import audit
 from orchestrator.ports import SagaKind
-from orchestrator.retention import RetentionJob, RetentionPolicy
 from orchestrator.saga import daily_plan_definition
 from orchestrator.service import Orchestrator
 from orchestrator.stores.postgres import PostgresStores
 from orchestrator.tables import audit_events, sagas
+from tests.integration.db_roles_support import (
+    TENANT_A,
+    TENANT_B,
+    TODAY,
+    apply,
+    count,
+    engines,
+    refused,
+    roles_db,
+)
 
 pytestmark = pytest.mark.integration
-TODAY = date(2026, 11, 28)
+__all__ = ["engines", "roles_db"]  # the module's fixtures
 NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
 APP_ROLES = ("orchestrator", "forecasting", "production", "procurement")
-TENANT_A = "rls-a"
-TENANT_B = "rls-b"
-
-
-async def _admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-async def _apply(settings: Settings) -> None:
-    engine = create_async_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            await apply_roles(conn, settings)
-    finally:
-        await engine.dispose()
-
-
-async def _seed(settings: Settings) -> None:
-    engine = create_async_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            for n, tenant_id in enumerate((TENANT_A, TENANT_B)):
-                await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=n, today=TODAY))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def roles_db(database_url: str) -> Iterator[Settings]:
-    """A migrated database with the roles applied and two tenants' master data, as the operator."""
-    name = f"roles_{uuid.uuid4().hex[:10]}"
-    prefix = f"r{uuid.uuid4().hex[:8]}_"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
-    settings = Settings(
-        database_url=make_url(database_url).set(database=name).render_as_string(hide_password=False),
-        db_roles=True,
-        db_role_prefix=prefix,
-        db_role_passwords={r.role: f"pw-{r.role}-{uuid.uuid4().hex[:6]}" for r in ROLES},
-    )
-    try:
-        upgrade(settings)
-        asyncio.run(_apply(settings))
-        asyncio.run(_seed(settings))
-        yield settings
-    finally:
-        asyncio.run(
-            _admin(
-                database_url,
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                *(f'DROP ROLE IF EXISTS "{prefix}{r.role}"' for r in ROLES),
-            )
-        )
-
-
-@pytest.fixture(scope="module")
-async def engines(roles_db: Settings) -> AsyncIterator[dict[str, AsyncEngine]]:
-    """One engine per role, connected with the URL its processes would use."""
-    made = {r.role: create_async_engine(roles_db.role_database_url(r.role)) for r in ROLES}
-    yield made
-    for engine in made.values():
-        await engine.dispose()
-
-
-async def refused(engine: AsyncEngine, statement: str, *, tenant: str | None = None) -> str:
-    """The error Postgres gives for `statement` (the test fails if it is allowed)."""
-    async with engine.connect() as conn:
-        if tenant is not None:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, false)"), {"t": tenant})
-        with pytest.raises(DBAPIError) as caught:
-            await conn.execute(text(statement))
-        await conn.rollback()
-        await conn.execute(text("RESET app.tenant_id"))
-    return str(caught.value.orig)
-
-
-async def count(engine: AsyncEngine, query: str, *, as_tenant: str | None = None, **params: Any) -> int:
-    """`query`'s count, with `app.tenant_id` set to `as_tenant` for the transaction (unset when None)."""
-    async with engine.begin() as conn:
-        if as_tenant is not None:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": as_tenant})
-        return int((await conn.execute(text(query), params)).scalar_one())
 
 
 async def test_each_process_connects_as_its_own_role_without_special_powers(
@@ -359,57 +275,4 @@ def test_migrations_in_role_mode_create_tables_owned_by_the_migrations_owner(rol
             await engine.dispose()
 
     assert asyncio.run(owners()) == {roles_db.db_role_name("owner")}
-    asyncio.run(_apply(roles_db))  # their grants and policies back, as `db upgrade` does
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "DELETE FROM orchestrator.audit_events",
-        "SELECT payload FROM orchestrator.audit_events",
-        "DELETE FROM orchestrator.sagas",
-        "DELETE FROM masterdata.tenants",
-        "INSERT INTO forecasting.inbox (consumer, event_id) VALUES ('x', gen_random_uuid())",
-        "DELETE FROM procurement.purchase_lines",
-    ],
-)
-async def test_the_retention_role_may_not_touch_the_archive_master_data_or_results(
-    engines: dict[str, AsyncEngine], statement: str
-) -> None:
-    assert "permission denied" in await refused(engines["retention"], statement)
-
-
-async def test_the_retention_job_runs_as_its_own_role(roles_db: Settings, engines: dict[str, AsyncEngine]) -> None:
-    old = datetime.now(UTC) - timedelta(days=90)
-    async with engines["owner"].begin() as conn:
-        for schema in ("orchestrator", "forecasting", "production", "procurement"):
-            await conn.execute(
-                text(
-                    f"INSERT INTO {schema}.inbox (consumer, event_id, tenant_id, received_at) VALUES ('r', :e, :t, :at)"
-                ),
-                {"e": uuid.uuid4(), "t": TENANT_A, "at": old},
-            )
-    policy = RetentionPolicy.from_settings(roles_db)
-    report = await RetentionJob(engines["retention"], policy).run(now=datetime.now(UTC))
-    assert report is not None
-    assert report.skipped == []
-    assert all(report.deleted[f"{s}.inbox"] == 1 for s in ("orchestrator", "forecasting", "production", "procurement"))
-
-
-async def test_the_console_reads_plans_writes_its_own_log_and_pauses_schedules_only(
-    engines: dict[str, AsyncEngine],
-) -> None:
-    console = engines["console"]
-    async with console.begin() as conn:
-        await conn.execute(
-            text("INSERT INTO console.actions (username, role, action, outcome) VALUES ('u', 'operator', 'x', 'done')")
-        )
-        await conn.execute(text("UPDATE orchestrator.schedules SET paused = paused"))
-        assert (await conn.execute(text("SELECT count(*) FROM orchestrator.sagas"))).scalar_one() >= 0
-    for statement in (
-        "UPDATE orchestrator.sagas SET reason = 'x'",
-        "INSERT INTO masterdata.tenants (tenant_id, name) VALUES ('x', 'x')",
-        "DELETE FROM production.batches",
-        "INSERT INTO orchestrator.audit_events (tenant_id) VALUES ('x')",
-    ):
-        assert "permission denied" in await refused(console, statement), statement
+    asyncio.run(apply(roles_db))  # their grants and policies back, as `db upgrade` does
