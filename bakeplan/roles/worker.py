@@ -56,7 +56,8 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
             engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe
         )
         commands = route(release, worker.handle)
-    process.subscribe(spec.commands_topic, role, commands)
+    # one consumer per planner process: while one partition's tenant plans, the others' go on
+    process.subscribe(spec.commands_topic, role, commands, concurrency=max(1, settings.planner_processes))
     process.subscribe(Topic.PLANS, f"{role}-plans", worker.handle)
     return process
 
