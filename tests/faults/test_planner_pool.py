@@ -53,9 +53,10 @@ async def test_a_message_that_kills_its_planner_process_is_parked_and_the_worker
     worker_pid = fleet.replicas[production].pids[-1]
 
     async with KafkaWriter(run.settings) as writer:
+        sent_at = time.monotonic()  # the planner kills begin with the first production step: bound from here
         await writer.trigger(poisoned, TODAY)
         triggers = await writer.triggers([(t, TODAY) for t in run.tenants])
-        verdict = await verify(scope, triggers, last_fault_at=0.0, terminal_bound_s=TERMINAL_BOUND_S)
+        verdict = await verify(scope, triggers, last_fault_at=sent_at, terminal_bound_s=TERMINAL_BOUND_S)
         poisoned_status = await _saga_ends(run, poisoned, timeout_s=STEP_TIMEOUT_S + 30)
     crashes = run.crashes()
     parked = [r for r in verdict.parked.values() if r.key == poisoned.encode()]
