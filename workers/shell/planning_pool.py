@@ -30,6 +30,7 @@ import importlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -87,9 +88,22 @@ def _hit_fault(fault: PlannerFault, *, step: str, tenant_id: str) -> None:
     CrashPoints(fault.armed, 1, fault.log_path).hit(f"{step}.planner:{tenant_id}")
 
 
-def _import_all(modules: tuple[str, ...]) -> None:
+def _start_planner(modules: tuple[str, ...], worker_pid: int) -> None:
+    """A planner process's start: import `modules`, and watch the worker. A planner process is the
+    fork server's child, not the worker's, and waits on its task queue, which it holds both ends of:
+    without the watch it would outlive a worker that was SIGKILLed, and so would the fork server."""
     for name in modules:
         importlib.import_module(name)
+    threading.Thread(target=_exit_with, args=(worker_pid,), name="planner-watch", daemon=True).start()
+
+
+def _exit_with(worker_pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
 
 
 class _Slot:
@@ -183,7 +197,7 @@ class PlannerPool:
 
     async def _new_slot(self) -> _Slot:
         executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=self._context, initializer=_import_all, initargs=(self._preload,)
+            max_workers=1, mp_context=self._context, initializer=_start_planner, initargs=(self._preload, os.getpid())
         )
         try:
             # the first task starts the process and imports; its pid is what a timeout kills
