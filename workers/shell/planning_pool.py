@@ -185,7 +185,7 @@ class PlannerPool:
         except TimeoutError:
             self._stop(slot)
             slot = None
-            # `from None`: with a TimeoutError as its cause, the consumer would take this for an outage
+            # never chained as the cause: `is_transient` follows causes, and a TimeoutError reads as an outage
             raise PlannerFailedError(
                 f"{step}: planning {command.event_type} {command.event_id} of tenant {command.tenant_id} "
                 f"(saga {command.saga_id}) ran past BAKEPLAN_PLANNER_TIMEOUT_SECONDS={self.timeout_seconds:g}; "
