@@ -115,8 +115,15 @@ class Process:
             else None
         )
 
-    def subscribe(self, topic: Topic, consumer: str, handler: Callable[[Message], Coroutine[Any, Any, None]]) -> None:
-        """Consume `topic` in consumer group `consumer` with the shared delivery policy."""
+    def subscribe(
+        self,
+        topic: Topic,
+        consumer: str,
+        handler: Callable[[Message], Coroutine[Any, Any, None]],
+        concurrency: int = 1,
+    ) -> None:
+        """Consume `topic` in consumer group `consumer` with the shared delivery policy (`concurrency`:
+        Kafka consumers of this process in the group, see `infra.messaging.consumer.subscribe`)."""
         self.subscriptions.append(Subscription(topic, consumer))
         subscribe(
             self.broker,
@@ -131,6 +138,7 @@ class Process:
             crash_points=self.crash_points,
             claims=self.claims,
             attempts=self.attempts,
+            concurrency=concurrency,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

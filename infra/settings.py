@@ -220,6 +220,20 @@ class Settings(BaseSettings):
         ge=1,
         description="A saga, schedule or tenant that fails this many scans in a row is quarantined (skipped, alerted).",
     )
+    planner_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Planner processes of a worker: its pure planner runs there, off the event loop, so heartbeats "
+        "and other messages go on while a large tenant plans (0 = plan inline on the event loop, for tests and "
+        "debugging).",
+    )
+    planner_timeout_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        description="A plan running longer is killed and counts as a failed delivery (retried, then parked); keep it "
+        "below BAKEPLAN_STEP_TIMEOUT_SECONDS.",
+    )
     crash_at: str = Field(
         default="",
         description="Testing only: a crash point label (see infra/crash_points.py); the process kills itself there.",

@@ -2,6 +2,7 @@
 handler on the shared worker runtime, consuming its command topic and the plan outcomes. The
 procurement worker runs a second step on the same topic: releasing purchase orders (docs/orders.md)."""
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from workers.procurement.handler import SPEC as PROCUREMENT
 from workers.procurement.release_handler import ReleaseWorker, route
 from workers.production import tables as production_tables
 from workers.production.handler import SPEC as PRODUCTION
+from workers.shell.planning_pool import PlannerFault, PlannerPool
 from workers.shell.runtime import StepSpec, StepWorker
 
 WorkerRole = Literal["forecasting", "production", "procurement"]
@@ -32,6 +34,13 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
     spec = SPECS[role]
     process = Process(settings, role, spec.outbox, DELIVERY_ATTEMPTS[role])
     utc_now = clock_of(settings)
+    planner = PlannerPool(
+        settings.planner_processes,
+        timeout_seconds=settings.planner_timeout_seconds,
+        preload=[spec.plan.__module__],
+        fault=PlannerFault(settings.crash_at, settings.crash_log),
+    )
+    process.background.append(lambda: _run_planners(planner))
     worker = StepWorker(
         spec,
         engine=process.engine,
@@ -39,6 +48,7 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
         on_commit=process.relay.wake,
         dedupe=process.dedupe,
         limits=payload_limits(settings),
+        planner=planner,
     )
     commands: Callable[[Message], Coroutine[Any, Any, None]] = worker.handle
     if role == "procurement":
@@ -46,6 +56,16 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
             engine=process.engine, clock=utc_now, on_commit=process.relay.wake, dedupe=process.dedupe
         )
         commands = route(release, worker.handle)
-    process.subscribe(spec.commands_topic, role, commands)
+    # one consumer per planner process: while one partition's tenant plans, the others' go on
+    process.subscribe(spec.commands_topic, role, commands, concurrency=max(1, settings.planner_processes))
     process.subscribe(Topic.PLANS, f"{role}-plans", worker.handle)
     return process
+
+
+async def _run_planners(planner: PlannerPool) -> None:
+    """Start the planner processes with the process, stop them with it (a background job: cancelled at stop)."""
+    try:
+        await planner.start()
+        await asyncio.Event().wait()
+    finally:
+        planner.close()

@@ -206,11 +206,14 @@ def subscribe(
     dead_letter: str = str(Topic.DEAD_LETTER),
     claims: ClaimChecks | None = None,
     attempts: DeliveryAttempts | None = None,
+    concurrency: int = 1,
 ) -> None:
     """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
     `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`. `claims` resolves
     records whose payload went by claim check (without it, such a record is parked). `attempts` counts
-    deliveries (durably in production: `PostgresDeliveryAttempts`; in memory if None)."""
+    deliveries (durably in production: `PostgresDeliveryAttempts`; in memory if None). `concurrency`
+    > 1 runs that many Kafka consumers in the group, each handling its own partitions one record at a
+    time (FastStream's `max_workers`): partitions proceed side by side, each still in order."""
     retries = _Retries(policy)
     group_id = group or f"bakeplan.{consumer}"
     deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
@@ -391,4 +394,5 @@ def subscribe(
         # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
         fetch_max_wait_ms=policy.fetch_max_wait_ms,
         parser=tolerant_parser,  # a non-UTF-8 header must reach the shell (and be parked), not fail in FastStream
+        max_workers=concurrency,
     )(on_record)

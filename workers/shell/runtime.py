@@ -7,6 +7,14 @@ log the effect and queue the reply in one transaction; cancel drafts on compensa
 on `PlanReady`. A `PlanningError` becomes a `StepFailed` reply in that same transaction, and the
 orchestrator compensates the saga.
 
+Planning runs before that transaction, off the event loop (`workers.shell.planning_pool`): the
+command's inputs are all in the message, so the pure planner needs nothing from the database, and
+the transaction afterwards is short. The split keeps every guarantee: the claim, the compensation
+check and the writes still commit together, so a duplicate delivery that plans twice (both before
+their claims) writes once, and a command planned while its saga was being compensated writes nothing.
+A planner process that dies or hangs fails the delivery (counted, retried, then parked); it commits
+nothing.
+
 A saga's compensation is recorded: a second compensation (a re-send) changes nothing, and a step
 command that arrives after it (late, or replayed from the dead-letter topic) makes no drafts.
 """
@@ -30,6 +38,7 @@ from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
 from workers.shell.binding import check_compensation_id, check_saga_tenant
+from workers.shell.planning_pool import PlannedRows, PlannerPool
 from workers.shell.results import ResultStatus, set_status
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
@@ -54,7 +63,8 @@ class StepSpec:
     compensations: Table
     commands_topic: Topic
     plan: Callable[[Any, dict[str, Any]], StepResult]
-    """`plan(command, reply_envelope)`: pure planning and the reply; raises `PlanningError`."""
+    """`plan(command, reply_envelope)`: pure planning and the reply; raises `PlanningError`. A
+    module-level function: it runs in a planner process (`workers.shell.planning_pool`)."""
 
 
 def reply_envelope(command: Message, kind: str, now: datetime) -> dict[str, Any]:
@@ -116,11 +126,15 @@ class StepWorker:
         on_commit: Callable[[], None],
         dedupe: bool = True,
         limits: PayloadLimits = DEFAULT_LIMITS,
+        planner: PlannerPool | None = None,
     ) -> None:
         """`dedupe=False` is the fault suite's mutation switch: redeliveries are handled again.
         `limits`: a reply past `limits.max_bytes` becomes a `StepFailed` naming the size (no drafts
-        are written); one past `limits.claim_check_bytes` goes by claim check."""
+        are written); one past `limits.claim_check_bytes` goes by claim check. `planner`: where the
+        planner runs (default: inline, on the event loop)."""
         self.spec = spec
+        self._planner = planner if planner is not None else PlannerPool(0, timeout_seconds=0)
+        self._tables = {table.fullname: table for table in spec.result_tables}
         self._limits = limits
         self._engine = engine
         self._clock = clock
@@ -130,6 +144,7 @@ class StepWorker:
     async def handle(self, message: Message) -> None:
         now = self._clock()
         spec = self.spec
+        planned = await self._plan(message, now) if isinstance(message, spec.command) else None
         async with self._engine.begin() as conn:
             claimed = await inbox_store.claim(
                 conn,
@@ -141,7 +156,7 @@ class StepWorker:
             )
             if not claimed and self._dedupe:
                 return
-            outgoing, effect = await self._dispatch_within_limits(conn, message, now)
+            outgoing, effect = await self._dispatch_within_limits(conn, message, now, planned)
             if effect is not None:
                 await record_effect(
                     conn, spec.effect_log, consumer=spec.name, step=spec.name, message=message, effect=effect, at=now
@@ -150,15 +165,25 @@ class StepWorker:
         if outgoing:
             self._on_commit()
 
+    async def _plan(self, command: Message, now: datetime) -> PlannedRows | PlanningError:
+        """The step's plan for `command`, outside any transaction; a `PlanningError` is an outcome (the
+        step fails), anything else raises (the delivery fails)."""
+        try:
+            return await self._planner.run(
+                self.spec.plan, command, reply_envelope(command, "done", now), step=self.spec.name
+            )
+        except PlanningError as exc:
+            return exc
+
     async def _dispatch_within_limits(
-        self, conn: AsyncConnection, message: Message, now: datetime
+        self, conn: AsyncConnection, message: Message, now: datetime, planned: PlannedRows | PlanningError | None
     ) -> tuple[list[Outgoing], Effect | None]:
         """`_dispatch` in a savepoint: when a step's reply is too large to send, its drafts are rolled
         back and the step fails with the reason, so the saga compensates at once instead of waiting
         for the step's deadline."""
         try:
             async with conn.begin_nested():
-                outgoing, effect = await self._dispatch(conn, message, now)
+                outgoing, effect = await self._dispatch(conn, message, now, planned)
                 for item in outgoing:
                     check_size(item, self._limits)
         except PayloadTooLargeError as exc:
@@ -169,11 +194,12 @@ class StepWorker:
         return outgoing, effect
 
     async def _dispatch(
-        self, conn: AsyncConnection, message: Message, now: datetime
+        self, conn: AsyncConnection, message: Message, now: datetime, planned: PlannedRows | PlanningError | None
     ) -> tuple[list[Outgoing], Effect | None]:
         spec = self.spec
         if isinstance(message, spec.command):
-            reply, effect = await self._run(conn, message, now)
+            assert planned is not None, "a step command is planned before its transaction"
+            reply, effect = await self._run(conn, message, now, planned)
             return [Outgoing(Topic.STEP_REPLIES, reply)], effect
         if isinstance(message, spec.compensation):
             check_compensation_id(message, step=spec.name, attempt=getattr(message, "attempt", 1))
@@ -190,7 +216,9 @@ class StepWorker:
             return [], None  # the compensation commands already cancelled the drafts
         raise PermanentError(f"{spec.name} does not handle {message.event_type} (tenant {message.tenant_id})")
 
-    async def _run(self, conn: AsyncConnection, command: Message, now: datetime) -> tuple[Message, Effect]:
+    async def _run(
+        self, conn: AsyncConnection, command: Message, now: datetime, planned: PlannedRows | PlanningError
+    ) -> tuple[Message, Effect]:
         spec = self.spec
         compensated = (
             await conn.execute(
@@ -204,19 +232,20 @@ class StepWorker:
             reason = f"saga {command.saga_id} was compensated at {compensated.at:%Y-%m-%d %H:%M:%S}; nothing planned"
             failed = StepFailed(step=spec.name, reason=reason, **reply_envelope(command, "failed", now))
             return failed, Effect("run_after_compensation")
-        try:
-            result = spec.plan(command, reply_envelope(command, "done", now))
-        except PlanningError as exc:
-            return StepFailed(step=spec.name, reason=str(exc), **reply_envelope(command, "failed", now)), Effect("run")
+        if isinstance(planned, PlanningError):
+            return StepFailed(step=spec.name, reason=str(planned), **reply_envelope(command, "failed", now)), Effect(
+                "run"
+            )
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
         written = 0
-        for table, rows in result.rows.items():
+        for name, rows in planned.rows.items():
+            table = self._tables[name]
             if rows:
                 values = [{**common, **row} for row in rows]
                 # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
                 statement = pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
                 written += len((await conn.execute(statement, values)).all())
-        return result.reply, Effect("run", written)
+        return planned.reply, Effect("run", written)
 
     async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
         if message.saga_id is None:
