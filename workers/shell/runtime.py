@@ -26,6 +26,7 @@ from contracts.envelope import Message
 from contracts.errors import PermanentError, PlanningError
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
 from contracts.topics import Topic
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
@@ -130,7 +131,7 @@ class StepWorker:
     async def handle(self, message: Message) -> None:
         now = self._clock()
         spec = self.spec
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, spec.name) as conn:
             claimed = await inbox_store.claim(
                 conn,
                 spec.inbox,
@@ -205,7 +206,8 @@ class StepWorker:
             failed = StepFailed(step=spec.name, reason=reason, **reply_envelope(command, "failed", now))
             return failed, Effect("run_after_compensation")
         try:
-            result = spec.plan(command, reply_envelope(command, "done", now))
+            with tracing.span(f"plan {spec.name}"):
+                result = spec.plan(command, reply_envelope(command, "done", now))
         except PlanningError as exc:
             return StepFailed(step=spec.name, reason=str(exc), **reply_envelope(command, "failed", now)), Effect("run")
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
