@@ -17,17 +17,24 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import select, update
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.cli.acl import provision, unprovision
+from contracts.messages import PlanningRequested
+from contracts.topics import Topic
 from infra import tracing
+from infra.messaging import outbox as outbox_store
+from infra.messaging.codec import decode
 from infra.settings import Settings
 from orchestrator import masterdata as md
 from tests.channels.wiring import channels_env
 from tests.e2e.otlp_receiver import ReceivedSpan, Receiver, otlp_receiver, span_tree
 from tests.e2e.processes import Processes
-from tests.e2e.support import TODAY, eventually, seed, wait_terminal
+from tests.e2e.support import TODAY, eventually, read_topic, seed, wait_terminal
 from workers.procurement.channels.config import FileDropTarget, SupplierChannel
 from workers.procurement.channels.directory import save_channels
 
@@ -190,3 +197,37 @@ async def test_one_saga_is_one_trace_across_every_process(
     report = f"trace {trace_id}: {len(spans)} spans ({dict(sorted(counts.items()))})\n{tree}\nother traces: {others}\n"
     (tmp_path / "trace.txt").write_text(report)
     print(report)
+
+
+async def test_an_outbox_row_keeps_its_writers_trace_and_the_relay_sends_it_on(
+    engine: AsyncEngine, settings: Settings, scratch_outbox: Table, producer: AIOKafkaProducer
+) -> None:
+    trace_id, span_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7
+    writer = NonRecordingSpan(SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(1)))
+
+    def a_message() -> outbox_store.Outgoing:
+        trigger = PlanningRequested(
+            event_id=uuid4(), tenant_id="traced", occurred_at=datetime.now(UTC), business_date=TODAY, source="external"
+        )
+        return outbox_store.Outgoing(Topic.PLANS, trigger)  # no consumer acts on a trigger there
+
+    traced, untraced = a_message(), a_message()
+    async with engine.begin() as conn:
+        with trace.use_span(writer):  # the span of the handler's transaction
+            await outbox_store.add(conn, scratch_outbox, [traced])
+        await outbox_store.add(conn, scratch_outbox, [untraced])  # a scan's write: no trace current
+    async with engine.connect() as conn:
+        kept = dict((await conn.execute(select(scratch_outbox.c.event_id, scratch_outbox.c.traceparent))).all())
+    assert kept[traced.message.event_id] == f"00-{trace_id:032x}-{span_id:016x}-01"
+    assert kept[untraced.message.event_id] is None
+
+    relay = outbox_store.OutboxRelay(
+        engine, scratch_outbox, producer, poll_seconds=60, topic_prefix=settings.topic_prefix
+    )
+    assert await relay.publish_pending() == 2
+    wanted = {traced.message.event_id, untraced.message.event_id}
+    records = await read_topic(settings, Topic.PLANS, lambda r: decode(r.value).event_id in wanted, expect=2)
+    headers = {decode(r.value).event_id: dict(r.headers) for r in records}
+    sent = headers[traced.message.event_id]["traceparent"].decode().split("-")
+    assert sent[1] == f"{trace_id:032x}", "the record continues the writer's trace"
+    assert "traceparent" not in headers[untraced.message.event_id]
