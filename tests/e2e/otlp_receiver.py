@@ -7,6 +7,7 @@ import gzip
 import socket
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,9 +166,12 @@ def main() -> None:
         print(f"OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}", flush=True)
         stop.wait()
         spans = receiver.snapshot()
-        print(
-            f"{len(spans)} spans in {len({s.trace_id for s in spans})} traces, {receiver.requests} requests", flush=True
-        )
+        traces = len({s.trace_id for s in spans})
+        print(f"{len(spans)} spans in {traces} traces, {receiver.requests} requests", flush=True)
+        ids = {s.span_id for s in spans}
+        roots = Counter(f"{s.name} [{s.service}]" for s in spans if not s.parent_id)
+        orphans = Counter(f"{s.name} [{s.service}]" for s in spans if s.parent_id and s.parent_id not in ids)
+        print(f"roots: {dict(roots)}; parent not received: {dict(orphans)}", flush=True)
 
 
 if __name__ == "__main__":
