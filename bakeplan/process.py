@@ -16,7 +16,7 @@ from sqlalchemy import Table
 from bakeplan.acl_table import Principal, topics_of
 from contracts.envelope import Message
 from contracts.topics import Topic
-from infra import logs
+from infra import logs, tracing
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
@@ -191,6 +191,9 @@ def create_app(settings: Settings, role: Role) -> Process:
 def serve(settings: Settings, role: Role) -> None:
     """Run one role until SIGTERM or SIGINT."""
     logs.configure(level=settings.log_level, fmt=settings.log_format or "json", role=role)
+    traces = tracing.configure(role)
+    if traces.exporter != "none":
+        log.info("traces exported by %s %s (docs/tracing.md)", traces.exporter, traces.why)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -205,4 +208,7 @@ def serve(settings: Settings, role: Role) -> None:
         serve_metrics(settings.metrics_port, app.metrics.registry)
         await app.run(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        tracing.shutdown()

@@ -13,6 +13,13 @@ CLAIM_CHECK = "claim_check.sha256"
 of the payload stored in Postgres (`messaging.claim_checks`); the body is then only a reference.
 The consumer shell resolves it before decoding (infra/messaging/claim_check.py)."""
 
+TRACEPARENT = "traceparent"
+"""W3C Trace Context (`00-<trace id>-<parent span id>-<flags>`): the span that sent the record. A
+consumer continues that trace (docs/tracing.md); without it, handling the record starts a new one."""
+
+TRACESTATE = "tracestate"
+"""W3C Trace Context vendor state, passed on with `traceparent` where a producer sent one."""
+
 DLQ_PREFIX = "dlq."
 
 DLQ_REASON = "dlq.reason"

@@ -2,8 +2,9 @@
 
 `configure(level=..., fmt=..., role=...)` installs one handler on stderr for the whole process. Each
 line carries the time, level, logger, message and the process's role, and, while a consumer handles a
-message (`message_context`), that message's `tenant_id`, `saga_id`, `event_id`, `event_type` and
-`trace_id` (its `correlation_id`, the id one saga's lines share across processes). Fields passed with
+message (`message_context`), that message's `tenant_id`, `saga_id`, `event_id` and `event_type`, and,
+while an OpenTelemetry span is current, its `trace_id` and `span_id` (hex, as a trace viewer shows
+them: one saga's lines share its trace id across processes; infra/tracing.py). Fields passed with
 `extra=` are kept too. An exception's traceback stays inside its line, as the `exc` field.
 
 The Kafka clients are quieted unless the level is DEBUG: FastStream's per-message lines are DEBUG and
@@ -22,6 +23,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import orjson
+
+from infra import tracing
 
 LogFormat = Literal["json", "text"]
 CONTEXT_FIELDS = ("tenant_id", "saga_id", "event_id", "event_type", "trace_id")
@@ -60,6 +63,9 @@ def message_context(**fields: object) -> Iterator[None]:
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     """The context of the record: the current message's, overridden by the record's own `extra=`."""
     found: dict[str, Any] = dict(_context.get())
+    ids = tracing.current_ids()
+    if ids is not None:
+        found["trace_id"], found["span_id"] = ids
     for key, value in record.__dict__.items():
         if key not in _STANDARD and not key.startswith("_") and value not in (None, ""):
             found[key] = value

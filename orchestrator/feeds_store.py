@@ -22,6 +22,7 @@ from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.messages import MasterDataChanged, SalesDayClosed, StockCounted
 from contracts.topics import Topic
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from orchestrator import audit
 from orchestrator import masterdata as md
@@ -57,7 +58,7 @@ class Feeds:
             raise PermanentError(
                 f"the feeds consumer does not handle {message.event_type} (tenant {message.tenant_id})"
             )
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "orchestrator") as conn:
             claimed = await inbox_store.claim(
                 conn,
                 inbox,

@@ -30,6 +30,7 @@ from contracts.planning import Ingredient
 from contracts.purchasing import PurchaseOrder
 from contracts.purchasing_messages import GoodsReceived, OrderCancelled, OrderConfirmed, OrderReleased, OrderSent
 from contracts.topics import Topic
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import Outgoing
@@ -74,7 +75,7 @@ class Purchasing:
                 f"the purchasing consumer does not handle {message.event_type} (tenant {message.tenant_id})"
             )
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "orchestrator") as conn:
             claimed = await inbox_store.claim(
                 conn,
                 inbox,
@@ -120,7 +121,7 @@ class Purchasing:
         channels send it on the supplier's channel as it is configured now. Raises `PermanentError`
         for an unknown order or one in another status."""
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "orchestrator") as conn:
             order, saga_id = await _locked_order(conn, tenant_id, po_number, None)
             if problems := lifecycle.resend_problems(order):
                 raise PermanentError(f"tenant {tenant_id}: cannot resend: " + "; ".join(problems))
@@ -161,7 +162,7 @@ class Purchasing:
         """Cancel an order as the operator `by`: its history records why, and `OrderCancelled` goes to the
         supplier channels. Raises `PermanentError` for an unknown order or one already received or cancelled."""
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "orchestrator") as conn:
             order, saga_id = await _locked_order(conn, tenant_id, po_number, None)
             if problems := lifecycle.cancel_problems(order):
                 raise PermanentError(f"tenant {tenant_id}: cannot cancel: " + "; ".join(problems))

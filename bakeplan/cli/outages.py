@@ -23,6 +23,7 @@ from infra.messaging.acls import AclAdminError
 from infra.messaging.admin import TopicsNotProvisionedError
 from infra.messaging.kafka_client import KafkaSecurityConfigError
 from infra.settings import Settings
+from infra.tracing import TracingConfigError
 
 Server = Literal["Postgres", "Kafka"]
 
@@ -185,6 +186,8 @@ class OutageAwareGroup(TyperGroup):
             if debugging(ctx.params):
                 raise
             fail(str(exc), 1)  # the message names the setting or the step that fixes it
+        except TracingConfigError as exc:  # an OTEL_* variable this build cannot follow: bad input
+            fail(str(exc), 2)
         except Exception as exc:
             outage = find_outage(exc)
             if outage is None or debugging(ctx.params):

@@ -21,6 +21,7 @@ from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, parse_saga
 from contracts.ids import daily_trigger_id, saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
+from infra import tracing
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
@@ -36,12 +37,14 @@ async def _publish_trigger(settings: Settings, message: PlanningRequested) -> No
     producer = new_producer(settings, Principal.OPERATOR, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(
-            settings.topic(Topic.TRIGGERS),
-            encode(message),
-            key=message.tenant_id.encode(),
-            headers=[("event_type", message.event_type.encode())],
-        )
+        # the saga's trace starts here when OTEL_* asks for traces (docs/tracing.md)
+        with tracing.root(f"trigger {message.event_type}", message) as trace_headers:
+            await producer.send_and_wait(
+                settings.topic(Topic.TRIGGERS),
+                encode(message),
+                key=message.tenant_id.encode(),
+                headers=[("event_type", message.event_type.encode()), *trace_headers],
+            )
     finally:
         await producer.stop()
 
@@ -82,7 +85,8 @@ async def request_plan(
         requested_by=requested_by,
         horizon_days=settings.horizon_days,
     )
-    await _publish_trigger(settings, message)
+    with tracing.session("cli"):
+        await _publish_trigger(settings, message)
     return saga_id_for_trigger(message.event_id), "REQUESTED", False
 
 

@@ -9,7 +9,7 @@ import typer
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import fail
 from bakeplan.supervisor import spawn_role
-from infra import logs
+from infra import logs, tracing
 
 
 def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
@@ -38,6 +38,10 @@ def serve(
     from bakeplan.supervisor import Supervisor
 
     settings = load_settings()
+    try:
+        tracing.tracing_choice(os.environ)  # a bad OTEL_* value is bad input: exit 2 before anything starts
+    except tracing.TracingConfigError as exc:
+        fail(str(exc))
     if role != "all":
         if role not in ROLES:
             fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")

@@ -55,6 +55,13 @@ def _headers_schema(event_type: str) -> JsonSchema:
                 "const": event_type,
                 "description": "the body's `event_type`; bakeplan's producers set it",
             },
+            headers.TRACEPARENT: {
+                "type": "string",
+                "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                "description": "W3C Trace Context of the span that sent the record; a consumer continues that "
+                "trace (docs/tracing.md)",
+            },
+            headers.TRACESTATE: {"type": "string", "description": "W3C Trace Context vendor state, passed on"},
             headers.REPLAYED_FROM: {
                 "type": "string",
                 "pattern": "^[0-9]+:[0-9]+$",

@@ -34,14 +34,9 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts import headers as h
 from contracts.envelope import Message
-from contracts.errors import (
-    DeferredError,
-    InvalidMessageError,
-    PermanentError,
-    TenantBindingError,
-)
+from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TenantBindingError
 from contracts.topics import Topic
-from infra import logs
+from infra import logs, tracing
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
@@ -300,14 +295,18 @@ def subscribe(
                 record, reason=reason, error=PermanentError(reason), attempts=attempt - 1, why="delivery_limit"
             )
             return "dead_lettered"
-        with logs.message_context(
-            tenant_id=message.tenant_id,
-            saga_id=message.saga_id,
-            event_id=message.event_id,
-            event_type=message.event_type,
-            trace_id=message.correlation_id,
+        with (
+            tracing.consuming(consumer=consumer, topic=raw.topic, headers=raw.headers, message=message) as span,
+            logs.message_context(
+                tenant_id=message.tenant_id,
+                saga_id=message.saga_id,
+                event_id=message.event_id,
+                event_type=message.event_type,
+            ),
         ):
-            return await handle(record, raw, message, attempt)
+            outcome = await handle(record, raw, message, attempt)
+            tracing.mark_outcome(span, outcome, failed=outcome in ("dead_lettered", "retry_scheduled"))
+            return outcome
 
     async def resolve(digest: str) -> bytes:
         if claims is None:

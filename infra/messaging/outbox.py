@@ -47,6 +47,7 @@ from contracts.envelope import Message
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
 from contracts.messages import OperationsAlert
 from contracts.topics import Topic
+from infra import tracing
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging import claim_check
 from infra.messaging.codec import encode
@@ -119,6 +120,8 @@ async def _row(session: AsyncConnection, item: Outgoing, limits: PayloadLimits) 
         "event_type": m.event_type,
         "payload": item.payload,
         "claim_sha256": None,
+        # the writing transaction's trace: the relay sends it on as the record's `traceparent`
+        "traceparent": tracing.current_traceparent(),
     }
     size = len(item.payload)
     if size > limits.claim_check_bytes:
@@ -246,7 +249,14 @@ class OutboxRelay:
             rows = (
                 await conn.execute(
                     select(
-                        o.c.id, o.c.event_id, o.c.topic, o.c.message_key, o.c.event_type, o.c.payload, o.c.claim_sha256
+                        o.c.id,
+                        o.c.event_id,
+                        o.c.topic,
+                        o.c.message_key,
+                        o.c.event_type,
+                        o.c.payload,
+                        o.c.claim_sha256,
+                        o.c.traceparent,
                     )
                     .where(o.c.id.in_(ids))
                     .order_by(o.c.id)
@@ -308,10 +318,20 @@ class OutboxRelay:
 
     async def _send_together(self, rows: Sequence[Any]) -> list[BaseException | None]:
         pending: list[asyncio.Future[Any] | BaseException] = []
+        sends: list[tracing.Sending] = []
         for row in rows:
             headers = [(EVENT_TYPE, row.event_type.encode())]
             if row.claim_sha256 is not None:
                 headers.append((CLAIM_CHECK, row.claim_sha256.encode()))
+            sending, trace_headers = tracing.start_send(
+                row.traceparent,
+                topic=row.topic,
+                event_type=row.event_type,
+                event_id=str(row.event_id),
+                tenant_id=row.message_key,
+            )
+            sends.append(sending)
+            headers += trace_headers
             try:
                 pending.append(
                     await self._producer.send(
@@ -328,6 +348,8 @@ class OutboxRelay:
             if isinstance(result, BaseException) and not isinstance(result, KafkaError):
                 raise result  # not Kafka's answer: a bug, the batch rolls back
             outcomes.append(result if isinstance(result, BaseException) else None)
+        for sending, outcome in zip(sends, outcomes, strict=True):
+            tracing.end_send(sending, outcome)
         return outcomes
 
     async def _park(self, conn: AsyncConnection, row: Any, error: BaseException) -> None:

@@ -35,6 +35,9 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("claim_sha256", String(64)),
         Column("parked_at", DateTime(timezone=True)),
         Column("park_reason", Text),
+        # the W3C trace context of the transaction that wrote the row, published as its `traceparent`
+        # header (infra/tracing.py, docs/tracing.md); NULL when no trace was current (migration 0018)
+        Column("traceparent", String(55)),
         Index(f"ix_{schema}_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
         # the retention job's batches (orchestrator/retention.py): published rows by age
         Index(f"ix_{schema}_outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.messages import LowStockObserved
 from contracts.planning import PlanningSnapshot
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.codec import decode, encode
@@ -381,11 +382,14 @@ class PostgresStores:
 
     @asynccontextmanager
     async def __call__(self, *, consistent_reads: bool = False) -> AsyncIterator[UnitOfWork]:
-        async with self._engine.connect() as conn:
-            if consistent_reads:
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                uow = PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits)
-                yield uow
+        with tracing.span("transaction orchestrator"):
+            async with self._engine.connect() as conn:
+                if consistent_reads:
+                    await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    uow = PostgresUnitOfWork(
+                        conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits
+                    )
+                    yield uow
         for size_bytes in uow.snapshots.added_bytes:
             self._on_snapshot(size_bytes)

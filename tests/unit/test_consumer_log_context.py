@@ -1,4 +1,5 @@
-"""The consumer shell puts the message it handles into every log line its handler writes."""
+"""The consumer shell puts the message it handles, and the trace it continues, into every log line its
+handler writes."""
 
 import json
 import logging
@@ -44,10 +45,15 @@ class FakeKafkaMessage:
         self.acked = True
 
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
 def a_record(message: Message) -> ConsumerRecord[bytes, bytes]:
     value = encode(message)
     key = message.tenant_id.encode()
-    return ConsumerRecord("bakeplan.planning.replies", 3, 17, 0, 0, key, value, None, len(key), len(value), ())
+    headers = (("traceparent", TRACEPARENT.encode()),)
+    return ConsumerRecord("bakeplan.planning.replies", 3, 17, 0, 0, key, value, None, len(key), len(value), headers)
 
 
 async def test_a_handlers_log_lines_carry_the_message_it_handles() -> None:
@@ -75,6 +81,7 @@ async def test_a_handlers_log_lines_carry_the_message_it_handles() -> None:
     assert line["saga_id"] == str(reply.saga_id)
     assert line["event_id"] == str(reply.event_id)
     assert line["event_type"] == "planning.step_failed"
-    assert line["trace_id"] == str(reply.correlation_id)
+    assert line["trace_id"] == TRACE_ID, "the trace the record's traceparent names, continued by the handler"
     outside = json.loads(JsonFormatter("orchestrator").format(logging.makeLogRecord({"msg": "after"})))
     assert "tenant_id" not in outside
+    assert "trace_id" not in outside

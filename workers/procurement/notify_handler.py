@@ -30,6 +30,7 @@ from contracts.envelope import Message
 from contracts.errors import PermanentError
 from contracts.messages import PlanReady, SagaFailedAlert
 from contracts.purchasing_messages import OrderSendFailed
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from workers.procurement.channels.config import TenantNotifications
 from workers.procurement.channels.directory import notifications_of
@@ -74,7 +75,7 @@ class NotificationWorker:
     async def handle(self, message: Message) -> None:
         if not isinstance(message, PlanReady | SagaFailedAlert | OrderSendFailed):
             return  # PlanCompensated, OperationsAlert: not the bakery's notifications
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "channels") as conn:
             if self._dedupe and await _seen(conn, message):
                 return
             target = await _target_of(conn, message)
@@ -93,8 +94,9 @@ class NotificationWorker:
                 message.event_id,
             )
             return
-        outcome = await self._notify(notice, target)
-        async with self._engine.begin() as conn:
+        with tracing.span("notify the bakery"):
+            outcome = await self._notify(notice, target)
+        async with tracing.transaction(self._engine, "channels") as conn:
             claimed = await _claim(conn, message)
             if not claimed and self._dedupe:
                 return  # another replica recorded it (its send reached the bakery too: the bakery dedupes)

@@ -35,6 +35,7 @@ from contracts.purchasing_messages import (
     ReleasePurchaseOrders,
 )
 from contracts.topics import Topic
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import Outgoing
@@ -69,7 +70,7 @@ class ReleaseWorker:
 
     async def handle(self, message: Message) -> None:
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "release") as conn:
             claimed = await inbox_store.claim(
                 conn,
                 inbox,
@@ -115,7 +116,8 @@ class ReleaseWorker:
             reason = f"saga {command.saga_id} was compensated at {compensated.at:%Y-%m-%d %H:%M:%S}; nothing released"
             return failed(reason), Effect("run_after_compensation")
         try:
-            result = release(command)
+            with tracing.span("plan release"):
+                result = release(command)
         except PlanningError as exc:
             return failed(str(exc)), Effect("run")
         numbers = [o.po_number for o in result.orders]

@@ -43,6 +43,7 @@ from contracts.errors import PermanentError
 from contracts.purchasing import PurchaseOrder
 from contracts.purchasing_messages import OrderCancelled, OrderReleased, OrderSendFailed, OrderSent
 from contracts.topics import Topic
+from infra import tracing
 from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
@@ -122,13 +123,14 @@ class ChannelWorker:
                 permanent=True,
             )
         else:
-            outcome = await self._send(order, channel)
+            with tracing.span("deliver purchase order", {"bakeplan.channel": channel.kind}):
+                outcome = await self._send(order, channel)
             self._crash_points.hit(AFTER_SEND)
         await self._after_send(message, order, channel, outcome)
 
     async def _before_send(self, message: OrderReleased, order: PurchaseOrder) -> _Plan:
         now = self._clock()
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "channels") as conn:
             if self._dedupe and await _seen(conn, message):
                 return _Plan(done=True)
             status = (
@@ -166,7 +168,7 @@ class ChannelWorker:
     ) -> None:
         now = self._clock()
         outgoing: list[Outgoing] = []
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, "channels") as conn:
             claimed = await _claim(conn, message)
             if not claimed and self._dedupe:
                 return  # another replica recorded this event's send (ours reached the supplier too: it dedupes)

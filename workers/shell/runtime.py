@@ -34,6 +34,7 @@ from contracts.envelope import Message
 from contracts.errors import PermanentError, PlanningError
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
 from contracts.topics import Topic
+from infra import tracing
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
@@ -145,7 +146,7 @@ class StepWorker:
         now = self._clock()
         spec = self.spec
         planned = await self._plan(message, now) if isinstance(message, spec.command) else None
-        async with self._engine.begin() as conn:
+        async with tracing.transaction(self._engine, spec.name) as conn:
             claimed = await inbox_store.claim(
                 conn,
                 spec.inbox,
@@ -169,9 +170,10 @@ class StepWorker:
         """The step's plan for `command`, outside any transaction; a `PlanningError` is an outcome (the
         step fails), anything else raises (the delivery fails)."""
         try:
-            return await self._planner.run(
-                self.spec.plan, command, reply_envelope(command, "done", now), step=self.spec.name
-            )
+            with tracing.span(f"plan {self.spec.name}"):
+                return await self._planner.run(
+                    self.spec.plan, command, reply_envelope(command, "done", now), step=self.spec.name
+                )
         except PlanningError as exc:
             return exc
 
