@@ -6,6 +6,7 @@ transaction keeps effects exactly once."""
 import asyncio
 import dataclasses
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,15 +36,20 @@ from workers.shell.runtime import StepResult, StepWorker
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
-GATE_ENV = "BAKEPLAN_TEST_PLANNER_GATE"
 GATE_WAIT_S = 8.0
+
+
+def gate_of(tenant_id: str) -> Path:
+    """The file that opens `tenant_id`'s gate: named by the tenant, since planner processes fork from a
+    fork server that may have started before this test (they do not see its environment)."""
+    return Path(tempfile.gettempdir()) / f"bakeplan-planner-gate-{tenant_id}"
 
 
 def gated_plan(command: Any, envelope: dict[str, Any]) -> StepResult:
     """The forecasting planner, except that a `gated-` tenant's plan first waits for the gate file (the
     test opens it), and an `unplannable-` tenant's plan raises `PlanningError`."""
     if command.tenant_id.startswith("gated-"):
-        gate = Path(os.environ[GATE_ENV])
+        gate = gate_of(command.tenant_id)
         deadline = time.monotonic() + GATE_WAIT_S
         while not gate.exists():
             if time.monotonic() > deadline:
@@ -89,11 +95,14 @@ def a_command(tenant_id: str) -> Message:
 
 
 @pytest.fixture
-def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "gate"
-    monkeypatch.setenv(GATE_ENV, str(path))  # before any pool starts: its processes inherit it
-    yield path
-    path.touch()  # never leave a planner waiting
+def gated_tenant() -> Iterator[str]:
+    """A tenant whose plan waits for its gate; the gate opens at the end whatever happened."""
+    tenant_id = f"gated-{uuid.uuid4().hex[:8]}"
+    gate = gate_of(tenant_id)
+    yield tenant_id
+    gate.touch()  # never leave a planner waiting
+    time.sleep(0.1)
+    gate.unlink(missing_ok=True)
 
 
 def _pool(processes: int, *, timeout_seconds: float = 30, fault: PlannerFault = NO_FAULT) -> PlannerPool:
@@ -136,7 +145,7 @@ async def _gone(pid: int) -> bool:
     return False
 
 
-async def test_other_messages_are_handled_while_a_tenant_plans(engine: AsyncEngine, gate: Path) -> None:
+async def test_other_messages_are_handled_while_a_tenant_plans(engine: AsyncEngine, gated_tenant: str) -> None:
     """The gated tenant's plan holds a planner process until the test opens the gate; meanwhile the
     event loop handles another tenant's command to its commit. Planning on the loop (processes=0)
     would block it: the other command would wait, and the gated plan would time out."""
@@ -144,7 +153,7 @@ async def test_other_messages_are_handled_while_a_tenant_plans(engine: AsyncEngi
     await pool.start()
     try:
         worker = _worker(engine, pool)
-        slow, other = a_command(f"gated-{uuid.uuid4().hex[:8]}"), a_command(f"it-{uuid.uuid4().hex[:8]}")
+        slow, other = a_command(gated_tenant), a_command(f"it-{uuid.uuid4().hex[:8]}")
         planning = asyncio.create_task(worker.handle(slow))
         ticks = 0
 
@@ -161,7 +170,7 @@ async def test_other_messages_are_handled_while_a_tenant_plans(engine: AsyncEngi
         assert await _drafts(engine, slow) == 0
         ticks_while_planning = ticks
         prober.cancel()
-        await asyncio.to_thread(gate.touch)
+        await asyncio.to_thread(gate_of(gated_tenant).touch)
         await asyncio.wait_for(planning, 30)
     finally:
         pool.close()
