@@ -106,9 +106,6 @@ stack-down:
 	$(UV) run bakeplan stack down
 
 ## kubeconform and kustomize for tests/integration/test_deploy_manifests.py, from the Go module proxy
-## into .tools/bin (once: about 65 s measured on 2 busy cores; then a no-op).
-K8S_TOOLS := $(CURDIR)/.tools/bin
+## into .tools/bin (once: about 65 s measured on 2 busy cores; then a no-op). docs/deploy.md
 k8s-tools:
-	@command -v go >/dev/null || { echo "go is missing: apt-get install golang-go (Go >= 1.21)"; exit 1; }
-	@test -x $(K8S_TOOLS)/kubeconform || GOBIN=$(K8S_TOOLS) GOFLAGS=-mod=mod go install github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0
-	@test -x $(K8S_TOOLS)/kustomize || GOBIN=$(K8S_TOOLS) GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+	tools/k8s/install.sh
