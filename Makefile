@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention
+.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention k8s-tools
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -16,7 +16,7 @@ demo: install
 ## (unit, integration, e2e, faults, fuzz with its `ci` profile) on the real local Kafka and Postgres (started here if not running), then the e2e tier again on the
 ## local secure broker (SASL_SSL, a user per principal, ACLs; docs/security.md). CI runs this.
 SECURE_ENV = $${BAKEPLAN_STATE_DIR:-.bakeplan-local}/kafka-secure/client.env
-test: install static contract
+test: install static contract k8s-tools
 	$(UV) run bakeplan stack up
 	BAKEPLAN_KAFKA_BOOTSTRAP=$${BAKEPLAN_KAFKA_BOOTSTRAP:-127.0.0.1:9092} \
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
@@ -104,3 +104,8 @@ stack-up: install
 
 stack-down:
 	$(UV) run bakeplan stack down
+
+## kubeconform and kustomize for tests/integration/test_deploy_manifests.py, from the Go module proxy
+## into .tools/bin (once: about 65 s measured on 2 busy cores; then a no-op). docs/deploy.md
+k8s-tools:
+	tools/k8s/install.sh

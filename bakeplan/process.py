@@ -19,6 +19,7 @@ from contracts.topics import Topic
 from infra import logs, tracing
 from infra.crash_points import CrashPoints
 from infra.db import create_engine
+from infra.health import Health, database_check, flag_check
 from infra.messaging.admin import ensure_topics
 from infra.messaging.attempts import PostgresDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
@@ -109,11 +110,19 @@ class Process:
             crash_points=self.crash_points,
         )
         self.background += [self.relay.run, lambda: self.relay.listen(settings.asyncpg_dsn)]
+        self.consuming = False
+        """True while the Kafka consumers run (after `broker.start()`, until shutdown): readiness."""
         self.attempts = (
             PostgresDeliveryAttempts(self.engine, self.delivery_attempts)
             if self.delivery_attempts is not None
             else None
         )
+
+    def health(self, loop: asyncio.AbstractEventLoop) -> Health:
+        """`/healthz` and `/readyz` of this process (infra/health.py): ready once its Kafka
+        consumers are started and its database answers `SELECT 1`."""
+        consumers = flag_check(lambda: self.consuming, "Kafka consumers not started (or stopping)")
+        return Health(loop, {"kafka_consumers": consumers, "database": database_check(self.engine)})
 
     def subscribe(
         self,
@@ -154,12 +163,14 @@ class Process:
         every = self.settings.metrics_sample_seconds
         try:
             await self.broker.start()
+            self.consuming = True
             tasks = [asyncio.create_task(job()) for job in self.background]
             if self.settings.metrics_port:
                 tasks.append(asyncio.create_task(sample_forever(samplers, self.metrics, every_seconds=every)))
             logs.announce(log, "bakeplan %s ready", self.role)  # supervisors and tests wait for this line
             await stop.wait()
         finally:
+            self.consuming = False
             await self.broker.stop()
             for task in tasks:
                 task.cancel()
@@ -205,7 +216,7 @@ def serve(settings: Settings, role: Role) -> None:
         # collection (measured: full collections over it put 60+ ms pauses into snapshot reads)
         gc.collect()
         gc.freeze()
-        serve_metrics(settings.metrics_port, app.metrics.registry)
+        serve_metrics(settings.metrics_port, app.metrics.registry, health=app.health(loop))
         await app.run(stop)
 
     try:

@@ -9,15 +9,19 @@ never waits on Postgres or Kafka. A sampler that fails is logged and counted
 import asyncio
 import errno
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from wsgiref.simple_server import make_server
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import ThreadingWSGIServer
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.health import Health, QuietHandler, app_with_health
 from infra.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -25,24 +29,29 @@ log = logging.getLogger(__name__)
 Sampler = Callable[[], Awaitable[None]]
 
 
-def serve_metrics(port: int, registry: CollectorRegistry, *, addr: str = "0.0.0.0") -> int | None:
-    """Serve `registry` on `port` (0: not at all); returns the port bound. When `port` is taken (two
-    processes of one role started by hand with the same settings), a warning names the fix and the
-    endpoint goes to a free port chosen by the OS: the process runs on, its metrics stay reachable."""
+def serve_metrics(
+    port: int, registry: CollectorRegistry, *, addr: str = "0.0.0.0", health: Health | None = None
+) -> int | None:
+    """Serve `registry` on `port` (0: not at all), with `/healthz` and `/readyz` when `health` is
+    given (infra/health.py); returns the port bound. When `port` is taken (two processes of one role
+    started by hand with the same settings), a warning names the fix and the endpoint goes to a free
+    port chosen by the OS: the process runs on, its metrics stay reachable."""
     if not port:
         return None
+    app = app_with_health(registry, health)
     try:
-        server, _ = start_http_server(port, addr=addr, registry=registry)
+        server = make_server(addr, port, app, ThreadingWSGIServer, handler_class=QuietHandler)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        server, _ = start_http_server(0, addr=addr, registry=registry)
+        server = make_server(addr, 0, app, ThreadingWSGIServer, handler_class=QuietHandler)
         log.warning(
             "metrics port %d is in use; serving metrics on port %d instead (give each process its own "
             "BAKEPLAN_METRICS_PORT; `serve --role all` does)",
             port,
             server.server_port,
         )
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
     bound = int(server.server_port)
     log.info("metrics on port %d", bound)
     return bound

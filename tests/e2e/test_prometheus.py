@@ -231,6 +231,13 @@ async def test_prometheus_reads_every_panel_and_fires_the_provoked_alerts(settin
 
         _wait_for("every child ready", started, 150)
         assert serve.poll() is None, log_text()[-3000:]
+        # the same port serves each child's probes (docs/observability.md, deploy/k8s)
+        for port in range(_base_port(), _base_port() + CHILDREN):
+            assert _get(f"http://127.0.0.1:{port}/healthz") == {"status": "live"}
+            assert _get(f"http://127.0.0.1:{port}/readyz") == {
+                "status": "ready",
+                "checks": ["database", "kafka_consumers"],
+            }
         finished = await _stack_with_failures(own, engine, f"p{uuid4().hex[:6]}")
         assert sorted(f["status"] for f in finished) == ["COMPENSATED", "COMPLETED"]
 
