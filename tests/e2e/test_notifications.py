@@ -4,13 +4,14 @@ real aiosmtpd server) once, with the orders placed and their total; a `SagaFaile
 bakery's webhook (a real HTTP server) signed, once, through a refusal that is retried, and the same
 alert published again sends nothing more."""
 
+import math
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.messages import SagaFailedAlert
@@ -39,15 +40,16 @@ pytestmark = pytest.mark.e2e
 
 
 async def _orders_of(engine: AsyncEngine, tenant_id: str, saga_id: UUID) -> tuple[int, float, str]:
+    """The saga's orders: how many, their total in cents (summed exactly, as a sum of money is) and currency."""
     async with engine.connect() as conn:
-        row = (
+        rows = (
             await conn.execute(
-                select(func.count(), func.sum(purchase_orders.c.total), func.min(purchase_orders.c.currency)).where(
+                select(purchase_orders.c.total, purchase_orders.c.currency).where(
                     purchase_orders.c.tenant_id == tenant_id, purchase_orders.c.saga_id == saga_id
                 )
             )
-        ).one()
-    return int(row[0]), float(row[1] or 0.0), str(row[2] or "")
+        ).all()
+    return len(rows), round(math.fsum(r.total for r in rows), 2), min((r.currency for r in rows), default="")
 
 
 async def test_a_ready_plan_reaches_the_bakerys_email_and_a_failed_saga_its_webhook_each_once(
