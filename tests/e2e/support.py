@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.acl_table import Principal
@@ -21,6 +21,7 @@ from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import TenantData
 from lab.tenants import seeded_tenant
+from orchestrator import masterdata
 from orchestrator.tables import sagas
 
 TODAY = date(2026, 11, 28)
@@ -46,6 +47,20 @@ async def seed(
     async with engine.begin() as conn:
         await write_tenant(conn, tenant)
     return tenant
+
+
+async def without_supply(engine: AsyncEngine, tenant: TenantData) -> str:
+    """Make the tenant's procurement fail: the first ingredient of its first recipe (flour, in most of
+    them) loses every supplier offer, stock lot and open order, so its need is unmet and no one can
+    deliver it. Returns the ingredient's id. (Without the stock and the orders, a warm tenant's need
+    may be covered for the whole horizon, and its plan completes.)"""
+    ingredient = tenant.recipes[0].lines[0].ingredient_id
+    async with engine.begin() as conn:
+        for table in (masterdata.supplier_items, masterdata.stock_lots, masterdata.open_purchase_orders):
+            await conn.execute(
+                delete(table).where(table.c.tenant_id == tenant.tenant_id, table.c.ingredient_id == ingredient)
+            )
+    return ingredient
 
 
 async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes) -> None:

@@ -7,15 +7,14 @@ import uuid
 
 import orjson
 import pytest
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import Topic
 from infra.settings import Settings
-from orchestrator import masterdata
 from orchestrator.tables import saga_log, sagas, step_results
 from tests.e2e.processes import Processes
-from tests.e2e.support import eventually, publish, read_topic, saga_row, seed, trigger, wait_terminal
+from tests.e2e.support import eventually, publish, read_topic, saga_row, seed, trigger, wait_terminal, without_supply
 from workers.forecasting.tables import forecasts
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches
@@ -97,15 +96,8 @@ async def test_procurement_failure_compensates_in_reverse_order(
     settings: Settings, engine: AsyncEngine, processes: Processes, tenant_prefix: str
 ) -> None:
     tenant = f"{tenant_prefix}-nosupplier"
-    data = await seed(engine, tenant)
-    # flour is in most recipes; with no supplier offering it, procurement cannot plan
-    flour = data.recipes[0].lines[0].ingredient_id
-    async with engine.begin() as conn:
-        await conn.execute(
-            delete(masterdata.supplier_items).where(
-                masterdata.supplier_items.c.tenant_id == tenant, masterdata.supplier_items.c.ingredient_id == flour
-            )
-        )
+    # flour is in most recipes; with no stock of it and no supplier offering it, procurement cannot plan
+    flour = await without_supply(engine, await seed(engine, tenant))
     saga_id = await trigger(settings, tenant)
 
     finished = await wait_terminal(engine, saga_id)

@@ -25,7 +25,7 @@ from uuid import uuid4
 
 import pytest
 import yaml
-from sqlalchemy import delete, make_url, text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
@@ -33,10 +33,9 @@ from bakeplan.cli import app
 from bakeplan.cli.acl import provision, unprovision
 from contracts.topics import Topic
 from infra.settings import Settings
-from orchestrator import masterdata
 from orchestrator.scheduler import set_paused, set_schedule
 from orchestrator.scheduling import TenantSchedule
-from tests.e2e.support import publish, seed, trigger, trigger_window_env, wait_terminal
+from tests.e2e.support import publish, seed, trigger, trigger_window_env, wait_terminal, without_supply
 
 pytestmark = pytest.mark.e2e
 
@@ -177,14 +176,8 @@ async def _stack_with_failures(own: Settings, engine: AsyncEngine, prefix: str) 
     records (dead letters)."""
     good, broken = f"{prefix}-ok", f"{prefix}-nosupplier"
     await seed(engine, good)
-    data = await seed(engine, broken)
-    flour = data.recipes[0].lines[0].ingredient_id
+    await without_supply(engine, await seed(engine, broken))
     async with engine.begin() as conn:
-        await conn.execute(
-            delete(masterdata.supplier_items).where(
-                masterdata.supplier_items.c.tenant_id == broken, masterdata.supplier_items.c.ingredient_id == flour
-            )
-        )
         await set_schedule(conn, TenantSchedule(good, "UTC", run_at=clock_time(0, 0), cutoff=clock_time(0, 1)))
         await set_paused(conn, good, paused=True)
     sagas = [await trigger(own, good), await trigger(own, broken)]

@@ -41,7 +41,7 @@ def serve_all(log: Path, database_url: str, kafka: str, **env: str) -> subproces
 
 def pids(log: Path, name: str) -> list[int]:
     """Every pid the supervisor started as `name` (e.g. forecasting-1), in order."""
-    return [int(pid) for pid in re.findall(rf"started {name} \(pid (\d+)\)", log.read_text())]
+    return [int(pid) for pid in re.findall(rf"started {name} \(pid (\d+)\b", log.read_text())]
 
 
 def alive(pid: int) -> bool:
