@@ -2,15 +2,17 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bakeplan.acl_table import Principal
+from bakeplan.migrate import upgrade
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
@@ -61,6 +63,35 @@ async def without_supply(engine: AsyncEngine, tenant: TenantData) -> str:
                 delete(table).where(table.c.tenant_id == tenant.tenant_id, table.c.ingredient_id == ingredient)
             )
     return ingredient
+
+
+async def admin_sql(url: str, *statements: str) -> None:
+    """Run `statements` outside a transaction (CREATE/DROP DATABASE) on the server of `url`."""
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def own_database(settings: Settings, label: str) -> AsyncIterator[tuple[Settings, AsyncEngine]]:
+    """A migrated database of the test's own on the session's server, dropped afterwards, with settings
+    and an engine for it. For a test whose processes must be the only ones acting on its rows: the
+    session's shared processes relay every outbox and scan every saga of the database they serve."""
+    name = f"{label}_{uuid4().hex[:10]}"
+    await admin_sql(settings.database_url, f'CREATE DATABASE "{name}"')
+    url = make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+    own = settings.model_copy(update={"database_url": url})
+    engine = create_async_engine(url)
+    try:
+        await asyncio.to_thread(upgrade, own)
+        yield own, engine
+    finally:
+        await engine.dispose()
+        await admin_sql(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def publish(settings: Settings, topic: Topic, value: bytes, *, key: bytes) -> None:

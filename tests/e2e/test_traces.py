@@ -34,7 +34,7 @@ from orchestrator import masterdata as md
 from tests.channels.wiring import channels_env
 from tests.e2e.otlp_receiver import ReceivedSpan, Receiver, otlp_receiver, span_tree
 from tests.e2e.processes import Processes
-from tests.e2e.support import TODAY, eventually, read_topic, seed, wait_terminal
+from tests.e2e.support import TODAY, eventually, own_database, read_topic, seed, wait_terminal
 from workers.procurement.channels.config import FileDropTarget, SupplierChannel
 from workers.procurement.channels.directory import save_channels
 
@@ -76,6 +76,7 @@ def _trigger_by_cli(settings: Settings, env: dict[str, str], tenant: str) -> UUI
         env={
             **os.environ,
             "BAKEPLAN_DATABASE_URL": settings.database_url,
+            "DATABASE_URL": settings.database_url,
             "BAKEPLAN_TOPIC_PREFIX": settings.topic_prefix,
             **env,
         },
@@ -116,11 +117,10 @@ def _what_came(receiver: Receiver, saga_id: UUID) -> str:
     )
 
 
-async def test_one_saga_is_one_trace_across_every_process(
-    settings: Settings, engine: AsyncEngine, tmp_path: Path
-) -> None:
-    # topics of its own: every process that handles this saga is one of this test's, which export traces
-    own = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}tr{uuid4().hex[:6]}."})
+async def _one_traced_saga(
+    own: Settings, engine: AsyncEngine, tmp_path: Path
+) -> tuple[list[ReceivedSpan], Receiver, UUID, str]:
+    """One cold tenant's saga through every process of the test's own, exporting to a real receiver."""
     secure = own.kafka_security_protocol != "PLAINTEXT"
     if secure:
         await asyncio.to_thread(provision, own)
@@ -160,6 +160,15 @@ async def test_one_saga_is_one_trace_across_every_process(
             processes.stop_all()
             if secure:
                 await asyncio.to_thread(unprovision, own)
+    return spans, receiver, saga_id, tenant
+
+
+async def test_one_saga_is_one_trace_across_every_process(settings: Settings, tmp_path: Path) -> None:
+    # topics and a database of its own: every process that handles this saga (and relays its outboxes)
+    # is one of this test's, which export traces; the session's shared processes would relay its rows
+    topics = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}tr{uuid4().hex[:6]}."})
+    async with own_database(topics, "traces") as (own, engine):
+        spans, receiver, saga_id, tenant = await _one_traced_saga(own, engine, tmp_path)
 
     trace_id = spans[0].trace_id
     by_id = {s.span_id: s for s in spans}
