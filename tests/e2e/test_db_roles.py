@@ -23,21 +23,11 @@ from bakeplan.db_roles import ROLES
 from infra.settings import Settings
 from tests.e2e.processes import ROLES as PROCESS_ROLES
 from tests.e2e.processes import Processes
-from tests.e2e.support import seed, trigger, wait_terminal
+from tests.e2e.support import admin_sql, seed, trigger, wait_terminal
 from workers.procurement.tables import purchase_lines
 
 pytestmark = pytest.mark.e2e
 AUDIT_KEY = "e2e audit key, held outside Postgres"
-
-
-async def _admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +37,7 @@ def role_stack(
     """The operator's settings on a database of its own, and the environment every process gets."""
     name = f"roles_e2e_{uuid.uuid4().hex[:10]}"
     prefix = f"e{uuid.uuid4().hex[:8]}_"
-    asyncio.run(_admin(settings.database_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(settings.database_url, f'CREATE DATABASE "{name}"'))
     operator = settings.model_copy(
         update={
             "database_url": make_url(settings.database_url).set(database=name).render_as_string(hide_password=False),
@@ -76,7 +66,7 @@ def role_stack(
         if secure:
             unprovision(operator)
         asyncio.run(
-            _admin(
+            admin_sql(
                 settings.database_url,
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
                 *(f'DROP ROLE IF EXISTS "{prefix}{r.role}"' for r in ROLES),

@@ -25,7 +25,7 @@ from uuid import uuid4
 
 import pytest
 import yaml
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
@@ -35,7 +35,7 @@ from contracts.topics import Topic
 from infra.settings import Settings
 from orchestrator.scheduler import set_paused, set_schedule
 from orchestrator.scheduling import TenantSchedule
-from tests.e2e.support import publish, seed, trigger, trigger_window_env, wait_terminal, without_supply
+from tests.e2e.support import admin_sql, publish, seed, trigger, trigger_window_env, wait_terminal, without_supply
 
 pytestmark = pytest.mark.e2e
 
@@ -117,15 +117,6 @@ def _test_config(path: Path, rules: Path) -> Path:
     return path
 
 
-async def _admin(url: str, statement: str) -> None:
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await admin.dispose()
-
-
 def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -195,7 +186,7 @@ async def test_prometheus_reads_every_panel_and_fires_the_provoked_alerts(settin
     _promtool("config", str(config))
 
     name = f"prom_e2e_{uuid4().hex[:10]}"
-    await _admin(settings.database_url, f'CREATE DATABASE "{name}"')
+    await admin_sql(settings.database_url, f'CREATE DATABASE "{name}"')
     own = settings.model_copy(
         update={
             "topic_prefix": f"{settings.topic_prefix}p{uuid4().hex[:6]}.",
@@ -287,4 +278,4 @@ async def test_prometheus_reads_every_panel_and_fires_the_provoked_alerts(settin
         await engine.dispose()
         if secure:
             await asyncio.to_thread(unprovision, own)
-        await _admin(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,7 +11,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner
 
@@ -24,6 +24,7 @@ from lab.simulation.live import LiveTenant, file_drop_channels, live_truth, open
 from lab.simulation.simulator import DEFAULT_START
 from lab.simulation.truth import synthetic_truth
 from tests.e2e.processes import Processes
+from tests.e2e.support import admin_sql
 from workers.procurement.channels.directory import save_channels
 from workers.purchase_orders.tables import purchase_orders
 
@@ -35,7 +36,7 @@ async def test_the_world_lives_three_days_on_the_live_stack(settings: Settings, 
     # its own topics and database: the shared processes run on the wall clock, and their scans (deadlines,
     # schedules) would act on the world's sagas in a shared database
     name = f"world_e2e_{uuid4().hex[:10]}"
-    await _admin(settings.database_url, f'CREATE DATABASE "{name}"')
+    await admin_sql(settings.database_url, f'CREATE DATABASE "{name}"')
     own = settings.model_copy(
         update={
             "topic_prefix": f"{settings.topic_prefix}w{uuid4().hex[:6]}.",
@@ -92,16 +93,7 @@ async def test_the_world_lives_three_days_on_the_live_stack(settings: Settings, 
         await _check(driver, tenant, engine, drop_root, seed)
     finally:
         await engine.dispose()
-        await _admin(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _admin(url: str, statement: str) -> None:
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await admin.dispose()
+        await admin_sql(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _check(driver: LiveWorld, tenant: LiveTenant, engine: AsyncEngine, drop_root: Path, seed: int) -> None:
