@@ -40,6 +40,9 @@ class Access:
     writes: tuple[Topic, ...] = ()
     groups: tuple[str, ...] = ()
     """Consumer names (`Settings.group`); each is a prefix, so `forecasting` covers `forecasting-plans`."""
+    watches: tuple[str, ...] = ()
+    """Consumer-name prefixes whose groups it may describe (their committed offsets, so their lag) but
+    never join; `""` is every group of the installation."""
 
 
 COMMANDS = {
@@ -94,7 +97,8 @@ TABLE: dict[Principal, Access] = {
     **_ROLES,
     # outside systems: cron, goods-in, the live feeds, and suppliers' confirmations and receipts
     Principal.EXTERNAL: Access(writes=(Topic.TRIGGERS, Topic.LOW_STOCK, Topic.FEEDS, Topic.PURCHASING_EVENTS)),
-    Principal.OPERATOR: Access(reads=(Topic.DEAD_LETTER,), writes=REPLAYABLE),
+    # watches: the console's health page and `metrics` read every group's lag (describe, never read)
+    Principal.OPERATOR: Access(reads=(Topic.DEAD_LETTER,), writes=REPLAYABLE, watches=("",)),
 }
 
 
@@ -113,11 +117,13 @@ def acl_scope(settings: Settings) -> str:
 
 def acl_rules(settings: Settings) -> list[AclRule]:
     """`TABLE` as broker rules for the installation of `settings`: topics by their exact name,
-    consumer groups by prefix; read implies describe on the broker, write too."""
+    consumer groups by prefix; read implies describe on the broker, write too. Describing a group
+    also needs describe on its topics, which the watcher's reads and writes give."""
     rules = []
     for principal, access in TABLE.items():
         user = f"User:{settings.kafka_user(principal)}"
         rules += [AclRule(user, "topic", settings.topic(t), "literal", "read") for t in access.reads]
         rules += [AclRule(user, "topic", settings.topic(t), "literal", "write") for t in access.writes]
         rules += [AclRule(user, "group", settings.group(g), "prefixed", "read") for g in access.groups]
+        rules += [AclRule(user, "group", settings.group(g), "prefixed", "describe") for g in access.watches]
     return sorted(rules)

@@ -22,7 +22,7 @@ link after a keyed one is always broken.
 """
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -37,176 +37,20 @@ from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
 from orchestrator import audit_snapshots
 from orchestrator.audit_links import DEV_AUDIT_KEYS as DEV_AUDIT_KEYS
+from orchestrator.audit_links import GENESIS_HASH as GENESIS_HASH
+from orchestrator.audit_links import AuditEntry as AuditEntry
 from orchestrator.audit_links import AuditKeys as AuditKeys
 from orchestrator.audit_links import UnknownAuditKeyError as UnknownAuditKeyError
 from orchestrator.audit_links import audit_keys as audit_keys
+from orchestrator.audit_links import entry_hash as entry_hash
 from orchestrator.audit_links import link_hash as link_hash
+from orchestrator.audit_verifier import ArchivedHead, ChainVerifier
+from orchestrator.audit_verifier import BrokenLink as BrokenLink
+from orchestrator.audit_verifier import verify_chain as verify_chain
 from orchestrator.ports import Inbound
 from orchestrator.tables import audit_chain_heads, audit_events, low_stock_signals
 
-GENESIS_HASH = "0" * 64
 Direction = Literal["in", "out"]
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One archived event, as stored. `payload` is the encoded message (decode it with `codec.decode`)."""
-
-    event_id: UUID
-    tenant_id: str
-    saga_id: UUID | None  # None: a low-stock signal, received before any saga (low_stock_signals links it)
-    seq: int
-    event_type: str
-    schema_version: int
-    direction: str
-    topic: str
-    payload: bytes
-    payload_sha256: str
-    prev_hash: str
-    hash: str
-    recorded_at: datetime
-    key_id: str | None = None  # None: a link from before migration 0014, plain sha256 (unkeyed)
-    snapshot_sha256: str | None = None  # the row stores its snapshot by reference (orchestrator/audit_snapshots.py)
-
-
-def entry_hash(entry: AuditEntry, keys: AuditKeys) -> str:
-    """The hash `entry` should carry given its fields, its `prev_hash` and its `key_id`.
-    Raises `UnknownAuditKeyError` when `keys` does not hold the entry's key id."""
-    key: tuple[str, bytes] | None = None
-    if entry.key_id is not None:
-        secret = keys.secret_for(entry.key_id)
-        if secret is None:
-            raise UnknownAuditKeyError(entry.key_id)
-        key = (entry.key_id, secret)
-    return link_hash(
-        prev_hash=entry.prev_hash,
-        seq=entry.seq,
-        event_id=entry.event_id,
-        tenant_id=entry.tenant_id,
-        saga_id=entry.saga_id,
-        event_type=entry.event_type,
-        schema_version=entry.schema_version,
-        direction=entry.direction,
-        topic=entry.topic,
-        payload_sha256=entry.payload_sha256,
-        recorded_at=entry.recorded_at,
-        key=key,
-    )
-
-
-@dataclass(frozen=True)
-class BrokenLink:
-    """The first place a tenant's chain does not hold, and what differs there."""
-
-    tenant_id: str
-    seq: int
-    event_id: UUID | None
-    problem: str
-
-    def describe(self) -> str:
-        event = f" (event {self.event_id})" if self.event_id else ""
-        return f"tenant {self.tenant_id}: chain broken at seq {self.seq}{event}: {self.problem}"
-
-
-class ChainVerifier:
-    """Checks one tenant's chain link by link; feed it the tenant's entries in `seq` order."""
-
-    def __init__(self, tenant_id: str, keys: AuditKeys, *, allow_unkeyed: bool = False) -> None:
-        """`allow_unkeyed` accepts plain-sha256 links (from before migration 0014) at the start of the
-        chain; an unkeyed link after a keyed one is broken either way."""
-        self.tenant_id = tenant_id
-        self.links = 0
-        self.unkeyed = 0
-        self._keys = keys
-        self._allow_unkeyed = allow_unkeyed
-        self._keyed_seen = False
-        self._prev_hash = GENESIS_HASH
-
-    def check(self, entry: AuditEntry) -> BrokenLink | None:
-        """None when `entry` continues the chain; else what is wrong with it."""
-        expected_seq = self.links + 1
-
-        def broken(problem: str) -> BrokenLink:
-            return BrokenLink(self.tenant_id, entry.seq, entry.event_id, problem)
-
-        if entry.tenant_id != self.tenant_id:
-            return broken(f"tenant_id is {entry.tenant_id!r} inside the chain of {self.tenant_id!r}")
-        if entry.seq != expected_seq:
-            return BrokenLink(
-                self.tenant_id,
-                expected_seq,
-                entry.event_id,
-                f"seq {expected_seq} is missing: the next row has seq {entry.seq}",
-            )
-        payload_sha = hashlib.sha256(entry.payload).hexdigest()
-        if payload_sha != entry.payload_sha256:
-            return broken(f"payload changed: its sha256 is {payload_sha}, the row records {entry.payload_sha256}")
-        if entry.prev_hash != self._prev_hash:
-            return broken(
-                f"prev_hash {entry.prev_hash} differs from the hash of seq {entry.seq - 1}, {self._prev_hash}"
-            )
-        if entry.key_id is None:
-            if self._keyed_seen:
-                return broken("an unkeyed link after keyed ones: the chain was recomputed without the audit key")
-            if not self._allow_unkeyed:
-                return broken(
-                    "the link is not keyed (no key_id): recorded before migration 0014, or recomputed by a "
-                    "database writer without the audit key; `audit verify --allow-unkeyed` accepts such links "
-                    "at the start of a chain"
-                )
-        try:
-            computed = entry_hash(entry, self._keys)
-        except UnknownAuditKeyError:
-            return broken(
-                f"key id {entry.key_id!r} is not a key this verifier holds: set BAKEPLAN_AUDIT_KEY/_KEY_ID "
-                "to it, or list it in BAKEPLAN_AUDIT_RETIRED_KEYS"
-            )
-        if computed != entry.hash:
-            return broken(
-                f"hash {entry.hash} differs from the recomputed {computed}: a hashed field "
-                "(event_id, saga_id, event_type, schema_version, direction, topic, payload_sha256, recorded_at, "
-                "key_id) changed, or the link was made without the audit key"
-            )
-        if entry.key_id is None:
-            self.unkeyed += 1
-        else:
-            self._keyed_seen = True
-        self.links += 1
-        self._prev_hash = entry.hash
-        return None
-
-    def check_head(self, head_seq: int | None, head_hash: str | None) -> BrokenLink | None:
-        """After the last entry: the chain head must point at it (rows cut off the end show here)."""
-        if head_seq is None:
-            if self.links == 0:
-                return None
-            return BrokenLink(self.tenant_id, self.links, None, "the tenant has archived events but no chain head")
-        if head_seq != self.links or head_hash != self._prev_hash:
-            return BrokenLink(
-                self.tenant_id,
-                head_seq,
-                None,
-                f"the chain head records seq {head_seq} with hash {head_hash}, "
-                f"but the archive ends at seq {self.links} with hash {self._prev_hash}",
-            )
-        return None
-
-
-def verify_chain(
-    tenant_id: str,
-    entries: Iterable[AuditEntry],
-    keys: AuditKeys,
-    *,
-    head: tuple[int, str] | None = None,
-    allow_unkeyed: bool = False,
-) -> BrokenLink | None:
-    """The first broken link of one tenant's chain (entries in `seq` order), or None if it holds.
-    With `head` (seq, hash), also checks that the chain head points at the last entry."""
-    verifier = ChainVerifier(tenant_id, keys, allow_unkeyed=allow_unkeyed)
-    for entry in entries:
-        if (problem := verifier.check(entry)) is not None:
-            return problem
-    return verifier.check_head(*head) if head is not None else None
 
 
 # --- recording, in the orchestrator's handler transactions ------------------------------------------
@@ -348,10 +192,18 @@ class VerifyOutcome:
 
 
 async def verify(
-    conn: AsyncConnection, keys: AuditKeys, *, tenant_id: str | None = None, allow_unkeyed: bool = False
+    conn: AsyncConnection,
+    keys: AuditKeys,
+    *,
+    tenant_id: str | None = None,
+    allow_unkeyed: bool = False,
+    archived: Mapping[str, ArchivedHead] | None = None,
 ) -> VerifyOutcome:
     """Recompute every tenant's chain (or one tenant's) with `keys`, streaming rows in (tenant, seq)
-    order. Reports the first broken link of each tenant whose chain does not hold."""
+    order. Reports the first broken link of each tenant whose chain does not hold. With `archived`
+    (`read_archived_heads`), a tenant's chain goes on from its archived head: its first live row must
+    link to it."""
+    archived = archived or {}
     head_query = select(audit_chain_heads)
     if tenant_id is not None:
         head_query = head_query.where(audit_chain_heads.c.tenant_id == tenant_id)
@@ -377,14 +229,18 @@ async def verify(
         events += 1
         if verifier is None or entry.tenant_id != verifier.tenant_id:
             finish(verifier, failed)
-            verifier, failed = ChainVerifier(entry.tenant_id, keys, allow_unkeyed=allow_unkeyed), False
+            start = archived.get(entry.tenant_id)
+            verifier = ChainVerifier(entry.tenant_id, keys, allow_unkeyed=allow_unkeyed, start=start)
+            failed = False
             seen.add(entry.tenant_id)
         if not failed and (problem := verifier.check(entry)) is not None:
             broken.append(problem)
             failed = True
     finish(verifier, failed)
     for head_tenant, (head_seq, _) in heads.items():
-        if head_tenant not in seen and head_seq > 0:
+        if head_tenant not in seen and head_tenant in archived:  # every row archived: the head is its last link
+            finish(ChainVerifier(head_tenant, keys, start=archived[head_tenant]), False)
+        elif head_tenant not in seen and head_seq > 0:
             broken.append(
                 BrokenLink(head_tenant, 1, None, f"the chain head records seq {head_seq} but the archive has no rows")
             )

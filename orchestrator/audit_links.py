@@ -84,3 +84,52 @@ def link_hash(
         return hashlib.sha256(orjson.dumps(fields)).hexdigest()
     key_id, secret = key
     return hmac.new(secret, orjson.dumps([*fields, key_id]), hashlib.sha256).hexdigest()
+
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One archived event, as stored. `payload` is the encoded message (decode it with `codec.decode`)."""
+
+    event_id: UUID
+    tenant_id: str
+    saga_id: UUID | None  # None: a low-stock signal, received before any saga (low_stock_signals links it)
+    seq: int
+    event_type: str
+    schema_version: int
+    direction: str
+    topic: str
+    payload: bytes
+    payload_sha256: str
+    prev_hash: str
+    hash: str
+    recorded_at: datetime
+    key_id: str | None = None  # None: a link from before migration 0014, plain sha256 (unkeyed)
+    snapshot_sha256: str | None = None  # the row stores its snapshot by reference (orchestrator/audit_snapshots.py)
+
+
+def entry_hash(entry: AuditEntry, keys: AuditKeys) -> str:
+    """The hash `entry` should carry given its fields, its `prev_hash` and its `key_id`.
+    Raises `UnknownAuditKeyError` when `keys` does not hold the entry's key id."""
+    key: tuple[str, bytes] | None = None
+    if entry.key_id is not None:
+        secret = keys.secret_for(entry.key_id)
+        if secret is None:
+            raise UnknownAuditKeyError(entry.key_id)
+        key = (entry.key_id, secret)
+    return link_hash(
+        prev_hash=entry.prev_hash,
+        seq=entry.seq,
+        event_id=entry.event_id,
+        tenant_id=entry.tenant_id,
+        saga_id=entry.saga_id,
+        event_type=entry.event_type,
+        schema_version=entry.schema_version,
+        direction=entry.direction,
+        topic=entry.topic,
+        payload_sha256=entry.payload_sha256,
+        recorded_at=entry.recorded_at,
+        key=key,
+    )

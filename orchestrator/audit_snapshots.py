@@ -1,32 +1,108 @@
-"""Each snapshot stored once: the audit archive keeps a `SnapshotTaken` without its snapshot, which
-`orchestrator.snapshots` already holds under its SHA-256 (the message's `content_sha256`).
+"""Each snapshot stored once: the audit archive keeps neither a `SnapshotTaken`'s snapshot nor the
+parts of it that the step commands carry, since `orchestrator.snapshots` already holds the snapshot
+under its SHA-256.
 
-The archived row carries `snapshot_sha256` and a payload whose `snapshot` is `{"$sha256": …}`; its
-`payload_sha256` stays the hash of the whole message as it was sent. Reading the archive puts the
-snapshot back byte for byte (`expand`), so the chain verifies exactly as before, replay and explain
-see the message as it was sent, and a snapshot that was changed or removed shows up as a payload
-that no longer hashes to its link (`audit verify`). A message is stored whole when its snapshot is not
-stored under its `content_sha256`, or when the reduced form would not give the same bytes back.
+- A `SnapshotTaken` is archived with `snapshot` as `{"$sha256": …}` (the message's `content_sha256`).
+- A step command (`ForecastDemand`, `ScheduleProduction`, `PlanProcurement`) is archived with each
+  field it copied from its saga's snapshot (`contracts.step_inputs`: products, sales, recipes,
+  ingredients, stock lots, suppliers…) as `{"$snapshot_field": "<name>"}`; what the step adds (the
+  forecast lines, the requirements) stays inline.
+
+The archived row carries `snapshot_sha256`; its `payload_sha256` stays the hash of the whole message
+as it was sent. Reading the archive puts the snapshot and its parts back byte for byte (`expand`),
+so the chain verifies exactly as before, replay and explain see the message as it was sent, and a
+snapshot changed or removed behind the archive's back shows up as payloads that no longer hash to
+their links (`audit verify`). A message is stored whole when its snapshot is not stored, when no
+part is worth a reference, or when the reduced form would not give the same bytes back.
 """
 
 import hashlib
+from collections import OrderedDict
 from typing import Any
+from uuid import UUID
 
 import orjson
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.step_inputs import FORECASTING_PARTS, PROCUREMENT_PARTS, PRODUCTION_PARTS
 from infra.messaging.outbox import Outgoing
-from orchestrator.tables import audit_events, snapshots
+from orchestrator.tables import audit_events, sagas, snapshots
 
 SNAPSHOT_TAKEN = "planning.snapshot_taken"
 REFERENCE = "$sha256"
+FIELD_REFERENCE = "$snapshot_field"
+STEP_COMMANDS = frozenset(
+    {"forecasting.forecast_demand", "production.schedule_production", "procurement.plan_procurement"}
+)
+PART_FIELDS = frozenset(FORECASTING_PARTS + PRODUCTION_PARTS + PROCUREMENT_PARTS)
+MIN_PART_BYTES = 64
+"""A part shorter than this (a date, an empty list, a default policy) stays inline: its reference
+would be about as long."""
+_CACHED_SNAPSHOTS = 32
+_parts_cache: OrderedDict[str, dict[str, bytes]] = OrderedDict()
+
+
+def parts_of(body: bytes) -> dict[str, bytes]:
+    """The snapshot's fields a step command may carry, each as the bytes it has in a message."""
+    fields = orjson.loads(body)
+    return {name: orjson.dumps(value) for name, value in fields.items() if name in PART_FIELDS}
+
+
+async def _snapshot_parts(conn: AsyncConnection, saga_id: UUID) -> tuple[str, dict[str, bytes]] | None:
+    """The SHA-256 and parts of the saga's snapshot, None when it is not stored. The parts of the last
+    few snapshots are kept in memory: a saga's three commands, and its retries, read them once."""
+    found = (
+        await conn.execute(
+            select(sagas.c.snapshot_sha256, snapshots.c.sha256)
+            .outerjoin(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
+            .where(sagas.c.saga_id == saga_id)
+        )
+    ).first()
+    if found is None or found[1] is None:
+        return None
+    digest = str(found[0])
+    parts = _parts_cache.get(digest)
+    if parts is None:
+        body = (await conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == digest))).scalar_one()
+        parts = parts_of(bytes(body))
+        _parts_cache[digest] = parts
+        while len(_parts_cache) > _CACHED_SNAPSHOTS:
+            _parts_cache.popitem(last=False)
+    else:
+        _parts_cache.move_to_end(digest)
+    return digest, parts
+
+
+async def _reduced_command(conn: AsyncConnection, item: Outgoing) -> tuple[bytes, str | None]:
+    payload = item.payload
+    assert item.message.saga_id is not None, "a step command belongs to a saga"
+    found = await _snapshot_parts(conn, item.message.saga_id)
+    if found is None:
+        return payload, None
+    digest, parts = found
+    fields = orjson.loads(payload)
+    referred = 0
+    for name, value in fields.items():
+        part = parts.get(name)
+        if part is not None and len(part) >= MIN_PART_BYTES and orjson.dumps(value) == part:
+            fields[name] = {FIELD_REFERENCE: name}
+            referred += 1
+    if not referred:
+        return payload, None
+    compact = orjson.dumps(fields)
+    if _expand_parts(orjson.loads(compact), parts) != payload:
+        return payload, None
+    return compact, digest
 
 
 async def reduced(conn: AsyncConnection, item: Outgoing) -> tuple[bytes, str | None]:
-    """What the archive stores for `item`: its payload and None, or for a `SnapshotTaken` whose snapshot
-    `orchestrator.snapshots` holds, the payload without the snapshot and the snapshot's SHA-256."""
+    """What the archive stores for `item`: its payload and None, or, for a `SnapshotTaken` or a step
+    command whose snapshot `orchestrator.snapshots` holds, the payload without the snapshot or the
+    parts it copied, and the snapshot's SHA-256."""
     payload = item.payload
+    if item.message.event_type in STEP_COMMANDS:
+        return await _reduced_command(conn, item)
     if item.message.event_type != SNAPSHOT_TAKEN:
         return payload, None
     fields = orjson.loads(payload)
@@ -44,14 +120,24 @@ async def reduced(conn: AsyncConnection, item: Outgoing) -> tuple[bytes, str | N
     return compact, digest
 
 
+def _expand_parts(fields: dict[str, Any], parts: dict[str, bytes]) -> bytes:
+    for name, value in fields.items():
+        if isinstance(value, dict) and value.keys() == {FIELD_REFERENCE} and value[FIELD_REFERENCE] in parts:
+            fields[name] = orjson.Fragment(parts[value[FIELD_REFERENCE]])
+    return orjson.dumps(fields)
+
+
 def expand(stored: bytes, body: bytes | None) -> bytes:
-    """The archived message as it was sent: `stored` with the snapshot `body` put back (unchanged
-    when the row was stored whole, or when the snapshot is gone: then it no longer verifies)."""
+    """The archived message as it was sent: `stored` with the snapshot `body`, or the parts of it the
+    message carried, put back (unchanged when the row was stored whole, or when the snapshot is gone:
+    then it no longer verifies)."""
     if body is None:
         return stored
     fields: dict[str, Any] = orjson.loads(stored)
-    fields["snapshot"] = orjson.Fragment(bytes(body))
-    return orjson.dumps(fields)
+    if isinstance(fields.get("snapshot"), dict) and REFERENCE in fields["snapshot"]:
+        fields["snapshot"] = orjson.Fragment(bytes(body))
+        return orjson.dumps(fields)
+    return _expand_parts(fields, parts_of(bytes(body)))
 
 
 def with_snapshots(query: Select[Any]) -> Select[Any]:

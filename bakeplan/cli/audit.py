@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from bakeplan.cli.run_views import DEFAULT_CURRENCY, tenant_names
 from bakeplan.cli.terminal import JsonFlag, console, err, fail, parse_day, parse_saga_id, print_json
 from infra.db import create_engine
 from orchestrator import audit, replay_store
+from orchestrator.audit_verifier import ArchivedHeadsError, read_archived_heads
 from orchestrator.replay import ReplayReport, replay
 from orchestrator.replay_explain import UnknownLineError, explain
 
@@ -52,12 +54,28 @@ def audit_verify(
             "audit key); they are counted, not proven.",
         ),
     ] = False,
+    archived_heads: Annotated[
+        Path | None,
+        typer.Option(
+            "--archived-heads",
+            help="The heads file of the partitions archived out of the database (CSV tenant_id,seq,hash; "
+            "docs/audit.md): each tenant's chain goes on from its last archived link.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Recompute each tenant's keyed hash chain (BAKEPLAN_AUDIT_KEY): OK with counts, or the first broken
     link of each (exit 1)."""
     keys = audit.audit_keys(load_settings())
-    outcome = _read(lambda conn: audit.verify(conn, keys, tenant_id=tenant, allow_unkeyed=allow_unkeyed))
+    archived = None
+    if archived_heads is not None:
+        try:
+            archived = read_archived_heads(archived_heads.read_text().splitlines(), str(archived_heads))
+        except (OSError, UnicodeDecodeError, ArchivedHeadsError) as exc:
+            fail(f"cannot read the archived heads: {exc}")
+    outcome = _read(
+        lambda conn: audit.verify(conn, keys, tenant_id=tenant, allow_unkeyed=allow_unkeyed, archived=archived)
+    )
     if as_json:
         print_json(
             {

@@ -10,7 +10,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrator import masterdata as md
-from orchestrator.stores.postgres import PostgresSnapshots
+from orchestrator.stores.snapshot_store import PostgresSnapshots
 from orchestrator.tables import snapshots
 from workers.forecasting.tables import forecasts
 

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bakeplan.migrate import upgrade
 from bench.system import probes, scenarios
 from bench.system.scenarios import Context
 from infra.db import create_engine
@@ -28,6 +29,8 @@ def _git_revision() -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings()
+    # the schema at its head first: a database from an older checkout would park every trigger
+    await asyncio.to_thread(upgrade, settings)
     engine = create_engine(settings)
     run_id = datetime.now(UTC).strftime("%H%M%S")
     log_dir = Path(args.logs) / run_id

@@ -1,12 +1,10 @@
 """The orchestrator's ports on Postgres: one unit of work is one transaction on one connection."""
 
-import hashlib
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from uuid import UUID
 
-import orjson
 from sqlalchemy import false, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -30,12 +28,12 @@ from orchestrator.ports import (
     SagaKind,
     SagaRecord,
     StepReply,
-    StoredSnapshot,
     TenantProfile,
     TimelineLine,
     UnitOfWork,
 )
-from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, saga_log, sagas, snapshots, step_results
+from orchestrator.stores.snapshot_store import PostgresSnapshots
+from orchestrator.tables import effect_log, inbox, low_stock_signals, outbox, saga_log, sagas, step_results
 
 CONSUMER = "orchestrator"
 """The orchestrator's name in the inbox and effect log."""
@@ -203,28 +201,6 @@ class PostgresSagas:
             .order_by(sagas.c.created_at, sagas.c.saga_id)
         )
         return [_reply(payload) for payload in rows.scalars()]
-
-
-class PostgresSnapshots:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self.added_bytes: list[int] = []
-        """Sizes of the snapshots this unit of work recorded (reported once it commits)."""
-
-    async def add(self, snapshot: PlanningSnapshot) -> StoredSnapshot:
-        body = orjson.dumps(snapshot.model_dump())
-        sha = hashlib.sha256(body).hexdigest()
-        await self._conn.execute(
-            pg_insert(snapshots)
-            .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
-            .on_conflict_do_nothing()
-        )
-        self.added_bytes.append(len(body))
-        return StoredSnapshot(sha, len(body))
-
-    async def get(self, sha256: str) -> PlanningSnapshot:
-        body = (await self._conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == sha256))).scalar_one()
-        return PlanningSnapshot.model_validate_json(body)
 
 
 class PostgresMasterData:

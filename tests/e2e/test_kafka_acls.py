@@ -10,16 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 
 from bakeplan.acl_table import Principal, acl_rules
+from bakeplan.console import health
 from bakeplan.local_tls import prepare
 from contracts.topics import Topic
 from infra.messaging.acls import AclAdminError, AclRule, create_acls, existing_acls
 from infra.messaging.admin import DAY_MS, MAX_MESSAGE_BYTES, TopicsNotProvisionedError, ensure_topics, topic_config
-from infra.messaging.kafka_client import librdkafka_config
+from infra.messaging.kafka_client import librdkafka_config, new_consumer
 from infra.settings import Settings
 from tests.e2e.secure_broker import AuthLog, SecureBroker, fresh_prefix, read, secure_broker, write
 
@@ -106,6 +107,33 @@ async def test_a_worker_cannot_join_another_roles_consumer_group(secure: Setting
     outcome = await read(secure, FC, Topic.FORECASTING_COMMANDS, group="orchestrator")
     assert not outcome.ok
     assert outcome.error == "GroupAuthorizationFailedError", outcome
+
+
+async def _commit_at_start(settings: Settings, group: str, topic: Topic) -> int:
+    """As the forecasting worker, commit offset 0 of `topic`'s partitions in `group`: the group then
+    lags by every record on the topic, which is returned."""
+    consumer = new_consumer(settings, FC, group_id=settings.group(group), enable_auto_commit=False)
+    try:
+        await consumer.start()
+        name = settings.topic(topic)
+        partitions = [TopicPartition(name, p) for p in sorted(await consumer.partitions_for_topic(name) or ())]
+        consumer.assign(partitions)
+        await consumer.commit(dict.fromkeys(partitions, 0))
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def test_the_operator_sees_every_groups_lag_but_cannot_join_a_group(secure: Settings) -> None:
+    """The console's health page and the lag gauges describe the workers' groups as the operator."""
+    records = await _commit_at_start(secure, "forecasting-lagprobe", Topic.FORECASTING_COMMANDS)
+    assert records >= 1
+    lag = await health.consumer_lag(secure)
+    assert lag.error is None, lag.error
+    assert lag.of("forecasting-lagprobe", secure.topic(Topic.FORECASTING_COMMANDS)) == records
+    joined = await read(secure, OPERATOR, Topic.FORECASTING_COMMANDS, group="forecasting-lagprobe")
+    assert not joined.ok
+    assert joined.error == "GroupAuthorizationFailedError", joined
 
 
 ALLOWED_WRITES = [

@@ -102,7 +102,15 @@ def test_the_rules_honour_the_topic_prefix_and_user_names() -> None:
     assert AclRule("User:svc-forecasting", "group", "eu1.bakeplan.forecasting", "prefixed", "read") in rules
     assert all(r.name.startswith(acl_scope(settings)) for r in rules)
     assert not [r for r in rules if r.principal == "User:svc-admin"]  # the super user needs none
-    assert len(rules) == sum(len(a.reads) + len(a.writes) + len(a.groups) for a in TABLE.values())
+    assert len(rules) == sum(len(a.reads) + len(a.writes) + len(a.groups) + len(a.watches) for a in TABLE.values())
+
+
+def test_only_the_operator_describes_consumer_groups_and_it_joins_none() -> None:
+    """The console and the lag gauges read every group's committed offsets as the operator."""
+    rules = acl_rules(Settings(topic_prefix="eu1."))
+    describes = [r for r in rules if r.resource == "group" and r.operation == "describe"]
+    assert describes == [AclRule("User:bakeplan-operator", "group", "eu1.bakeplan.", "prefixed", "describe")]
+    assert TABLE[Principal.OPERATOR].groups == ()
 
 
 def test_each_process_ensures_only_the_topics_it_uses() -> None:

@@ -1,0 +1,76 @@
+"""The orchestrator's recorded snapshots: stored once by SHA-256 (`PostgresSnapshots`), and those of
+the sagas running in this process validated once (`RecentSnapshots`)."""
+
+import hashlib
+from collections import OrderedDict
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.planning import PlanningSnapshot
+from orchestrator.ports import StoredSnapshot
+from orchestrator.tables import snapshots
+
+
+class RecentSnapshots:
+    """The snapshots of the sagas running here, validated once, by SHA-256: a saga's steps plan from
+    the snapshot its first step took, and reading and validating it again for every step cost more
+    than the step's own bookkeeping. Content-addressed and immutable, so an entry can never be stale;
+    bounded by count and by the bytes of their bodies, the least recently used go first."""
+
+    def __init__(self, *, max_entries: int = 64, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[str, tuple[PlanningSnapshot, int]] = OrderedDict()
+        self._bytes = 0
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+
+    def get(self, sha256: str) -> PlanningSnapshot | None:
+        found = self._entries.get(sha256)
+        if found is None:
+            return None
+        self._entries.move_to_end(sha256)
+        return found[0]
+
+    def put(self, sha256: str, snapshot: PlanningSnapshot, size: int) -> None:
+        if sha256 in self._entries or size > self._max_bytes:
+            return
+        self._entries[sha256] = (snapshot, size)
+        self._bytes += size
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= dropped
+
+
+RECENT_SNAPSHOTS = RecentSnapshots()
+"""The orchestrator process's one cache (`PostgresSnapshots` reads and fills it)."""
+
+
+class PostgresSnapshots:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.added_bytes: list[int] = []
+        """Sizes of the snapshots this unit of work recorded (reported once it commits)."""
+
+    async def add(self, snapshot: PlanningSnapshot) -> StoredSnapshot:
+        body = orjson.dumps(snapshot.model_dump())
+        sha = hashlib.sha256(body).hexdigest()
+        await self._conn.execute(
+            pg_insert(snapshots)
+            .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
+            .on_conflict_do_nothing()
+        )
+        self.added_bytes.append(len(body))
+        # a unit of work that rolls back leaves its entry: harmless, the same SHA is the same snapshot
+        RECENT_SNAPSHOTS.put(sha, snapshot, len(body))
+        return StoredSnapshot(sha, len(body))
+
+    async def get(self, sha256: str) -> PlanningSnapshot:
+        cached = RECENT_SNAPSHOTS.get(sha256)
+        if cached is not None:
+            return cached
+        body = (await self._conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == sha256))).scalar_one()
+        snapshot = PlanningSnapshot.model_validate_json(body)
+        RECENT_SNAPSHOTS.put(sha256, snapshot, len(body))
+        return snapshot
