@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-retention k8s-tools
+.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-flames bench-growth bench-retention k8s-tools
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -92,6 +92,20 @@ bench-peers: install
 	$(UV) sync --frozen --group peers --inexact
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run python -m bench.system --quick --only idle,throughput --peers
+
+## py-spy flame graphs of every process under the throughput loop (docs/benchmarks.md, "Where the time goes")
+bench-flames: install
+	$(UV) run bakeplan stack up
+	$(UV) sync --frozen --group profile --inexact
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run python -m bench.system --quick --only throughput --flames docs/flames --out bench/results/flames.json
+
+## Cost per saga as work grows: tenants of three sizes, then bursts of 100, 1,000 and 5,000 tenants
+## (docs/benchmarks.md, "Cost as work grows"); about 25 min.
+bench-growth: install
+	$(UV) run bakeplan stack up
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run python -m bench.system --only growth --out bench/results/growth.json
 
 ## The retention job on a million rows while a hot-path writer runs (docs/retention.md); `make test` runs
 ## only its short form (tests/integration/test_retention.py). Needs Postgres only (started here if not running).

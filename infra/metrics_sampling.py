@@ -108,8 +108,9 @@ class LagProbe:
         return [(group, tp.topic, tp.partition, max(0, ends[tp] - offset)) for (group, tp), offset in committed.items()]
 
     async def close(self) -> None:
+        # stopped even if never started (metrics off): an unclosed consumer is logged as an ERROR when collected
+        await self.offsets.stop()
         if self._started:
-            await self.offsets.stop()
             await self.admin.close()
 
 

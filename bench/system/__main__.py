@@ -18,8 +18,13 @@ from bench.system import probes, scenarios
 from bench.system.scenarios import Context
 from infra.db import create_engine
 from infra.settings import Settings
+from lab.synthetic.tenant import Profile
 
 SCENARIOS = ("idle", "throughput", "burst", "scaling")
+EXTRA_SCENARIOS = ("growth",)
+"""Run only when named in `--only` (docs/benchmarks.md, "Cost as work grows")."""
+GROWTH_SIZES: tuple[Profile, ...] = ("small", "standard", "large")
+GROWTH_COUNTS = (100, 1000, 5000)
 console = Console()
 
 
@@ -58,7 +63,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seconds = 20 if quick else 60
             console.print(f"[bold]throughput[/]: tiny tenants, {args.in_flight} sagas in flight for {seconds} s")
             capacity = await scenarios.capacity(
-                ctx, tiny_tenants, (0, 10), in_flight=args.in_flight, seconds=seconds, replicas=args.replicas
+                ctx,
+                tiny_tenants,
+                (0, 10),
+                in_flight=args.in_flight,
+                seconds=seconds,
+                replicas=args.replicas,
+                flames=args.flames,
             )
             half = max(1.0, (capacity["completed_per_s"] or 2) / 2)
             console.print(f"[bold]latency at half of it[/]: {half:.0f}/s")
@@ -86,9 +97,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         replicas=replicas,
                     )
                 )
+        if "growth" in args.only:
+            results["growth"] = await _growth(ctx, args)
     finally:
         await engine.dispose()
     return results
+
+
+async def _growth(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """Cost per saga as work grows: a burst of tenants of each size (small, standard, large), then
+    bursts of 100, 1,000 and 5,000 tiny tenants (a tenth with --quick). Flat in the count and linear
+    in the size is what should come out; the per-saga CPU, commits and Kafka records say where not."""
+    per_size = 10 if args.quick else 100
+    sizes = []
+    for profile in GROWTH_SIZES:
+        console.print(f"[bold]growth[/]: {per_size} {profile} tenants at once")
+        sizes.append(
+            await scenarios.burst(ctx, tenants_n=per_size, profile=profile, replicas=args.replicas, name=f"g{profile}")
+        )
+    counts = []
+    for n in GROWTH_COUNTS:
+        n = n // 10 if args.quick else n
+        console.print(f"[bold]growth[/]: {n} tiny tenants at once")
+        counts.append(await scenarios.burst(ctx, tenants_n=n, profile="tiny", replicas=args.replicas, name=f"g{n}"))
+    return {"sizes": sizes, "counts": counts}
 
 
 async def _peers(ctx: Context, args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +128,9 @@ async def _peers(ctx: Context, args: argparse.Namespace, results: dict[str, Any]
     a time, then the same saga shape on DBOS Transact (bench/peers), and the ratios of the two. Absolute
     figures on a shared machine drift between runs; ratios taken minutes apart do much less."""
     console.print("[bold]sequential tiny sagas[/]: one tiny tenant's saga at a time")
-    tiny_idle = await scenarios.idle_latency(ctx, sagas_n=30 if args.quick else 100, profile="tiny")
+    tiny_idle = await scenarios.idle_latency(
+        ctx, sagas_n=30 if args.quick else 100, profile="tiny", name="tiny-idle"
+    )
     seconds = 20 if args.quick else 60
     console.print(f"[bold]peer[/]: DBOS Transact, the same 4 steps, 8 threads for {seconds} s")
     command = [
@@ -182,17 +216,37 @@ def report(results: dict[str, Any]) -> None:
         table.add_row(
             f"scaling: {s['replicas']} replica(s), {s['partitions']} partitions", f"{s['completed_per_s']} sagas/s", ""
         )
+    if growth := results.get("growth"):
+        for g in growth["sizes"] + growth["counts"]:
+            c = g["cost_per_saga"]
+            table.add_row(
+                f"growth: {g['tenants']} {g['profile']} tenants",
+                f"{g['seconds']} s; per saga CPU {round(sum(c['cpu_s'].values()), 4)} s, "
+                f"{c['postgres'].get('xact_commit')} commits, {c['kafka_records'].get('total')} records; "
+                f"overhead ratio {g['overhead_ratio']}",
+                "",
+            )
     console.print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller counts (a few minutes)")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma list of {', '.join(SCENARIOS + EXTRA_SCENARIOS)} (growth only when named)",
+    )
     parser.add_argument("--in-flight", type=int, default=64, help="sagas kept running when finding the capacity")
     parser.add_argument("--replicas", type=int, default=2, help="replicas per worker role (scaling tries 1, 2, 4)")
     parser.add_argument("--orchestrators", type=int, default=1, help="orchestrator replicas in every scenario")
     parser.add_argument("--peers", action="store_true", help="also run the saga shape on DBOS Transact (bench/peers)")
+    parser.add_argument(
+        "--flames",
+        type=Path,
+        default=None,
+        help="py-spy flame graphs of every process over the throughput window, into this directory (make bench-flames)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/system.json"))
     parser.add_argument("--logs", default=".bakeplan-local/bench-logs")
     args = parser.parse_args()

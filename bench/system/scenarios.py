@@ -4,6 +4,9 @@ the scenario's), seeds its own tenants under a unique prefix, and returns a JSON
 import asyncio
 import dataclasses
 import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -242,9 +245,10 @@ class Costs:
 # --- scenarios ----------------------------------------------------------------------------------
 
 
-async def idle_latency(ctx: Context, *, sagas_n: int, profile: Profile) -> dict[str, Any]:
-    """One saga at a time: trigger, wait until terminal, next."""
-    tenants = await seed(ctx, f"b{ctx.run_id}-idle", sagas_n, profile)
+async def idle_latency(ctx: Context, *, sagas_n: int, profile: Profile, name: str = "idle") -> dict[str, Any]:
+    """One saga at a time: trigger, wait until terminal, next. Each idle scenario of one run needs its
+    own `name` (its tenants' ids, so its sagas are new)."""
+    tenants = await seed(ctx, f"b{ctx.run_id}-{name}", sagas_n, profile)
     async with Fleet(ctx, replicas=1) as fleet, Triggers(ctx.settings) as triggers:
         ids = []
         for tenant in tenants:
@@ -300,12 +304,40 @@ async def throughput(
     }
 
 
+def _flames(fleet: Fleet, out: Path, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy (the `profile` dependency group) sampling every process of the fleet for `seconds`,
+    each writing a flame graph `out/<process>.svg`; without blocking them (`--nonblocking`)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--flames needs py-spy: uv sync --group profile --inexact (make bench-flames does)")
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                *(spy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds)), "--rate", "100"),
+                *("--nonblocking", "--format", "flamegraph", "--output", str(out / f"{name}.svg")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, proc in fleet.processes.procs.items()
+    ]
+
+
 async def capacity(
-    ctx: Context, tenants: Sequence[str], days: tuple[int, int], *, in_flight: int, seconds: float, replicas: int
+    ctx: Context,
+    tenants: Sequence[str],
+    days: tuple[int, int],
+    *,
+    in_flight: int,
+    seconds: float,
+    replicas: int,
+    flames: Path | None = None,
 ) -> dict[str, Any]:
     """Closed loop: keep `in_flight` sagas running for `seconds`, starting a new one as each ends.
     The sustained rate is the sagas that ended within the window over its length; the queue never
-    grows past `in_flight`, so no step deadline passes because of the benchmark itself."""
+    grows past `in_flight`, so no step deadline passes because of the benchmark itself. With
+    `flames`, py-spy samples every process over the window (`_flames`)."""
     jobs = iter(_jobs(tenants, days[1])[days[0] * len(tenants) :])
     async with (
         Fleet(ctx, replicas=replicas) as fleet,
@@ -313,6 +345,7 @@ async def capacity(
         Costs(ctx, fleet, read_bytes=True) as costs,
     ):
         ids = await triggers.send([next(jobs) for _ in range(in_flight)])
+        spies = _flames(fleet, flames, seconds) if flames is not None else []
         start = time.monotonic()
         done = 0
         while (elapsed := time.monotonic() - start) < seconds:
@@ -322,6 +355,8 @@ async def capacity(
             if missing > 0:
                 ids += await triggers.send([next(jobs) for _ in range(missing)])
         in_window = done
+        for spy in spies:
+            await asyncio.to_thread(spy.wait)
         await wait_all(ctx.engine, ids, timeout_s=600)
         result = await latencies(ctx.engine, triggers.sent_at, ids)
         cost = await costs.per_saga(len(ids))
@@ -337,9 +372,12 @@ async def capacity(
     }
 
 
-async def burst(ctx: Context, *, tenants_n: int, profile: Profile, replicas: int) -> dict[str, Any]:
-    """Every tenant triggered at once; seconds until all are terminal, and what it cost."""
-    tenants = await seed(ctx, f"b{ctx.run_id}-burst", tenants_n, profile)
+async def burst(
+    ctx: Context, *, tenants_n: int, profile: Profile, replicas: int, name: str = "burst"
+) -> dict[str, Any]:
+    """Every tenant triggered at once; seconds until all are terminal, and what it cost. Each burst of
+    one run needs its own `name` (its tenants' ids, so its sagas are new)."""
+    tenants = await seed(ctx, f"b{ctx.run_id}-{name}", tenants_n, profile)
     async with (
         Fleet(ctx, replicas=replicas) as fleet,
         Triggers(ctx.settings) as triggers,

@@ -18,9 +18,11 @@ class RecentSnapshots:
     """The snapshots of the sagas running here, validated once, by SHA-256: a saga's steps plan from
     the snapshot its first step took, and reading and validating it again for every step cost more
     than the step's own bookkeeping. Content-addressed and immutable, so an entry can never be stale;
-    bounded by count and by the bytes of their bodies, the least recently used go first."""
+    bounded by count and by the bytes of their bodies, the least recently used go first. A standard
+    tenant's snapshot (~230 KB of JSON) takes ~2.5 MB as objects: 2 MB of bodies keep about nine
+    of them (~25 MB), and 64 tiny ones."""
 
-    def __init__(self, *, max_entries: int = 64, max_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, *, max_entries: int = 64, max_bytes: int = 2 * 1024 * 1024) -> None:
         self._entries: OrderedDict[str, tuple[PlanningSnapshot, int]] = OrderedDict()
         self._bytes = 0
         self._max_entries = max_entries

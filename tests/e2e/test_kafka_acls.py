@@ -116,7 +116,7 @@ async def _commit_at_start(settings: Settings, group: str, topic: Topic) -> int:
     try:
         await consumer.start()
         name = settings.topic(topic)
-        partitions = [TopicPartition(name, p) for p in sorted(await consumer.partitions_for_topic(name) or ())]
+        partitions = [TopicPartition(name, p) for p in range(settings.topic_partitions)]
         consumer.assign(partitions)
         await consumer.commit(dict.fromkeys(partitions, 0))
         return sum((await consumer.end_offsets(partitions)).values())
