@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
-        "machine": scenarios.machine(),
+        "machine": probes.machine(),
         "git": _git_revision(),
         "statements_counted": statements,
         "quick": quick,
@@ -128,9 +128,7 @@ async def _peers(ctx: Context, args: argparse.Namespace, results: dict[str, Any]
     a time, then the same saga shape on DBOS Transact (bench/peers), and the ratios of the two. Absolute
     figures on a shared machine drift between runs; ratios taken minutes apart do much less."""
     console.print("[bold]sequential tiny sagas[/]: one tiny tenant's saga at a time")
-    tiny_idle = await scenarios.idle_latency(
-        ctx, sagas_n=30 if args.quick else 100, profile="tiny", name="tiny-idle"
-    )
+    tiny_idle = await scenarios.idle_latency(ctx, sagas_n=30 if args.quick else 100, profile="tiny", name="tiny-idle")
     seconds = 20 if args.quick else 60
     console.print(f"[bold]peer[/]: DBOS Transact, the same 4 steps, 8 threads for {seconds} s")
     command = [

@@ -2,20 +2,29 @@
 topic, Postgres transactions and statements."""
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.acl_table import Principal
+from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
 from infra.messaging.kafka_client import new_consumer
 from infra.settings import Settings
+from orchestrator.tables import sagas, snapshots
+from workers.chain import plan_snapshot
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -178,3 +187,48 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
         "p99_ms": round(float(p99), 1),
         "max_ms": round(max(seconds) * 1000, 1),
     }
+
+
+def flame_graphs(pids: dict[str, int], out: Path, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy (the `profile` dependency group) sampling each process of `pids` (by name) for `seconds`,
+    each writing a flame graph `out/<name>.svg`; without blocking them (`--nonblocking`)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--flames needs py-spy: uv sync --group profile --inexact (make bench-flames does)")
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                *(spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100"),
+                *("--nonblocking", "--format", "flamegraph", "--output", str(out / f"{name}.svg")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
+async def pure_planning_seconds(engine: AsyncEngine, saga_ids: Sequence[UUID]) -> float:
+    """The same sagas planned in this one process by the pure planners, from their recorded snapshots."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(sagas.c.saga_id, snapshots.c.body)
+                .join(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
+                .where(sagas.c.saga_id.in_(saga_ids))
+            )
+        ).all()
+    total = 0.0
+    for row in rows:
+        snapshot = PlanningSnapshot.model_validate_json(row.body)
+        start = time.perf_counter()
+        plan_snapshot(snapshot, saga_id=row.saga_id)
+        total += time.perf_counter() - start
+    return total
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return {"cpus": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1), "uname": " ".join(os.uname())}

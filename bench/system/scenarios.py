@@ -3,10 +3,6 @@ the scenario's), seeds its own tenants under a unique prefix, and returns a JSON
 
 import asyncio
 import dataclasses
-import os
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +17,6 @@ from bakeplan.acl_table import Principal
 from bench.system import probes
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import PlanningRequested
-from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
 from infra.messaging.codec import encode
 from infra.messaging.kafka_client import new_producer
@@ -31,9 +26,8 @@ from lab.synthetic import Profile
 from lab.tenants import seeded_tenant
 from orchestrator.engine import SagaStatus
 from orchestrator.ports import TERMINAL_STATUSES
-from orchestrator.tables import saga_log, sagas, snapshots
+from orchestrator.tables import saga_log, sagas
 from tests.e2e.processes import ROLES, Processes
-from workers.chain import plan_snapshot
 
 TODAY = date(2026, 11, 28)
 Job = tuple[str, date]  # (tenant, business date)
@@ -304,26 +298,6 @@ async def throughput(
     }
 
 
-def _flames(fleet: Fleet, out: Path, seconds: float) -> list[subprocess.Popen[bytes]]:
-    """py-spy (the `profile` dependency group) sampling every process of the fleet for `seconds`,
-    each writing a flame graph `out/<process>.svg`; without blocking them (`--nonblocking`)."""
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if spy is None:
-        raise SystemExit("--flames needs py-spy: uv sync --group profile --inexact (make bench-flames does)")
-    out.mkdir(parents=True, exist_ok=True)
-    return [
-        subprocess.Popen(
-            [
-                *(spy, "record", "--pid", str(proc.pid), "--duration", str(int(seconds)), "--rate", "100"),
-                *("--nonblocking", "--format", "flamegraph", "--output", str(out / f"{name}.svg")),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, proc in fleet.processes.procs.items()
-    ]
-
-
 async def capacity(
     ctx: Context,
     tenants: Sequence[str],
@@ -337,7 +311,7 @@ async def capacity(
     """Closed loop: keep `in_flight` sagas running for `seconds`, starting a new one as each ends.
     The sustained rate is the sagas that ended within the window over its length; the queue never
     grows past `in_flight`, so no step deadline passes because of the benchmark itself. With
-    `flames`, py-spy samples every process over the window (`_flames`)."""
+    `flames`, py-spy samples every process over the window (`probes.flame_graphs`)."""
     jobs = iter(_jobs(tenants, days[1])[days[0] * len(tenants) :])
     async with (
         Fleet(ctx, replicas=replicas) as fleet,
@@ -345,7 +319,11 @@ async def capacity(
         Costs(ctx, fleet, read_bytes=True) as costs,
     ):
         ids = await triggers.send([next(jobs) for _ in range(in_flight)])
-        spies = _flames(fleet, flames, seconds) if flames is not None else []
+        spies = (
+            probes.flame_graphs({n: p.pid for n, p in fleet.processes.procs.items()}, flames, seconds)
+            if flames is not None
+            else []
+        )
         start = time.monotonic()
         done = 0
         while (elapsed := time.monotonic() - start) < seconds:
@@ -389,7 +367,7 @@ async def burst(
         seconds = time.monotonic() - start
         result = await latencies(ctx.engine, triggers.sent_at, ids)
         cost = await costs.per_saga(len(ids))
-    pure_s = await _pure_planning_seconds(ctx.engine, ids)
+    pure_s = await probes.pure_planning_seconds(ctx.engine, ids)
     return {
         "profile": profile,
         "tenants": tenants_n,
@@ -401,28 +379,3 @@ async def burst(
         **result,
         "cost_per_saga": cost,
     }
-
-
-async def _pure_planning_seconds(engine: AsyncEngine, saga_ids: Sequence[UUID]) -> float:
-    """The same sagas planned in this one process by the pure planners, from their recorded snapshots."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(sagas.c.saga_id, snapshots.c.body)
-                .join(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
-                .where(sagas.c.saga_id.in_(saga_ids))
-            )
-        ).all()
-    total = 0.0
-    for row in rows:
-        snapshot = PlanningSnapshot.model_validate_json(row.body)
-        start = time.perf_counter()
-        plan_snapshot(snapshot, saga_id=row.saga_id)
-        total += time.perf_counter() - start
-    return total
-
-
-def machine() -> dict[str, Any]:
-    with open("/proc/meminfo") as f:
-        mem_kb = int(f.readline().split()[1])
-    return {"cpus": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1), "uname": " ".join(os.uname())}
