@@ -98,7 +98,7 @@ bench-flames: install
 	$(UV) run bakeplan stack up
 	$(UV) sync --frozen --group profile --inexact
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
-	$(UV) run python -m bench.system --quick --only throughput --flames docs/flames --out bench/results/flames.json
+	$(UV) run python -m bench.system --quick --only throughput --flames bench/results/flames --out bench/results/flames.json
 
 ## Cost per saga as work grows: tenants of three sizes, then bursts of 100, 1,000 and 5,000 tenants
 ## (docs/benchmarks.md, "Cost as work grows"); about 25 min.
