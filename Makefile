@@ -101,7 +101,7 @@ bench-flames: install
 	$(UV) run python -m bench.system --quick --only throughput --flames bench/results/flames --out bench/results/flames.json
 
 ## Cost per saga as work grows: tenants of three sizes, then bursts of 100, 1,000 and 5,000 tenants
-## (docs/benchmarks.md, "Cost as work grows"); about 25 min.
+## (docs/benchmarks.md, "Cost as work grows"); 26 min on the 2-core machine.
 bench-growth: install
 	$(UV) run bakeplan stack up
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
