@@ -1,6 +1,7 @@
 """What one saga costs: per-process CPU and peak memory from /proc, Kafka records and bytes per
 topic, Postgres transactions and statements."""
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -133,7 +134,14 @@ async def kafka_counts(
                     remaining.discard(tp)
         return counts
     finally:
-        await consumer.stop()
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka cancels its own committed-offsets task on stop and, on a cluster of several
+            # brokers, can let that cancellation out; ours only if this task itself is cancelled
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
 
 async def postgres_counters(engine: AsyncEngine) -> dict[str, int]:
