@@ -41,6 +41,21 @@ async def archive_up_to(engine: AsyncEngine, tenant_id: str, upto: int) -> str:
     return f"{tenant},{seq},{digest}\n"
 
 
+def archived_tenant(db_settings: Settings, *, events: int, upto: int) -> tuple[str, str]:
+    """A tenant of its own with `events` links, the first `upto` of them archived: its id and heads line."""
+    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
+
+    async def setup() -> str:
+        engine = create_async_engine(db_settings.database_url)
+        try:
+            await append(engine, tenant_id, events)
+            return await archive_up_to(engine, tenant_id, upto)
+        finally:
+            await engine.dispose()
+
+    return tenant_id, asyncio.run(setup())
+
+
 def verify(db_settings: Settings, tenant_id: str, *args: str) -> tuple[int, str]:
     env = {**os.environ, "DATABASE_URL": db_settings.database_url}
     result = CliRunner().invoke(app, ["audit", "verify", "--tenant", tenant_id, *args], env=env)
@@ -50,17 +65,7 @@ def verify(db_settings: Settings, tenant_id: str, *args: str) -> tuple[int, str]
 def test_a_chain_whose_oldest_links_were_archived_verifies_from_the_archived_head(
     db_settings: Settings, tmp_path: Path
 ) -> None:
-    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
-
-    async def setup() -> str:
-        engine = create_async_engine(db_settings.database_url)
-        try:
-            await append(engine, tenant_id, 6)
-            return await archive_up_to(engine, tenant_id, 3)
-        finally:
-            await engine.dispose()
-
-    line = asyncio.run(setup())
+    tenant_id, line = archived_tenant(db_settings, events=6, upto=3)
     heads = tmp_path / "audit_events_2026.heads.csv"
     heads.write_text(line)
 
@@ -90,17 +95,7 @@ def test_a_chain_whose_oldest_links_were_archived_verifies_from_the_archived_hea
 def test_a_tenant_whose_every_link_is_archived_checks_its_chain_head_against_the_archived_one(
     db_settings: Settings, tmp_path: Path
 ) -> None:
-    tenant_id = f"it-{uuid.uuid4().hex[:10]}"
-
-    async def setup() -> str:
-        engine = create_async_engine(db_settings.database_url)
-        try:
-            await append(engine, tenant_id, 4)
-            return await archive_up_to(engine, tenant_id, 4)
-        finally:
-            await engine.dispose()
-
-    line = asyncio.run(setup())
+    tenant_id, line = archived_tenant(db_settings, events=4, upto=4)
     heads = tmp_path / "all.heads.csv"
     heads.write_text(line)
     code, out = verify(db_settings, tenant_id, "--archived-heads", str(heads))

@@ -4,7 +4,7 @@ identical, and a snapshot changed behind the archive's back breaks the chain."""
 
 import hashlib
 from datetime import date
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -22,13 +22,19 @@ pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
 
 
-async def test_the_archive_keeps_the_snapshot_once_and_gives_back_the_message_as_sent(engine: AsyncEngine) -> None:
+async def planned_saga(engine: AsyncEngine, *, seed: int) -> tuple[str, UUID]:
+    """A small tenant of its own, planned for TODAY through the whole saga (in process)."""
     tenant_id = f"once-{uuid4().hex[:8]}"
     async with engine.begin() as conn:
-        await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=9, today=TODAY))
+        await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=seed, today=TODAY))
     pump = Pump(engine, [tenant_id])
     saga_id = await pump.trigger(tenant_id, TODAY)
     await pump.run()
+    return tenant_id, saga_id
+
+
+async def test_the_archive_keeps_the_snapshot_once_and_gives_back_the_message_as_sent(engine: AsyncEngine) -> None:
+    tenant_id, saga_id = await planned_saga(engine, seed=9)
 
     async with engine.connect() as conn:
         row = (
@@ -91,12 +97,7 @@ async def test_the_archive_keeps_the_snapshot_once_and_gives_back_the_message_as
 async def test_the_step_commands_are_archived_without_the_snapshot_parts_they_carry(engine: AsyncEngine) -> None:
     """The forecasting, production and procurement commands copy most of the snapshot; the archive
     refers to it instead, and reads each command back exactly as it was sent."""
-    tenant_id = f"once-{uuid4().hex[:8]}"
-    async with engine.begin() as conn:
-        await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=5, today=TODAY))
-    pump = Pump(engine, [tenant_id])
-    saga_id = await pump.trigger(tenant_id, TODAY)
-    await pump.run()
+    tenant_id, saga_id = await planned_saga(engine, seed=5)
 
     async with engine.connect() as conn:
         rows = (
@@ -149,12 +150,7 @@ async def test_the_step_commands_are_archived_without_the_snapshot_parts_they_ca
 async def test_a_snapshot_part_changed_behind_the_archives_back_breaks_the_commands_that_refer_to_it(
     engine: AsyncEngine,
 ) -> None:
-    tenant_id = f"once-{uuid4().hex[:8]}"
-    async with engine.begin() as conn:
-        await write_tenant(conn, generate_tenant(tenant_id, profile="small", seed=6, today=TODAY))
-    pump = Pump(engine, [tenant_id])
-    saga_id = await pump.trigger(tenant_id, TODAY)
-    await pump.run()
+    tenant_id, saga_id = await planned_saga(engine, seed=6)
     async with engine.connect() as conn:
         sha = (
             await conn.execute(
