@@ -1,8 +1,10 @@
 """`bakeplan serve`: the orchestrator and the workers, one role per OS process, supervised."""
 
+import logging
 import os
 import subprocess
-from typing import Annotated
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -46,7 +48,7 @@ def serve(
         if role not in ROLES:
             fail(f"--role {role!r} is not one of all, {', '.join(ROLES)}")
         serve_role(settings, role)
-        return
+        _exit_now()
     logs.configure(level=settings.log_level, fmt=settings.log_format or "json", role="supervisor")
     try:
         policy = RestartPolicy(
@@ -65,3 +67,14 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+
+
+def _exit_now() -> NoReturn:
+    """End a role's process once `serve` has closed everything (consumers, producer, database pool,
+    planner processes). The interpreter's own exit would then join the thread of each planner
+    executor, and CPython's ProcessPoolExecutor can wait there for ever on one whose process was
+    killed: a child that then outlives its supervisor's SIGTERM by 30 s and is SIGKILLed."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
