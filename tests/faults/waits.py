@@ -115,7 +115,13 @@ async def wait_terminal(scope: Scope, triggers: Sequence[SentTrigger], *, bound_
     repeat) and every saga of the tenants is terminal, for at most `bound_s` seconds after the last
     fault (`since`: its time.monotonic(), or a callable giving it while faults may still happen)."""
     wanted = {str(t.event_id) for t in triggers}
-    last_fault = since if callable(since) else lambda: since
+    started = time.monotonic()
+
+    # a callable gives 0.0 until the harness has seen a fault: a process that has written its crash line
+    # may not have exited yet, so the bound counts from this wait's start until then
+    def last_fault() -> float:
+        return (since() or started) if callable(since) else since
+
     while True:
         rows = await saga_rows(scope)
         unaccounted = wanted - {str(r.trigger_event_id) for r in rows}
