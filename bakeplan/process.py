@@ -88,6 +88,7 @@ class Process:
             max_poll_interval_ms=settings.max_poll_interval_ms,
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            batch_max_records=settings.consumer_batch_records,
         )
         self.crash_points = CrashPoints(settings.crash_at, settings.crash_after_hits, settings.crash_log)
         self.dedupe = not settings.unsafe_disable_inbox
@@ -131,9 +132,14 @@ class Process:
         consumer: str,
         handler: Callable[[Message], Coroutine[Any, Any, None]],
         concurrency: int = 1,
+        *,
+        batch: bool = False,
     ) -> None:
         """Consume `topic` in consumer group `consumer` with the shared delivery policy (`concurrency`:
-        Kafka consumers of this process in the group, see `infra.messaging.consumer.subscribe`)."""
+        Kafka consumers of this process in the group, see `infra.messaging.consumer.subscribe`).
+        `batch`: `handler` writes only to this process's database, in `infra.tracing.transaction`s or
+        the orchestrator's units of work, so a fetch's records may share one transaction
+        (`infra.messaging.consumer_batch`)."""
         self.subscriptions.append(Subscription(topic, consumer))
         subscribe(
             self.broker,
@@ -149,6 +155,7 @@ class Process:
             claims=self.claims,
             attempts=self.attempts,
             concurrency=concurrency,
+            batch_engine=self.engine if batch else None,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

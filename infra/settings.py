@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="How long a consumer's fetch waits at the broker (latency vs idle CPU)."
     )
+    consumer_batch_records: int = Field(
+        default=32,
+        ge=1,
+        description="Records of one fetch the hot-path consumers (saga replies, step commands) handle in one "
+        "transaction, each alone when that fails; 1 handles every record in its own.",
+    )
     kafka_compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = Field(
         default="zstd",
         description="Producer compression: zstd packs JSON nearly as tightly as gzip at a twentieth of its CPU.",

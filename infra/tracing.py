@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Message
 from contracts.headers import TRACEPARENT, TRACESTATE
+from infra.messaging import batch_tx
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +285,10 @@ def span(name: str, attributes: Mapping[str, str] | None = None) -> Iterator[Non
 @contextlib.asynccontextmanager
 async def transaction(engine: AsyncEngine, component: str) -> AsyncIterator[AsyncConnection]:
     """`engine.begin()` inside a `transaction <component>` span (from the first statement to the
-    commit): outbox rows written in it carry this span's context."""
+    commit): outbox rows written in it carry this span's context. Inside a batch of the consumer shell
+    it is the batch's transaction (`infra.messaging.batch_tx`)."""
     with span(f"transaction {component}"):
-        async with engine.begin() as conn:
+        async with batch_tx.transaction(engine) as conn:
             yield conn
 
 

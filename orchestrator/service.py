@@ -5,6 +5,7 @@ claim the inbox, lock the saga, decide with the pure engine, write state + timel
 outbox + audit, commit. Only then is the Kafka offset committed.
 """
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from contracts.messages import (
 from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
 from infra.crash_points import DISARMED, CrashPoints
+from infra.messaging import batch_tx
 from infra.messaging.consumer import is_transient
 from infra.messaging.outbox import Outgoing
 from orchestrator.binding import DEFAULT_TRIGGER_WINDOW, TriggerWindow, check_reply, check_trigger_id
@@ -195,7 +197,7 @@ class Orchestrator:
             if reply.saga_id is None:
                 raise PermanentError(f"{reply.event_type} for tenant {reply.tenant_id} has no saga_id")
             applied = await self._apply(uow, reply.saga_id, event, reply, now)
-        self._committed([applied])
+        batch_tx.when_committed(functools.partial(self._committed, [applied]))
 
     async def tick(self, *, limit: int = 100) -> int:
         """Apply `Tick` to sagas whose deadline passed, each saga in a unit of work of its own: one

@@ -17,7 +17,7 @@ from uuid import UUID
 import typer
 from rich.console import Group
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bakeplan.cli import run_views
@@ -83,7 +83,10 @@ def demo(
 
 def file_drop_channels(tenant: str) -> Path:
     """Each supplier of `tenant` takes its orders by file drop, one directory per supplier under
-    BAKEPLAN_FILE_DROP_ROOT (set to `<state dir>/supplier-drop` for the channels process when unset)."""
+    BAKEPLAN_FILE_DROP_ROOT (set to `<state dir>/supplier-drop` for the channels process when unset),
+    at any hour: the demo's suppliers have no order cut-off, so the lines due today are released and
+    sent whenever the demo runs (with the synthetic cut-offs of 10:00–18:00, an afternoon demo
+    released nothing)."""
     root = Path(
         os.environ.get("BAKEPLAN_FILE_DROP_ROOT")
         or Path(os.environ.get("BAKEPLAN_STATE_DIR") or ".bakeplan-local") / "supplier-drop"
@@ -101,6 +104,7 @@ def file_drop_channels(tenant: str) -> Path:
                 SupplierChannel(tenant_id=tenant, supplier_id=supplier_id, target=FileDropTarget(directory=supplier_id))
             )
         await save_channels(conn, channels, at=datetime.now(UTC))
+        await conn.execute(update(md.suppliers).where(md.suppliers.c.tenant_id == tenant).values(order_cutoff=None))
 
     with_db(configure)
     return root

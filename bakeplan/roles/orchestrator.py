@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> Process:
 
     process.subscribe(Topic.PURCHASING_EVENTS, PURCHASING_CONSUMER, purchasing_event)
     process.subscribe(Topic.TRIGGERS, "orchestrator", orchestrator.handle)
-    process.subscribe(Topic.STEP_REPLIES, "orchestrator", orchestrator.handle)
+    process.subscribe(Topic.STEP_REPLIES, "orchestrator", orchestrator.handle, batch=True)
 
     async def deadlines() -> None:
         while True:

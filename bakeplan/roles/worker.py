@@ -57,8 +57,8 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
         )
         commands = route(release, worker.handle)
     # one consumer per planner process: while one partition's tenant plans, the others' go on
-    process.subscribe(spec.commands_topic, role, commands, concurrency=max(1, settings.planner_processes))
-    process.subscribe(Topic.PLANS, f"{role}-plans", worker.handle)
+    process.subscribe(spec.commands_topic, role, commands, concurrency=max(1, settings.planner_processes), batch=True)
+    process.subscribe(Topic.PLANS, f"{role}-plans", worker.handle, batch=True)
     return process
 
 

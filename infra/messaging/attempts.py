@@ -3,11 +3,14 @@
 Counted in Postgres, in a transaction of its own committed before the handler runs, so a delivery
 that kills or hangs its process (SIGKILL, out of memory, a rebalance after a stall) still counts, and
 the record is parked after `max_attempts` deliveries whatever happened to the processes in between.
+A batch counts the first record of each of its partitions in one statement (`begin_many`,
+`infra.messaging.consumer_batch`).
 One row per (consumer group, topic, partition): a partition is handled one record at a time, so the
 row holds the offset in hand and its count, and the next offset starts again at 1. The table stays as
 small as the number of partitions (`infra.messaging.tables.delivery_attempts_table`).
 """
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy import Table, case, func, update
@@ -18,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 class DeliveryAttempts(Protocol):
     async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
         """Count one more delivery of the record at `offset`; returns its deliveries so far (1-based)."""
+
+    async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+        """`begin` for each (topic, partition, offset) of `records` (one per partition), at once: the
+        deliveries so far of each, by (topic, partition)."""
 
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         """Take back the delivery just counted: it neither failed nor ran (deferred, or a dependency was down)."""
@@ -35,6 +42,12 @@ class MemoryDeliveryAttempts:
         self._rows[(group, topic, partition)] = (offset, attempts)
         return attempts
 
+    async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+        return {
+            (topic, partition): await self.begin(group, topic, partition, offset)
+            for topic, partition, offset in records
+        }
+
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         at, attempts = self._rows.get((group, topic, partition), (offset, 0))
         if at == offset and attempts > 0:
@@ -47,20 +60,33 @@ class PostgresDeliveryAttempts:
         self._table = table
 
     async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
+        return (await self.begin_many(group, [(topic, partition, offset)]))[(topic, partition)]
+
+    async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
         t = self._table
         values = insert(t).values(
-            consumer_group=group, topic=topic, kafka_partition=partition, record_offset=offset, attempts=1
+            [
+                {
+                    "consumer_group": group,
+                    "topic": topic,
+                    "kafka_partition": partition,
+                    "record_offset": offset,
+                    "attempts": 1,
+                }
+                for topic, partition, offset in records
+            ]
         )
         statement = values.on_conflict_do_update(
             index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],
             set_={
-                "attempts": case((t.c.record_offset == offset, t.c.attempts + 1), else_=1),
-                "record_offset": offset,
+                "attempts": case((t.c.record_offset == values.excluded.record_offset, t.c.attempts + 1), else_=1),
+                "record_offset": values.excluded.record_offset,
                 "updated_at": func.now(),
             },
-        ).returning(t.c.attempts)
+        ).returning(t.c.topic, t.c.kafka_partition, t.c.attempts)
         async with self._engine.begin() as conn:
-            return int((await conn.execute(statement)).scalar_one())
+            rows = (await conn.execute(statement)).all()
+        return {(row.topic, row.kafka_partition): int(row.attempts) for row in rows}
 
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         t = self._table

@@ -12,27 +12,27 @@ hangs its process is parked after `max_attempts` deliveries too, not redelivered
 is committed only after the handler's transaction committed or the record was parked (manual
 acknowledgement, never acknowledge-first).
 
+A batch subscriber handles the records of one fetch in one transaction, and each alone when that
+fails (`infra.messaging.consumer_batch`).
+
 Retries never block other tenants: the failed record's partition is rewound to the record and
 paused for the backoff (Kafka's own pause/seek), and the consumer goes on with its other
 partitions. FastStream's `nack` alone would re-read the record at once, a hot loop.
 """
 
-import asyncio
 import functools
-import itertools
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts import headers as h
 from contracts.envelope import Message
 from contracts.errors import DeferredError, InvalidMessageError, PermanentError, TenantBindingError
 from contracts.topics import Topic
@@ -41,150 +41,16 @@ from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
-from infra.messaging.record_parser import tolerant_parser
+from infra.messaging.consumer_batch import HOLDING, BatchShell, Record
+from infra.messaging.delivery import DeliveryPolicy as DeliveryPolicy
+from infra.messaging.delivery import Retries, claim_digest, park, reject_reason
+from infra.messaging.record_parser import tolerant_batch_parser, tolerant_parser
 from infra.messaging.transient import is_transient as is_transient
 from infra.metrics import DEAD_LETTER_CLASSES, Metrics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_attempts: int
-    retry_base_seconds: float
-    fetch_max_wait_ms: int = 100
-    retry_max_seconds: float = 10.0
-    max_message_bytes: int = 8 * 1024 * 1024
-    max_poll_interval_ms: int = 300_000
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
-        ceiling = min(self.retry_max_seconds, self.retry_base_seconds * 2 ** (attempt - 1))
-        return rng.uniform(ceiling / 2, ceiling)
-
-
-def _record(message: KafkaMessage) -> ConsumerRecord[bytes, bytes]:
-    raw = message.raw_message
-    assert not isinstance(raw, tuple), "batch consumption is not used"
-    return raw
-
-
-async def park(
-    producer: AIOKafkaProducer,
-    record: KafkaMessage,
-    *,
-    consumer: str,
-    reason: str,
-    error: BaseException,
-    attempts: int,
-    dead_letter: str = str(Topic.DEAD_LETTER),
-) -> None:
-    """Publish the original bytes and headers to the dead-letter topic (`dead_letter`, its Kafka name),
-    with why and where from."""
-    raw = _record(record)
-    headers = [
-        *list(raw.headers or ()),
-        (h.DLQ_REASON, reason[:2000].encode()),
-        (h.DLQ_EXCEPTION, type(error).__name__.encode()),
-        (h.DLQ_ATTEMPTS, str(attempts).encode()),
-        (h.DLQ_CONSUMER, consumer.encode()),
-        (h.DLQ_SOURCE_TOPIC, raw.topic.encode()),
-        (h.DLQ_SOURCE_PARTITION, str(raw.partition).encode()),
-        (h.DLQ_SOURCE_OFFSET, str(raw.offset).encode()),
-        (h.DLQ_PARKED_AT, datetime.now(UTC).isoformat().encode()),
-    ]
-    # parking must not lose the record: retry until Kafka takes it (the offset is not committed before)
-    for attempt in itertools.count(1):
-        try:
-            await producer.send_and_wait(dead_letter, value=raw.value, key=raw.key, headers=headers)
-            break
-        except KafkaError:
-            log.exception("could not park a message from %s (attempt %d); retrying", raw.topic, attempt)
-            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
-    log.warning(
-        "parked message from %s[%s]@%s in %s: %s",
-        raw.topic,
-        raw.partition,
-        raw.offset,
-        dead_letter,
-        reason,
-        extra={"consumer": consumer},
-    )
-
-
-def reject_reason(raw: ConsumerRecord[bytes, bytes], message: Message) -> str | None:
-    """Why a well-formed message must still not be processed, or None."""
-    key = raw.key.decode(errors="replace") if raw.key is not None else None
-    if key != message.tenant_id:
-        return (
-            f"{message.event_type} {message.event_id}: record key {key!r} differs from the payload's tenant_id "
-            f"{message.tenant_id!r}; publish with key = tenant_id, so one tenant's messages stay on one partition"
-        )
-    return None
-
-
-def claim_digest(raw: ConsumerRecord[bytes, bytes]) -> str | None:
-    """The claim check a record refers to (`contracts.headers.CLAIM_CHECK`), or None."""
-    for name, value in raw.headers or ():
-        if name == h.CLAIM_CHECK:
-            return bytes(value).decode(errors="replace")
-    return None
-
-
-class _Retries:
-    """The pause/rewind that schedules the next attempt of a record. Its failures in this process set
-    the backoff; whether to park is decided by the durable delivery count (`infra.messaging.attempts`),
-    which a transient failure does not raise."""
-
-    def __init__(self, policy: DeliveryPolicy) -> None:
-        self._policy = policy
-        self._failures: dict[tuple[str, int, int], int] = {}
-        self._deferred: set[tuple[str, int, int]] = set()
-        self._rng = random.Random()
-
-    def forget(self, raw: ConsumerRecord[bytes, bytes]) -> None:
-        self._failures.pop((raw.topic, raw.partition, raw.offset), None)
-        self._deferred.discard((raw.topic, raw.partition, raw.offset))
-
-    def failed_before(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
-        return (raw.topic, raw.partition, raw.offset) in self._failures
-
-    def first_deferral(self, raw: ConsumerRecord[bytes, bytes]) -> bool:
-        """True the first time `raw` is deferred (until it is handled): log once, not every pause."""
-        key = (raw.topic, raw.partition, raw.offset)
-        first = key not in self._deferred
-        self._deferred.add(key)
-        return first
-
-    def schedule(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes]) -> float:
-        """Rewind the partition to `raw` and pause it for the backoff after its latest failure (growing
-        with each); returns the delay."""
-        key = (raw.topic, raw.partition, raw.offset)
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        return self.pause(consumer, raw, self._policy.backoff(failures, self._rng))
-
-    def pause(self, consumer: AIOKafkaConsumer, raw: ConsumerRecord[bytes, bytes], delay: float) -> float:
-        """Rewind the partition to `raw` and pause it for `delay` seconds; returns the delay."""
-        tp = TopicPartition(raw.topic, raw.partition)
-        try:
-            consumer.seek(tp, raw.offset)
-            consumer.pause(tp)
-        except IllegalStateError:
-            return 0.0  # revoked meanwhile: the new owner reads it from the committed offset
-        asyncio.get_running_loop().call_later(delay, self._resume, consumer, tp)
-        return delay
-
-    @staticmethod
-    def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
-        try:
-            consumer.resume(tp)
-        except (IllegalStateError, KeyError):
-            log.debug("partition %s was revoked during its retry backoff", tp)
 
 
 def subscribe(
@@ -202,20 +68,23 @@ def subscribe(
     claims: ClaimChecks | None = None,
     attempts: DeliveryAttempts | None = None,
     concurrency: int = 1,
+    batch_engine: AsyncEngine | None = None,
 ) -> None:
     """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
     `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`. `claims` resolves
     records whose payload went by claim check (without it, such a record is parked). `attempts` counts
     deliveries (durably in production: `PostgresDeliveryAttempts`; in memory if None). `concurrency`
     > 1 runs that many Kafka consumers in the group, each handling its own partitions one record at a
-    time (FastStream's `max_workers`): partitions proceed side by side, each still in order."""
-    retries = _Retries(policy)
+    time (FastStream's `max_workers`): partitions proceed side by side, each still in order.
+    `batch_engine`: the database `handler` writes to; with it (and `policy.batch_max_records` > 1, one
+    consumer) each fetch's records are handled in one transaction on it (`infra.messaging.consumer_batch`)."""
+    retries = Retries(policy)
     group_id = group or f"bakeplan.{consumer}"
     deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
     parked = functools.partial(park, producer, consumer=consumer, dead_letter=dead_letter)
 
-    async def park_here(record: KafkaMessage, *, reason: str, error: BaseException, attempts: int, why: str) -> None:
-        await parked(record, reason=reason, error=error, attempts=attempts)
+    async def park_here(raw: Record, *, reason: str, error: BaseException, attempts: int, why: str) -> None:
+        await parked(raw, reason=reason, error=error, attempts=attempts)
         metrics.dead_lettered.labels(consumer, why).inc()  # `why`: a bounded reason class
 
     for why in DEAD_LETTER_CLASSES:  # every series from the start: a first dead letter is an increase
@@ -224,8 +93,10 @@ def subscribe(
     after_commit = f"{consumer}.after_commit"
 
     async def on_record(record: KafkaMessage) -> None:
+        raw = record.raw_message
+        assert not isinstance(raw, tuple), "a record subscriber gets one record"
         with metrics.handle_seconds.labels(consumer).time():
-            outcome = await deliver(record)
+            outcome = await deliver(raw, record.consumer)
         metrics.messages.labels(consumer, outcome).inc()
         if outcome in ("retry_scheduled", "deferred"):
             return  # not acknowledged: the partition was rewound and paused
@@ -237,27 +108,27 @@ def subscribe(
             # inbox makes that harmless
             log.warning("%s could not commit its offset (%r); the record will be redelivered", consumer, exc)
 
-    async def deliver(record: KafkaMessage) -> str:
-        raw = _record(record)
+    async def deliver(raw: Record, kafka: AIOKafkaConsumer, counted: int | None = None) -> str:
+        """Handle `raw` alone; `counted`: its delivery count when the batch already counted it."""
         body = raw.value or b""
         if len(body) > policy.max_message_bytes:
             exc = InvalidMessageError(
                 f"record of {len(body)} bytes on {raw.topic} exceeds the limit of {policy.max_message_bytes} bytes "
                 "(BAKEPLAN_MAX_MESSAGE_BYTES); split the message or raise the limit"
             )
-            await park_here(record, reason=str(exc), error=exc, attempts=1, why="oversize")
+            await park_here(raw, reason=str(exc), error=exc, attempts=1, why="oversize")
             return "dead_lettered"
         digest = claim_digest(raw)
         if digest is not None:
             try:
                 body = await resolve(digest)
             except InvalidMessageError as exc:
-                await park_here(record, reason=str(exc), error=exc, attempts=1, why="claim_check")
+                await park_here(raw, reason=str(exc), error=exc, attempts=1, why="claim_check")
                 return "dead_lettered"
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                delay = retries.pause(record.consumer, raw, policy.backoff(1, random.Random()))
+                delay = retries.pause(kafka, raw, policy.backoff(1, random.Random()))
                 log.warning(
                     "%s cannot resolve claim check %s yet (%r); retrying in %.2f s", consumer, digest, exc, delay
                 )
@@ -265,20 +136,20 @@ def subscribe(
         try:
             message = decode(body)
         except InvalidMessageError as exc:
-            await park_here(record, reason=str(exc), error=exc, attempts=1, why="undecodable")
+            await park_here(raw, reason=str(exc), error=exc, attempts=1, why="undecodable")
             return "dead_lettered"
         rejected = reject_reason(raw, message)
         if rejected is not None:
             error = InvalidMessageError(rejected)
-            await park_here(record, reason=rejected, error=error, attempts=1, why="key_mismatch")
+            await park_here(raw, reason=rejected, error=error, attempts=1, why="key_mismatch")
             return "dead_lettered"
         where = (group_id, raw.topic, raw.partition, raw.offset)
         try:
-            attempt = await deliveries.begin(*where)
+            attempt = counted if counted is not None else await deliveries.begin(*where)
         except Exception as exc:  # noqa: BLE001 - not counted, not handled: the record waits, never lost
             # the database is down (transient), or the table is missing (run `bakeplan db upgrade`):
             # either way the record is retried after a backoff, never handled uncounted
-            delay = retries.schedule(record.consumer, raw)
+            delay = retries.schedule(kafka, raw)
             level = logging.WARNING if is_transient(exc) else logging.ERROR
             log.log(level, "%s could not count a delivery (%r); retrying in %.2f s", consumer, exc, delay)
             return "retry_scheduled"
@@ -292,7 +163,7 @@ def subscribe(
             )
             log.error(reason, extra={"consumer": consumer, "tenant_id": message.tenant_id})
             await park_here(
-                record, reason=reason, error=PermanentError(reason), attempts=attempt - 1, why="delivery_limit"
+                raw, reason=reason, error=PermanentError(reason), attempts=attempt - 1, why="delivery_limit"
             )
             return "dead_lettered"
         with (
@@ -304,7 +175,7 @@ def subscribe(
                 event_type=message.event_type,
             ),
         ):
-            outcome = await handle(record, raw, message, attempt)
+            outcome = await handle(kafka, raw, message, attempt)
             tracing.mark_outcome(span, outcome, failed=outcome in ("dead_lettered", "retry_scheduled"))
             return outcome
 
@@ -315,13 +186,13 @@ def subscribe(
             )
         return await claims.resolve(digest)
 
-    async def refund(raw: ConsumerRecord[bytes, bytes]) -> None:
+    async def refund(raw: Record) -> None:
         try:
             await deliveries.refund(group_id, raw.topic, raw.partition, raw.offset)
         except Exception as exc:  # noqa: BLE001 - a lost refund only makes the count one higher
             log.warning("%s could not take back a delivery count (%r); it counts", consumer, exc)
 
-    async def handle(record: KafkaMessage, raw: ConsumerRecord[bytes, bytes], message: Message, attempt: int) -> str:
+    async def handle(kafka: AIOKafkaConsumer, raw: Record, message: Message, attempt: int) -> str:
         context = {"consumer": consumer}
         try:
             if crash_points.armed:  # a message that kills its process (the fault suite's)
@@ -330,7 +201,7 @@ def subscribe(
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
             await refund(raw)
-            delay = retries.pause(record.consumer, raw, exc.retry_after)
+            delay = retries.pause(kafka, raw, exc.retry_after)
             level = logging.INFO if retries.first_deferral(raw) else logging.DEBUG
             log.log(
                 level,
@@ -354,7 +225,7 @@ def subscribe(
                 )
             why = "tenant_binding" if isinstance(exc, TenantBindingError) else "permanent"
             metrics.handler_errors.labels(consumer, type(exc).__name__).inc()
-            await park_here(record, reason=str(exc), error=exc, attempts=attempt, why=why)
+            await park_here(raw, reason=str(exc), error=exc, attempts=attempt, why=why)
             return "dead_lettered"
         except Exception as exc:  # noqa: BLE001 - transient errors and bugs: retry, then park
             metrics.handler_errors.labels(consumer, type(exc).__name__).inc()
@@ -362,11 +233,11 @@ def subscribe(
                 retries.forget(raw)
                 reason = f"{consumer} gave up after {attempt} attempts: {exc!r}"
                 log.error(reason, extra=context)
-                await park_here(record, reason=reason, error=exc, attempts=attempt, why="retries_exhausted")
+                await park_here(raw, reason=reason, error=exc, attempts=attempt, why="retries_exhausted")
                 return "dead_lettered"
             if is_transient(exc):
                 await refund(raw)  # the dependency was down, the message is not at fault
-            delay = retries.schedule(record.consumer, raw)
+            delay = retries.schedule(kafka, raw)
             log.warning(
                 "%s failed on %s (attempt %d, %s), retrying in %.2f s: %r",
                 consumer,
@@ -382,8 +253,70 @@ def subscribe(
         retries.forget(raw)
         return "retried" if retried else "handled"
 
+    async def readable(raw: Record) -> Message | None:
+        """`raw`'s message when it can be handled as it is; None when the record path must decide
+        (park it, or wait for its claim check)."""
+        body = raw.value or b""
+        if len(body) > policy.max_message_bytes:
+            return None
+        digest = claim_digest(raw)
+        try:
+            message = decode(body if digest is None else await resolve(digest))
+        except Exception:  # noqa: BLE001 - the record path parks it or waits, with the reason
+            return None
+        return message if reject_reason(raw, message) is None else None
+
+    async def on_batch(batch: KafkaMessage) -> None:
+        records = batch.raw_message
+        assert isinstance(records, tuple), "a batch subscriber gets a batch"
+        if not records:
+            return
+        started = time.perf_counter()
+        outcomes = await shell.run(records, batch.consumer)
+        each = (time.perf_counter() - started) / len(records)
+        for outcome in outcomes:
+            metrics.handle_seconds.labels(consumer).observe(each)
+            metrics.messages.labels(consumer, outcome).inc()
+        if all(outcome in HOLDING for outcome in outcomes):
+            return  # nothing to acknowledge: every partition was rewound and paused
+        crash_points.hit(after_commit)
+        try:
+            await batch.ack()  # each partition's position: past what was handled, at what waits
+        except KafkaError as exc:
+            log.warning("%s could not commit its offsets (%r); the records will be redelivered", consumer, exc)
+
+    if batch_engine is not None and policy.batch_max_records > 1 and concurrency == 1:
+        shell = BatchShell(
+            consumer=consumer,
+            group_id=group_id,
+            engine=batch_engine,
+            handler=handler,
+            deliveries=deliveries,
+            crash_points=crash_points,
+            readable=readable,
+            deliver=deliver,
+            forget=retries.forget,
+        )
+        broker.subscriber(
+            str(topic),
+            batch=True,
+            max_records=policy.batch_max_records,
+            batch_timeout_ms=policy.batch_wait_ms,
+            parser=tolerant_batch_parser,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            max_poll_interval_ms=policy.max_poll_interval_ms,
+            session_timeout_ms=policy.session_timeout_ms,
+            heartbeat_interval_ms=policy.heartbeat_interval_ms,
+            # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
+            fetch_max_wait_ms=policy.fetch_max_wait_ms,
+        )(on_batch)
+        return
     broker.subscriber(
         str(topic),
+        parser=tolerant_parser,  # a non-UTF-8 header must reach the shell (and be parked), not fail in FastStream
+        max_workers=concurrency,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
@@ -392,6 +325,4 @@ def subscribe(
         heartbeat_interval_ms=policy.heartbeat_interval_ms,
         # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
         fetch_max_wait_ms=policy.fetch_max_wait_ms,
-        parser=tolerant_parser,  # a non-UTF-8 header must reach the shell (and be parked), not fail in FastStream
-        max_workers=concurrency,
     )(on_record)

@@ -49,7 +49,7 @@ from contracts.messages import OperationsAlert
 from contracts.topics import Topic
 from infra import tracing
 from infra.crash_points import DISARMED, CrashPoints
-from infra.messaging import claim_check
+from infra.messaging import batch_tx, claim_check
 from infra.messaging.codec import encode
 from infra.messaging.payload_limits import (
     DEFAULT_LIMITS,
@@ -180,7 +180,8 @@ class OutboxRelay:
         self._more_pending = False
 
     def wake(self) -> None:
-        self._wakeup.set()
+        """Look at the outbox now (inside a consumer batch: once the batch has committed)."""
+        batch_tx.when_committed(self._wakeup.set)
 
     async def listen(self, dsn: str) -> None:
         """Wake on the outbox's NOTIFY channel, from this and every other process; reconnects

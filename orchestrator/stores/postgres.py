@@ -1,5 +1,6 @@
 """The orchestrator's ports on Postgres: one unit of work is one transaction on one connection."""
 
+import functools
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.messages import LowStockObserved
 from contracts.planning import PlanningSnapshot
 from infra import tracing
+from infra.messaging import batch_tx
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.codec import decode, encode
@@ -359,13 +361,8 @@ class PostgresStores:
     @asynccontextmanager
     async def __call__(self, *, consistent_reads: bool = False) -> AsyncIterator[UnitOfWork]:
         with tracing.span("transaction orchestrator"):
-            async with self._engine.connect() as conn:
-                if consistent_reads:
-                    await conn.execution_options(isolation_level="REPEATABLE READ")
-                async with conn.begin():
-                    uow = PostgresUnitOfWork(
-                        conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits
-                    )
-                    yield uow
+            async with batch_tx.transaction(self._engine, repeatable_read=consistent_reads) as conn:
+                uow = PostgresUnitOfWork(conn, dedupe=self._dedupe, audit_keys=self._audit_keys, limits=self._limits)
+                yield uow
         for size_bytes in uow.snapshots.added_bytes:
-            self._on_snapshot(size_bytes)
+            batch_tx.when_committed(functools.partial(self._on_snapshot, size_bytes))

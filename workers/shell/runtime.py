@@ -35,6 +35,7 @@ from contracts.errors import PermanentError, PlanningError
 from contracts.messages import PlanCompensated, PlanReady, StepCompensated, StepFailed, StepName
 from contracts.topics import Topic
 from infra import tracing
+from infra.messaging import batch_tx
 from infra.messaging import inbox as inbox_store
 from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
@@ -164,7 +165,7 @@ class StepWorker:
                 )
             await outbox_store.add(conn, spec.outbox, outgoing, limits=self._limits)
         if outgoing:
-            self._on_commit()
+            batch_tx.when_committed(self._on_commit)
 
     async def _plan(self, command: Message, now: datetime) -> PlannedRows | PlanningError:
         """The step's plan for `command`, outside any transaction; a `PlanningError` is an outcome (the

@@ -1,0 +1,128 @@
+"""One database transaction for every record of a fetched batch (issue 18, "batch the hot path").
+
+The consumer shell opens a `BatchTransaction` on its process's engine around the handlers of one
+batch (`infra.messaging.consumer`). A handler's own transaction (`transaction`, which
+`infra.tracing.transaction` and the orchestrator's unit of work go through) then joins it instead of
+beginning one of its own, and whatever the handler would do after its commit (wake the relay, count a
+finished saga) waits for the batch's commit (`when_committed`). The batch commits once; its offsets
+are committed after that.
+
+Nothing a handler sees changes: its statements run in the same order on one connection, and a later
+record reads what an earlier one wrote. What changes is what fails together. A handler that raises,
+or whose transaction block exits with an exception even if the handler then swallows it, spoils the
+batch: it rolls back whole and the shell handles each record alone, as without batching, so one bad
+record is still retried and parked by itself.
+
+A handler that needs a transaction of another kind (the orchestrator's REPEATABLE READ snapshot)
+raises `NotBatchableError` by joining: the batch rolls back and its records go one by one.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+
+class NotBatchableError(Exception):
+    """A handler needs a transaction of its own: its batch is handled record by record."""
+
+
+class BatchSpoiledError(Exception):
+    """A handler's transaction block failed inside the batch, though the handler went on."""
+
+
+class BatchTransaction:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+        self._after: list[Callable[[], None]] = []
+        self.spoiled: BaseException | None = None
+        self.joins = 0
+
+    async def connection(self) -> AsyncConnection:
+        """The batch's connection, in its transaction (begun at the first join)."""
+        if self._conn is None:
+            self._conn = await self.engine.connect()
+            self._tx = await self._conn.begin()
+        self.joins += 1
+        return self._conn
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the batch has committed (once, however often it is asked for)."""
+        if callback not in self._after:
+            self._after.append(callback)
+
+    async def commit(self) -> None:
+        if self.spoiled is not None:
+            raise BatchSpoiledError(
+                f"a handler's transaction failed inside the batch: {self.spoiled!r}"
+            ) from self.spoiled
+        if self._tx is not None:
+            await self._tx.commit()
+        await self.close()
+        for callback in self._after:
+            callback()
+
+    async def close(self) -> None:
+        """Roll back what is not committed and give the connection back."""
+        conn, self._conn, self._tx = self._conn, None, None
+        if conn is not None:
+            await conn.close()
+
+
+_current: ContextVar[BatchTransaction | None] = ContextVar("bakeplan_batch_transaction", default=None)
+
+
+@asynccontextmanager
+async def batch(engine: AsyncEngine) -> AsyncIterator[BatchTransaction]:
+    """The handlers run inside share one transaction on `engine`, committed when the block ends without
+    an exception (and without a spoiled join); rolled back otherwise."""
+    tx = BatchTransaction(engine)
+    token = _current.set(tx)
+    try:
+        yield tx
+        await tx.commit()
+    finally:
+        _current.reset(token)
+        await tx.close()
+
+
+def current(engine: AsyncEngine | None = None) -> BatchTransaction | None:
+    """The batch this task's handler runs in (on `engine`, when given), or None."""
+    tx = _current.get()
+    if tx is None or (engine is not None and tx.engine is not engine):
+        return None
+    return tx
+
+
+def when_committed(callback: Callable[[], None]) -> None:
+    """`callback` now, or when the current batch has committed."""
+    tx = _current.get()
+    if tx is None:
+        callback()
+    else:
+        tx.after_commit(callback)
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine, *, repeatable_read: bool = False) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()`, or the current batch's transaction when there is one on `engine`.
+    `repeatable_read` asks for a transaction of that isolation, which a batch cannot give."""
+    tx = current(engine)
+    if tx is None:
+        async with engine.connect() as conn:
+            if repeatable_read:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
+        return
+    if repeatable_read:
+        raise NotBatchableError("a REPEATABLE READ transaction cannot join a batch")
+    conn = await tx.connection()
+    try:
+        yield conn
+    except BaseException as exc:
+        tx.spoiled = tx.spoiled or exc
+        raise

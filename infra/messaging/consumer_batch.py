@@ -1,0 +1,141 @@
+"""The consumer shell's batch path: every record of one fetch handled in one transaction.
+
+A batch is handled together when all its records are fit to handle (none oversize, undecodable,
+misrouted, or waiting on a claim check) and none was delivered before without its handling ending:
+
+1. one statement counts the delivery of the first record of each partition in the batch
+   (`DeliveryAttempts.begin_many`), durably, before any handler runs;
+2. the handlers run in order inside one transaction (`infra.messaging.batch_tx`): each one's inbox
+   claim, writes and outbox rows, as without batching, on one connection;
+3. it commits once; the relay is woken once (NOTIFYs of one transaction reach listeners as one), and
+   the offsets are committed once (`infra.messaging.consumer`).
+
+Otherwise, and whenever the batch fails (a handler raised, its database went away, a handler needed
+a transaction of its own), nothing of it stays and each record is handled alone, in order, exactly
+as a record subscriber would: counted, retried with backoff, parked by itself. A partition whose
+record is waiting for a retry has its later records left for the next fetch (the partition was
+rewound to the waiting record). A process killed in the middle of a batch commits nothing of it; its
+redelivery finds the first records counted twice and goes record by record, so the record that
+killed it is found and parked after `max_attempts` deliveries while the others are handled once.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.envelope import Message
+from infra import logs, tracing
+from infra.crash_points import CrashPoints
+from infra.messaging import batch_tx
+from infra.messaging.attempts import DeliveryAttempts
+
+log = logging.getLogger("infra.messaging.consumer")
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Partition: TypeAlias = tuple[str, int]
+
+HOLDING = ("retry_scheduled", "deferred")
+"""Outcomes that leave a record for later: its partition was rewound to it and paused."""
+
+
+@dataclass(frozen=True)
+class BatchShell:
+    consumer: str
+    group_id: str
+    engine: AsyncEngine
+    handler: Callable[[Message], Awaitable[None]]
+    deliveries: DeliveryAttempts
+    crash_points: CrashPoints
+    readable: Callable[[Record], Awaitable[Message | None]]
+    """The record's message when it can be handled as it is, else None (the record path decides)."""
+    deliver: Callable[[Record, AIOKafkaConsumer, int | None], Awaitable[str]]
+    """The record path: handle one record alone (given its delivery count when already counted)."""
+    forget: Callable[[Record], None]
+    """Drop what the record path remembers of a record's failures."""
+
+    async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
+        """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
+        handled, in order (records left behind a waiting one have none)."""
+        counted: dict[Partition, tuple[int, int]] = {}
+        if len(records) > 1:
+            together = await self._together(records)
+            if together is None:
+                return ["handled"] * len(records)
+            counted = together
+        return await self._one_by_one(records, kafka, counted)
+
+    async def _together(self, records: Sequence[Record]) -> dict[Partition, tuple[int, int]] | None:
+        """None when the batch was handled in one transaction; else the deliveries it counted, by
+        partition: (offset, count)."""
+        messages: list[Message] = []
+        for raw in records:
+            message = await self.readable(raw)
+            if message is None:
+                return {}
+            messages.append(message)
+        firsts: dict[Partition, int] = {}
+        for raw in records:
+            firsts.setdefault((raw.topic, raw.partition), raw.offset)
+        try:
+            counts = await self.deliveries.begin_many(
+                self.group_id, [(topic, partition, offset) for (topic, partition), offset in firsts.items()]
+            )
+        except Exception as exc:  # noqa: BLE001 - the record path counts (or waits) for each record
+            log.warning(
+                "%s could not count a batch's deliveries (%r); handling its records one by one", self.consumer, exc
+            )
+            return {}
+        counted = {tp: (offset, counts[tp]) for tp, offset in firsts.items()}
+        if any(count > 1 for count in counts.values()):
+            return counted  # delivered before, never finished: find the record at fault, alone
+        try:
+            async with batch_tx.batch(self.engine):
+                for raw, message in zip(records, messages, strict=True):
+                    await self._handle(raw, message)
+        except Exception as exc:  # noqa: BLE001 - each record again, alone: it is retried or parked by itself
+            log.info(
+                "%s: a batch of %d records failed together (%r); handling each alone",
+                self.consumer,
+                len(records),
+                exc,
+                extra={"consumer": self.consumer},
+            )
+            return counted
+        for raw in records:
+            self.forget(raw)
+        return None
+
+    async def _handle(self, raw: Record, message: Message) -> None:
+        with (
+            tracing.consuming(consumer=self.consumer, topic=raw.topic, headers=raw.headers, message=message) as span,
+            logs.message_context(
+                tenant_id=message.tenant_id,
+                saga_id=message.saga_id,
+                event_id=message.event_id,
+                event_type=message.event_type,
+            ),
+        ):
+            if self.crash_points.armed:  # a message that kills its process (the fault suite's)
+                self.crash_points.hit(f"{self.consumer}.handling:{message.event_type}:{message.tenant_id}")
+            await self.handler(message)
+            tracing.mark_outcome(span, "handled", failed=False)
+
+    async def _one_by_one(
+        self, records: Sequence[Record], kafka: AIOKafkaConsumer, counted: dict[Partition, tuple[int, int]]
+    ) -> list[str]:
+        outcomes: list[str] = []
+        waiting: set[Partition] = set()
+        for raw in records:
+            tp = (raw.topic, raw.partition)
+            if tp in waiting:
+                continue  # its partition was rewound to an earlier record: fetched again after it
+            at = counted.get(tp)
+            outcome = await self.deliver(raw, kafka, at[1] if at is not None and at[0] == raw.offset else None)
+            outcomes.append(outcome)
+            if outcome in HOLDING:
+                waiting.add(tp)
+        return outcomes
