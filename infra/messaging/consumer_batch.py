@@ -14,9 +14,11 @@ Otherwise, and whenever the batch fails (a handler raised, its database went awa
 a transaction of its own), nothing of it stays and each record is handled alone, in order, exactly
 as a record subscriber would: counted, retried with backoff, parked by itself. A partition whose
 record is waiting for a retry has its later records left for the next fetch (the partition was
-rewound to the waiting record). A process killed in the middle of a batch commits nothing of it; its
-redelivery finds the first records counted twice and goes record by record, so the record that
-killed it is found and parked after `max_attempts` deliveries while the others are handled once.
+rewound to the waiting record). Record by record, each record's offset is committed once it is
+handled. A process killed in the middle of a batch commits nothing of it; its redelivery finds the
+first records counted twice and goes record by record, committing each, so the next redelivery
+starts at the record that killed it, which is counted alone and parked after `max_attempts`
+deliveries, while the others are handled once.
 """
 
 import logging
@@ -24,7 +26,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Message
@@ -138,4 +141,16 @@ class BatchShell:
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)
+            else:
+                await self._commit_past(kafka, raw)
         return outcomes
+
+    async def _commit_past(self, kafka: AIOKafkaConsumer, raw: Record) -> None:
+        """Commit the offset past `raw` now: if a later record of the batch kills the process, the
+        redelivery starts at that record, which is then counted alone (were it to start at the batch's
+        first record again, the count would move between the two and never reach the limit)."""
+        try:
+            await kafka.commit({TopicPartition(raw.topic, raw.partition): raw.offset + 1})
+        except (KafkaError, IllegalStateError) as exc:
+            # a rebalance moved the partition: its new owner re-reads the record and the inbox absorbs it
+            log.warning("%s could not commit its offset (%r); the record will be redelivered", self.consumer, exc)
