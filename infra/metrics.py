@@ -43,6 +43,14 @@ class Metrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.batch_records = Histogram(
+            "bakeplan_consumer_batch_records",
+            "Records of one fetch a batch consumer handled in one transaction (infra/messaging/consumer_batch.py); "
+            "batches that fell back to one record at a time are not counted.",
+            ["consumer"],
+            registry=r,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )
         self.handler_errors = Counter(
             "bakeplan_handler_errors_total",
             "Deliveries whose handler raised, by consumer and exception class (deferrals are not errors).",

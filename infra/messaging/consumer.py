@@ -296,6 +296,7 @@ def subscribe(
             readable=readable,
             deliver=deliver,
             forget=retries.forget,
+            together=metrics.batch_records.labels(consumer).observe,
         )
         broker.subscriber(
             str(topic),

@@ -59,6 +59,8 @@ class BatchShell:
     """The record path: handle one record alone (given its delivery count when already counted)."""
     forget: Callable[[Record], None]
     """Drop what the record path remembers of a record's failures."""
+    together: Callable[[int], None] = lambda n: None
+    """Hears the size of each batch handled in one transaction (a metric)."""
 
     async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
         """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
@@ -110,6 +112,7 @@ class BatchShell:
             return counted
         for raw in records:
             self.forget(raw)
+        self.together(len(records))
         return None
 
     async def _handle(self, raw: Record, message: Message) -> None:
