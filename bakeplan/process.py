@@ -89,6 +89,7 @@ class Process:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             batch_max_records=settings.consumer_batch_records,
+            batch_max_ms=settings.consumer_batch_ms,
         )
         self.crash_points = CrashPoints(settings.crash_at, settings.crash_after_hits, settings.crash_log)
         self.dedupe = not settings.unsafe_disable_inbox

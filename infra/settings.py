@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         description="Records of one fetch the hot-path consumers (saga replies, step commands) handle in one "
         "transaction, each alone when that fails; 1 handles every record in its own.",
     )
+    consumer_batch_ms: int = Field(
+        default=50,
+        ge=1,
+        description="A batch commits once its handlers have run this long and the rest of the fetch goes on in the "
+        "next: the replies of its first records wait at most this long (plus one record).",
+    )
     kafka_compression: Literal["zstd", "lz4", "gzip", "snappy", "none"] = Field(
         default="zstd",
         description="Producer compression: zstd packs JSON nearly as tightly as gzip at a twentieth of its CPU.",

@@ -297,6 +297,7 @@ def subscribe(
             deliver=deliver,
             forget=retries.forget,
             together=metrics.batch_records.labels(consumer).observe,
+            max_seconds=policy.batch_max_ms / 1000,
         )
         broker.subscriber(
             str(topic),

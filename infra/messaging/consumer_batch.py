@@ -10,6 +10,11 @@ misrouted, or waiting on a claim check) and none was delivered before without it
 3. it commits once; the relay is woken once (NOTIFYs of one transaction reach listeners as one), and
    the offsets are committed once (`infra.messaging.consumer`).
 
+A batch commits early, with its offsets, once its handlers have run `max_seconds`
+(`BAKEPLAN_CONSUMER_BATCH_MS`), and the rest of the fetch goes on as the next batch, counted anew:
+a worker plans each command before its writes, and a batch of 32 large tenants would otherwise hold
+the first one's reply for seconds and leave the next step's worker idle meanwhile.
+
 Otherwise, and whenever the batch fails (a handler raised, its database went away, a handler needed
 a transaction of its own), nothing of it stays and each record is handled alone, in order, exactly
 as a record subscriber would: counted, retried with backoff, parked by itself. A partition whose
@@ -22,6 +27,7 @@ deliveries, while the others are handled once.
 """
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -61,27 +67,39 @@ class BatchShell:
     """Drop what the record path remembers of a record's failures."""
     together: Callable[[int], None] = lambda n: None
     """Hears the size of each batch handled in one transaction (a metric)."""
+    max_seconds: float = 0.05
+    """A batch commits once its handlers have run this long, and the rest of the fetch goes on in the
+    next: the replies of its first records wait at most this long (plus one record)."""
 
     async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
         """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
         handled, in order (records left behind a waiting one have none)."""
-        counted: dict[Partition, tuple[int, int]] = {}
-        if len(records) > 1:
-            together = await self._together(records)
-            if together is None:
-                return ["handled"] * len(records)
-            counted = together
-        return await self._one_by_one(records, kafka, counted)
-
-    async def _together(self, records: Sequence[Record]) -> dict[Partition, tuple[int, int]] | None:
-        """None when the batch was handled in one transaction; else the deliveries it counted, by
-        partition: (offset, count)."""
         messages: list[Message] = []
         for raw in records:
-            message = await self.readable(raw)
+            message = await self.readable(raw) if len(records) > 1 else None
             if message is None:
-                return {}
+                return await self._one_by_one(records, kafka, {})
             messages.append(message)
+        outcomes: list[str] = []
+        at = 0
+        while at < len(records):
+            if len(records) - at == 1:
+                return outcomes + await self._one_by_one(records[at:], kafka, {})
+            handled, counted = await self._together(records[at:], messages[at:])
+            if not handled:
+                return outcomes + await self._one_by_one(records[at:], kafka, counted)
+            outcomes += ["handled"] * handled
+            at += handled
+            if at < len(records):  # a part committed: its offsets too, so a later kill starts after it
+                await self._commit_past(kafka, records[:at])
+        return outcomes
+
+    async def _together(
+        self, records: Sequence[Record], messages: Sequence[Message]
+    ) -> tuple[int, dict[Partition, tuple[int, int]]]:
+        """Handle a first part of `records` in one transaction: as many as `max_seconds` allow, at
+        least one. Returns how many it handled (0 when it failed or must not be tried), and the
+        deliveries it counted by partition: (offset, count)."""
         firsts: dict[Partition, int] = {}
         for raw in records:
             firsts.setdefault((raw.topic, raw.partition), raw.offset)
@@ -93,27 +111,32 @@ class BatchShell:
             log.warning(
                 "%s could not count a batch's deliveries (%r); handling its records one by one", self.consumer, exc
             )
-            return {}
+            return 0, {}
         counted = {tp: (offset, counts[tp]) for tp, offset in firsts.items()}
         if any(count > 1 for count in counts.values()):
-            return counted  # delivered before, never finished: find the record at fault, alone
+            return 0, counted  # delivered before, never finished: find the record at fault, alone
+        handled = 0
+        started = time.monotonic()
         try:
             async with batch_tx.batch(self.engine):
                 for raw, message in zip(records, messages, strict=True):
                     await self._handle(raw, message)
+                    handled += 1
+                    if time.monotonic() - started >= self.max_seconds:
+                        break  # commit what is done: a batch must not hold the first record's reply for long
         except Exception as exc:  # noqa: BLE001 - each record again, alone: it is retried or parked by itself
             log.info(
                 "%s: a batch of %d records failed together (%r); handling each alone",
                 self.consumer,
-                len(records),
+                handled + 1,
                 exc,
                 extra={"consumer": self.consumer},
             )
-            return counted
-        for raw in records:
+            return 0, counted
+        for raw in records[:handled]:
             self.forget(raw)
-        self.together(len(records))
-        return None
+        self.together(handled)
+        return handled, counted
 
     async def _handle(self, raw: Record, message: Message) -> None:
         with (
@@ -145,15 +168,16 @@ class BatchShell:
             if outcome in HOLDING:
                 waiting.add(tp)
             else:
-                await self._commit_past(kafka, raw)
+                await self._commit_past(kafka, [raw])
         return outcomes
 
-    async def _commit_past(self, kafka: AIOKafkaConsumer, raw: Record) -> None:
-        """Commit the offset past `raw` now: if a later record of the batch kills the process, the
-        redelivery starts at that record, which is then counted alone (were it to start at the batch's
-        first record again, the count would move between the two and never reach the limit)."""
+    async def _commit_past(self, kafka: AIOKafkaConsumer, records: Sequence[Record]) -> None:
+        """Commit the offsets past `records` now: if a later record of the batch kills the process, the
+        redelivery starts after them (were it to start at the batch's first record again, the count
+        would move between that record and the killer and never reach the limit)."""
+        past = {TopicPartition(raw.topic, raw.partition): raw.offset + 1 for raw in records}
         try:
-            await kafka.commit({TopicPartition(raw.topic, raw.partition): raw.offset + 1})
+            await kafka.commit(past)
         except (KafkaError, IllegalStateError) as exc:
             # a rebalance moved the partition: its new owner re-reads the record and the inbox absorbs it
             log.warning("%s could not commit its offset (%r); the record will be redelivered", self.consumer, exc)

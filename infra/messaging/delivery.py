@@ -32,6 +32,8 @@ class DeliveryPolicy:
     batch_max_records: int = 1
     """Records a consumer takes from one fetch and handles in one transaction (`infra.messaging.
     consumer_batch`); 1 handles each record alone."""
+    batch_max_ms: int = 50
+    """A batch commits once its handlers have run this long; the rest of the fetch goes on in the next."""
     batch_wait_ms: int = 5
     """How long a batch consumer waits for records already fetched before it looks again."""
 

@@ -6,6 +6,8 @@ The records are all published before the consumer starts, so its first fetch ret
 Each handler writes one row in an `infra.tracing.transaction` (as the workers do), with the id of the
 transaction it ran in."""
 
+import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -84,6 +86,7 @@ async def _consume(
     handler: Callable[[Message], Any],
     done: Callable[[], Awaitable[bool]],
     parked_key: str | None = None,
+    policy: DeliveryPolicy = POLICY,
 ) -> list[Any]:
     """Publish `messages` (each tenant on its own partition), then consume them with `handler` until
     `done()` and, with `parked_key`, a record of that key is in the dead-letter topic (returned)."""
@@ -103,7 +106,7 @@ async def _consume(
         group=settings.group(f"batch-test-{run}"),
         dead_letter=settings.topic(Topic.DEAD_LETTER),
         handler=handler,
-        policy=POLICY,
+        policy=policy,
         metrics=Metrics(),
         attempts=PostgresDeliveryAttempts(engine, delivery_attempts),
         batch_engine=engine,
@@ -213,3 +216,32 @@ async def test_a_bad_record_fails_its_batch_and_is_parked_alone(
     assert calls[bad.event_id] in (POLICY.max_attempts, POLICY.max_attempts + 1)
     assert calls[blip.event_id] == 2
     assert all(calls[m.event_id] <= 3 for m in messages if m is not bad)
+
+
+async def test_a_long_batch_commits_its_first_part_early(
+    settings: Settings, engine: AsyncEngine, topic: str, written: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    messages = [_trigger(f"a-{run}", day) for day in range(1, 9)]
+    seq = {m.event_id: i for i, m in enumerate(messages)}
+    visible_before_last: list[int] = []
+    write = _writer(engine, written, seq)
+
+    async def handler(message: Message) -> None:
+        if message.event_id == messages[-1].event_id and not visible_before_last:
+            visible_before_last.append(len(await _rows(engine, written)))  # what others see meanwhile
+        await asyncio.sleep(0.03)  # planning: each record takes 30 ms, a batch may take 50
+        await write(message)
+
+    async def done() -> bool:
+        return len(await _rows(engine, written)) == len(messages)
+
+    policy = dataclasses.replace(POLICY, batch_max_ms=50)
+    await _consume(settings, engine, topic, messages, handler, done, policy=policy)
+
+    rows = await _rows(engine, written)
+    assert [r.event_id for r in rows] == [m.event_id for m in messages]  # each once, in order
+    # two records per transaction (the second passes 50 ms): committed part by part, not at the end
+    assert 3 <= len({r.txid for r in rows}) <= 5, [r.txid for r in rows]
+    assert visible_before_last
+    assert visible_before_last[0] >= 4

@@ -58,6 +58,7 @@ async def test_a_worker_killed_in_the_middle_of_a_batch_commits_none_of_it(run: 
         MAX_DELIVERY_ATTEMPTS=str(MAX_DELIVERIES),
         STEP_TIMEOUT_SECONDS=str(STEP_TIMEOUT_S),
         CONSUMER_BATCH_RECORDS="64",
+        CONSUMER_BATCH_MS="600000",  # one batch, not committed part by part: the kill finds work before it undone
         **QUICK_FAILOVER,
     )
     (production,) = fleet.names("production")
