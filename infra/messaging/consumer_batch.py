@@ -74,18 +74,13 @@ class BatchShell:
     async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
         """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
         handled, in order (records left behind a waiting one have none)."""
-        messages: list[Message] = []
-        for raw in records:
-            message = await self.readable(raw) if len(records) > 1 else None
-            if message is None:
-                return await self._one_by_one(records, kafka, {})
-            messages.append(message)
         outcomes: list[str] = []
         at = 0
+        counted: dict[Partition, tuple[int, int]] = {}
         while at < len(records):
             if len(records) - at == 1:
-                return outcomes + await self._one_by_one(records[at:], kafka, {})
-            handled, counted = await self._together(records[at:], messages[at:])
+                return outcomes + await self._one_by_one(records[at:], kafka, counted)
+            handled, counted = await self._together(records[at:], counted)
             if not handled:
                 return outcomes + await self._one_by_one(records[at:], kafka, counted)
             outcomes += ["handled"] * handled
@@ -95,18 +90,29 @@ class BatchShell:
         return outcomes
 
     async def _together(
-        self, records: Sequence[Record], messages: Sequence[Message]
+        self, records: Sequence[Record], counted: dict[Partition, tuple[int, int]]
     ) -> tuple[int, dict[Partition, tuple[int, int]]]:
-        """Handle a first part of `records` in one transaction: as many as `max_seconds` allow, at
-        least one. Returns how many it handled (0 when it failed or must not be tried), and the
-        deliveries it counted by partition: (offset, count)."""
+        """Handle a first part of `records` in one transaction: as many as `max_seconds` allow, up to
+        the first record that is not fit to handle as it is, at least one. Returns how many it handled
+        (0 when it failed or must not be tried), and the deliveries it counted by partition: (offset,
+        count). Each message is decoded just before its handler runs: a batch of large replies holds
+        one decoded at a time. `counted`: what an earlier part of the fetch counted; a partition it
+        did not reach is not counted again."""
+        first = await self.readable(records[0])
+        if first is None:
+            return 0, counted
         firsts: dict[Partition, int] = {}
         for raw in records:
             firsts.setdefault((raw.topic, raw.partition), raw.offset)
+        counts = {tp: n for tp, (offset, n) in counted.items() if firsts.get(tp) == offset}
+        uncounted = [
+            (topic, partition, offset)
+            for (topic, partition), offset in firsts.items()
+            if (topic, partition) not in counts
+        ]
         try:
-            counts = await self.deliveries.begin_many(
-                self.group_id, [(topic, partition, offset) for (topic, partition), offset in firsts.items()]
-            )
+            if uncounted:
+                counts |= await self.deliveries.begin_many(self.group_id, uncounted)
         except Exception as exc:  # noqa: BLE001 - the record path counts (or waits) for each record
             log.warning(
                 "%s could not count a batch's deliveries (%r); handling its records one by one", self.consumer, exc
@@ -119,11 +125,13 @@ class BatchShell:
         started = time.monotonic()
         try:
             async with batch_tx.batch(self.engine):
-                for raw, message in zip(records, messages, strict=True):
-                    await self._handle(raw, message)
+                message: Message | None = first
+                while message is not None:
+                    await self._handle(records[handled], message)
                     handled += 1
-                    if time.monotonic() - started >= self.max_seconds:
+                    if handled == len(records) or time.monotonic() - started >= self.max_seconds:
                         break  # commit what is done: a batch must not hold the first record's reply for long
+                    message = await self.readable(records[handled])  # None: the record path decides on it
         except Exception as exc:  # noqa: BLE001 - each record again, alone: it is retried or parked by itself
             log.info(
                 "%s: a batch of %d records failed together (%r); handling each alone",
