@@ -12,8 +12,8 @@ hangs its process is parked after `max_attempts` deliveries too, not redelivered
 is committed only after the handler's transaction committed or the record was parked (manual
 acknowledgement, never acknowledge-first).
 
-A batch subscriber handles the records of one fetch in one transaction, and each alone when that
-fails (`infra.messaging.consumer_batch`).
+With a batch engine, the records this consumer has already fetched when one arrives are handled
+with it in one transaction, and each alone when that fails (`infra.messaging.consumer_batch`).
 
 Retries never block other tenants: the failed record's partition is rewound to the record and
 paused for the backoff (Kafka's own pause/seek), and the consumer goes on with its other
@@ -21,6 +21,7 @@ partitions. FastStream's `nack` alone would re-read the record at once, a hot lo
 """
 
 import functools
+import itertools
 import logging
 import random
 import time
@@ -44,7 +45,7 @@ from infra.messaging.codec import decode
 from infra.messaging.consumer_batch import HOLDING, BatchShell, Record
 from infra.messaging.delivery import DeliveryPolicy as DeliveryPolicy
 from infra.messaging.delivery import Retries, claim_digest, park, reject_reason
-from infra.messaging.record_parser import tolerant_batch_parser, tolerant_parser
+from infra.messaging.record_parser import tolerant_parser
 from infra.messaging.transient import is_transient as is_transient
 from infra.metrics import DEAD_LETTER_CLASSES, Metrics
 
@@ -77,7 +78,8 @@ def subscribe(
     > 1 runs that many Kafka consumers in the group, each handling its own partitions one record at a
     time (FastStream's `max_workers`): partitions proceed side by side, each still in order.
     `batch_engine`: the database `handler` writes to; with it (and `policy.batch_max_records` > 1, one
-    consumer) each fetch's records are handled in one transaction on it (`infra.messaging.consumer_batch`)."""
+    consumer) the records already fetched are handled together in one transaction on it
+    (`infra.messaging.consumer_batch`)."""
     retries = Retries(policy)
     group_id = group or f"bakeplan.{consumer}"
     deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
@@ -95,6 +97,9 @@ def subscribe(
     async def on_record(record: KafkaMessage) -> None:
         raw = record.raw_message
         assert not isinstance(raw, tuple), "a record subscriber gets one record"
+        if shell is not None:
+            await on_fetch(record, raw)
+            return
         with metrics.handle_seconds.labels(consumer).time():
             outcome = await deliver(raw, record.consumer)
         metrics.messages.labels(consumer, outcome).inc()
@@ -266,13 +271,14 @@ def subscribe(
             return None
         return message if reject_reason(raw, message) is None else None
 
-    async def on_batch(batch: KafkaMessage) -> None:
-        records = batch.raw_message
-        assert isinstance(records, tuple), "a batch subscriber gets a batch"
-        if not records:
-            return
+    async def on_fetch(record: KafkaMessage, raw: Record) -> None:
+        """`raw` and whatever else this consumer has fetched already (no wait: the next fetch is not
+        awaited for a batch), handled as batches (`infra.messaging.consumer_batch`)."""
+        kafka: AIOKafkaConsumer = record.consumer
+        more = await kafka.getmany(timeout_ms=0, max_records=policy.batch_max_records - 1)
+        records = (raw, *itertools.chain.from_iterable(more.values()))
         started = time.perf_counter()
-        outcomes = await shell.run(records, batch.consumer)
+        outcomes = await shell.run(records, kafka) if shell is not None else []
         each = (time.perf_counter() - started) / len(records)
         for outcome in outcomes:
             metrics.handle_seconds.labels(consumer).observe(each)
@@ -281,10 +287,11 @@ def subscribe(
             return  # nothing to acknowledge: every partition was rewound and paused
         crash_points.hit(after_commit)
         try:
-            await batch.ack()  # each partition's position: past what was handled, at what waits
+            await record.ack()  # each partition's position: past what was handled, at what waits
         except KafkaError as exc:
             log.warning("%s could not commit its offsets (%r); the records will be redelivered", consumer, exc)
 
+    shell: BatchShell | None = None
     if batch_engine is not None and policy.batch_max_records > 1 and concurrency == 1:
         shell = BatchShell(
             consumer=consumer,
@@ -299,22 +306,6 @@ def subscribe(
             together=metrics.batch_records.labels(consumer).observe,
             max_seconds=policy.batch_max_ms / 1000,
         )
-        broker.subscriber(
-            str(topic),
-            batch=True,
-            max_records=policy.batch_max_records,
-            batch_timeout_ms=policy.batch_wait_ms,
-            parser=tolerant_batch_parser,
-            group_id=group_id,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-            max_poll_interval_ms=policy.max_poll_interval_ms,
-            session_timeout_ms=policy.session_timeout_ms,
-            heartbeat_interval_ms=policy.heartbeat_interval_ms,
-            # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
-            fetch_max_wait_ms=policy.fetch_max_wait_ms,
-        )(on_batch)
-        return
     broker.subscriber(
         str(topic),
         parser=tolerant_parser,  # a non-UTF-8 header must reach the shell (and be parked), not fail in FastStream

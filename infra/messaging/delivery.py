@@ -34,8 +34,6 @@ class DeliveryPolicy:
     consumer_batch`); 1 handles each record alone."""
     batch_max_ms: int = 50
     """A batch commits once its handlers have run this long; the rest of the fetch goes on in the next."""
-    batch_wait_ms: int = 5
-    """How long a batch consumer waits for records already fetched before it looks again."""
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""

@@ -27,19 +27,3 @@ async def tolerant_parser(record: ConsumerRecord[bytes, bytes], original: Callab
         message = await original(dataclasses.replace(record, headers=headers))
         message.raw_message = record  # the shell parks the original headers, byte for byte
         return message
-
-
-async def tolerant_batch_parser(
-    records: tuple[ConsumerRecord[bytes, bytes], ...], original: Callable[[Any], Awaitable[Any]]
-) -> Any:
-    """FastStream's batch message for `records`, whatever bytes their header values hold."""
-    try:
-        return await original(records)
-    except (UnicodeDecodeError, AttributeError):
-        readable = tuple(
-            dataclasses.replace(r, headers=tuple((name, _decodable(value)) for name, value in r.headers or ()))
-            for r in records
-        )
-        message = await original(readable)
-        message.raw_message = records
-        return message
