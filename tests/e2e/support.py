@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from aiokafka.admin import NewTopic
 from sqlalchemy import delete, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -18,7 +19,7 @@ from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
-from infra.messaging.kafka_client import new_consumer, new_producer
+from infra.messaging.kafka_client import new_admin, new_consumer, new_producer
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import TenantData
@@ -170,3 +171,19 @@ async def read_topic(
         return found
     finally:
         await consumer.stop()
+
+
+@asynccontextmanager
+async def private_topic(settings: Settings, stem: str, *, partitions: int) -> AsyncIterator[str]:
+    """A topic of the test's own (`<prefix>test.<stem>.<random>`), deleted afterwards; bakeplan's
+    topics (the dead-letter one among them) are made sure of first."""
+    await ensure_topics(settings, Principal.ADMIN)
+    name = settings.topic(f"test.{stem}.{uuid4().hex[:10]}")
+    admin = new_admin(settings, Principal.ADMIN)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=partitions, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()

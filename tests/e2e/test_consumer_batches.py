@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from aiokafka.admin import NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,15 +24,14 @@ from contracts.messages import PlanningRequested
 from contracts.topics import Topic
 from infra import tracing
 from infra.messaging import batch_tx
-from infra.messaging.admin import ensure_topics
 from infra.messaging.attempts import PostgresDeliveryAttempts
 from infra.messaging.codec import encode
 from infra.messaging.consumer import DeliveryPolicy, subscribe
-from infra.messaging.kafka_client import new_admin, new_broker
+from infra.messaging.kafka_client import new_broker
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
-from tests.e2e.support import eventually, read_topic
+from tests.e2e.support import eventually, private_topic, read_topic
 from workers.production.tables import delivery_attempts
 
 pytestmark = pytest.mark.e2e
@@ -43,16 +41,8 @@ POLICY = DeliveryPolicy(max_attempts=3, retry_base_seconds=0.2, fetch_max_wait_m
 
 @pytest.fixture
 async def topic(settings: Settings) -> AsyncIterator[str]:
-    await ensure_topics(settings, Principal.ADMIN)
-    name = settings.topic(f"test.batches.{uuid.uuid4().hex[:10]}")
-    admin = new_admin(settings, Principal.ADMIN)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name=name, num_partitions=2, replication_factor=1)])
+    async with private_topic(settings, "batches", partitions=2) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

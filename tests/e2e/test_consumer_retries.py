@@ -9,36 +9,26 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from aiokafka.admin import NewTopic
 
 from bakeplan.acl_table import Principal
 from contracts.envelope import Message
 from contracts.messages import PlanningRequested
 from contracts.topics import Topic
-from infra.messaging.admin import ensure_topics
 from infra.messaging.codec import encode
 from infra.messaging.consumer import DeliveryPolicy, subscribe
-from infra.messaging.kafka_client import new_admin, new_broker
+from infra.messaging.kafka_client import new_broker
 from infra.messaging.producer import create_producer
 from infra.metrics import Metrics
 from infra.settings import Settings
-from tests.e2e.support import read_topic
+from tests.e2e.support import private_topic, read_topic
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 async def topic(settings: Settings) -> AsyncIterator[str]:
-    await ensure_topics(settings, Principal.ADMIN)
-    name = settings.topic(f"test.retries.{uuid.uuid4().hex[:10]}")
-    admin = new_admin(settings, Principal.ADMIN)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name=name, num_partitions=3, replication_factor=1)])
+    async with private_topic(settings, "retries", partitions=3) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 def _trigger(tenant: str) -> PlanningRequested:
