@@ -164,14 +164,21 @@ class BatchShell:
     async def _one_by_one(
         self, records: Sequence[Record], kafka: AIOKafkaConsumer, counted: dict[Partition, tuple[int, int]]
     ) -> list[str]:
+        """Each record alone, counted just before it is handled. The batch's counts are taken back
+        first: a record that kills the process must not charge the records of other partitions it
+        was fetched with (they would be parked after enough kills without ever having run)."""
+        for (topic, partition), (offset, _) in counted.items():
+            try:
+                await self.deliveries.refund(self.group_id, topic, partition, offset)
+            except Exception as exc:  # noqa: BLE001 - a count not taken back only makes it one higher
+                log.warning("%s could not take back a batch's delivery count (%r); it counts", self.consumer, exc)
         outcomes: list[str] = []
         waiting: set[Partition] = set()
         for raw in records:
             tp = (raw.topic, raw.partition)
             if tp in waiting:
                 continue  # its partition was rewound to an earlier record: fetched again after it
-            at = counted.get(tp)
-            outcome = await self.deliver(raw, kafka, at[1] if at is not None and at[0] == raw.offset else None)
+            outcome = await self.deliver(raw, kafka, None)
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)

@@ -79,6 +79,12 @@ class PausingConsumer:
 
     def resume(self, *_: object) -> None: ...
 
+    async def getmany(self, *_: object, **__: object) -> dict[object, list[ConsumerRecord[bytes, bytes]]]:
+        """What a batch consumer has fetched besides the record in hand: nothing (one record at a time)."""
+        return {}
+
+    async def commit(self, *_: object) -> None: ...
+
 
 class DeliveredRecord:
     """FastStream's message as the consumer shell sees it."""
