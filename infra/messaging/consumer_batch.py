@@ -61,8 +61,8 @@ class BatchShell:
     crash_points: CrashPoints
     readable: Callable[[Record], Awaitable[Message | None]]
     """The record's message when it can be handled as it is, else None (the record path decides)."""
-    deliver: Callable[[Record, AIOKafkaConsumer, int | None], Awaitable[str]]
-    """The record path: handle one record alone (given its delivery count when already counted)."""
+    deliver: Callable[[Record, AIOKafkaConsumer], Awaitable[str]]
+    """The record path: handle one record alone (it counts the delivery)."""
     forget: Callable[[Record], None]
     """Drop what the record path remembers of a record's failures."""
     together: Callable[[int], None] = lambda n: None
@@ -178,7 +178,7 @@ class BatchShell:
             tp = (raw.topic, raw.partition)
             if tp in waiting:
                 continue  # its partition was rewound to an earlier record: fetched again after it
-            outcome = await self.deliver(raw, kafka, None)
+            outcome = await self.deliver(raw, kafka)
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)
