@@ -210,6 +210,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            # cleared before looking, not after: a wake that comes while publishing (a row committed
+            # after this batch's snapshot) must start another look, not be lost until the next poll
+            self._wakeup.clear()
             try:
                 await self.publish_pending()
             except Exception:
@@ -218,7 +221,6 @@ class OutboxRelay:
                 continue
             if self._more_pending:
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
 
