@@ -17,9 +17,10 @@ A handler that needs a transaction of another kind (the orchestrator's REPEATABL
 raises `NotBatchableError` by joining: the batch rolls back and its records go one by one.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -38,6 +39,7 @@ class BatchTransaction:
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._after: list[Callable[[], None]] = []
+        self._deferred: dict[Hashable, tuple[list[Any], Callable[[AsyncConnection, list[Any]], Awaitable[None]]]] = {}
         self.spoiled: BaseException | None = None
         self.joins = 0
 
@@ -54,12 +56,28 @@ class BatchTransaction:
         if callback not in self._after:
             self._after.append(callback)
 
+    def deferred(self, key: Hashable, write: Callable[[AsyncConnection, list[Any]], Awaitable[None]]) -> list[Any]:
+        """The batch's list for `key`: what handlers append to it is written by one `write(conn, items)`
+        just before the commit, in the order appended (the outbox's rows in one statement a batch).
+        Lists are written in the order their keys were first asked for."""
+        if key not in self._deferred:
+            self._deferred[key] = ([], write)
+        return self._deferred[key][0]
+
+    def holds(self, conn: AsyncConnection) -> bool:
+        """Whether `conn` is this batch's connection (a handler's statements on it join the batch)."""
+        return conn is self._conn
+
     async def commit(self) -> None:
         if self.spoiled is not None:
             raise BatchSpoiledError(
                 f"a handler's transaction failed inside the batch: {self.spoiled!r}"
             ) from self.spoiled
         if self._tx is not None:
+            assert self._conn is not None
+            for items, write in self._deferred.values():
+                if items:
+                    await write(self._conn, items)
             await self._tx.commit()
         await self.close()
         for callback in self._after:

@@ -23,9 +23,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -40,38 +38,23 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.envelope import Message
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
 from contracts.messages import OperationsAlert
 from contracts.topics import Topic
 from infra import tracing
 from infra.crash_points import DISARMED, CrashPoints
-from infra.messaging import batch_tx, claim_check
-from infra.messaging.codec import encode
+from infra.messaging import batch_tx
+from infra.messaging.outbox_rows import Outgoing, add, channel, check_size
 from infra.messaging.payload_limits import (
     DEFAULT_LIMITS,
     PayloadLimits,
     PayloadTooLargeError,
     batch_by_bytes,
-    check_payload_size,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: Topic
-    message: Message
-
-    @cached_property
-    def payload(self) -> bytes:
-        """The encoded message, encoded once for the outbox and the audit archive."""
-        return encode(self.message)
-
 
 # Kafka refuses these for good: sending the row again cannot help, so it is parked
 _REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
@@ -81,61 +64,6 @@ _REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
     InvalidTopicError,
     TopicAuthorizationFailedError,
 )
-
-
-def check_size(item: Outgoing, limits: PayloadLimits) -> None:
-    """Raise `PayloadTooLargeError` when `item` is past `limits.max_bytes`, naming it and the limit."""
-    check_payload_size(item.message, len(item.payload), limits)
-
-
-async def add(
-    session: AsyncConnection, outbox: Table, items: Sequence[Outgoing], *, limits: PayloadLimits = DEFAULT_LIMITS
-) -> None:
-    """Queue messages in the caller's transaction. Re-adding an event id is a no-op. Raises
-    `PayloadTooLargeError` for a payload past `limits.max_bytes` (nothing is queued); a payload past
-    `limits.claim_check_bytes` is stored by claim check and the row holds its reference."""
-    if not items:
-        return
-    for item in items:
-        check_size(item, limits)
-    rows = [await _row(session, item, limits) for item in items]
-    notify = select(func.pg_notify(channel(outbox), ""))
-    if len(rows) == 1:
-        # the usual case, one row: it and the NOTIFY in one round trip (a data-modifying CTE runs even
-        # where nothing reads it; single-row VALUES keeps the statement in SQLAlchemy's compiled cache)
-        queued = pg_insert(outbox).values(**rows[0]).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
-        await session.execute(notify.add_cte(queued))
-        return
-    # several: one multi-row insert, so the ids (and the relay's publishing order) follow `items`
-    await session.execute(pg_insert(outbox).on_conflict_do_nothing(index_elements=["event_id"]), rows)
-    await session.execute(notify)
-
-
-async def _row(session: AsyncConnection, item: Outgoing, limits: PayloadLimits) -> dict[str, Any]:
-    m = item.message
-    row: dict[str, Any] = {
-        "event_id": m.event_id,
-        "topic": str(item.topic),
-        "message_key": m.tenant_id,
-        "event_type": m.event_type,
-        "payload": item.payload,
-        "claim_sha256": None,
-        # the writing transaction's trace: the relay sends it on as the record's `traceparent`
-        "traceparent": tracing.current_traceparent(),
-    }
-    size = len(item.payload)
-    if size > limits.claim_check_bytes:
-        digest = await claim_check.store(session, item.payload)
-        row["claim_sha256"] = digest
-        row["payload"] = claim_check.reference(
-            digest, size_bytes=size, event_type=m.event_type, event_id=str(m.event_id), tenant_id=m.tenant_id
-        )
-    return row
-
-
-def channel(outbox: Table) -> str:
-    """The NOTIFY channel of one outbox (delivered when the writing transaction commits)."""
-    return f"bakeplan_outbox_{outbox.schema}"
 
 
 class OutboxRelay:
@@ -394,4 +322,6 @@ __all__ = [
     "PayloadTooLargeError",
     "add",
     "batch_by_bytes",
+    "channel",
+    "check_size",
 ]
