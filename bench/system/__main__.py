@@ -21,8 +21,9 @@ from infra.settings import Settings
 from lab.synthetic.tenant import Profile
 
 SCENARIOS = ("idle", "throughput", "burst", "scaling")
-EXTRA_SCENARIOS = ("growth",)
-"""Run only when named in `--only` (docs/benchmarks.md, "Cost as work grows")."""
+EXTRA_SCENARIOS = ("growth", "large")
+"""Run only when named in `--only` (docs/benchmarks.md, "Cost as work grows"); `large` is growth's burst
+of large tenants alone (the orchestrator's peak memory)."""
 GROWTH_SIZES: tuple[Profile, ...] = ("small", "standard", "large")
 GROWTH_COUNTS = (100, 1000, 5000)
 console = Console()
@@ -99,6 +100,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
         if "growth" in args.only:
             results["growth"] = await _growth(ctx, args)
+        elif "large" in args.only:
+            n = 10 if quick else 100
+            console.print(f"[bold]large burst[/]: {n} large tenants at once")
+            burst = await scenarios.burst(ctx, tenants_n=n, profile="large", replicas=args.replicas, name="glarge")
+            results["growth"] = {"sizes": [burst], "counts": []}
     finally:
         await engine.dispose()
     return results
@@ -233,7 +239,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help=f"comma list of {', '.join(SCENARIOS + EXTRA_SCENARIOS)} (growth only when named)",
+        help=f"comma list of {', '.join(SCENARIOS + EXTRA_SCENARIOS)} (growth and large only when named)",
     )
     parser.add_argument("--in-flight", type=int, default=64, help="sagas kept running when finding the capacity")
     parser.add_argument("--replicas", type=int, default=2, help="replicas per worker role (scaling tries 1, 2, 4)")

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from aiokafka.admin import NewTopic
-from sqlalchemy import delete, make_url, select, text
+from sqlalchemy import delete, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bakeplan.acl_table import Principal
@@ -26,6 +26,7 @@ from lab.synthetic import TenantData
 from lab.tenants import seeded_tenant
 from orchestrator import masterdata
 from orchestrator.tables import sagas
+from tests.admin_sql import admin_sql
 
 TODAY = date(2026, 11, 28)
 
@@ -64,17 +65,6 @@ async def without_supply(engine: AsyncEngine, tenant: TenantData) -> str:
                 delete(table).where(table.c.tenant_id == tenant.tenant_id, table.c.ingredient_id == ingredient)
             )
     return ingredient
-
-
-async def admin_sql(url: str, *statements: str) -> None:
-    """Run `statements` outside a transaction (CREATE/DROP DATABASE) on the server of `url`."""
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await admin.dispose()
 
 
 @asynccontextmanager

@@ -21,9 +21,10 @@ from bakeplan.cli import app
 from bakeplan.cli.acl import provision, unprovision
 from bakeplan.db_roles import ROLES
 from infra.settings import Settings
+from tests.admin_sql import admin_sql
 from tests.e2e.processes import ROLES as PROCESS_ROLES
 from tests.e2e.processes import Processes
-from tests.e2e.support import admin_sql, seed, trigger, wait_terminal
+from tests.e2e.support import seed, trigger, wait_terminal
 from workers.procurement.tables import purchase_lines
 
 pytestmark = pytest.mark.e2e

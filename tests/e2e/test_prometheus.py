@@ -35,7 +35,8 @@ from contracts.topics import Topic
 from infra.settings import Settings
 from orchestrator.scheduler import set_paused, set_schedule
 from orchestrator.scheduling import TenantSchedule
-from tests.e2e.support import admin_sql, publish, seed, trigger, trigger_window_env, wait_terminal, without_supply
+from tests.admin_sql import admin_sql
+from tests.e2e.support import publish, seed, trigger, trigger_window_env, wait_terminal, without_supply
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ from infra.settings import Settings
 from lab.simulation.live import LiveTenant, file_drop_channels, live_truth, open_tenant
 from lab.simulation.simulator import DEFAULT_START
 from lab.simulation.truth import synthetic_truth
+from tests.admin_sql import admin_sql
 from tests.e2e.processes import Processes
-from tests.e2e.support import admin_sql
 from workers.procurement.channels.directory import save_channels
 from workers.purchase_orders.tables import purchase_orders
 

@@ -18,20 +18,11 @@ from bakeplan.migrate import upgrade
 from infra.settings import Settings
 from lab.seed import write_tenant
 from lab.synthetic import generate_tenant
+from tests.admin_sql import admin_sql
 
 TODAY = date(2026, 11, 28)
 TENANT_A = "rls-a"
 TENANT_B = "rls-b"
-
-
-async def admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def apply(settings: Settings) -> None:
@@ -58,7 +49,7 @@ def roles_db(database_url: str) -> Iterator[Settings]:
     """A migrated database with the roles applied and two tenants' master data, as the operator."""
     name = f"roles_{uuid.uuid4().hex[:10]}"
     prefix = f"r{uuid.uuid4().hex[:8]}_"
-    asyncio.run(admin(database_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(database_url, f'CREATE DATABASE "{name}"'))
     settings = Settings(
         database_url=make_url(database_url).set(database=name).render_as_string(hide_password=False),
         db_roles=True,
@@ -72,7 +63,7 @@ def roles_db(database_url: str) -> Iterator[Settings]:
         yield settings
     finally:
         asyncio.run(
-            admin(
+            admin_sql(
                 database_url,
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
                 *(f'DROP ROLE IF EXISTS "{prefix}{r.role}"' for r in ROLES),

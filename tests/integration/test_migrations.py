@@ -16,16 +16,10 @@ from bakeplan.migrate import alembic_config, upgrade
 from contracts.planning import Capacity, PlanningPolicy, PlanningSnapshot
 from infra.settings import Settings
 from orchestrator import snapshot_reader
+from tests.admin_sql import admin_sql
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
-
-
-async def _admin(database_url: str, sql: str) -> None:
-    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -35,11 +29,11 @@ def empty_database(database_url: str) -> Iterator[Settings]:
     Sync on purpose: Alembic's environment runs its own event loop, which cannot nest in a test's.
     """
     name = f"migration_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(database_url, f'CREATE DATABASE "{name}"'))
     try:
         yield Settings(database_url=make_url(database_url).set(database=name).render_as_string(hide_password=False))
     finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_an_empty_database_upgrades_to_the_declared_schema(empty_database: Settings) -> None:
