@@ -25,6 +25,7 @@ from infra.messaging.admin import ensure_topics
 from infra.messaging.attempts import PostgresDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.consumer import DeliveryPolicy, subscribe
+from infra.messaging.consumer_batch import BatchShell
 from infra.messaging.kafka_client import new_admin, new_broker, new_consumer
 from infra.messaging.outbox import OutboxRelay, PayloadLimits
 from infra.messaging.producer import create_producer
@@ -59,6 +60,8 @@ class Process:
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     """What `subscribe` registered, in order: the contract document's receive operations."""
+    batch_shells: list[BatchShell] = field(default_factory=list)
+    """The batch subscriptions' shells: their counts made ahead are taken back on a clean stop."""
     samplers: dict[str, Sampler] = field(default_factory=dict)
     """Gauges sampled in the background (infra/metrics_sampling.py): the outbox, consumer lag, and
     what the role adds."""
@@ -142,7 +145,7 @@ class Process:
         the orchestrator's units of work, so a fetch's records may share one transaction
         (`infra.messaging.consumer_batch`)."""
         self.subscriptions.append(Subscription(topic, consumer))
-        subscribe(
+        shell = subscribe(
             self.broker,
             self.producer,
             topic=self.settings.topic(topic),
@@ -158,6 +161,8 @@ class Process:
             concurrency=concurrency,
             batch_engine=self.engine if batch else None,
         )
+        if shell is not None:
+            self.batch_shells.append(shell)
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, self.role, topics_of(Principal(self.role)))
@@ -181,6 +186,8 @@ class Process:
         finally:
             self.consuming = False
             await self.broker.stop()
+            for shell in self.batch_shells:  # a clean stop leaves no delivery counted that did not begin
+                await shell.release()
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -4,18 +4,22 @@ Counted in Postgres, in a transaction of its own committed before the handler ru
 that kills or hangs its process (SIGKILL, out of memory, a rebalance after a stall) still counts, and
 the record is parked after `max_attempts` deliveries whatever happened to the processes in between.
 A batch counts the first record of each of its partitions in one statement (`begin_many`,
-`infra.messaging.consumer_batch`).
+`infra.messaging.consumer_batch`), and counts the next batch's ahead in its own transaction
+(`count_ahead`), so a batch that starts where the last one ended needs no statement and no commit of
+its own to be counted.
 One row per (consumer group, topic, partition): a partition is handled one record at a time, so the
 row holds the offset in hand and its count, and the next offset starts again at 1. The table stays as
 small as the number of partitions (`infra.messaging.tables.delivery_attempts_table`).
 """
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Table, case, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.messaging import batch_tx
 
 
 class DeliveryAttempts(Protocol):
@@ -28,6 +32,12 @@ class DeliveryAttempts(Protocol):
 
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         """Take back the delivery just counted: it neither failed nor ran (deferred, or a dependency was down)."""
+
+    async def count_ahead(self, group: str, records: Sequence[tuple[str, int, int]]) -> bool:
+        """Count one delivery of each (topic, partition, offset) of `records` as begun, in the current
+        consumer batch's transaction: once the batch commits, the batch that starts at those offsets
+        is counted already; if it rolls back, nothing is. True when counted; False (nothing done) when
+        there is no batch to count in: counting outside it could outlive a batch that dies."""
 
 
 class MemoryDeliveryAttempts:
@@ -53,6 +63,19 @@ class MemoryDeliveryAttempts:
         if at == offset and attempts > 0:
             self._rows[(group, topic, partition)] = (offset, attempts - 1)
 
+    async def count_ahead(self, group: str, records: Sequence[tuple[str, int, int]]) -> bool:
+        if batch_tx.current() is None:
+            return False
+        rows = list(records)
+
+        def counted() -> None:
+            for topic, partition, offset in rows:
+                at, attempts = self._rows.get((group, topic, partition), (offset, 0))
+                self._rows[(group, topic, partition)] = (offset, attempts + 1 if at == offset else 1)
+
+        batch_tx.when_committed(counted)
+        return True
+
 
 class PostgresDeliveryAttempts:
     def __init__(self, engine: AsyncEngine, table: Table) -> None:
@@ -63,6 +86,19 @@ class PostgresDeliveryAttempts:
         return (await self.begin_many(group, [(topic, partition, offset)]))[(topic, partition)]
 
     async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(self._counting(group, records))).all()
+        return {(row.topic, row.kafka_partition): int(row.attempts) for row in rows}
+
+    async def count_ahead(self, group: str, records: Sequence[tuple[str, int, int]]) -> bool:
+        if batch_tx.current(self._engine) is None or not records:
+            return False
+        async with batch_tx.transaction(self._engine) as conn:
+            await conn.execute(self._counting(group, records))
+        return True
+
+    def _counting(self, group: str, records: Sequence[tuple[str, int, int]]) -> Any:
+        """One upsert counting a delivery of each record: one more at the same offset, 1 at a new one."""
         t = self._table
         values = insert(t).values(
             [
@@ -76,7 +112,7 @@ class PostgresDeliveryAttempts:
                 for topic, partition, offset in records
             ]
         )
-        statement = values.on_conflict_do_update(
+        return values.on_conflict_do_update(
             index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],
             set_={
                 "attempts": case((t.c.record_offset == values.excluded.record_offset, t.c.attempts + 1), else_=1),
@@ -84,9 +120,6 @@ class PostgresDeliveryAttempts:
                 "updated_at": func.now(),
             },
         ).returning(t.c.topic, t.c.kafka_partition, t.c.attempts)
-        async with self._engine.begin() as conn:
-            rows = (await conn.execute(statement)).all()
-        return {(row.topic, row.kafka_partition): int(row.attempts) for row in rows}
 
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         t = self._table

@@ -42,7 +42,7 @@ from infra.crash_points import DISARMED, CrashPoints
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts
 from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.codec import decode
-from infra.messaging.consumer_batch import HOLDING, BatchShell, Record
+from infra.messaging.consumer_batch import HOLDING, BatchShell, Record, ReleaseOnRevoke
 from infra.messaging.delivery import DeliveryPolicy as DeliveryPolicy
 from infra.messaging.delivery import Retries, claim_digest, park, reject_reason
 from infra.messaging.record_parser import tolerant_parser
@@ -70,7 +70,7 @@ def subscribe(
     attempts: DeliveryAttempts | None = None,
     concurrency: int = 1,
     batch_engine: AsyncEngine | None = None,
-) -> None:
+) -> BatchShell | None:
     """Register `handler` for `topic` (its Kafka name) in consumer group `group` (default
     `bakeplan.{consumer}`); what cannot be processed is parked on `dead_letter`. `claims` resolves
     records whose payload went by claim check (without it, such a record is parked). `attempts` counts
@@ -79,7 +79,8 @@ def subscribe(
     time (FastStream's `max_workers`): partitions proceed side by side, each still in order.
     `batch_engine`: the database `handler` writes to; with it (and `policy.batch_max_records` > 1, one
     consumer) the records already fetched are handled together in one transaction on it
-    (`infra.messaging.consumer_batch`)."""
+    (`infra.messaging.consumer_batch`), and the batch shell is returned: `release()` it once the broker
+    has stopped."""
     retries = Retries(policy)
     group_id = group or f"bakeplan.{consumer}"
     deliveries: DeliveryAttempts = attempts if attempts is not None else MemoryDeliveryAttempts()
@@ -318,4 +319,6 @@ def subscribe(
         heartbeat_interval_ms=policy.heartbeat_interval_ms,
         # measured: with aiokafka's default 500 ms a saga hop often waited hundreds of ms on a fetch
         fetch_max_wait_ms=policy.fetch_max_wait_ms,
+        listener=ReleaseOnRevoke(shell) if shell is not None else None,
     )(on_record)
+    return shell

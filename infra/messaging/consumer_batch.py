@@ -4,7 +4,9 @@ A batch is handled together when all its records are fit to handle (none oversiz
 misrouted, or waiting on a claim check) and none was delivered before without its handling ending:
 
 1. one statement counts the delivery of the first record of each partition in the batch
-   (`DeliveryAttempts.begin_many`), durably, before any handler runs;
+   (`DeliveryAttempts.begin_many`), durably, before any handler runs; a partition whose batch starts
+   where its last one ended was counted by that batch, in its transaction (`count_ahead`), and needs
+   no statement;
 2. the handlers run in order inside one transaction (`infra.messaging.batch_tx`): each one's inbox
    claim, writes and outbox rows, as without batching, on one connection;
 3. it commits once; the relay is woken once (NOTIFYs of one transaction reach listeners as one), and
@@ -28,11 +30,11 @@ deliveries, while the others are handled once.
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,6 +72,9 @@ class BatchShell:
     max_seconds: float = 0.05
     """A batch commits once its handlers have run this long, and the rest of the fetch goes on in the
     next: the replies of its first records wait at most this long (plus one record)."""
+    ahead: dict[Partition, int] = field(default_factory=dict)
+    """The offset each partition's next batch starts at, counted already by the last batch that
+    committed it (`DeliveryAttempts.count_ahead`): a batch starting there writes no count of its own."""
 
     async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
         """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
@@ -78,8 +83,7 @@ class BatchShell:
         at = 0
         counted: dict[Partition, tuple[int, int]] = {}
         while at < len(records):
-            if len(records) - at == 1:
-                return outcomes + await self._one_by_one(records[at:], kafka, counted)
+            # one record too: its batch of one needs no count of its own when the last batch counted it
             handled, counted = await self._together(records[at:], counted)
             if not handled:
                 return outcomes + await self._one_by_one(records[at:], kafka, counted)
@@ -105,6 +109,10 @@ class BatchShell:
         for raw in records:
             firsts.setdefault((raw.topic, raw.partition), raw.offset)
         counts = {tp: n for tp, (offset, n) in counted.items() if firsts.get(tp) == offset}
+        for tp, offset in firsts.items():
+            if self.ahead.pop(tp, None) == offset:
+                counts.setdefault(tp, 1)  # counted by the batch before, in its transaction
+        counted_before = {tp: (firsts[tp], n) for tp, n in counts.items()}
         uncounted = [
             (topic, partition, offset)
             for (topic, partition), offset in firsts.items()
@@ -117,7 +125,7 @@ class BatchShell:
             log.warning(
                 "%s could not count a batch's deliveries (%r); handling its records one by one", self.consumer, exc
             )
-            return 0, {}
+            return 0, counted_before
         counted = {tp: (offset, counts[tp]) for tp, offset in firsts.items()}
         if any(count > 1 for count in counts.values()):
             return 0, counted  # delivered before, never finished: find the record at fault, alone
@@ -132,6 +140,8 @@ class BatchShell:
                     if handled == len(records) or time.monotonic() - started >= self.max_seconds:
                         break  # commit what is done: a batch must not hold the first record's reply for long
                     message = await self.readable(records[handled])  # None: the record path decides on it
+                nexts = {(raw.topic, raw.partition): raw.offset + 1 for raw in records[:handled]}
+                ahead = await self.deliveries.count_ahead(self.group_id, [(t, p, o) for (t, p), o in nexts.items()])
         except Exception as exc:  # noqa: BLE001 - each record again, alone: it is retried or parked by itself
             log.info(
                 "%s: a batch of %d records failed together (%r); handling each alone",
@@ -141,10 +151,27 @@ class BatchShell:
                 extra={"consumer": self.consumer},
             )
             return 0, counted
+        if ahead:
+            self.ahead.update(nexts)
         for raw in records[:handled]:
             self.forget(raw)
         self.together(handled)
         return handled, counted
+
+    async def release(self, partitions: Iterable[Partition] | None = None) -> None:
+        """Take back the counts made ahead for `partitions` (every one when None): this process will
+        not start their next batches (it stops, or a rebalance moved them), and whoever does must find
+        them uncounted. A process killed instead leaves them counted: its successor's first delivery
+        there counts 2 and goes record by record, as after a kill in a batch."""
+        chosen = list(self.ahead) if partitions is None else [tp for tp in partitions if tp in self.ahead]
+        for topic, partition in chosen:
+            offset = self.ahead.pop((topic, partition))
+            try:
+                await self.deliveries.refund(self.group_id, topic, partition, offset)
+            except Exception as exc:  # noqa: BLE001 - left counted: one delivery more than it had, at worst
+                log.warning(
+                    "%s could not take back the count ahead of %s[%d] (%r)", self.consumer, topic, partition, exc
+                )
 
     async def _handle(self, raw: Record, message: Message) -> None:
         with (
@@ -167,6 +194,12 @@ class BatchShell:
         """Each record alone, counted just before it is handled. The batch's counts are taken back
         first: a record that kills the process must not charge the records of other partitions it
         was fetched with (they would be parked after enough kills without ever having run)."""
+        counted = dict(counted)
+        for raw in records:  # counted ahead by the last batch, but handled alone here: counted again
+            tp = (raw.topic, raw.partition)
+            if tp not in counted and self.ahead.get(tp) == raw.offset:
+                counted[tp] = (raw.offset, 1)
+            self.ahead.pop(tp, None)
         for (topic, partition), (offset, _) in counted.items():
             try:
                 await self.deliveries.refund(self.group_id, topic, partition, offset)
@@ -196,3 +229,17 @@ class BatchShell:
         except (KafkaError, IllegalStateError) as exc:
             # a rebalance moved the partition: its new owner re-reads the record and the inbox absorbs it
             log.warning("%s could not commit its offset (%r); the record will be redelivered", self.consumer, exc)
+
+
+class ReleaseOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A rebalance that moves partitions away takes back their counts made ahead (`BatchShell.release`).
+    A batch still running then may count one ahead again: its new owner counts that delivery twice."""
+
+    def __init__(self, shell: BatchShell) -> None:
+        self._shell = shell
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._shell.release([(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None

@@ -4,10 +4,12 @@ on (`begin_many`, infra/messaging/consumer_batch.py) means the same as counting 
 The Postgres half uses a consumer group of its own on the production worker's table."""
 
 import uuid
+from typing import cast
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.messaging import batch_tx
 from infra.messaging.attempts import DeliveryAttempts, MemoryDeliveryAttempts, PostgresDeliveryAttempts
 from workers.production.tables import delivery_attempts
 
@@ -43,3 +45,35 @@ async def test_batch_and_single_counts_are_one_count(attempts: DeliveryAttempts,
     after_refund = await attempts.begin_many(group, [(TOPIC, 2, 40)])
     next_record = await attempts.begin(group, TOPIC, 2, 41)
     assert (single, after_refund[(TOPIC, 2)], next_record) == (2, 2, 1)
+
+
+@pytest.fixture
+def batch_engine(attempts: DeliveryAttempts, request: pytest.FixtureRequest) -> AsyncEngine:
+    """The engine a batch of `attempts` runs on: Postgres counts in it; memory has none of its own."""
+    if isinstance(attempts, PostgresDeliveryAttempts):
+        engine: AsyncEngine = request.getfixturevalue("contract_engine")
+        return engine
+    return cast(AsyncEngine, object())  # a batch that nothing joins never connects
+
+
+async def test_a_batch_counts_the_next_batch_ahead_once_it_commits(
+    attempts: DeliveryAttempts, batch_engine: AsyncEngine, group: str
+) -> None:
+    outside = await attempts.count_ahead(group, [(TOPIC, 3, 50)])
+    async with batch_tx.batch(batch_engine):
+        inside = await attempts.count_ahead(group, [(TOPIC, 3, 60), (TOPIC, 4, 9)])
+
+    async def failing_batch() -> None:
+        async with batch_tx.batch(batch_engine):
+            await attempts.count_ahead(group, [(TOPIC, 5, 70)])
+            raise RuntimeError("the batch fails")
+
+    with pytest.raises(RuntimeError, match="the batch fails"):
+        await failing_batch()
+    assert (outside, inside) == (False, True)
+    # a delivery at the offset counted ahead is its second count: the first was the batch's
+    assert await attempts.begin_many(group, [(TOPIC, 3, 60), (TOPIC, 4, 9)]) == {(TOPIC, 3): 2, (TOPIC, 4): 2}
+    assert await attempts.begin(group, TOPIC, 5, 70) == 1  # rolled back: nothing counted ahead
+    await attempts.refund(group, TOPIC, 3, 60)
+    await attempts.refund(group, TOPIC, 3, 60)  # the count ahead taken back too (a clean stop)
+    assert await attempts.begin(group, TOPIC, 3, 60) == 1

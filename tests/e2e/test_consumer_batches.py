@@ -9,12 +9,12 @@ transaction it ran in."""
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.acl_table import Principal
@@ -235,3 +235,109 @@ async def test_a_long_batch_commits_its_first_part_early(
     assert 3 <= len({r.txid for r in rows}) <= 5, [r.txid for r in rows]
     assert visible_before_last
     assert visible_before_last[0] >= 4
+
+
+class _CountingAttempts(PostgresDeliveryAttempts):
+    """Production's counter, noting what each batch asked it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, delivery_attempts)
+        self.begun: list[dict[tuple[str, int], int]] = []
+        self.ahead: list[list[tuple[str, int, int]]] = []
+
+    async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+        counts = await super().begin_many(group, records)
+        self.begun.append(counts)
+        return counts
+
+    async def count_ahead(self, group: str, records: Sequence[tuple[str, int, int]]) -> bool:
+        self.ahead.append(list(records))
+        return await super().count_ahead(group, records)
+
+
+async def _delivery_row(engine: AsyncEngine, group: str, topic: str) -> tuple[int, int]:
+    t = delivery_attempts
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(t.c.record_offset, t.c.attempts).where(t.c.consumer_group == group, t.c.topic == topic)
+            )
+        ).one()
+    return int(row.record_offset), int(row.attempts)
+
+
+async def test_a_batch_that_starts_where_the_last_ended_writes_no_count(
+    settings: Settings, engine: AsyncEngine, topic: str, written: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    consumer, group = f"batch-ahead-{run}", settings.group(f"batch-ahead-{run}")
+    messages = [_trigger(f"a-{run}", day) for day in range(1, 7)]
+    seq = {m.event_id: i for i, m in enumerate(messages)}
+    write = _writer(engine, written, seq)
+    in_batch: list[bool] = []
+
+    async def handler(message: Message) -> None:
+        in_batch.append(batch_tx.current(engine) is not None)
+        await write(message)
+
+    producer = create_producer(settings, Principal.ADMIN)
+    await producer.start()
+
+    async def one_at_a_time(sent: list[PlanningRequested]) -> int:
+        """Send each message once the one before is handled: every fetch brings one record."""
+        offset = -1
+        for message in sent:
+            meta = await producer.send_and_wait(topic, encode(message), key=message.tenant_id.encode(), partition=0)
+            offset = meta.offset
+            n = seq[message.event_id] + 1
+            await eventually(handled(n), timeout_s=30, what=f"record {n} handled")
+        return offset
+
+    def handled(n: int) -> Callable[[], Awaitable[bool | None]]:
+        async def probe() -> bool | None:
+            return True if len(await _rows(engine, written)) == n else None
+
+        return probe
+
+    async def consuming(counter: _CountingAttempts, sent: list[PlanningRequested]) -> int:
+        broker = new_broker(settings, Principal.ADMIN)
+        shell = subscribe(
+            broker,
+            producer,
+            topic=topic,
+            consumer=consumer,
+            group=group,
+            dead_letter=settings.topic(Topic.DEAD_LETTER),
+            handler=handler,
+            policy=POLICY,
+            metrics=Metrics(),
+            attempts=counter,
+            batch_engine=engine,
+        )
+        assert shell is not None
+        await broker.start()
+        try:
+            return await one_at_a_time(sent)
+        finally:
+            await broker.stop()
+            await shell.release()  # what a clean stop does (bakeplan/process.py)
+
+    first, second = _CountingAttempts(engine), _CountingAttempts(engine)
+    try:
+        last = await consuming(first, messages[:5])
+        after_stop = await _delivery_row(engine, group, topic)
+        restarted_at = await consuming(second, messages[5:])
+    finally:
+        await producer.stop()
+
+    assert len(in_batch) == len(messages)
+    assert all(in_batch)  # each in a batch (of one), none alone
+    assert [r.event_id for r in await _rows(engine, written)] == [m.event_id for m in messages]  # each once
+    # five fetches, one count statement: each batch counted the next one ahead in its own transaction
+    assert first.begun == [{(topic, 0): 1}]
+    assert len(first.ahead) == 5
+    assert first.ahead[-1] == [(topic, 0, last + 1)]
+    assert after_stop == (last + 1, 0)  # a clean stop took the last count ahead back
+    # the restarted consumer counts its first record as the first delivery: handled in a batch again
+    assert second.begun == [{(topic, 0): 1}]
+    assert restarted_at == last + 1
