@@ -114,8 +114,8 @@ def subscribe(
             # inbox makes that harmless
             log.warning("%s could not commit its offset (%r); the record will be redelivered", consumer, exc)
 
-    async def deliver(raw: Record, kafka: AIOKafkaConsumer) -> str:
-        """Handle `raw` alone."""
+    async def deliver(raw: Record, kafka: AIOKafkaConsumer, counted: int | None = None) -> str:
+        """Handle `raw` alone; `counted`: its delivery count when it was counted already."""
         body = raw.value or b""
         if len(body) > policy.max_message_bytes:
             exc = InvalidMessageError(
@@ -151,7 +151,7 @@ def subscribe(
             return "dead_lettered"
         where = (group_id, raw.topic, raw.partition, raw.offset)
         try:
-            attempt = await deliveries.begin(*where)
+            attempt = counted if counted is not None else await deliveries.begin(*where)
         except Exception as exc:  # noqa: BLE001 - not counted, not handled: the record waits, never lost
             # the database is down (transient), or the table is missing (run `bakeplan db upgrade`):
             # either way the record is retried after a backoff, never handled uncounted

@@ -63,8 +63,9 @@ class BatchShell:
     crash_points: CrashPoints
     readable: Callable[[Record], Awaitable[Message | None]]
     """The record's message when it can be handled as it is, else None (the record path decides)."""
-    deliver: Callable[[Record, AIOKafkaConsumer], Awaitable[str]]
-    """The record path: handle one record alone (it counts the delivery)."""
+    deliver: Callable[[Record, AIOKafkaConsumer, int | None], Awaitable[str]]
+    """The record path: handle one record alone. It counts the delivery, unless given its count (the
+    last batch counted it ahead)."""
     forget: Callable[[Record], None]
     """Drop what the record path remembers of a record's failures."""
     together: Callable[[int], None] = lambda n: None
@@ -83,7 +84,8 @@ class BatchShell:
         at = 0
         counted: dict[Partition, tuple[int, int]] = {}
         while at < len(records):
-            # one record too: its batch of one needs no count of its own when the last batch counted it
+            if len(records) - at == 1:  # alone, as a record subscriber would (a failure runs it once)
+                return outcomes + await self._one_by_one(records[at:], kafka, counted)
             handled, counted = await self._together(records[at:], counted)
             if not handled:
                 return outcomes + await self._one_by_one(records[at:], kafka, counted)
@@ -191,15 +193,10 @@ class BatchShell:
     async def _one_by_one(
         self, records: Sequence[Record], kafka: AIOKafkaConsumer, counted: dict[Partition, tuple[int, int]]
     ) -> list[str]:
-        """Each record alone, counted just before it is handled. The batch's counts are taken back
+        """Each record alone, counted just before it is handled (not again when the last batch of its
+        partition counted it ahead: a single record after a batch writes no count). The batch's counts are taken back
         first: a record that kills the process must not charge the records of other partitions it
         was fetched with (they would be parked after enough kills without ever having run)."""
-        counted = dict(counted)
-        for raw in records:  # counted ahead by the last batch, but handled alone here: counted again
-            tp = (raw.topic, raw.partition)
-            if tp not in counted and self.ahead.get(tp) == raw.offset:
-                counted[tp] = (raw.offset, 1)
-            self.ahead.pop(tp, None)
         for (topic, partition), (offset, _) in counted.items():
             try:
                 await self.deliveries.refund(self.group_id, topic, partition, offset)
@@ -211,7 +208,9 @@ class BatchShell:
             tp = (raw.topic, raw.partition)
             if tp in waiting:
                 continue  # its partition was rewound to an earlier record: fetched again after it
-            outcome = await self.deliver(raw, kafka)
+            # counted ahead by the last batch, and not taken back above (that count is at another offset)
+            ahead = self.ahead.pop(tp, None) == raw.offset and counted.get(tp, (-1, 0))[0] != raw.offset
+            outcome = await self.deliver(raw, kafka, 1 if ahead else None)  # counted by the last batch
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)
