@@ -3,16 +3,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.acl_table import Principal
 from infra.db import create_engine
 from infra.messaging.admin import ensure_topics
 from infra.messaging.producer import create_producer
-from infra.messaging.tables import outbox_table
 from infra.settings import Settings
 from tests.e2e.processes import Processes
+from tests.scratch_outbox import scratch_outbox as scratch_outbox_table
 
 
 @pytest.fixture(scope="package")  # stopped before the fault suite, which needs the consumer groups to itself
@@ -47,14 +47,8 @@ def tenant_prefix() -> str:
 
 @pytest.fixture
 async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
-    schema = f"relay_{uuid.uuid4().hex[:10]}"
-    table = outbox_table(MetaData(), schema)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(table.metadata.create_all)
-    yield table
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    async with scratch_outbox_table(engine, "relay") as table:
+        yield table
 
 
 @pytest.fixture

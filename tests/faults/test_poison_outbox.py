@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pytest
 from faststream.kafka import KafkaBroker
-from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bakeplan.acl_table import Principal
@@ -32,10 +32,11 @@ from infra.messaging.claim_check import ClaimChecks
 from infra.messaging.consumer import DeliveryPolicy, subscribe
 from infra.messaging.outbox import OutboxRelay, Outgoing, PayloadLimits, PayloadTooLargeError
 from infra.messaging.producer import create_producer
-from infra.messaging.tables import claim_checks, outbox_table
+from infra.messaging.tables import claim_checks
 from infra.metrics import Metrics
 from infra.settings import Settings
 from tests.faults.poison_support import report
+from tests.scratch_outbox import scratch_outbox as scratch_outbox_table
 
 pytestmark = pytest.mark.faults
 ROWS = 40
@@ -51,14 +52,8 @@ async def engine(db_settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
-    schema = f"poison_{uuid.uuid4().hex[:10]}"
-    table = outbox_table(MetaData(), schema)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(table.metadata.create_all)
-    yield table
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    async with scratch_outbox_table(engine, "poison") as table:
+        yield table
 
 
 def _alert(tenant: str, i: int, reason: str = "") -> Outgoing:

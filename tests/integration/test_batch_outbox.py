@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import MetaData, Table, event, select, text
+from sqlalchemy import Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.messages import SagaFailedAlert
@@ -18,22 +18,16 @@ from contracts.topics import Topic
 from infra import tracing
 from infra.messaging import batch_tx
 from infra.messaging import outbox as outbox_store
-from infra.messaging.tables import outbox_table
 from infra.settings import Settings
+from tests.scratch_outbox import scratch_outbox as scratch_outbox_table
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def scratch_outbox(engine: AsyncEngine) -> AsyncIterator[Table]:
-    schema = f"batch_outbox_{uuid.uuid4().hex[:10]}"
-    table = outbox_table(MetaData(), schema)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(table.metadata.create_all)
-    yield table
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    async with scratch_outbox_table(engine, "batch_outbox") as table:
+        yield table
 
 
 def _alert(tenant: str) -> outbox_store.Outgoing:
