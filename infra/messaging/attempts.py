@@ -47,6 +47,9 @@ class MemoryDeliveryAttempts:
         self._rows: dict[tuple[str, str, int], tuple[int, int]] = {}
 
     async def begin(self, group: str, topic: str, partition: int, offset: int) -> int:
+        return self._count(group, topic, partition, offset)
+
+    def _count(self, group: str, topic: str, partition: int, offset: int) -> int:
         at, attempts = self._rows.get((group, topic, partition), (offset, 0))
         attempts = attempts + 1 if at == offset else 1
         self._rows[(group, topic, partition)] = (offset, attempts)
@@ -70,8 +73,7 @@ class MemoryDeliveryAttempts:
 
         def counted() -> None:
             for topic, partition, offset in rows:
-                at, attempts = self._rows.get((group, topic, partition), (offset, 0))
-                self._rows[(group, topic, partition)] = (offset, attempts + 1 if at == offset else 1)
+                self._count(group, topic, partition, offset)
 
         batch_tx.when_committed(counted)
         return True

@@ -208,9 +208,8 @@ class BatchShell:
             tp = (raw.topic, raw.partition)
             if tp in waiting:
                 continue  # its partition was rewound to an earlier record: fetched again after it
-            # counted ahead by the last batch, and not taken back above (that count is at another offset)
-            ahead = self.ahead.pop(tp, None) == raw.offset and counted.get(tp, (-1, 0))[0] != raw.offset
-            outcome = await self.deliver(raw, kafka, 1 if ahead else None)  # counted by the last batch
+            ahead = self.ahead.pop(tp, None) == raw.offset  # counted by the last batch: not again
+            outcome = await self.deliver(raw, kafka, 1 if ahead else None)
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)
