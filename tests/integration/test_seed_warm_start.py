@@ -54,7 +54,13 @@ async def test_seed_writes_the_warm_state_and_the_saga_reads_it_back(
     assert snapshot.open_purchase_orders == expected.open_purchase_orders
     lines = plan_snapshot(snapshot, saga_id=SAGA).purchase_lines
     assert lines
-    assert sum(line.late for line in lines) <= 0.05 * len(lines)
+    late = sum(line.late for line in lines)
+    # the data is drawn from the random tenant id: over 150 ids the warm first day had at most one
+    # late line (1 of 16 once), while the same tenants started cold had 7 to 15
+    assert late <= max(1, 0.05 * len(lines))
+    cold = seeded_tenant(seeded, profile="small", seed=4, today=TODAY, components=True, cold=True)
+    cold_lines = plan_snapshot(cold.planning_snapshot(business_date=TODAY, horizon_days=14), saga_id=SAGA)
+    assert late < sum(line.late for line in cold_lines.purchase_lines)
 
 
 async def test_seed_cold_writes_the_generators_stock_and_no_open_orders(
