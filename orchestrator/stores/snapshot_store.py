@@ -3,6 +3,7 @@ the sagas running in this process validated once (`RecentSnapshots`)."""
 
 import hashlib
 from collections import OrderedDict
+from typing import Generic, TypeVar
 
 import orjson
 from sqlalchemy import select
@@ -13,36 +14,46 @@ from contracts.planning import PlanningSnapshot
 from orchestrator.ports import StoredSnapshot
 from orchestrator.tables import snapshots
 
+V = TypeVar("V")
 
-class RecentSnapshots:
-    """The snapshots of the sagas running here, validated once, by SHA-256: a saga's steps plan from
-    the snapshot its first step took, and reading and validating it again for every step cost more
-    than the step's own bookkeeping. Content-addressed and immutable, so an entry can never be stale;
-    bounded by count and by the bytes of their bodies, the least recently used go first. A standard
-    tenant's snapshot (~230 KB of JSON) takes ~2.5 MB as objects: 2 MB of bodies keep about nine
-    of them (~25 MB), and 64 tiny ones."""
 
-    def __init__(self, *, max_entries: int = 64, max_bytes: int = 2 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[str, tuple[PlanningSnapshot, int]] = OrderedDict()
+class SizedLru(Generic[V]):
+    """Values by key, bounded by count and by the bytes they stand for, the least recently used going
+    first; a value larger than the whole bound is not kept. For content-addressed, immutable values,
+    so an entry can never be stale."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int) -> None:
+        self._entries: OrderedDict[str, tuple[V, int]] = OrderedDict()
         self._bytes = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
 
-    def get(self, sha256: str) -> PlanningSnapshot | None:
-        found = self._entries.get(sha256)
+    def get(self, key: str) -> V | None:
+        found = self._entries.get(key)
         if found is None:
             return None
-        self._entries.move_to_end(sha256)
+        self._entries.move_to_end(key)
         return found[0]
 
-    def put(self, sha256: str, snapshot: PlanningSnapshot, size: int) -> None:
-        if sha256 in self._entries or size > self._max_bytes:
+    def put(self, key: str, value: V, size: int) -> None:
+        if key in self._entries or size > self._max_bytes:
             return
-        self._entries[sha256] = (snapshot, size)
+        self._entries[key] = (value, size)
         self._bytes += size
         while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._bytes -= dropped
+
+
+class RecentSnapshots(SizedLru[PlanningSnapshot]):
+    """The snapshots of the sagas running here, validated once, by SHA-256: a saga's steps plan from
+    the snapshot its first step took, and reading and validating it again for every step cost more
+    than the step's own bookkeeping. Bounded by count and by the bytes of their bodies. A standard
+    tenant's snapshot (~230 KB of JSON) takes ~2.5 MB as objects: 2 MB of bodies keep about nine
+    of them (~25 MB), and 64 tiny ones."""
+
+    def __init__(self, *, max_entries: int = 64, max_bytes: int = 2 * 1024 * 1024) -> None:
+        super().__init__(max_entries=max_entries, max_bytes=max_bytes)
 
 
 RECENT_SNAPSHOTS = RecentSnapshots()

@@ -5,7 +5,8 @@ from datetime import date
 
 from contracts.planning import PlanningSnapshot
 from lab.synthetic import generate_tenant
-from orchestrator.stores.snapshot_store import RecentSnapshots
+from orchestrator import audit_snapshots
+from orchestrator.stores.snapshot_store import RecentSnapshots, SizedLru
 
 TODAY = date(2026, 3, 16)
 
@@ -46,3 +47,13 @@ def test_the_bodies_bytes_bound_the_cache_and_one_too_large_is_not_kept() -> Non
     cache.put("huge", a, 101)
     assert cache.get("huge") is None
     assert cache.get("c") is c
+
+
+def test_the_audit_archives_snapshot_parts_are_bounded_by_their_bytes_not_only_their_count() -> None:
+    cache: SizedLru[dict[str, bytes]] = audit_snapshots.new_parts_cache()
+    megabyte = {"sales": b"x" * 1024 * 1024}
+    for n in range(5):
+        cache.put(f"sha-{n}", megabyte, 1024 * 1024)
+    # 32 entries would fit by count: the bytes keep four of them
+    assert cache.get("sha-0") is None
+    assert all(cache.get(f"sha-{n}") is megabyte for n in range(1, 5))
