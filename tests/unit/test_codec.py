@@ -174,6 +174,13 @@ def without(message: Message, field_name: str) -> bytes:
         pytest.param(None, ["empty message body"], id="None"),
         pytest.param(b'{"event_type": "planning.requested", ', ["not valid JSON", "UTF-8"], id="truncated JSON"),
         pytest.param(b"\xff\xfe{}", ["not valid JSON"], id="not UTF-8"),
+        pytest.param(
+            with_changes(a_planning_request(), schema_version=1).replace(
+                b'"schema_version":1', b'"schema_version":Infinity'
+            ),
+            ["not valid JSON"],
+            id="Infinity (pydantic's parser takes it, JSON does not)",
+        ),
         pytest.param(b'[{"event_type": "planning.requested"}]', ["JSON list", "expected an object"], id="array"),
         pytest.param(b'"planning.requested"', ["JSON str", "expected an object"], id="string"),
         pytest.param(
