@@ -1,5 +1,5 @@
 # bakeplan — one entry point for humans and CI.
-.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-flames bench-growth bench-retention k8s-tools
+.PHONY: install demo test test-secure faults faults-cluster fuzz check static lint typecheck imports unit contract stack-up stack-down bench-peers bench-flames bench-memory bench-growth bench-retention k8s-tools
 
 # `uv` from PATH, else the one pip installed for python3 (`make install` installs it if missing)
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
@@ -99,6 +99,14 @@ bench-flames: install
 	$(UV) sync --frozen --group profile --inexact
 	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
 	$(UV) run python -m bench.system --quick --only throughput --flames bench/results/flames --out bench/results/flames.json
+
+## What each process holds at its peak: 100 large tenants at once, every process under memray
+## (docs/benchmarks.md, "The orchestrator's memory with large tenants"); ~8 min on the 2-core machine.
+bench-memory: install
+	$(UV) run bakeplan stack up
+	$(UV) sync --frozen --group profile --inexact
+	DATABASE_URL=$${DATABASE_URL:-$$(deploy/local/postgres.sh url)} \
+	$(UV) run python -m bench.system --only large --memray bench/results/memray --out bench/results/memory.json
 
 ## Cost per saga as work grows: tenants of three sizes, then bursts of 100, 1,000 and 5,000 tenants
 ## (docs/benchmarks.md, "Cost as work grows"); 26 min on the 2-core machine.

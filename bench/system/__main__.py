@@ -41,7 +41,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = datetime.now(UTC).strftime("%H%M%S")
     log_dir = Path(args.logs) / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(settings, engine, run_id, log_dir, settings.topic_partitions, args.orchestrators)
+    ctx = Context(settings, engine, run_id, log_dir, settings.topic_partitions, args.orchestrators, args.memray)
     statements = await probes.enable_statement_counts(engine)
     quick = args.quick
     results: dict[str, Any] = {
@@ -250,6 +250,12 @@ def main() -> None:
         type=Path,
         default=None,
         help="py-spy flame graphs of every process over the throughput window, into this directory (make bench-flames)",
+    )
+    parser.add_argument(
+        "--memray",
+        type=Path,
+        default=None,
+        help="run every process under memray, a capture file per process into this directory (peak RSS grows with it)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/system.json"))
     parser.add_argument("--logs", default=".bakeplan-local/bench-logs")

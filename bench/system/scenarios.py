@@ -3,8 +3,9 @@ the scenario's), seeds its own tenants under a unique prefix, and returns a JSON
 
 import asyncio
 import dataclasses
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,22 @@ class Context:
     log_dir: Path
     partitions: int
     orchestrators: int = 1
+    memray: Path | None = None
+    """Run every process under memray, one capture file per process in this directory (`--memray`)."""
+    fleets: int = 0
 
 
 class Fleet:
     """Every role as its own OS process (`bakeplan serve --role R`), `replicas` per worker role."""
 
     def __init__(self, ctx: Context, *, replicas: int) -> None:
+        ctx.fleets += 1
         self.processes = Processes(
             ctx.settings,
             ctx.log_dir,
             worker_replicas=replicas,
             orchestrator_replicas=ctx.orchestrators,
+            launcher=None if ctx.memray is None else _memray(ctx.memray, ctx.fleets),
             BAKEPLAN_LOG_LEVEL="WARNING",
             BAKEPLAN_RELAY_POLL_SECONDS="0.5",  # NOTIFY wakes the relays; polling is the fallback
             # the benchmark plans fixed dates (TODAY and days before it), whatever the real today
@@ -79,6 +85,13 @@ class Fleet:
                 "peak_rss_mb": round(now.peak_rss_mb, 1),
             }
         return out
+
+
+def _memray(out: Path, fleet: int) -> Callable[[str], list[str]]:
+    """Python under `memray run`, a capture per process: `python -m memray stats FILE` gives its peak
+    heap, and `memray flamegraph FILE` what was allocated at that peak (the `profile` uv group)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return lambda name: [sys.executable, "-m", "memray", "run", "-q", "-f", "-o", str(out / f"fleet{fleet}-{name}.bin")]
 
 
 async def seed(ctx: Context, prefix: str, count: int, profile: Profile) -> list[str]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.settings import Settings
@@ -27,8 +28,11 @@ class Processes:
         worker_replicas: int = 1,
         orchestrator_replicas: int = 1,
         env: dict[str, str] | None = None,
+        launcher: Callable[[str], list[str]] | None = None,
         **overrides: str,
     ) -> None:
+        """`launcher`: the command that runs Python for a replica, given its name (default: this
+        interpreter), e.g. under a memory profiler."""
         self.replicas = {
             role: orchestrator_replicas if role == "orchestrator" else worker_replicas
             for role in (*ROLES, *OPTIONAL_ROLES)
@@ -51,6 +55,7 @@ class Processes:
         self._log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {}
+        self._launcher = launcher or (lambda name: [sys.executable])
 
     def start(self, role: str, *, timeout_s: float = 180.0) -> None:
         """Start every replica of `role` and wait until each is ready."""
@@ -64,7 +69,7 @@ class Processes:
             port = self._metrics_base + self._metrics_next if self._metrics_base else 0
             self._metrics_next += 1
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bakeplan", "serve", "--role", role],
+                [*self._launcher(f"{name}-{n}"), "-m", "bakeplan", "serve", "--role", role],
                 env={**self._env, "BAKEPLAN_METRICS_PORT": str(port)},
                 stdout=log,
                 stderr=log,
