@@ -1,77 +1,37 @@
-"""The `bakeplan` command line: the root command, with one module per command group registered on it.
+"""The `bakeplan` command line. `bakeplan = "bakeplan.cli:app"` (pyproject.toml) and `python -m bakeplan`
+both run `app`: the root command with one module per command group registered on it
+(`bakeplan.cli.root`).
 
-`bakeplan = "bakeplan.cli:app"` (pyproject.toml) and `python -m bakeplan` both run `app`.
+`app` is built when first asked for. In a process started as `bakeplan serve ...` (every role of a
+deployment, and each child of `serve --role all`) it holds the `serve` command alone: importing the
+other commands' modules (the console, purchase-order rendering, offline planning, the local stack)
+would cost every serving process about 25 MB that it never uses.
 """
 
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-from bakeplan.cli import (
-    acl,
-    audit,
-    channels,
-    console,
-    contract,
-    database,
-    dead_letters,
-    demo,
-    feeds,
-    notify,
-    offline,
-    orders,
-    retention,
-    runs,
-    schedules,
-    seeding,
-    serving,
-    stack,
-    tenants,
-    world,
-)
-from bakeplan.cli.outages import OutageAwareGroup, quiet_client_logs
-from bakeplan.cli.tenant_files import register as register_tenant_files
+if TYPE_CHECKING:
+    import typer
 
 
-def root(
-    ctx: typer.Context,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the full traceback when a server cannot be reached.")
-    ] = False,
-) -> None:
-    """bakeplan: event-driven daily planning for bakery chains.
-
-    Exit codes: 0 ok, 1 operational failure (a server unreachable, a saga that failed), 2 bad input."""
-    quiet_client_logs(ctx.params)
+def serving_only(argv: list[str]) -> bool:
+    """Whether `argv` runs `bakeplan serve` (an option before the command builds the whole app)."""
+    return argv[1:2] == ["serve"]
 
 
-def build_app() -> typer.Typer:
-    """The root command with every group registered. Nothing connects here: commands do, when run."""
-    app = typer.Typer(cls=OutageAwareGroup, no_args_is_help=True)
-    app.callback()(root)
-    # `--help` lists single commands, then groups, each in the order registered here.
-    stack.register(app)  # group: stack
-    acl.register(app)  # group: acl
-    database.register(app)  # group: db
-    retention.register(app)  # group: retention
-    dead_letters.register(app)  # group: dlq
-    schedules.register(app)  # group: schedule
-    offline.register(app)  # plan, backtest, simulate, snapshot
-    audit.register(app)  # replay, explain; group: audit
-    seeding.register(app)  # seed
-    register_tenant_files(app)  # export, import
-    feeds.register(app)  # feed
-    serving.register(app)  # serve
-    runs.register(app)  # trigger, runs, show, plan-of
-    tenants.register(app)  # tenants
-    orders.register(app)  # group: orders
-    channels.register(app)  # group: channels
-    notify.register(app)  # group: notify
-    demo.register(app)  # demo
-    world.register(app)  # world
-    contract.register(app)  # group: contract
-    console.register(app)  # group: console
+def __getattr__(name: str) -> "typer.Typer":
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if serving_only(sys.argv):
+        from bakeplan.cli import serving
+        from bakeplan.cli.base import new_app
+
+        app = new_app()
+        serving.register(app)
+    else:
+        from bakeplan.cli.root import build_app
+
+        app = build_app()
+    globals()["app"] = app
     return app
-
-
-app = build_app()
