@@ -9,6 +9,8 @@ import pytest
 
 from bakeplan.cli import serving_only
 
+pytestmark = pytest.mark.unit
+
 PROBE = """
 import json, sys
 sys.argv = ["bakeplan", *sys.argv[1:]]

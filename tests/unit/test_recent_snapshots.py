@@ -3,10 +3,14 @@ running saga's snapshot is validated once, and the cache stays within its count 
 
 from datetime import date
 
+import pytest
+
 from contracts.planning import PlanningSnapshot
 from lab.synthetic import generate_tenant
 from orchestrator import audit_snapshots
 from orchestrator.stores.snapshot_store import RecentSnapshots, SizedLru
+
+pytestmark = pytest.mark.unit
 
 TODAY = date(2026, 3, 16)
 

@@ -19,6 +19,8 @@ from orchestrator.binding import TriggerWindow
 from orchestrator.engine import SagaStatus
 from tests.unit.orchestrator_world import BAKERY, OTHER_BAKERY, START, TODAY, World, a_trigger, reply_to, started
 
+pytestmark = pytest.mark.unit
+
 # --- content digest --------------------------------------------------------------------------------
 
 
