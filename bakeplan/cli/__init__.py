@@ -5,7 +5,8 @@ both run `app`: the root command with one module per command group registered on
 `app` is built when first asked for. In a process started as `bakeplan serve ...` (every role of a
 deployment, and each child of `serve --role all`) it holds the `serve` command alone: importing the
 other commands' modules (the console, purchase-order rendering, offline planning, the local stack)
-would cost every serving process about 25 MB that it never uses.
+would cost every serving process memory it never uses: 125 MB instead of 77 MB once imported, about
+11 MB more at its peak in the benchmarks (docs/benchmarks.md, "The serving processes' memory").
 """
 
 import sys
