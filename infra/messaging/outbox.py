@@ -20,6 +20,7 @@ the topic, a topic it may not write, an invalid topic) is parked (`parked_at`, `
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
@@ -107,6 +108,11 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._more_pending = False
 
+    @functools.cached_property
+    def _look(self) -> Select[Any]:
+        """The look's statement, built once per relay."""
+        return pending_rows(self._outbox, batch_size=self._batch_size, batch_bytes=self._batch_bytes)
+
     def wake(self) -> None:
         """Look at the outbox now (inside a consumer batch: once the batch has committed)."""
         batch_tx.when_committed(self._wakeup.set)
@@ -159,40 +165,11 @@ class OutboxRelay:
         o = self._outbox
         self._more_pending = False
         async with self._engine.begin() as conn:
-            leader = (
-                await conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": o.fullname})
-            ).scalar_one()
-            if not leader:
-                return 0  # another replica's relay is publishing this outbox right now
-            sizes = (
-                await conn.execute(
-                    select(o.c.id, func.octet_length(o.c.payload).label("size"))
-                    .where(o.c.published_at.is_(None), o.c.parked_at.is_(None))
-                    .order_by(o.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not sizes:
-                return 0
-            ids = batch_by_bytes([(row.id, row.size) for row in sizes], self._batch_bytes)
-            self._more_pending = len(ids) < len(sizes) or len(sizes) >= self._batch_size
-            rows = (
-                await conn.execute(
-                    select(
-                        o.c.id,
-                        o.c.event_id,
-                        o.c.topic,
-                        o.c.message_key,
-                        o.c.event_type,
-                        o.c.payload,
-                        o.c.claim_sha256,
-                        o.c.traceparent,
-                    )
-                    .where(o.c.id.in_(ids))
-                    .order_by(o.c.id)
-                )
-            ).all()
+            # one statement per look: leadership, the rows locked and those within the byte budget
+            rows = (await conn.execute(self._look)).all()
+            if not rows:
+                return 0  # nothing pending, or another replica's relay is publishing this outbox now
+            self._more_pending = len(rows) < rows[0].locked or rows[0].locked >= self._batch_size
             outcomes = await self._send(rows)
             self._crash_points.hit("relay.after_publish")
             sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
@@ -308,6 +285,45 @@ class OutboxRelay:
 
 class RelayStalledError(Exception):
     """Some rows of a batch could not be published for now (the broker unreachable, a timeout)."""
+
+
+def pending_rows(outbox: Table, *, batch_size: int, batch_bytes: int) -> Select[Any]:
+    """The relay's look as one statement: when this transaction wins the outbox's advisory lock, the
+    first `batch_size` unpublished, unparked rows are locked (SKIP LOCKED) and those of the longest
+    prefix within `batch_bytes` returned, at least the first (`batch_by_bytes`'s rule); each carries
+    `locked`, how many were locked. No rows: nothing pending, or another relay leads."""
+    o = outbox
+    leads = select(func.pg_try_advisory_xact_lock(func.hashtext(o.fullname))).scalar_subquery()
+    locked = (
+        select(o.c.id, func.octet_length(o.c.payload).label("size"))
+        .where(leads, o.c.published_at.is_(None), o.c.parked_at.is_(None))
+        .order_by(o.c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .cte("locked")
+    )
+    sized = select(
+        locked.c.id,
+        func.sum(locked.c.size).over(order_by=locked.c.id).label("upto"),
+        func.row_number().over(order_by=locked.c.id).label("n"),
+        func.count().over().label("locked"),
+    ).cte("sized")
+    return (
+        select(
+            o.c.id,
+            o.c.event_id,
+            o.c.topic,
+            o.c.message_key,
+            o.c.event_type,
+            o.c.payload,
+            o.c.claim_sha256,
+            o.c.traceparent,
+            sized.c.locked,
+        )
+        .join(sized, sized.c.id == o.c.id)
+        .where(or_(sized.c.n == 1, sized.c.upto <= batch_bytes))
+        .order_by(o.c.id)
+    )
 
 
 def _refused_for_good(error: BaseException | None) -> bool:
