@@ -15,8 +15,8 @@ small as the number of partitions (`infra.messaging.tables.delivery_attempts_tab
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, case, func, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Integer, String, Table, bindparam, case, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.messaging import batch_tx
@@ -102,17 +102,22 @@ class PostgresDeliveryAttempts:
     def _counting(self, group: str, records: Sequence[tuple[str, int, int]]) -> Any:
         """One upsert counting a delivery of each record: one more at the same offset, 1 at a new one."""
         t = self._table
-        values = insert(t).values(
-            [
-                {
-                    "consumer_group": group,
-                    "topic": topic,
-                    "kafka_partition": partition,
-                    "record_offset": offset,
-                    "attempts": 1,
-                }
-                for topic, partition, offset in records
-            ]
+        # the records as three arrays unnested into rows: one statement text for any number of them,
+        # so SQLAlchemy compiles it once (a multi-row VALUES has no cache key: compiled every call)
+        rows = (
+            func.unnest(
+                bindparam("topics", [topic for topic, _, _ in records], type_=ARRAY(String)),
+                bindparam("partitions", [partition for _, partition, _ in records], type_=ARRAY(Integer)),
+                bindparam("offsets", [offset for _, _, offset in records], type_=ARRAY(BigInteger)),
+            )
+            .table_valued("topic", "kafka_partition", "record_offset")
+            .render_derived("counted")
+        )
+        values = insert(t).from_select(
+            ["consumer_group", "topic", "kafka_partition", "record_offset", "attempts"],
+            select(
+                bindparam("group", group, type_=String), rows.c.topic, rows.c.kafka_partition, rows.c.record_offset, 1
+            ),
         )
         return values.on_conflict_do_update(
             index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import LargeBinary, String, Table, Uuid, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,15 +61,31 @@ async def add(
 async def _insert(session: AsyncConnection, outbox: Table, rows: list[dict[str, Any]]) -> None:
     """`rows` in one statement with the outbox's NOTIFY (delivered on commit)."""
     notify = select(func.pg_notify(channel(outbox), ""))
-    if len(rows) == 1:
-        # the usual case, one row: it and the NOTIFY in one round trip (a data-modifying CTE runs even
-        # where nothing reads it; single-row VALUES keeps the statement in SQLAlchemy's compiled cache)
-        queued = pg_insert(outbox).values(**rows[0]).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
-        await session.execute(notify.add_cte(queued))
-        return
-    # several: one multi-row VALUES, so the ids (and the relay's publishing order) follow `rows`
-    queued = pg_insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"]).cte("queued")
-    await session.execute(notify.add_cte(queued))
+    # the rows' columns as arrays unnested in order, so the ids (and the relay's publishing order)
+    # follow `rows`; a data-modifying CTE runs even where nothing reads it. One statement text for any
+    # number of rows: a multi-row VALUES has no cache key, and SQLAlchemy would compile it again for
+    # every batch
+    columns = [name for name, _ in _ARRAYS]
+    unnested = (
+        func.unnest(*(bindparam(name, [row[name] for row in rows], type_=ARRAY(kind)) for name, kind in _ARRAYS))
+        .table_valued(*columns, with_ordinality="n")
+        .render_derived("queued_rows")
+    )
+    ordered = select(*(unnested.c[name] for name in columns)).order_by(unnested.c.n)
+    queued = pg_insert(outbox).from_select(columns, ordered).on_conflict_do_nothing(index_elements=["event_id"])
+    await session.execute(notify.add_cte(queued.cte("queued")))
+
+
+_ARRAYS: list[tuple[str, Any]] = [
+    ("event_id", Uuid),
+    ("topic", String),
+    ("message_key", String),
+    ("event_type", String),
+    ("payload", LargeBinary),
+    ("claim_sha256", String),
+    ("traceparent", String),
+]
+"""The outbox's columns a writer fills, with their element types, for the several-row insert."""
 
 
 async def _row(session: AsyncConnection, item: Outgoing, limits: PayloadLimits) -> dict[str, Any]:
