@@ -50,9 +50,10 @@ class RecentSnapshots(SizedLru[PlanningSnapshot]):
     the snapshot its first step took, and reading and validating it again for every step cost more
     than the step's own bookkeeping. Bounded by count and by the bytes of their bodies. A standard
     tenant's snapshot (~230 KB of JSON) takes ~2.5 MB as objects: 2 MB of bodies keep about nine
-    of them (~25 MB), and 64 tiny ones."""
+    of them (~25 MB), and about 300 tiny ones. The count bound is loose (1,024): at 64, with 64 tiny
+    sagas in flight, most steps missed and read the snapshot again."""
 
-    def __init__(self, *, max_entries: int = 64, max_bytes: int = 2 * 1024 * 1024) -> None:
+    def __init__(self, *, max_entries: int = 1024, max_bytes: int = 2 * 1024 * 1024) -> None:
         super().__init__(max_entries=max_entries, max_bytes=max_bytes)
 
 
