@@ -25,10 +25,10 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,16 +99,28 @@ async def lock_chain(conn: AsyncConnection, tenant_id: str) -> tuple[int, str]:
     taken then, with the lock held, so no append by another transaction can commit in between. Taken
     last, after a long snapshot read, any low-stock signal of the tenant archived meanwhile makes the
     update fail to serialise, and a steady stream of signals could make a trigger fail every retry."""
-    heads = audit_chain_heads
-    row = (
-        await conn.execute(
-            pg_insert(heads)
-            .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
-            .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
-            .returning(heads.c.seq, heads.c.hash)
-        )
-    ).one()
+    row = (await conn.execute(_head_upsert(tenant_id))).one()
     return int(row.seq), str(row.hash)
+
+
+def _head_upsert(tenant_id: str) -> Any:
+    heads = audit_chain_heads
+    return (
+        pg_insert(heads)
+        .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
+        .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
+        .returning(heads.c.seq, heads.c.hash)
+    )
+
+
+async def _lock_head(conn: AsyncConnection, tenant_id: str, event_ids: Sequence[UUID]) -> tuple[int, str, set[UUID]]:
+    """`lock_chain`, and which of `event_ids` the archive already holds, in one statement."""
+    head = _head_upsert(tenant_id).cte("head")
+    archived = (
+        select(func.array_agg(audit_events.c.event_id)).where(audit_events.c.event_id.in_(event_ids)).scalar_subquery()
+    )
+    row = (await conn.execute(select(head.c.seq, head.c.hash, archived.label("archived")))).one()
+    return int(row.seq), str(row.hash), {UUID(bytes=e.bytes) for e in row.archived or ()}
 
 
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime, keys: AuditKeys) -> None:
@@ -118,12 +130,12 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
         mine = [d for d in drafts if d.message.tenant_id == tenant_id]
         # Locks the tenant's head row (creating it on the first append): concurrent appends for the
         # tenant wait here. A REPEATABLE READ caller takes it first (`lock_chain`), see there.
-        seq, prev_hash = await lock_chain(conn, tenant_id)
-        # read after the lock: an event id archived before keeps its first link and is skipped
-        ids = [d.message.event_id for d in mine]
-        archived = set(
-            (await conn.execute(select(audit_events.c.event_id).where(audit_events.c.event_id.in_(ids)))).scalars()
-        )
+        # The same statement reads which of the ids are archived already (each keeps its first link
+        # and is skipped). It reads as of the statement's start: an id archived by a transaction that
+        # held the lock meanwhile is not seen, and inserting it again fails on the archive's primary
+        # key, so the delivery is retried and then skips it. Only one message handled twice at once
+        # could do that, which the inbox claim before every append rules out.
+        seq, prev_hash, archived = await _lock_head(conn, tenant_id, [d.message.event_id for d in mine])
         entries: list[AuditEntry] = []
         stored: list[dict[str, object]] = []
         for draft in mine:
