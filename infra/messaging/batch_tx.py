@@ -17,11 +17,13 @@ A handler that needs a transaction of another kind (the orchestrator's REPEATABL
 raises `NotBatchableError` by joining: the batch rolls back and its records go one by one.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 
@@ -64,6 +66,15 @@ class BatchTransaction:
             self._deferred[key] = ([], write)
         return self._deferred[key][0]
 
+    async def flush(self) -> None:
+        """Write what waits in the deferred lists now (for a handler about to read those tables)."""
+        assert self._conn is not None
+        for items, write in self._deferred.values():
+            if items:
+                pending = list(items)
+                items.clear()
+                await write(self._conn, pending)
+
     def holds(self, conn: AsyncConnection) -> bool:
         """Whether `conn` is this batch's connection (a handler's statements on it join the batch)."""
         return conn is self._conn
@@ -74,10 +85,7 @@ class BatchTransaction:
                 f"a handler's transaction failed inside the batch: {self.spoiled!r}"
             ) from self.spoiled
         if self._tx is not None:
-            assert self._conn is not None
-            for items, write in self._deferred.values():
-                if items:
-                    await write(self._conn, items)
+            await self.flush()
             await self._tx.commit()
         await self.close()
         for callback in self._after:
@@ -122,6 +130,33 @@ def when_committed(callback: Callable[[], None]) -> None:
         callback()
     else:
         tx.after_commit(callback)
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` into `table` in the caller's transaction. Inside a batch on `conn` they wait, with
+    every handler's rows for the table, for one statement just before the batch commits: for
+    bookkeeping rows that nothing reads back within the batch (a timeline, an effect log), or whose
+    readers call `written` first. Not inside a savepoint that may roll back: rows waiting for the batch
+    would outlive it."""
+    if not rows:
+        return
+    tx = _current.get()
+    if tx is not None and tx.holds(conn):
+        tx.deferred(("insert", table.fullname), functools.partial(_insert_all, table)).extend(rows)
+        return
+    await _insert_all(table, conn, list(rows))
+
+
+async def written(conn: AsyncConnection) -> None:
+    """Before reading a table that `insert_rows` defers to, inside a batch on `conn`: write what
+    waits, so the read sees every earlier handler's rows."""
+    tx = _current.get()
+    if tx is not None and tx.holds(conn):
+        await tx.flush()
+
+
+async def _insert_all(table: Table, conn: AsyncConnection, rows: list[Any]) -> None:
+    await conn.execute(insert(table), rows)
 
 
 @asynccontextmanager

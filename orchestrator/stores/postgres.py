@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import false, func, insert, select, update
+from sqlalchemy import false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -154,18 +154,23 @@ class PostgresSagas:
         return set(rows.scalars())
 
     async def log(self, saga_id: UUID, lines: Sequence[TimelineLine], *, at: datetime) -> None:
-        if lines:
-            rows = [{"saga_id": saga_id, "at": at, "kind": x.kind, "step": x.step, "detail": x.detail} for x in lines]
-            await self._conn.execute(insert(saga_log), rows)
+        # inside a consumer batch, every record's lines go in one statement at its commit
+        rows = [{"saga_id": saga_id, "at": at, "kind": x.kind, "step": x.step, "detail": x.detail} for x in lines]
+        await batch_tx.insert_rows(self._conn, saga_log, rows)
 
     async def log_effect(
         self, kind: str, *, event_id: UUID, saga_id: UUID, tenant_id: str, step: str | None, at: datetime
     ) -> None:
-        await self._conn.execute(
-            insert(effect_log).values(
-                consumer=CONSUMER, kind=kind, event_id=event_id, saga_id=saga_id, tenant_id=tenant_id, step=step, at=at
-            )
-        )
+        row = {
+            "consumer": CONSUMER,
+            "kind": kind,
+            "event_id": event_id,
+            "saga_id": saga_id,
+            "tenant_id": tenant_id,
+            "step": step,
+            "at": at,
+        }
+        await batch_tx.insert_rows(self._conn, effect_log, [row])
 
     async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
         await self._conn.execute(

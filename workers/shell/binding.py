@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts import ids
 from contracts.envelope import Message
 from contracts.errors import TenantBindingError
+from infra.messaging import batch_tx
 
 RUN_KINDS = ("run", "run_after_compensation")
 
@@ -38,6 +39,7 @@ def check_compensation_id(message: Message, *, step: str, attempt: int) -> None:
 async def check_saga_tenant(conn: AsyncConnection, effect_log: Table, message: Message) -> None:
     """Raise when this worker ran `message.saga_id` for other tenants and never for `message.tenant_id`."""
     c = effect_log.c
+    await batch_tx.written(conn)  # the effect rows of earlier records of this batch, too
     rows = await conn.execute(
         select(c.tenant_id).where(c.saga_id == message.saga_id, c.kind.in_(RUN_KINDS)).distinct().limit(5)
     )

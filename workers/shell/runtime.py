@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -103,19 +103,19 @@ async def record_effect(
     effect: Effect,
     at: datetime,
 ) -> None:
-    """One effect-log row for what handling `message` did (the fault suite counts them per step)."""
-    await conn.execute(
-        insert(effect_log).values(
-            consumer=consumer,
-            kind=effect.kind,
-            event_id=message.event_id,
-            saga_id=message.saga_id,
-            tenant_id=message.tenant_id,
-            step=step,
-            affected_rows=effect.affected_rows,
-            at=at,
-        )
-    )
+    """One effect-log row for what handling `message` did (the fault suite counts them per step);
+    inside a consumer batch, written with the batch's other effect rows just before it commits."""
+    row = {
+        "consumer": consumer,
+        "kind": effect.kind,
+        "event_id": message.event_id,
+        "saga_id": message.saga_id,
+        "tenant_id": message.tenant_id,
+        "step": step,
+        "affected_rows": effect.affected_rows,
+        "at": at,
+    }
+    await batch_tx.insert_rows(conn, effect_log, [row])
 
 
 class StepWorker:
