@@ -7,7 +7,6 @@ without cutting a cell.
 """
 
 import os
-import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from bakeplan.cli.plan_digest import screen
 from bakeplan.cli.plan_tables import COMPACT
 from bakeplan.cli.runs import start_plan, timeline_table, wait_terminal
 from bakeplan.cli.seeding import seed
-from bakeplan.cli.serving import spawn_roles
+from bakeplan.cli.serving import spawn_roles, stop_children
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.tenant_views import tenant_today
 from bakeplan.cli.terminal import console
@@ -74,10 +73,7 @@ def demo(
         if finished["status"] != SagaStatus.COMPLETED:
             raise typer.Exit(1)
     finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=30)
+        stop_children(children)
     console.print("the stack keeps running; stop it with `bakeplan stack down`")
 
 

@@ -3,7 +3,6 @@ offline `bakeplan simulate` of the same seeds (docs/world.md)."""
 
 import asyncio
 import os
-import signal
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from rich.table import Table
 from bakeplan.cli.acl import provision
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.database import db_upgrade
-from bakeplan.cli.serving import spawn_roles
+from bakeplan.cli.serving import spawn_roles, stop_children
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, print_json
 from bakeplan.roles.clock import set_clock
@@ -94,10 +93,7 @@ def world(
                 await driver.run(days)
                 return [await driver.sent_once(t) for t in live]
             finally:
-                for child in children:
-                    child.send_signal(signal.SIGTERM)
-                for child in children:
-                    await asyncio.to_thread(child.wait, 30)
+                await asyncio.to_thread(stop_children, children)
         finally:
             await engine.dispose()
 
