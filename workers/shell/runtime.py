@@ -181,14 +181,13 @@ class StepWorker:
     async def _dispatch_within_limits(
         self, conn: AsyncConnection, message: Message, now: datetime, planned: PlannedRows | PlanningError | None
     ) -> tuple[list[Outgoing], Effect | None]:
-        """`_dispatch` in a savepoint: when a step's reply is too large to send, its drafts are rolled
-        back and the step fails with the reason, so the saga compensates at once instead of waiting
-        for the step's deadline."""
+        """`_dispatch`, and when a step's reply is too large to send, the step fails with the reason,
+        so the saga compensates at once instead of waiting for the step's deadline. Its drafts are not
+        written: `_run` checks the planned reply before writing them, so no savepoint is needed."""
         try:
-            async with conn.begin_nested():
-                outgoing, effect = await self._dispatch(conn, message, now, planned)
-                for item in outgoing:
-                    check_size(item, self._limits)
+            outgoing, effect = await self._dispatch(conn, message, now, planned)
+            for item in outgoing:
+                check_size(item, self._limits)
         except PayloadTooLargeError as exc:
             if not isinstance(message, self.spec.command):
                 raise
@@ -203,7 +202,7 @@ class StepWorker:
         if isinstance(message, spec.command):
             assert planned is not None, "a step command is planned before its transaction"
             reply, effect = await self._run(conn, message, now, planned)
-            return [Outgoing(Topic.STEP_REPLIES, reply)], effect
+            return [reply], effect
         if isinstance(message, spec.compensation):
             check_compensation_id(message, step=spec.name, attempt=getattr(message, "attempt", 1))
             await check_saga_tenant(conn, spec.effect_log, message)
@@ -221,7 +220,9 @@ class StepWorker:
 
     async def _run(
         self, conn: AsyncConnection, command: Message, now: datetime, planned: PlannedRows | PlanningError
-    ) -> tuple[Message, Effect]:
+    ) -> tuple[Outgoing, Effect]:
+        """The step's reply and effect. Raises `PayloadTooLargeError` before writing anything when the
+        planned reply is too large to send."""
         spec = self.spec
         compensated = (
             await conn.execute(
@@ -234,11 +235,12 @@ class StepWorker:
         if compensated is not None:
             reason = f"saga {command.saga_id} was compensated at {compensated.at:%Y-%m-%d %H:%M:%S}; nothing planned"
             failed = StepFailed(step=spec.name, reason=reason, **reply_envelope(command, "failed", now))
-            return failed, Effect("run_after_compensation")
+            return Outgoing(Topic.STEP_REPLIES, failed), Effect("run_after_compensation")
         if isinstance(planned, PlanningError):
-            return StepFailed(step=spec.name, reason=str(planned), **reply_envelope(command, "failed", now)), Effect(
-                "run"
-            )
+            failed = StepFailed(step=spec.name, reason=str(planned), **reply_envelope(command, "failed", now))
+            return Outgoing(Topic.STEP_REPLIES, failed), Effect("run")
+        reply = Outgoing(Topic.STEP_REPLIES, planned.reply)
+        check_size(reply, self._limits)  # before the drafts: a reply too large leaves none
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
         written = 0
         for name, rows in planned.rows.items():
@@ -248,7 +250,7 @@ class StepWorker:
                 # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
                 statement = pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
                 written += len((await conn.execute(statement, values)).all())
-        return planned.reply, Effect("run", written)
+        return reply, Effect("run", written)
 
     async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
         if message.saga_id is None:
