@@ -77,7 +77,7 @@ async def record(
     keys: AuditKeys,
 ) -> None:
     """Archive what one handler consumed (after its inbox claim) and the messages it queued in its
-    outbox, in that order, in the handler's transaction: three statements per tenant, however many.
+    outbox, in that order, in the handler's transaction: two statements per tenant, however many.
     Links are keyed with `keys`' current key."""
     drafts = []
     if inbound is not None:
