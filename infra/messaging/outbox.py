@@ -41,7 +41,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from sqlalchemy import Select, Table, func, update
+from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
@@ -57,7 +57,6 @@ from infra.messaging.payload_limits import (
     PayloadTooLargeError,
     batch_by_bytes,
 )
-from infra.messaging.relay_look import Snapshot, pending_rows
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +110,6 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
         self._more_pending = False
-        self._must_look = True
-        self._notified: set[int] = set()
-        """Transactions whose NOTIFY came and that no look led by this relay has seen yet."""
-        self._seen: Snapshot | None = None
-        """The snapshot of this relay's last look that led the outbox."""
 
     @functools.cached_property
     def _look(self) -> Select[Any]:
@@ -124,25 +118,7 @@ class OutboxRelay:
 
     def wake(self) -> None:
         """Look at the outbox now (inside a consumer batch: once the batch has committed)."""
-        batch_tx.when_committed(self._look_now)
-
-    def _look_now(self) -> None:
-        self._must_look = True
-        self._wakeup.set()
-
-    def notified(self, payload: str) -> None:
-        """A NOTIFY on the outbox's channel: its payload is the writing transaction's id. A commit the
-        last look this relay led already saw wakes nobody: its rows were published or are next in
-        line. This process's own commits come twice, once by `wake` and once by NOTIFY, and the second
-        would otherwise cost a look that finds nothing. Any other payload: look."""
-        if not payload.isdigit():
-            self._look_now()
-            return
-        xid = int(payload)
-        if self._seen is not None and self._seen.sees(xid):
-            return
-        self._notified.add(xid)
-        self._wakeup.set()
+        batch_tx.when_committed(self._wakeup.set)
 
     async def listen(self, dsn: str) -> None:
         """Wake on the outbox's NOTIFY channel, from this and every other process; reconnects
@@ -164,9 +140,9 @@ class OutboxRelay:
 
     async def _listen_until_lost(self, conn: asyncpg.Connection) -> None:
         lost = asyncio.Event()
-        await conn.add_listener(channel(self._outbox), lambda _c, _pid, _ch, payload: self.notified(payload))
+        await conn.add_listener(channel(self._outbox), lambda *_: self.wake())
         conn.add_termination_listener(lambda _: lost.set())
-        self._look_now()  # rows may have committed while nobody listened
+        self.wake()  # rows may have committed while nobody listened
         await lost.wait()
 
     async def run(self) -> None:
@@ -174,7 +150,6 @@ class OutboxRelay:
             # cleared before looking, not after: a wake that comes while publishing (a row committed
             # after this batch's snapshot) must start another look, not be lost until the next poll
             self._wakeup.clear()
-            self._must_look = False
             try:
                 await self.publish_pending()
             except Exception:
@@ -183,30 +158,8 @@ class OutboxRelay:
                 continue
             if self._more_pending:
                 continue
-            await self._until_woken()
-
-    def _saw(self, snapshot: Snapshot) -> None:
-        """A look this relay led took `snapshot`: the commits it saw need no look of their own."""
-        self._seen = snapshot
-        self._notified = {x for x in self._notified if not snapshot.sees(x)}
-
-    async def _until_woken(self) -> None:
-        """Until a wake that needs a look (a local one, or a NOTIFY of a commit no led look has seen),
-        or the poll's time."""
-        deadline = asyncio.get_running_loop().time() + self._poll_seconds
-        while True:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                return
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=left)
-            except TimeoutError:
-                return
-            if self._must_look:
-                return
-            if self._notified:
-                return
-            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows in id order; returns how many were published.
@@ -216,10 +169,7 @@ class OutboxRelay:
         self._more_pending = False
         async with self._engine.begin() as conn:
             # one statement per look: leadership, the rows locked and those within the byte budget
-            looked = (await conn.execute(self._look)).all()
-            if looked[0].leads:
-                self._saw(Snapshot.parse(looked[0].snapshot))
-            rows = [row for row in looked if row.id is not None]
+            rows = (await conn.execute(self._look)).all()
             if not rows:
                 return 0  # nothing pending, or another replica's relay is publishing this outbox now
             self._more_pending = len(rows) < rows[0].locked or rows[0].locked >= self._batch_size
@@ -338,6 +288,45 @@ class OutboxRelay:
 
 class RelayStalledError(Exception):
     """Some rows of a batch could not be published for now (the broker unreachable, a timeout)."""
+
+
+def pending_rows(outbox: Table, *, batch_size: int, batch_bytes: int) -> Select[Any]:
+    """The relay's look as one statement: when this transaction wins the outbox's advisory lock, the
+    first `batch_size` unpublished, unparked rows are locked (SKIP LOCKED) and those of the longest
+    prefix within `batch_bytes` returned, at least the first (`batch_by_bytes`'s rule); each carries
+    `locked`, how many were locked. No rows: nothing pending, or another relay leads."""
+    o = outbox
+    leads = select(func.pg_try_advisory_xact_lock(func.hashtext(o.fullname))).scalar_subquery()
+    locked = (
+        select(o.c.id, func.octet_length(o.c.payload).label("size"))
+        .where(leads, o.c.published_at.is_(None), o.c.parked_at.is_(None))
+        .order_by(o.c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .cte("locked")
+    )
+    sized = select(
+        locked.c.id,
+        func.sum(locked.c.size).over(order_by=locked.c.id).label("upto"),
+        func.row_number().over(order_by=locked.c.id).label("n"),
+        func.count().over().label("locked"),
+    ).cte("sized")
+    return (
+        select(
+            o.c.id,
+            o.c.event_id,
+            o.c.topic,
+            o.c.message_key,
+            o.c.event_type,
+            o.c.payload,
+            o.c.claim_sha256,
+            o.c.traceparent,
+            sized.c.locked,
+        )
+        .join(sized, sized.c.id == o.c.id)
+        .where(or_(sized.c.n == 1, sized.c.upto <= batch_bytes))
+        .order_by(o.c.id)
+    )
 
 
 def _refused_for_good(error: BaseException | None) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import LargeBinary, String, Table, Text, Uuid, bindparam, cast, func, select
+from sqlalchemy import LargeBinary, String, Table, Uuid, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -60,8 +60,7 @@ async def add(
 
 async def _insert(session: AsyncConnection, outbox: Table, rows: list[dict[str, Any]]) -> None:
     """`rows` in one statement with the outbox's NOTIFY (delivered on commit)."""
-    # the payload is this transaction's id: a relay whose last look saw it need not look again
-    notify = select(func.pg_notify(channel(outbox), cast(func.pg_current_xact_id(), Text)))
+    notify = select(func.pg_notify(channel(outbox), ""))
     # the rows' columns as arrays unnested in order, so the ids (and the relay's publishing order)
     # follow `rows`; a data-modifying CTE runs even where nothing reads it. One statement text for any
     # number of rows: a multi-row VALUES has no cache key, and SQLAlchemy would compile it again for

@@ -1,8 +1,6 @@
-"""The relay's look, one statement on a real Postgres (`relay_look.pending_rows`): it returns what the
+"""The relay's look, one statement on a real Postgres (`outbox.pending_rows`): it returns what the
 byte rule of `batch_by_bytes` keeps of the first `batch_size` pending rows, skips published, parked
-and locked rows, and returns nothing while another transaction leads the outbox. Its snapshot sees
-the writers that committed before it and not those still running (`Snapshot.sees`, with the
-transaction id a writer's NOTIFY carries)."""
+and locked rows, and returns nothing while another transaction leads the outbox."""
 
 import random
 import uuid
@@ -12,8 +10,7 @@ import pytest
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infra.messaging.outbox import batch_by_bytes
-from infra.messaging.relay_look import Snapshot, pending_rows
+from infra.messaging.outbox import batch_by_bytes, pending_rows
 from tests.scratch_outbox import scratch_outbox as scratch_outbox_table
 
 pytestmark = pytest.mark.integration
@@ -34,16 +31,10 @@ async def _add(engine: AsyncEngine, outbox: Table, sizes: list[int]) -> list[int
         return list((await conn.execute(insert(outbox).returning(outbox.c.id), rows)).scalars())
 
 
-async def _look_with(
-    engine: AsyncEngine, outbox: Table, *, batch_size: int, batch_bytes: int
-) -> tuple[bool, Snapshot, list[tuple[int, int]]]:
+async def _look(engine: AsyncEngine, outbox: Table, *, batch_size: int, batch_bytes: int) -> list[tuple[int, int]]:
     async with engine.begin() as conn:
         rows = (await conn.execute(pending_rows(outbox, batch_size=batch_size, batch_bytes=batch_bytes))).all()
-    return rows[0].leads, Snapshot.parse(rows[0].snapshot), [(row.id, row.locked) for row in rows if row.id is not None]
-
-
-async def _look(engine: AsyncEngine, outbox: Table, *, batch_size: int, batch_bytes: int) -> list[tuple[int, int]]:
-    return (await _look_with(engine, outbox, batch_size=batch_size, batch_bytes=batch_bytes))[2]
+    return [(row.id, row.locked) for row in rows]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -92,24 +83,6 @@ async def test_nothing_while_another_transaction_leads_the_outbox(engine: AsyncE
         await leader.begin()
         won = await leader.execute(select(func.pg_try_advisory_xact_lock(func.hashtext(scratch_outbox.fullname))))
         assert won.scalar_one() is True
-        leads, _, rows = await _look_with(engine, scratch_outbox, batch_size=10, batch_bytes=1_000)
-        assert (leads, rows) == (False, [])
+        assert await _look(engine, scratch_outbox, batch_size=10, batch_bytes=1_000) == []
         await leader.rollback()
     assert len(await _look(engine, scratch_outbox, batch_size=10, batch_bytes=1_000)) == 2
-
-
-async def test_the_looks_snapshot_sees_committed_writers_and_not_running_ones(
-    engine: AsyncEngine, scratch_outbox: Table
-) -> None:
-    async with engine.begin() as conn:
-        committed = int((await conn.execute(select(func.pg_current_xact_id()))).scalar_one())
-    async with engine.connect() as running:
-        await running.begin()
-        still_running = int((await running.execute(select(func.pg_current_xact_id()))).scalar_one())
-        leads, snapshot, _ = await _look_with(engine, scratch_outbox, batch_size=10, batch_bytes=1_000)
-        await running.commit()
-    assert leads is True
-    assert snapshot.sees(committed)
-    assert not snapshot.sees(still_running)
-    _, later, _ = await _look_with(engine, scratch_outbox, batch_size=10, batch_bytes=1_000)
-    assert later.sees(still_running)

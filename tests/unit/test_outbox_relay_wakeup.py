@@ -11,7 +11,6 @@ from sqlalchemy import Column, Integer, MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.messaging.outbox import OutboxRelay
-from infra.messaging.relay_look import Snapshot
 
 pytestmark = pytest.mark.unit
 
@@ -63,71 +62,3 @@ async def test_without_a_wake_the_relay_waits_for_its_poll() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert relay.looks == 3
-
-
-class _Led(OutboxRelay):
-    """Each look is stubbed as one this relay led, whose snapshot saw every transaction below 100."""
-
-    def __init__(self) -> None:
-        table = Table("outbox", MetaData(), Column("id", Integer, primary_key=True))
-        super().__init__(cast(AsyncEngine, None), table, cast(AIOKafkaProducer, None), poll_seconds=3600)
-        self.looks = asyncio.Queue[int]()
-        self.count = 0
-
-    async def publish_pending(self) -> int:
-        self.count += 1
-        self._saw(Snapshot(xmin=90, xmax=100, running=frozenset({95})))
-        self.looks.put_nowait(self.count)
-        return 0
-
-
-async def _next_look(relay: _Led, *, within: float) -> bool:
-    try:
-        await asyncio.wait_for(relay.looks.get(), timeout=within)
-    except TimeoutError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize(
-    ("payload", "looks"),
-    [
-        ("42", False),  # committed before the last look: it saw the rows
-        ("97", False),  # between xmin and xmax, not running then: seen
-        ("95", True),  # running when the last look began: not seen
-        ("100", True),  # began after the last look: not seen
-        ("", True),  # a writer that sends no transaction id: look
-    ],
-)
-async def test_a_notification_starts_a_look_only_for_a_commit_the_last_look_did_not_see(
-    payload: str, looks: bool
-) -> None:
-    relay = _Led()
-    task = asyncio.create_task(relay.run())
-    try:
-        assert await _next_look(relay, within=10)  # the first look, at start
-        relay.notified(payload)
-        assert await _next_look(relay, within=0.3) is looks
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def test_a_local_wake_always_starts_a_look() -> None:
-    relay = _Led()
-    task = asyncio.create_task(relay.run())
-    try:
-        assert await _next_look(relay, within=10)
-        relay.notified("42")
-        relay.wake()
-        assert await _next_look(relay, within=10)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-def test_a_snapshot_reads_postgres_text_form() -> None:
-    snapshot = Snapshot.parse("90:100:95,97")
-    assert (snapshot.xmin, snapshot.xmax, snapshot.running) == (90, 100, frozenset({95, 97}))
-    assert Snapshot.parse("7:7:").running == frozenset()
-    assert [x for x in (89, 90, 95, 96, 97, 99, 100) if snapshot.sees(x)] == [89, 90, 96, 99]
