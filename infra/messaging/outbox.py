@@ -7,11 +7,9 @@ a row that commits after one with a higher id is never skipped.
 
 One relay publishes a given outbox at a time (a transaction-scoped advisory lock), so replicas of a
 component keep a tenant's messages in commit order instead of racing each other. Writers NOTIFY the
-outbox's channel in their transaction (delivered on commit), with the transaction's id; the relay
-LISTENs on it and also polls, the safety net for a lost notification or a dropped listening
-connection. Each look is one statement (infra/messaging/relay_look.py) that also reports its
-snapshot, so a NOTIFY of a commit the relay's last led look already saw starts no look: a process's
-own commits wake its relay directly, and their NOTIFY used to cost a second look that found nothing.
+outbox's channel in their transaction (delivered on commit); the relay LISTENs on it and also
+polls, the safety net for a lost notification or a dropped listening connection. Each look is one
+statement (`pending_rows`): leadership, the rows locked and those within the byte budget.
 
 One bad row must not stop the rest (docs/resilience.md). A payload past `PayloadLimits.max_bytes`
 is refused when it is written (`PayloadTooLargeError`, naming the message and the limit); one past
