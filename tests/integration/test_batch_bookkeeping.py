@@ -3,34 +3,28 @@ orchestrator's timeline and effect log): every handler's rows for a table are wr
 statement just before the batch commits, in the order added; a batch that rolls back writes none;
 outside a batch they are written at once."""
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra import tracing
 from infra.messaging import batch_tx
+from tests.scratch_outbox import scratch_table
 
 pytestmark = pytest.mark.integration
 
 
+def _notes_table(metadata: MetaData, schema: str) -> Table:
+    return Table("notes", metadata, Column("id", Integer, primary_key=True), Column("label", String(40)), schema=schema)
+
+
 @pytest.fixture
 async def notes(engine: AsyncEngine) -> AsyncIterator[Table]:
-    schema = f"batch_notes_{uuid.uuid4().hex[:10]}"
-    table = Table(
-        "notes", MetaData(), Column("id", Integer, primary_key=True), Column("label", String(40)), schema=schema
-    )
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(table.metadata.create_all)
-    try:
+    async with scratch_table(engine, "batch_notes", _notes_table) as table:
         yield table
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _inserts(engine: AsyncEngine, table: Table) -> list[str]:
