@@ -21,6 +21,29 @@ STOP_GRACE_SECONDS = 30.0
 Spawn = Callable[[str, Mapping[str, str] | None], subprocess.Popen[bytes]]
 
 
+def stop_children(
+    children: list[subprocess.Popen[bytes]],
+    *,
+    signum: int = signal.SIGTERM,
+    grace_seconds: float = STOP_GRACE_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Send `signum` to every child still running, then wait for each up to `grace_seconds` in all;
+    one still running then is killed (logged), so none outlives its parent and holds its terminal
+    or pipe."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signum)
+    deadline = clock() + grace_seconds
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - clock()))
+        except subprocess.TimeoutExpired:
+            log.error("pid %d did not stop within %.0f s of the signal; killing it", child.pid, grace_seconds)
+            child.kill()
+            child.wait()
+
+
 def spawn_role(role: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`bakeplan serve --role ROLE` as a child process sharing this one's stdout and stderr (and its
     environment, updated with `env`)."""
@@ -97,20 +120,8 @@ class Supervisor:
 
     def _stop_all(self, signum: int) -> list[int]:
         running = [c.proc for c in self.children if c.proc is not None]
-        for proc in running:
-            if proc.poll() is None:
-                proc.send_signal(signum)
-        deadline = self._clock() + STOP_GRACE_SECONDS
-        codes = []
-        for proc in running:
-            try:
-                proc.wait(timeout=max(0.0, deadline - self._clock()))
-            except subprocess.TimeoutExpired:
-                log.error("pid %d did not stop within %.0f s of the signal; killing it", proc.pid, STOP_GRACE_SECONDS)
-                proc.kill()
-                proc.wait()
-            codes.append(exit_code(proc.returncode))
-        return codes
+        stop_children(running, signum=signum, clock=self._clock)
+        return [exit_code(proc.returncode) for proc in running]
 
     def run(self) -> int:
         """Supervise until stopped; the exit code: the highest of the children's after a signal (0 after

@@ -28,10 +28,11 @@ from bakeplan.cli.plan_digest import screen
 from bakeplan.cli.plan_tables import COMPACT
 from bakeplan.cli.runs import start_plan, timeline_table, wait_terminal
 from bakeplan.cli.seeding import seed
-from bakeplan.cli.serving import spawn_roles, stop_children
+from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.tenant_views import tenant_today
 from bakeplan.cli.terminal import console
+from bakeplan.supervisor import stop_children
 from orchestrator import masterdata as md
 from orchestrator.engine import SagaStatus
 from workers.procurement.channels.config import FileDropTarget, SupplierChannel

@@ -2,10 +2,8 @@
 
 import logging
 import os
-import signal
 import subprocess
 import sys
-import time
 from typing import Annotated, NoReturn
 
 import typer
@@ -14,8 +12,6 @@ from bakeplan.cli.context import load_settings
 from bakeplan.cli.terminal import fail
 from bakeplan.supervisor import spawn_role
 from infra import logs, tracing
-
-log = logging.getLogger(__name__)
 
 
 def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
@@ -28,22 +24,6 @@ def spawn_roles(roles: list[str]) -> list[subprocess.Popen[bytes]]:
     return [
         spawn_role(role, {**env, "BAKEPLAN_METRICS_PORT": str(base + i if base else 0)}) for i, role in enumerate(roles)
     ]
-
-
-def stop_children(children: list[subprocess.Popen[bytes]], *, grace_seconds: float = 30.0) -> None:
-    """SIGTERM every child, then wait for each up to `grace_seconds` in all; one still running then is
-    killed (logged), so none outlives the command and holds its terminal or pipe."""
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    for child in children:
-        try:
-            child.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log.error("pid %d did not stop within %.0f s of SIGTERM; killing it", child.pid, grace_seconds)
-            child.kill()
-            child.wait()
 
 
 def serve(

@@ -15,10 +15,11 @@ from rich.table import Table
 from bakeplan.cli.acl import provision
 from bakeplan.cli.context import load_settings
 from bakeplan.cli.database import db_upgrade
-from bakeplan.cli.serving import spawn_roles, stop_children
+from bakeplan.cli.serving import spawn_roles
 from bakeplan.cli.stack import stack_up
 from bakeplan.cli.terminal import JsonFlag, console, fail, parse_day, print_json
 from bakeplan.roles.clock import set_clock
+from bakeplan.supervisor import stop_children
 from bakeplan.world import MORNING, LiveWorld, WorldError
 from infra.db import create_engine
 from lab.simulation.live import TenantOutcome, file_drop_channels, live_truth, open_tenant

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bakeplan.cli.serving import stop_children
+from bakeplan.supervisor import stop_children
 
 pytestmark = pytest.mark.unit
 
