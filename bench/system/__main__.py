@@ -12,9 +12,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from bakeplan.migrate import upgrade
-from bench.system import probes, scenarios
+from bench.system import own, probes, scenarios
 from bench.system.scenarios import Context
 from infra.db import create_engine
 from infra.settings import Settings
@@ -34,7 +35,10 @@ def _git_revision() -> str:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = Settings()
+    configured = Settings()
+    settings = own.bench_settings(configured)  # never the database and topics `make demo` uses
+    if await own.ensure_database(configured, settings.database_url):
+        console.print(f"made the benchmark's own database: {make_url(settings.database_url).database}")
     # the schema at its head first: a database from an older checkout would park every trigger
     await asyncio.to_thread(upgrade, settings)
     engine = create_engine(settings)

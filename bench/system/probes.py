@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -24,7 +25,8 @@ from contracts.planning import PlanningSnapshot
 from contracts.topics import Topic
 from infra.messaging.kafka_client import new_consumer
 from infra.settings import Settings
-from orchestrator.tables import sagas, snapshots
+from orchestrator.engine import SagaStatus
+from orchestrator.tables import saga_log, sagas, snapshots
 from workers.chain import plan_snapshot
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -88,9 +90,9 @@ async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     await consumer.start()
     try:
         parts = [
-            TopicPartition(str(t), p)
-            for t in Topic
-            for p in sorted(consumer.partitions_for_topic(str(t)) or await _partitions(consumer, str(t)))
+            TopicPartition(name, p)
+            for name in map(settings.topic, Topic)
+            for p in sorted(consumer.partitions_for_topic(name) or await _partitions(consumer, name))
         ]
         return dict(await consumer.end_offsets(parts))
     finally:
@@ -106,11 +108,12 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 async def kafka_counts(
     settings: Settings, before: Mapping[TopicPartition, int], after: Mapping[TopicPartition, int], *, read_bytes: bool
 ) -> KafkaCounts:
-    """Records per topic between two `end_offsets` snapshots; with `read_bytes`, their key + value
-    bytes too (reads them back, so it takes a while after a large run)."""
+    """Records per topic (by its name without the run's prefix) between two `end_offsets` snapshots;
+    with `read_bytes`, their key + value bytes too (reads them back, so it takes a while after a large run)."""
     counts = KafkaCounts()
     for tp, end in after.items():
-        counts.records[tp.topic] = counts.records.get(tp.topic, 0) + end - before.get(tp, 0)
+        name = tp.topic.removeprefix(settings.topic_prefix)
+        counts.records[name] = counts.records.get(name, 0) + end - before.get(tp, 0)
     if not read_bytes:
         return counts
     wanted = {tp: (before.get(tp, 0), end) for tp, end in after.items() if end > before.get(tp, 0)}
@@ -129,7 +132,8 @@ async def kafka_counts(
                 for record in records:
                     if record.offset < wanted[tp][1]:
                         size = len(record.value or b"") + len(record.key or b"")
-                        counts.bytes[tp.topic] = counts.bytes.get(tp.topic, 0) + size
+                        name = tp.topic.removeprefix(settings.topic_prefix)
+                        counts.bytes[name] = counts.bytes.get(name, 0) + size
                 if (await consumer.position(tp)) >= wanted[tp][1]:
                     remaining.discard(tp)
         return counts
@@ -240,3 +244,42 @@ def machine() -> dict[str, Any]:
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
     return {"cpus": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1), "uname": " ".join(os.uname())}
+
+
+async def latencies(engine: AsyncEngine, sent_at: dict[UUID, datetime], saga_ids: Sequence[UUID]) -> dict[str, Any]:
+    """Trigger → COMPLETED per saga, and each part of it from the saga's timeline."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(sagas.c.saga_id, sagas.c.status, sagas.c.updated_at).where(sagas.c.saga_id.in_(saga_ids))
+            )
+        ).all()
+        log_rows = (
+            await conn.execute(
+                select(saga_log.c.saga_id, saga_log.c.kind, saga_log.c.step, saga_log.c.at)
+                .where(saga_log.c.saga_id.in_(saga_ids))
+                .order_by(saga_log.c.id)
+            )
+        ).all()
+    statuses: dict[str, int] = {}
+    total = []
+    for row in rows:
+        statuses[row.status] = statuses.get(row.status, 0) + 1
+        if row.status == SagaStatus.COMPLETED:
+            total.append((row.updated_at - sent_at[row.saga_id]).total_seconds())
+    parts: dict[str, list[float]] = {"trigger_to_started": []}
+    started: dict[UUID, datetime] = {}
+    running: dict[tuple[UUID, str], datetime] = {}
+    for r in log_rows:
+        if r.kind == "started":
+            started[r.saga_id] = r.at
+            parts["trigger_to_started"].append((r.at - sent_at[r.saga_id]).total_seconds())
+        elif r.kind == "RunStep":
+            running[(r.saga_id, r.step)] = r.at
+        elif r.kind == "step_done" and (r.saga_id, r.step) in running:
+            parts.setdefault(r.step, []).append((r.at - running[(r.saga_id, r.step)]).total_seconds())
+    return {
+        "statuses": statuses,
+        "trigger_to_completed": summary_ms(total),
+        "parts": {name: summary_ms(values) for name, values in parts.items()},
+    }
