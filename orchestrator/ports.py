@@ -6,7 +6,7 @@ ports: Postgres (`orchestrator/stores/postgres.py`) and in memory (`orchestrator
 and one contract suite (`tests/contract/`) runs over both so the fake cannot drift from the real one.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -132,6 +132,10 @@ class SagaStore(Protocol):
 
     async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
         """The kept replies of `steps` (each is large: ask only for those needed)."""
+
+    async def result_lengths(self, saga_id: UUID, fields: Mapping[str, str]) -> dict[str, int]:
+        """For each step kept of `fields` (step → the name of a list field of its reply), that list's
+        length; a step with no reply kept is left out. For counts, without validating whole replies."""
 
     async def completed_results(
         self, tenant_id: str, step: str, *, daily_on: date | None, low_stock_since: date | None

@@ -83,6 +83,16 @@ class StepResults:
         self.release: PurchaseOrdersReleased | None = None
         self.low_stock = low_stock
         self.tenant = tenant
+        self.lengths: dict[str, int] = {}
+        """For `PlanReady`: the length of each kept reply's list in `PLAN_COUNTS`, read without the reply."""
+
+    def count(self, step: str) -> int:
+        """The length of `step`'s list in `PLAN_COUNTS`: from its reply when recorded, else from
+        `lengths`; 0 for a step the saga did not run (a low-stock saga schedules no production)."""
+        reply = {"production": self.production, "procurement": self.procurement, PIVOT: self.release}[step]
+        if reply is not None:
+            return len(getattr(reply, PLAN_COUNTS[step]))
+        return self.lengths.get(step, 0)
 
     def record(self, message: Message) -> None:
         if isinstance(message, DemandForecasted):
@@ -105,9 +115,19 @@ def results_needed(commands: tuple[SagaCommand, ...]) -> set[str]:
             needed.add("production")
         elif isinstance(command, RunStep) and command.step == PIVOT:
             needed.add("procurement")
-        elif isinstance(command, FinishSaga) and command.status is SagaStatus.COMPLETED:
-            needed |= {"production", "procurement", PIVOT}
     return needed
+
+
+PLAN_COUNTS = {"production": "batches", "procurement": "purchase_lines", PIVOT: "purchase_orders"}
+"""What a completed saga's `PlanReady` counts: the list of each step's reply that it counts."""
+
+
+def counts_needed(commands: tuple[SagaCommand, ...]) -> dict[str, str]:
+    """The `PLAN_COUNTS` the commands need (a completed saga's finish): its `PlanReady` counts the
+    replies' lists, and reading their lengths costs far less than validating the replies."""
+    if any(isinstance(c, FinishSaga) and c.status is SagaStatus.COMPLETED for c in commands):
+        return dict(PLAN_COUNTS)
+    return {}
 
 
 def to_messages(
@@ -192,9 +212,9 @@ def _finish_message(command: FinishSaga, *, business_date: date, results: StepRe
             Topic.PLANS,
             PlanReady(
                 business_date=business_date,
-                batches=len(results.production.batches) if results.production else 0,
-                purchase_lines=len(results.procurement.purchase_lines) if results.procurement else 0,
-                purchase_orders=len(results.release.purchase_orders) if results.release else 0,
+                batches=results.count("production"),
+                purchase_lines=results.count("procurement"),
+                purchase_orders=results.count(PIVOT),
                 **env,
             ),
         )

@@ -45,7 +45,7 @@ from orchestrator.engine import (
 from orchestrator.observing import NO_OBSERVER, Applied, SagaObserver, observe
 from orchestrator.ports import Inbound, SagaKind, StepReply, TimelineLine, UnitOfWork, UnitOfWorkFactory
 from orchestrator.quarantine import UNKNOWN_TENANT, MemoryQuarantine, Quarantine, Scan
-from orchestrator.saga import PIVOT, StepResults, results_needed, to_messages
+from orchestrator.saga import PIVOT, StepResults, counts_needed, results_needed, to_messages
 from orchestrator.saga_start import NewSaga, SagaInputs, record_decision, start_saga
 
 log = logging.getLogger(__name__)
@@ -335,11 +335,14 @@ class Orchestrator:
         needed = results_needed(decision.commands)
         releases = any(isinstance(c, RunStep) and c.step == PIVOT for c in decision.commands)
         results = StepResults(tenant=await uow.masterdata.tenant_profile(saga.tenant_id) if releases else None)
-        if step_reply is not None and step_reply.step in needed:
+        counted = counts_needed(decision.commands)
+        if step_reply is not None and (step_reply.step in needed or step_reply.step in counted):
             results.record(step_reply)  # the reply in hand is the row just stored: not decoded again from it
             needed.discard(step_reply.step)
+            counted.pop(step_reply.step, None)
         for stored in await uow.sagas.results(saga_id, needed):
             results.record(stored)
+        results.lengths = await uow.sagas.result_lengths(saga_id, counted)
         causation = reply.event_id if reply is not None else saga_id
         outgoing: list[Outgoing] = []
         for command in decision.commands:

@@ -10,7 +10,7 @@ in place (a timeline gets a new list), so shallow copies suffice.
 import asyncio
 import copy
 import hashlib
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -148,6 +148,10 @@ class MemorySagas:
 
     async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
         return [self._s.results[(saga_id, step)] for step in steps if (saga_id, step) in self._s.results]
+
+    async def result_lengths(self, saga_id: UUID, fields: Mapping[str, str]) -> dict[str, int]:
+        kept = {step: self._s.results.get((saga_id, step)) for step in fields}
+        return {step: len(getattr(reply, fields[step])) for step, reply in kept.items() if reply is not None}
 
     async def completed_results(
         self, tenant_id: str, step: str, *, daily_on: date | None, low_stock_since: date | None

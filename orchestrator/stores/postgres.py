@@ -1,11 +1,12 @@
 """The orchestrator's ports on Postgres: one unit of work is one transaction on one connection."""
 
 import functools
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from uuid import UUID
 
+import orjson
 from sqlalchemy import false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -186,6 +187,19 @@ class PostgresSagas:
             select(step_results.c.payload).where(step_results.c.saga_id == saga_id, step_results.c.step.in_(steps))
         )
         return [_reply(payload) for payload in rows.scalars()]
+
+    async def result_lengths(self, saga_id: UUID, fields: Mapping[str, str]) -> dict[str, int]:
+        if not fields:
+            return {}
+        rows = await self._conn.execute(
+            select(step_results.c.step, step_results.c.payload).where(
+                step_results.c.saga_id == saga_id, step_results.c.step.in_(fields)
+            )
+        )
+        # parsed, not validated: each payload was validated when its reply arrived (a standard tenant's
+        # production and procurement replies took the orchestrator ~6 % of its CPU in a burst to validate
+        # again for the three counts of its `PlanReady`)
+        return {step: len(orjson.loads(payload)[fields[step]]) for step, payload in rows.all()}
 
     async def completed_results(
         self, tenant_id: str, step: str, *, daily_on: date | None, low_stock_since: date | None

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 from uuid import uuid4
 
+from contracts.messages import DemandForecasted
+from contracts.planning import ForecastLine
 from orchestrator.engine import SagaStatus
 from orchestrator.ports import (
     SagaKind,
@@ -19,6 +21,7 @@ from tests.contract.store_records import (
     T0,
     a_saga,
     a_state,
+    an_envelope,
     by_step,
     forecasted,
     procured,
@@ -263,6 +266,28 @@ async def test_a_step_keeps_its_first_reply_and_results_returns_only_the_steps_a
     assert forecasting_only == [first]
     assert by_step(both) == [first, production]
     assert (nothing, other_saga) == ([], [])
+
+
+async def test_result_lengths_are_the_lengths_of_the_named_lists_of_the_kept_replies(harness: StoreHarness) -> None:
+    saga = a_saga(harness.tenant_id(), status=SagaStatus.COMPLETED)
+    lines = tuple(
+        ForecastLine(product_id=f"P{n:04d}", day=saga.business_date + timedelta(days=n % 2), units=n) for n in range(7)
+    )
+    forecast = DemandForecasted(forecast=lines, **an_envelope(saga))
+    async with harness.stores() as uow:
+        assert await uow.sagas.add(saga, at=T0)
+        await uow.sagas.add_result(saga.saga_id, forecast)
+        await uow.sagas.add_result(saga.saga_id, scheduled(saga))
+    wanted = {"forecasting": "forecast", "production": "requirements", "procurement": "purchase_lines"}
+    async with harness.stores() as uow:
+        lengths = await uow.sagas.result_lengths(saga.saga_id, wanted)
+        batches = await uow.sagas.result_lengths(saga.saga_id, {"production": "batches"})
+        none_asked = await uow.sagas.result_lengths(saga.saga_id, {})
+        other_saga = await uow.sagas.result_lengths(uuid4(), wanted)
+    # procurement kept no reply: left out, not 0
+    assert lengths == {"forecasting": 7, "production": 1}
+    assert batches == {"production": 0}
+    assert (none_asked, other_saga) == ({}, {})
 
 
 async def test_completed_results_are_the_steps_of_the_days_daily_plan_and_recent_low_stock_sagas(

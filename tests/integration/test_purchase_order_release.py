@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.messages import PlanReady, ProcurementPlanned, StepFailed
+from contracts.messages import PlanReady, ProcurementPlanned, ProductionScheduled, StepFailed
 from contracts.planning import PlanningSnapshot
 from contracts.purchasing_messages import (
     CancelReleasedOrders,
@@ -85,7 +85,14 @@ async def test_a_daily_saga_releases_its_due_lines_once_as_purchase_orders(engin
     )
     assert all(line.order_date == TODAY for line in released_lines(released.purchase_orders, planned.purchase_lines))
     (ready,) = pump.messages(PlanReady)
-    assert (ready.purchase_lines, ready.purchase_orders) == (len(planned.purchase_lines), len(orders))
+    (scheduled,) = pump.messages(ProductionScheduled)
+    assert scheduled.batches, "a small bakery bakes something on its first day"
+    # the counts of the kept replies (read without validating them) and of the reply in hand
+    assert (ready.batches, ready.purchase_lines, ready.purchase_orders) == (
+        len(scheduled.batches),
+        len(planned.purchase_lines),
+        len(orders),
+    )
     # each order went out to the supplier channels once, exactly as released
     assert [e.purchase_order for e in pump.messages(OrderReleased, topic=Topic.PURCHASE_ORDERS)] == list(orders)
 
