@@ -1,9 +1,10 @@
 """orjson on the wire; strict pydantic validation on the way in, after lifting older schema versions."""
 
 from functools import cache
+from typing import Annotated, Any, Union, cast
 
 import orjson
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts.envelope import Message, current_version
 from contracts.errors import InvalidMessageError
@@ -20,8 +21,35 @@ def _types() -> dict[str, type[Message]]:
     return message_types()
 
 
+@cache
+def _any_current() -> TypeAdapter[Message]:
+    """Every message type at its current version, told apart by `event_type`."""
+    # built at run time from the registry: typed as what it validates to
+    union: Any = Union.__getitem__(tuple(_types().values()))
+    tagged: Any = cast(Any, Annotated)[union, Field(discriminator="event_type")]
+    adapter: TypeAdapter[Message] = TypeAdapter(tagged)
+    return adapter
+
+
 def decode(raw: bytes | None) -> Message:
-    """Parse and validate one message. Raises `InvalidMessageError` saying what is wrong and how to fix it."""
+    """Parse and validate one message. Raises `InvalidMessageError` saying what is wrong and how to fix it.
+
+    A message of a known type at its current version is parsed once, by pydantic (its JSON parser
+    refuses what orjson refuses: NaN, Infinity, lone surrogates, invalid UTF-8). Anything else, an
+    older version or a message that does not validate, takes the way that lifts older versions and
+    says what is wrong: parsed by orjson, then validated as its type. Parsing a large step reply
+    twice cost about a third of decoding it."""
+    if raw:
+        try:
+            return _any_current().validate_json(raw)
+        except ValidationError:
+            pass
+    return decode_checked(raw)
+
+
+def decode_checked(raw: bytes | None) -> Message:
+    """`decode`'s way for anything but a valid current message: parsed by orjson, lifted from an
+    older version, validated as its type; raises `InvalidMessageError` saying what is wrong."""
     if not raw:
         raise InvalidMessageError("empty message body: publish one JSON object with the bakeplan envelope")
     try:

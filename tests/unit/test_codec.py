@@ -1,7 +1,9 @@
 """Unit tests of the wire codec: round trips, and helpful errors for every kind of bad input."""
 
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from contracts.envelope import Message
+from contracts.envelope import Message, current_version
 from contracts.errors import InvalidMessageError, PermanentError
 from contracts.ids import saga_id_for_trigger
 from contracts.messages import (
@@ -20,9 +22,11 @@ from contracts.messages import (
     ForecastDemand,
     PlanningRequested,
     StepFailed,
+    message_types,
 )
 from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
-from infra.messaging.codec import decode, encode
+from infra.messaging.codec import decode_checked, decode, encode
+from tests.golden.write import HERE
 
 pytestmark = pytest.mark.unit
 
@@ -268,3 +272,33 @@ def test_saga_id_for_trigger_is_deterministic_and_distinct_per_trigger() -> None
 @given(first=st.uuids(), second=st.uuids())
 def test_different_triggers_never_share_a_saga_id(first: UUID, second: UUID) -> None:
     assert (saga_id_for_trigger(first) == saga_id_for_trigger(second)) == (first == second)
+
+
+def _either(way: Callable[[bytes], Message], raw: bytes) -> Message | str:
+    try:
+        return way(raw)
+    except InvalidMessageError as exc:
+        return f"InvalidMessageError: {exc}"
+
+
+@pytest.mark.parametrize("path", sorted(HERE.glob("*.v*.json")), ids=lambda p: p.name)
+def test_the_one_parse_way_decodes_every_golden_message_as_the_checked_way_does(path: Path) -> None:
+    """`decode` parses a current message once (pydantic) and leaves everything else to the checked
+    way (orjson, upcasting, the helpful errors): both give the same message, old versions lifted."""
+    raw = path.read_bytes()
+    decoded = decode(raw)
+    assert decoded == decode_checked(raw)
+    assert type(decoded) is message_types()[decoded.event_type]
+    assert decoded.schema_version == current_version(type(decoded))
+
+
+@given(
+    st.sampled_from(sorted(HERE.glob("*.v*.json"))),
+    st.integers(min_value=0, max_value=10_000),
+    st.binary(min_size=0, max_size=4),
+)
+def test_a_damaged_golden_message_is_decoded_or_refused_alike_both_ways(path: Path, at: int, junk: bytes) -> None:
+    raw = path.read_bytes()
+    at %= len(raw)
+    damaged = raw[:at] + junk + raw[at + len(junk) :]
+    assert _either(decode, damaged) == _either(decode_checked, damaged)
