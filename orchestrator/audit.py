@@ -33,7 +33,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.envelope import Message
-from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
 from orchestrator import audit_snapshots
 from orchestrator.audit_links import DEV_AUDIT_KEYS as DEV_AUDIT_KEYS
@@ -82,7 +81,7 @@ async def record(
     drafts = []
     if inbound is not None:
         message = inbound.message
-        drafts.append(_Draft(message, inbound.saga_id, "in", str(inbound.topic), encode(message)))
+        drafts.append(_Draft(message, inbound.saga_id, "in", str(inbound.topic), inbound.payload))
     for item in outgoing:
         assert item.message.saga_id is not None, "every message the orchestrator emits belongs to a saga"
         stored = await audit_snapshots.reduced(conn, item)

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Protocol
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from contracts.messages import DemandForecasted, LowStockObserved, ProcurementPl
 from contracts.planning import PlanningSnapshot
 from contracts.purchasing_messages import PurchaseOrdersReleased
 from contracts.topics import Topic
+from infra.messaging.codec import encode
 from infra.messaging.outbox import Outgoing
 from orchestrator.engine import SagaState, SagaStatus
 from orchestrator.low_stock_rules import Signal
@@ -42,6 +44,11 @@ class Inbound:
     message: Message
     topic: Topic
     saga_id: UUID | None
+
+    @cached_property
+    def payload(self) -> bytes:
+        """The message encoded, once for the archive and the saga's kept step result."""
+        return encode(self.message)
 
 
 class SagaKind(StrEnum):
@@ -127,8 +134,9 @@ class SagaStore(Protocol):
     ) -> None:
         """The orchestrator's effect log: one row per message it acted on (the fault suite counts them)."""
 
-    async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
-        """Keep a step's reply (the first of a step; a redelivered one is ignored)."""
+    async def add_result(self, saga_id: UUID, reply: StepReply, *, payload: bytes | None = None) -> None:
+        """Keep a step's reply (the first of a step; a redelivered one is ignored). `payload`: the reply
+        encoded (`codec.encode`), when the caller has it already (`Inbound.payload`)."""
 
     async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
         """The kept replies of `steps` (each is large: ask only for those needed)."""

@@ -314,6 +314,7 @@ class Orchestrator:
                 )
             raise PermanentError(f"{type(event).__name__} for unknown saga {saga_id}")
         definition = self._definitions[saga.kind]
+        inbound = Inbound(reply, Topic.STEP_REPLIES, saga_id) if reply is not None else None
         step = getattr(event, "step", None)
         if reply is not None:
             assert step is not None
@@ -321,15 +322,14 @@ class Orchestrator:
                 reply, step=step, saga_id=saga_id, saga_tenant=saga.tenant_id, state=saga.state, definition=definition
             )
         decision = decide(definition, saga.state, event)
-        inbound = Inbound(reply, Topic.STEP_REPLIES, saga_id) if reply is not None else None
         if decision.note:
             await uow.sagas.log(saga_id, [TimelineLine("ignored", step, decision.note)], at=now)
             await uow.audit.record(inbound=inbound, at=now)
             return None
         kept = (DemandForecasted, ProductionScheduled, ProcurementPlanned, PurchaseOrdersReleased)
         step_reply = reply if isinstance(reply, kept) else None
-        if step_reply is not None:
-            await uow.sagas.add_result(saga_id, step_reply)
+        if step_reply is not None and inbound is not None:
+            await uow.sagas.add_result(saga_id, step_reply, payload=inbound.payload)
         runs_step = any(isinstance(c, RunStep) for c in decision.commands)
         snapshot = await uow.snapshots.get(saga.snapshot_sha256) if runs_step else None
         needed = results_needed(decision.commands)

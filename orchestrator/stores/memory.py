@@ -143,7 +143,7 @@ class MemorySagas:
     ) -> None:
         self._s.effects.append(Effect(kind, event_id, saga_id, tenant_id, step, at))
 
-    async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
+    async def add_result(self, saga_id: UUID, reply: StepReply, *, payload: bytes | None = None) -> None:
         self._s.results.setdefault((saga_id, reply.step), reply)
 
     async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:

@@ -173,10 +173,10 @@ class PostgresSagas:
         }
         await batch_tx.insert_rows(self._conn, effect_log, [row])
 
-    async def add_result(self, saga_id: UUID, reply: StepReply) -> None:
+    async def add_result(self, saga_id: UUID, reply: StepReply, *, payload: bytes | None = None) -> None:
         await self._conn.execute(
             pg_insert(step_results)
-            .values(saga_id=saga_id, step=reply.step, event_id=reply.event_id, payload=encode(reply))
+            .values(saga_id=saga_id, step=reply.step, event_id=reply.event_id, payload=payload or encode(reply))
             .on_conflict_do_nothing()
         )
 

@@ -15,7 +15,7 @@ def test_its_database_is_the_configured_ones_with_a_suffix_on_the_same_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("BAKEPLAN_BENCH_DATABASE_URL", raising=False)
-    ours = bench_settings(Settings(database_url=DEMO))
+    ours = bench_settings(Settings(database_url=DEMO, topic_prefix=""))
     url = make_url(ours.database_url)
     assert (url.host, url.port, url.username, url.password) == ("db.example", 5433, "bakeplan", "secret")
     assert url.database == "bakeplan_bench"
