@@ -25,10 +25,11 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -98,32 +99,53 @@ async def lock_chain(conn: AsyncConnection, tenant_id: str) -> tuple[int, str]:
     taken then, with the lock held, so no append by another transaction can commit in between. Taken
     last, after a long snapshot read, any low-stock signal of the tenant archived meanwhile makes the
     update fail to serialise, and a steady stream of signals could make a trigger fail every retry."""
-    row = (await conn.execute(_head_upsert(tenant_id))).one()
+    row = (await conn.execute(_HEAD_UPSERT, {"b_tenant_id": tenant_id})).one()
     return int(row.seq), str(row.hash)
 
 
-def _head_upsert(tenant_id: str) -> Any:
-    heads = audit_chain_heads
-    return (
-        pg_insert(heads)
-        .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
-        .on_conflict_do_update(index_elements=[heads.c.tenant_id], set_={"seq": heads.c.seq})
-        .returning(heads.c.seq, heads.c.hash)
+# Built once, their values bound at each call (building a statement cost more than running it)
+_HEAD_UPSERT = (
+    pg_insert(audit_chain_heads)
+    .values(tenant_id=bindparam("b_tenant_id"), seq=0, hash=GENESIS_HASH)
+    .on_conflict_do_update(index_elements=[audit_chain_heads.c.tenant_id], set_={"seq": audit_chain_heads.c.seq})
+    .returning(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
+)
+_HEAD = _HEAD_UPSERT.cte("head")
+_LOCK_HEAD = select(
+    _HEAD.c.seq,
+    _HEAD.c.hash,
+    select(func.array_agg(audit_events.c.event_id))
+    .where(audit_events.c.event_id.in_(bindparam("b_event_ids", expanding=True)))
+    .scalar_subquery()
+    .label("archived"),
+)
+_LINK_COLUMNS = [column.name for column in audit_events.columns]
+_LINKS = (
+    func.unnest(*(bindparam(f"a_{column.name}", type_=ARRAY(column.type)) for column in audit_events.columns))
+    .table_valued(*_LINK_COLUMNS)
+    .render_derived("link_rows")
+)
+_APPEND = (
+    update(audit_chain_heads)
+    .where(audit_chain_heads.c.tenant_id == bindparam("b_tenant_id"))
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+    # the links and the new head in one statement (a data-modifying CTE always runs); the links as
+    # arrays unnested, one statement text for any number of them (each row carries its own seq)
+    .add_cte(
+        pg_insert(audit_events)
+        .from_select(_LINK_COLUMNS, select(*(_LINKS.c[name] for name in _LINK_COLUMNS)))
+        .cte("links")
     )
+)
 
 
 async def _lock_head(conn: AsyncConnection, tenant_id: str, event_ids: Sequence[UUID]) -> tuple[int, str, set[UUID]]:
     """`lock_chain`, and which of `event_ids` the archive already holds, in one statement."""
-    head = _head_upsert(tenant_id).cte("head")
-    archived = (
-        select(func.array_agg(audit_events.c.event_id)).where(audit_events.c.event_id.in_(event_ids)).scalar_subquery()
-    )
-    row = (await conn.execute(select(head.c.seq, head.c.hash, archived.label("archived")))).one()
+    row = (await conn.execute(_LOCK_HEAD, {"b_tenant_id": tenant_id, "b_event_ids": list(event_ids)})).one()
     return int(row.seq), str(row.hash), {UUID(bytes=e.bytes) for e in row.archived or ()}
 
 
 async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime, keys: AuditKeys) -> None:
-    heads = audit_chain_heads
     tenants = sorted({d.message.tenant_id for d in drafts})  # one lock order, whatever the caller's
     for tenant_id in tenants:
         mine = [d for d in drafts if d.message.tenant_id == tenant_id]
@@ -163,13 +185,8 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
             stored.append({**asdict(entry), "payload": payload, "snapshot_sha256": snapshot_sha256})
             seq, prev_hash = entry.seq, entry.hash
         if entries:
-            # the links and the new head in one statement (data-modifying CTEs always run); one
-            # single-row CTE per link keeps it in SQLAlchemy's compiled cache, which multi-row VALUES
-            # would not be (the order they run in does not matter: each row carries its seq)
-            links = [pg_insert(audit_events).values(**row).cte(f"link_{n}") for n, row in enumerate(stored)]
-            await conn.execute(
-                update(heads).where(heads.c.tenant_id == tenant_id).values(seq=seq, hash=prev_hash).add_cte(*links)
-            )
+            arrays = {f"a_{name}": [row[name] for row in stored] for name in _LINK_COLUMNS}
+            await conn.execute(_APPEND, {"b_tenant_id": tenant_id, "b_seq": seq, "b_hash": prev_hash, **arrays})
 
 
 # --- reading ---------------------------------------------------------------------------------------

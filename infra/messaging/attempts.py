@@ -13,6 +13,7 @@ small as the number of partitions (`infra.messaging.tables.delivery_attempts_tab
 """
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Integer, String, Table, bindparam, case, func, select, update
@@ -89,44 +90,15 @@ class PostgresDeliveryAttempts:
 
     async def begin_many(self, group: str, records: Sequence[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(self._counting(group, records))).all()
+            rows = (await conn.execute(_counting(self._table), _counted(group, records))).all()
         return {(row.topic, row.kafka_partition): int(row.attempts) for row in rows}
 
     async def count_ahead(self, group: str, records: Sequence[tuple[str, int, int]]) -> bool:
         if batch_tx.current(self._engine) is None or not records:
             return False
         async with batch_tx.transaction(self._engine) as conn:
-            await conn.execute(self._counting(group, records))
+            await conn.execute(_counting(self._table), _counted(group, records))
         return True
-
-    def _counting(self, group: str, records: Sequence[tuple[str, int, int]]) -> Any:
-        """One upsert counting a delivery of each record: one more at the same offset, 1 at a new one."""
-        t = self._table
-        # the records as three arrays unnested into rows: one statement text for any number of them,
-        # so SQLAlchemy compiles it once (a multi-row VALUES has no cache key: compiled every call)
-        rows = (
-            func.unnest(
-                bindparam("topics", [topic for topic, _, _ in records], type_=ARRAY(String)),
-                bindparam("partitions", [partition for _, partition, _ in records], type_=ARRAY(Integer)),
-                bindparam("offsets", [offset for _, _, offset in records], type_=ARRAY(BigInteger)),
-            )
-            .table_valued("topic", "kafka_partition", "record_offset")
-            .render_derived("counted")
-        )
-        values = insert(t).from_select(
-            ["consumer_group", "topic", "kafka_partition", "record_offset", "attempts"],
-            select(
-                bindparam("group", group, type_=String), rows.c.topic, rows.c.kafka_partition, rows.c.record_offset, 1
-            ),
-        )
-        return values.on_conflict_do_update(
-            index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],
-            set_={
-                "attempts": case((t.c.record_offset == values.excluded.record_offset, t.c.attempts + 1), else_=1),
-                "record_offset": values.excluded.record_offset,
-                "updated_at": func.now(),
-            },
-        ).returning(t.c.topic, t.c.kafka_partition, t.c.attempts)
 
     async def refund(self, group: str, topic: str, partition: int, offset: int) -> None:
         t = self._table
@@ -142,3 +114,41 @@ class PostgresDeliveryAttempts:
                 )
                 .values(attempts=t.c.attempts - 1)
             )
+
+
+def _counted(group: str, records: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+    """`_counting`'s values: the group, and the records as three arrays."""
+    return {
+        "group": group,
+        "topics": [topic for topic, _, _ in records],
+        "partitions": [partition for _, partition, _ in records],
+        "offsets": [offset for _, _, offset in records],
+    }
+
+
+@cache
+def _counting(t: Table) -> Any:
+    """One upsert counting a delivery of each record: one more at the same offset, 1 at a new one.
+    The records as three arrays unnested into rows: one statement for any number of them, built once
+    per table (`_counted` binds its values)."""
+    rows = (
+        func.unnest(
+            bindparam("topics", type_=ARRAY(String)),
+            bindparam("partitions", type_=ARRAY(Integer)),
+            bindparam("offsets", type_=ARRAY(BigInteger)),
+        )
+        .table_valued("topic", "kafka_partition", "record_offset")
+        .render_derived("counted")
+    )
+    values = insert(t).from_select(
+        ["consumer_group", "topic", "kafka_partition", "record_offset", "attempts"],
+        select(bindparam("group", type_=String), rows.c.topic, rows.c.kafka_partition, rows.c.record_offset, 1),
+    )
+    return values.on_conflict_do_update(
+        index_elements=[t.c.consumer_group, t.c.topic, t.c.kafka_partition],
+        set_={
+            "attempts": case((t.c.record_offset == values.excluded.record_offset, t.c.attempts + 1), else_=1),
+            "record_offset": values.excluded.record_offset,
+            "updated_at": func.now(),
+        },
+    ).returning(t.c.topic, t.c.kafka_partition, t.c.attempts)

@@ -156,7 +156,13 @@ async def written(conn: AsyncConnection) -> None:
 
 
 async def _insert_all(table: Table, conn: AsyncConnection, rows: list[Any]) -> None:
-    await conn.execute(insert(table), rows)
+    await conn.execute(_inserting(table), rows)
+
+
+@functools.cache
+def _inserting(table: Table) -> Any:
+    """`table`'s insert, built once (its rows are bound at each call)."""
+    return insert(table)
 
 
 @asynccontextmanager

@@ -39,7 +39,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     TopicAuthorizationFailedError,
 )
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.headers import CLAIM_CHECK, EVENT_TYPE
@@ -114,6 +114,12 @@ class OutboxRelay:
         """The look's statement, built once per relay."""
         return pending_rows(self._outbox, batch_size=self._batch_size, batch_bytes=self._batch_bytes)
 
+    @functools.cached_property
+    def _mark_published(self) -> Update:
+        """Marking the rows sent, built once per relay."""
+        o = self._outbox
+        return update(o).where(o.c.id.in_(bindparam("sent", expanding=True))).values(published_at=func.now())
+
     def wake(self) -> None:
         """Look at the outbox now (inside a consumer batch: once the batch has committed)."""
         batch_tx.when_committed(self._wakeup.set)
@@ -181,7 +187,7 @@ class OutboxRelay:
             ]
             stalled = [error for error in outcomes if error is not None and not _refused_for_good(error)]
             if sent:
-                await conn.execute(update(o).where(o.c.id.in_(sent)).values(published_at=func.now()))
+                await conn.execute(self._mark_published, {"sent": sent})
             for row, error in refused:
                 await self._park(conn, row, error)
         if sent:

@@ -6,7 +6,7 @@ and written in one statement just before its commit, in the order they were adde
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import LargeBinary, String, Table, Uuid, bindparam, func, select
@@ -60,20 +60,25 @@ async def add(
 
 async def _insert(session: AsyncConnection, outbox: Table, rows: list[dict[str, Any]]) -> None:
     """`rows` in one statement with the outbox's NOTIFY (delivered on commit)."""
+    await session.execute(_inserting(outbox), {name: [row[name] for row in rows] for name, _ in _ARRAYS})
+
+
+@cache
+def _inserting(outbox: Table) -> Any:
+    """The rows' columns as arrays unnested in order, so the ids (and the relay's publishing order)
+    follow the rows; a data-modifying CTE runs even where nothing reads it. One statement for any
+    number of rows, built once per outbox: a multi-row VALUES has no cache key, and SQLAlchemy would
+    compile it again for every batch; building it per call cost more than running it."""
     notify = select(func.pg_notify(channel(outbox), ""))
-    # the rows' columns as arrays unnested in order, so the ids (and the relay's publishing order)
-    # follow `rows`; a data-modifying CTE runs even where nothing reads it. One statement text for any
-    # number of rows: a multi-row VALUES has no cache key, and SQLAlchemy would compile it again for
-    # every batch
     columns = [name for name, _ in _ARRAYS]
     unnested = (
-        func.unnest(*(bindparam(name, [row[name] for row in rows], type_=ARRAY(kind)) for name, kind in _ARRAYS))
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _ARRAYS))
         .table_valued(*columns, with_ordinality="n")
         .render_derived("queued_rows")
     )
     ordered = select(*(unnested.c[name] for name in columns)).order_by(unnested.c.n)
     queued = pg_insert(outbox).from_select(columns, ordered).on_conflict_do_nothing(index_elements=["event_id"])
-    await session.execute(notify.add_cte(queued.cte("queued")))
+    return notify.add_cte(queued.cte("queued"))
 
 
 _ARRAYS: list[tuple[str, Any]] = [

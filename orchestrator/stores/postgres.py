@@ -7,7 +7,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 import orjson
-from sqlalchemy import false, func, select, update
+from sqlalchemy import bindparam, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -53,50 +53,55 @@ def _reply(payload: bytes) -> StepReply:
     return message
 
 
+# The statements of a saga's every step, built once with their values bound at each call: building a
+# statement and its cache key cost more than running it (tests/integration/test_built_once.py)
+_DAY_PLAN = select(sagas.c.saga_id, sagas.c.status).where(
+    sagas.c.tenant_id == bindparam("b_tenant_id"),
+    sagas.c.business_date == bindparam("b_business_date"),
+    sagas.c.kind == SagaKind.DAILY,
+    sagas.c.status.in_(DAY_TAKEN_STATUSES),
+)
+_ADD = pg_insert(sagas).on_conflict_do_nothing().returning(sagas.c.saga_id)
+"""The unique partial index on live low-stock sagas: a second one of the tenant waits, then adds nothing."""
+_LOCK = select(sagas).where(sagas.c.saga_id == bindparam("b_saga_id")).with_for_update()
+_SAVE_STATE = update(sagas).where(sagas.c.saga_id == bindparam("b_saga_id"))
+_COUNT_LIVE = select(func.count()).select_from(sagas).where(sagas.c.status.in_(LIVE_STATUSES))
+_ADD_RESULT = pg_insert(step_results).on_conflict_do_nothing()
+_RESULTS = select(step_results.c.step, step_results.c.payload).where(
+    step_results.c.saga_id == bindparam("b_saga_id"), step_results.c.step.in_(bindparam("b_steps", expanding=True))
+)
+
+
 class PostgresSagas:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
     async def day_plan(self, tenant_id: str, business_date: date) -> tuple[UUID, SagaStatus] | None:
         row = (
-            await self._conn.execute(
-                select(sagas.c.saga_id, sagas.c.status).where(
-                    sagas.c.tenant_id == tenant_id,
-                    sagas.c.business_date == business_date,
-                    sagas.c.kind == SagaKind.DAILY,
-                    sagas.c.status.in_(DAY_TAKEN_STATUSES),
-                )
-            )
+            await self._conn.execute(_DAY_PLAN, {"b_tenant_id": tenant_id, "b_business_date": business_date})
         ).first()
         return None if row is None else (_uuid(row.saga_id), SagaStatus(row.status))
 
     async def add(self, saga: SagaRecord, *, at: datetime) -> bool:
-        inserted = (
-            await self._conn.execute(
-                pg_insert(sagas)
-                .values(
-                    saga_id=saga.saga_id,
-                    tenant_id=saga.tenant_id,
-                    business_date=saga.business_date,
-                    kind=saga.kind,
-                    status=saga.state.status.value,
-                    state=state_to_dict(saga.state),
-                    reason=saga.state.reason,
-                    trigger_event_id=saga.trigger_event_id,
-                    snapshot_sha256=saga.snapshot_sha256,
-                    next_deadline=saga.state.next_deadline,
-                    created_at=at,
-                    updated_at=at,
-                )
-                # the unique partial index on live low-stock sagas: a second one of the tenant waits
-                .on_conflict_do_nothing()
-                .returning(sagas.c.saga_id)
-            )
-        ).first()
+        row = {
+            "saga_id": saga.saga_id,
+            "tenant_id": saga.tenant_id,
+            "business_date": saga.business_date,
+            "kind": saga.kind,
+            "status": saga.state.status.value,
+            "state": state_to_dict(saga.state),
+            "reason": saga.state.reason,
+            "trigger_event_id": saga.trigger_event_id,
+            "snapshot_sha256": saga.snapshot_sha256,
+            "next_deadline": saga.state.next_deadline,
+            "created_at": at,
+            "updated_at": at,
+        }
+        inserted = (await self._conn.execute(_ADD, row)).first()
         return inserted is not None
 
     async def lock(self, saga_id: UUID) -> SagaRecord | None:
-        row = (await self._conn.execute(select(sagas).where(sagas.c.saga_id == saga_id).with_for_update())).first()
+        row = (await self._conn.execute(_LOCK, {"b_saga_id": saga_id})).first()
         if row is None:
             return None
         return SagaRecord(
@@ -113,22 +118,19 @@ class PostgresSagas:
         self, saga_id: UUID, state: SagaState, *, at: datetime, snapshot_sha256: str | None = None
     ) -> None:
         attached = {} if snapshot_sha256 is None else {"snapshot_sha256": snapshot_sha256}
-        await self._conn.execute(
-            update(sagas)
-            .where(sagas.c.saga_id == saga_id)
-            .values(
-                status=state.status.value,
-                state=state_to_dict(state),
-                reason=state.reason,
-                next_deadline=state.next_deadline,
-                updated_at=at,
-                **attached,
-            )
-        )
+        values = {
+            "b_saga_id": saga_id,
+            "status": state.status.value,
+            "state": state_to_dict(state),
+            "reason": state.reason,
+            "next_deadline": state.next_deadline,
+            "updated_at": at,
+            **attached,
+        }
+        await self._conn.execute(_SAVE_STATE, values)
 
     async def count_live(self) -> int:
-        count = select(func.count()).select_from(sagas).where(sagas.c.status.in_(LIVE_STATUSES))
-        return int((await self._conn.execute(count)).scalar_one())
+        return int((await self._conn.execute(_COUNT_LIVE)).scalar_one())
 
     async def due(self, now: datetime, *, limit: int) -> list[UUID]:
         rows = await self._conn.execute(
@@ -174,28 +176,19 @@ class PostgresSagas:
         await batch_tx.insert_rows(self._conn, effect_log, [row])
 
     async def add_result(self, saga_id: UUID, reply: StepReply, *, payload: bytes | None = None) -> None:
-        await self._conn.execute(
-            pg_insert(step_results)
-            .values(saga_id=saga_id, step=reply.step, event_id=reply.event_id, payload=payload or encode(reply))
-            .on_conflict_do_nothing()
-        )
+        row = {"saga_id": saga_id, "step": reply.step, "event_id": reply.event_id, "payload": payload or encode(reply)}
+        await self._conn.execute(_ADD_RESULT, row)
 
     async def results(self, saga_id: UUID, steps: Collection[str]) -> list[StepReply]:
         if not steps:
             return []
-        rows = await self._conn.execute(
-            select(step_results.c.payload).where(step_results.c.saga_id == saga_id, step_results.c.step.in_(steps))
-        )
-        return [_reply(payload) for payload in rows.scalars()]
+        rows = await self._conn.execute(_RESULTS, {"b_saga_id": saga_id, "b_steps": list(steps)})
+        return [_reply(payload) for _, payload in rows.all()]
 
     async def result_lengths(self, saga_id: UUID, fields: Mapping[str, str]) -> dict[str, int]:
         if not fields:
             return {}
-        rows = await self._conn.execute(
-            select(step_results.c.step, step_results.c.payload).where(
-                step_results.c.saga_id == saga_id, step_results.c.step.in_(fields)
-            )
-        )
+        rows = await self._conn.execute(_RESULTS, {"b_saga_id": saga_id, "b_steps": list(fields)})
         # parsed, not validated: each payload was validated when its reply arrived (a standard tenant's
         # production and procurement replies took the orchestrator ~6 % of its CPU in a burst to validate
         # again for the three counts of its `PlanReady`)

@@ -13,7 +13,9 @@ A step command is not refused on that ground: a forged command sent first would 
 real one look foreign. Its reply names its tenant, and the orchestrator refuses it.
 """
 
-from sqlalchemy import Table, select
+from functools import cache
+
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts import ids
@@ -38,11 +40,8 @@ def check_compensation_id(message: Message, *, step: str, attempt: int) -> None:
 
 async def check_saga_tenant(conn: AsyncConnection, effect_log: Table, message: Message) -> None:
     """Raise when this worker ran `message.saga_id` for other tenants and never for `message.tenant_id`."""
-    c = effect_log.c
     await batch_tx.written(conn)  # the effect rows of earlier records of this batch, too
-    rows = await conn.execute(
-        select(c.tenant_id).where(c.saga_id == message.saga_id, c.kind.in_(RUN_KINDS)).distinct().limit(5)
-    )
+    rows = await conn.execute(_saga_tenants(effect_log), {"b_saga_id": message.saga_id})
     tenants = set(rows.scalars())
     if tenants and message.tenant_id not in tenants:
         raise TenantBindingError(
@@ -50,3 +49,10 @@ async def check_saga_tenant(conn: AsyncConnection, effect_log: Table, message: M
             f"{message.tenant_id!r}, but that saga is another tenant's; refused",
             kind="saga_tenant_mismatch",
         )
+
+
+@cache
+def _saga_tenants(effect_log: Table) -> Select[str]:
+    """Up to five tenants this worker ran a saga for, built once per effect log."""
+    c = effect_log.c
+    return select(c.tenant_id).where(c.saga_id == bindparam("b_saga_id"), c.kind.in_(RUN_KINDS)).distinct().limit(5)

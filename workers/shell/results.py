@@ -1,9 +1,10 @@
 """Status changes every worker applies to its own result rows of a saga."""
 
+from functools import cache
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 ResultStatus = Literal["draft", "active", "cancelled"]
@@ -13,9 +14,20 @@ async def set_status(
     conn: AsyncConnection, table: Table, *, saga_id: UUID, tenant_id: str, to: ResultStatus, only_from: ResultStatus
 ) -> int:
     """Move a saga's rows from `only_from` to `to`; returns how many rows changed."""
-    result = await conn.execute(
+    values = {"b_saga_id": saga_id, "b_tenant_id": tenant_id, "b_from": only_from, "b_to": to}
+    return int((await conn.execute(_moving(table), values)).rowcount)
+
+
+@cache
+def _moving(table: Table) -> Update:
+    """`set_status`'s statement, built once per table."""
+    c = table.c
+    return (
         update(table)
-        .where(table.c.saga_id == saga_id, table.c.tenant_id == tenant_id, table.c.status == only_from)
-        .values(status=to)
+        .where(
+            c.saga_id == bindparam("b_saga_id"),
+            c.tenant_id == bindparam("b_tenant_id"),
+            c.status == bindparam("b_from"),
+        )
+        .values(status=bindparam("b_to"))
     )
-    return int(result.rowcount)

@@ -22,10 +22,11 @@ command that arrives after it (late, or replayed from the dead-letter topic) mak
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid5
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -226,10 +227,7 @@ class StepWorker:
         spec = self.spec
         compensated = (
             await conn.execute(
-                select(spec.compensations.c.at).where(
-                    spec.compensations.c.saga_id == command.saga_id,
-                    spec.compensations.c.tenant_id == command.tenant_id,
-                )
+                _compensated_at(spec.compensations), {"b_saga_id": command.saga_id, "b_tenant_id": command.tenant_id}
             )
         ).first()
         if compensated is not None:
@@ -247,9 +245,7 @@ class StepWorker:
             table = self._tables[name]
             if rows:
                 values = [{**common, **row} for row in rows]
-                # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
-                statement = pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-                written += len((await conn.execute(statement, values)).all())
+                written += len((await conn.execute(_drafting(table), values)).all())
         return reply, Effect("run", written)
 
     async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
@@ -282,3 +278,16 @@ class StepWorker:
                 only_from="draft",
             )
         return n
+
+
+# built once per table, their values bound at each call (building a statement cost more than running it)
+@cache
+def _compensated_at(compensations: Table) -> Select[datetime]:
+    c = compensations.c
+    return select(c.at).where(c.saga_id == bindparam("b_saga_id"), c.tenant_id == bindparam("b_tenant_id"))
+
+
+@cache
+def _drafting(table: Table) -> Any:
+    # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
+    return pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
