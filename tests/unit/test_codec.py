@@ -25,7 +25,7 @@ from contracts.messages import (
     message_types,
 )
 from contracts.planning import Calendar, ForecastLine, Product, SalesHistory
-from infra.messaging.codec import decode_checked, decode, encode
+from infra.messaging.codec import decode, decode_checked, encode
 from tests.golden.write import HERE
 
 pytestmark = pytest.mark.unit
