@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.step_inputs import FORECASTING_PARTS, PROCUREMENT_PARTS, PRODUCTION_PARTS
@@ -56,6 +56,16 @@ _stored_digests: SizedLru[str] = SizedLru(max_entries=4096, max_bytes=4096)
 set when it starts and never changes, so an entry cannot go stale (each counts 1 against the bound)."""
 
 
+# built once, their values bound at each call
+_SAGA_SNAPSHOT = (
+    select(sagas.c.snapshot_sha256, snapshots.c.sha256)
+    .outerjoin(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
+    .where(sagas.c.saga_id == bindparam("b_saga_id"))
+)
+_BODY = select(snapshots.c.body).where(snapshots.c.sha256 == bindparam("b_sha256"))
+_STORED = select(snapshots.c.sha256).where(snapshots.c.sha256 == bindparam("b_sha256"))
+
+
 def parts_of(body: bytes) -> dict[str, bytes]:
     """The snapshot's fields a step command may carry, each as the bytes it has in a message."""
     fields = orjson.loads(body)
@@ -67,20 +77,14 @@ async def _snapshot_parts(conn: AsyncConnection, saga_id: UUID) -> tuple[str, di
     few snapshots are kept in memory: a saga's three commands, and its retries, read them once."""
     digest = _stored_digests.get(str(saga_id))
     if digest is None:
-        found = (
-            await conn.execute(
-                select(sagas.c.snapshot_sha256, snapshots.c.sha256)
-                .outerjoin(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
-                .where(sagas.c.saga_id == saga_id)
-            )
-        ).first()
+        found = (await conn.execute(_SAGA_SNAPSHOT, {"b_saga_id": saga_id})).first()
         if found is None or found[1] is None:
             return None
         digest = str(found[0])
         _stored_digests.put(str(saga_id), digest, 1)
     parts = _parts_cache.get(digest)
     if parts is None:
-        body = (await conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == digest))).scalar_one()
+        body = (await conn.execute(_BODY, {"b_sha256": digest})).scalar_one()
         parts = parts_of(bytes(body))
         _parts_cache.put(digest, parts, sum(len(part) for part in parts.values()))
     return digest, parts
@@ -122,7 +126,7 @@ async def reduced(conn: AsyncConnection, item: Outgoing) -> tuple[bytes, str | N
     digest = hashlib.sha256(body).hexdigest()
     if digest != fields.get("content_sha256"):
         return payload, None
-    stored = await conn.execute(select(snapshots.c.sha256).where(snapshots.c.sha256 == digest))
+    stored = await conn.execute(_STORED, {"b_sha256": digest})
     if stored.first() is None:
         return payload, None
     fields["snapshot"] = {REFERENCE: digest}

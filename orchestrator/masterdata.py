@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Time,
+    bindparam,
     delete,
     func,
     select,
@@ -243,7 +244,11 @@ TENANT_TABLES = (
 
 
 async def tenant_exists(conn: AsyncConnection, tenant_id: str) -> bool:
-    return (await conn.execute(select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id))).first() is not None
+    return (await conn.execute(_TENANT_EXISTS, {"b_tenant_id": tenant_id})).first() is not None
+
+
+_TENANT_EXISTS = select(tenants.c.tenant_id).where(tenants.c.tenant_id == bindparam("b_tenant_id"))
+"""Built once (every trigger asks)."""
 
 
 async def delete_tenant(conn: AsyncConnection, tenant_id: str) -> None:

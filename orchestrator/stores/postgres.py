@@ -72,6 +72,13 @@ _RESULTS = select(step_results.c.step, step_results.c.payload).where(
 )
 
 
+_TENANT = masterdata.tenants.c.tenant_id == bindparam("b_tenant_id")
+_TIME_ZONE = select(masterdata.tenants.c.timezone).where(_TENANT)
+_TENANT_PROFILE = select(masterdata.tenants.c.name, masterdata.tenants.c.timezone, masterdata.tenants.c.currency).where(
+    _TENANT
+)
+
+
 class PostgresSagas:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -234,16 +241,10 @@ class PostgresMasterData:
         return found.first() is not None
 
     async def time_zone(self, tenant_id: str) -> str:
-        query = select(masterdata.tenants.c.timezone).where(masterdata.tenants.c.tenant_id == tenant_id)
-        return str((await self._conn.execute(query)).scalar_one())
+        return str((await self._conn.execute(_TIME_ZONE, {"b_tenant_id": tenant_id})).scalar_one())
 
     async def tenant_profile(self, tenant_id: str) -> TenantProfile:
-        tenants = masterdata.tenants
-        row = (
-            await self._conn.execute(
-                select(tenants.c.name, tenants.c.timezone, tenants.c.currency).where(tenants.c.tenant_id == tenant_id)
-            )
-        ).one()
+        row = (await self._conn.execute(_TENANT_PROFILE, {"b_tenant_id": tenant_id})).one()
         return TenantProfile(name=row.name, time_zone=row.timezone, currency=row.currency)
 
     async def snapshot(self, tenant_id: str, *, business_date: date, horizon_days: int) -> PlanningSnapshot:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from typing import Generic, TypeVar
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,6 +61,11 @@ RECENT_SNAPSHOTS = RecentSnapshots()
 """The orchestrator process's one cache (`PostgresSnapshots` reads and fills it)."""
 
 
+_ADD = pg_insert(snapshots).on_conflict_do_nothing()
+_BODY = select(snapshots.c.body).where(snapshots.c.sha256 == bindparam("b_sha256"))
+"""Built once, their values bound at each call."""
+
+
 class PostgresSnapshots:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -71,9 +76,7 @@ class PostgresSnapshots:
         body = orjson.dumps(snapshot.model_dump())
         sha = hashlib.sha256(body).hexdigest()
         await self._conn.execute(
-            pg_insert(snapshots)
-            .values(sha256=sha, tenant_id=snapshot.tenant_id, size_bytes=len(body), body=body)
-            .on_conflict_do_nothing()
+            _ADD, {"sha256": sha, "tenant_id": snapshot.tenant_id, "size_bytes": len(body), "body": body}
         )
         self.added_bytes.append(len(body))
         # a unit of work that rolls back leaves its entry: harmless, the same SHA is the same snapshot
@@ -84,7 +87,7 @@ class PostgresSnapshots:
         cached = RECENT_SNAPSHOTS.get(sha256)
         if cached is not None:
             return cached
-        body = (await self._conn.execute(select(snapshots.c.body).where(snapshots.c.sha256 == sha256))).scalar_one()
+        body = (await self._conn.execute(_BODY, {"b_sha256": sha256})).scalar_one()
         snapshot = PlanningSnapshot.model_validate_json(body)
         RECENT_SNAPSHOTS.put(sha256, snapshot, len(body))
         return snapshot

@@ -19,11 +19,16 @@ from contracts.messages import SagaFailedAlert
 from contracts.topics import Topic
 from infra.messaging import inbox, outbox_rows
 from infra.messaging.attempts import PostgresDeliveryAttempts
+from lab.seed import write_tenant
+from lab.synthetic import generate_tenant
 from orchestrator import audit
 from orchestrator import tables as orchestrator_tables
 from orchestrator.engine import SagaStatus
 from orchestrator.ports import Inbound
-from orchestrator.stores.postgres import PostgresSagas
+from orchestrator.stores import snapshot_store
+from orchestrator.stores.postgres import PostgresMasterData, PostgresSagas
+from orchestrator.stores.snapshot_store import PostgresSnapshots, RecentSnapshots
+from tests.contract.conftest import TODAY
 from tests.contract.store_records import T0, a_saga, a_state, a_trigger, forecasted, scheduled
 from workers.forecasting import tables as forecasting_tables
 from workers.shell.binding import check_saga_tenant
@@ -32,6 +37,15 @@ from workers.shell.results import set_status
 pytestmark = pytest.mark.integration
 
 Work = Callable[[AsyncConnection, int], Awaitable[Any]]
+TINY = generate_tenant("built-once", profile="tiny", seed=5, today=TODAY)
+SEEDED: dict[int, str] = {}
+"""The tenants `_saga_start` reads, seeded before anything is watched."""
+
+
+@pytest.fixture(autouse=True)
+def _no_snapshot_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots read from their table every time, as a cache miss does."""
+    monkeypatch.setattr(snapshot_store, "RECENT_SNAPSHOTS", RecentSnapshots(max_bytes=0))
 
 
 @contextmanager
@@ -76,6 +90,21 @@ async def _saga_steps(conn: AsyncConnection, n: int) -> Any:
     assert await sagas.result_lengths(saga.saga_id, {"production": "requirements"}) == {"production": 1}
 
 
+async def _saga_start(conn: AsyncConnection, n: int) -> Any:
+    """A saga's start: its tenant looked up, its snapshot read (one statement, the largest), stored and
+    read back, and the tenant's profile for its release."""
+    stores = PostgresMasterData(conn)
+    tenant = SEEDED[n]
+    assert await stores.tenant_exists(tenant)
+    snapshot = await stores.snapshot(tenant, business_date=TODAY, horizon_days=7)
+    assert snapshot.tenant_id == tenant
+    assert snapshot.products
+    saved = PostgresSnapshots(conn)
+    stored = await saved.add(snapshot)
+    assert await saved.get(stored.sha256) == snapshot  # from the table: `_no_snapshot_cache`
+    assert (await stores.tenant_profile(tenant)).currency
+
+
 async def _archive(conn: AsyncConnection, n: int) -> Any:
     """The audit append of a handler: the chain head locked and the links written."""
     trigger = a_trigger(_tenant(n))
@@ -117,8 +146,15 @@ async def _worker_bookkeeping(conn: AsyncConnection, n: int) -> Any:
     assert moved == 0
 
 
-@pytest.mark.parametrize("work", [_claim, _saga_steps, _archive, _queue, _worker_bookkeeping], ids=lambda w: w.__name__)
+OPERATIONS = [_claim, _saga_steps, _saga_start, _archive, _queue, _worker_bookkeeping]
+
+
+@pytest.mark.parametrize("work", OPERATIONS, ids=lambda w: w.__name__)
 async def test_each_step_operation_executes_the_same_statements_every_time(engine: AsyncEngine, work: Work) -> None:
+    for n in (1, 2):
+        SEEDED[n] = _tenant(n)
+        async with engine.begin() as conn:
+            await write_tenant(conn, replace(TINY, tenant_id=SEEDED[n]))
     runs: list[list[object]] = []  # the objects themselves: an id alone could be a collected one's again
     for n in (1, 2):
         async with engine.connect() as conn:

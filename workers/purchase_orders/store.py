@@ -144,7 +144,7 @@ def _history_row(
     }
 
 
-def open_supply(tenant_id: str) -> Select[Any]:
+def open_supply(tenant_id: str | ColumnElement[str]) -> Select[Any]:
     """The tenant's open orders' lines still to come, as `OpenPurchaseOrder` columns: order id
     `po:<po_number>/<line_id>`, the remaining quantity, on the expected delivery date."""
     remaining = func.coalesce(lines.c.confirmed_quantity, lines.c.quantity) - lines.c.received_quantity
@@ -161,7 +161,9 @@ def open_supply(tenant_id: str) -> Select[Any]:
     )
 
 
-def delivered_lines(tenant_id: str, time_zone: str | ColumnElement[str], *, per_supplier: int) -> Select[Any]:
+def delivered_lines(
+    tenant_id: str | ColumnElement[str], time_zone: str | ColumnElement[str], *, per_supplier: int
+) -> Select[Any]:
     """The tenant's delivered order lines as `SupplierReceipt` columns, the latest `per_supplier` per
     supplier (docs/learning.md): ordered on the order's date, expected on the delivery date it asked
     for, received on the tenant-local day of the line's first receipt; reference `<po_number>/<line_no>`."""
