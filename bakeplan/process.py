@@ -58,9 +58,6 @@ class Process:
     delivery_attempts: Table | None = None
     """The role's own delivery-attempts table (durable attempt counts); None counts in memory."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    preparations: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    """Awaited in order before the process joins its consumer groups (and so before it is ready): what
-    its first message must not wait for, e.g. a worker's planner processes."""
     subscriptions: list[Subscription] = field(default_factory=list)
     """What `subscribe` registered, in order: the contract document's receive operations."""
     batch_shells: list[BatchShell] = field(default_factory=list)
@@ -179,8 +176,6 @@ class Process:
         samplers = {**self.samplers, "consumer_lag": lag_sampler(lag, groups, self.metrics)}
         every = self.settings.metrics_sample_seconds
         try:
-            for prepare in self.preparations:
-                await prepare()
             await self.broker.start()
             self.consuming = True
             tasks = [asyncio.create_task(job()) for job in self.background]

@@ -40,9 +40,6 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
         preload=[spec.plan.__module__],
         fault=PlannerFault(settings.crash_at, settings.crash_log),
     )
-    # the planner processes start before the worker joins its consumer groups: a replica that is
-    # ready (and has partitions) plans its first command without waiting seconds for them
-    process.preparations.append(planner.start)
     process.background.append(lambda: _run_planners(planner))
     worker = StepWorker(
         spec,
@@ -66,8 +63,7 @@ def create_app(settings: Settings, role: WorkerRole) -> Process:
 
 
 async def _run_planners(planner: PlannerPool) -> None:
-    """Stop the planner processes with the process (a background job: cancelled at stop); they were
-    started before it consumed (`Process.preparations`)."""
+    """Start the planner processes with the process, stop them with it (a background job: cancelled at stop)."""
     try:
         await planner.start()
         await asyncio.Event().wait()
