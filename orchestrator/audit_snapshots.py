@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.step_inputs import FORECASTING_PARTS, PROCUREMENT_PARTS, PRODUCTION_PARTS
 from infra.messaging.outbox import Outgoing
-from orchestrator.stores.snapshot_store import SizedLru
+from orchestrator.stores.snapshot_store import SNAPSHOT_BODY, SizedLru
 from orchestrator.tables import audit_events, sagas, snapshots
 
 SNAPSHOT_TAKEN = "planning.snapshot_taken"
@@ -62,7 +62,6 @@ _SAGA_SNAPSHOT = (
     .outerjoin(snapshots, snapshots.c.sha256 == sagas.c.snapshot_sha256)
     .where(sagas.c.saga_id == bindparam("b_saga_id"))
 )
-_BODY = select(snapshots.c.body).where(snapshots.c.sha256 == bindparam("b_sha256"))
 _STORED = select(snapshots.c.sha256).where(snapshots.c.sha256 == bindparam("b_sha256"))
 
 
@@ -84,7 +83,7 @@ async def _snapshot_parts(conn: AsyncConnection, saga_id: UUID) -> tuple[str, di
         _stored_digests.put(str(saga_id), digest, 1)
     parts = _parts_cache.get(digest)
     if parts is None:
-        body = (await conn.execute(_BODY, {"b_sha256": digest})).scalar_one()
+        body = (await conn.execute(SNAPSHOT_BODY, {"b_sha256": digest})).scalar_one()
         parts = parts_of(bytes(body))
         _parts_cache.put(digest, parts, sum(len(part) for part in parts.values()))
     return digest, parts

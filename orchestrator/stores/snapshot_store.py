@@ -62,8 +62,8 @@ RECENT_SNAPSHOTS = RecentSnapshots()
 
 
 _ADD = pg_insert(snapshots).on_conflict_do_nothing()
-_BODY = select(snapshots.c.body).where(snapshots.c.sha256 == bindparam("b_sha256"))
-"""Built once, their values bound at each call."""
+SNAPSHOT_BODY = select(snapshots.c.body).where(snapshots.c.sha256 == bindparam("b_sha256"))
+"""Built once, their values bound at each call (`SNAPSHOT_BODY`: the audit archive reads bodies with it too)."""
 
 
 class PostgresSnapshots:
@@ -87,7 +87,7 @@ class PostgresSnapshots:
         cached = RECENT_SNAPSHOTS.get(sha256)
         if cached is not None:
             return cached
-        body = (await self._conn.execute(_BODY, {"b_sha256": sha256})).scalar_one()
+        body = (await self._conn.execute(SNAPSHOT_BODY, {"b_sha256": sha256})).scalar_one()
         snapshot = PlanningSnapshot.model_validate_json(body)
         RECENT_SNAPSHOTS.put(sha256, snapshot, len(body))
         return snapshot
