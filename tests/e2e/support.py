@@ -1,6 +1,7 @@
 """What e2e tests do as a user would: seed tenants, publish triggers, wait for outcomes."""
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -43,11 +44,20 @@ T = TypeVar("T")
 
 
 async def seed(
-    engine: AsyncEngine, tenant_id: str, *, profile: str = "small", seed: int = 3, cold: bool = False
+    engine: AsyncEngine,
+    tenant_id: str,
+    *,
+    profile: str = "small",
+    seed: int = 3,
+    cold: bool = False,
+    drawn_as: str | None = None,
 ) -> TenantData:
     """Write a synthetic tenant as `bakeplan seed` does: started warm (stock and orders in flight of
-    weeks on the policy) unless `cold`."""
-    tenant = seeded_tenant(tenant_id, profile=profile, seed=seed, today=TODAY, cold=cold)  # type: ignore[arg-type]
+    weeks on the policy) unless `cold`. The generator seeds on the tenant id, so the data varies with
+    it; `drawn_as` writes the data drawn for that id instead, under `tenant_id`: the same bakery on
+    every run, for a test whose assertion holds for a known bakery, not for every bakery drawn."""
+    drawn = seeded_tenant(drawn_as or tenant_id, profile=profile, seed=seed, today=TODAY, cold=cold)  # type: ignore[arg-type]
+    tenant = dataclasses.replace(drawn, tenant_id=tenant_id)
     async with engine.begin() as conn:
         await write_tenant(conn, tenant)
     return tenant
