@@ -306,6 +306,7 @@ def subscribe(
             forget=retries.forget,
             together=metrics.batch_records.labels(consumer).observe,
             max_seconds=policy.batch_max_ms / 1000,
+            max_fetch_seconds=policy.fetch_budget_seconds,
         )
     broker.subscriber(
         str(topic),

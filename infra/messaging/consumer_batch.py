@@ -17,6 +17,11 @@ A batch commits early, with its offsets, once its handlers have run `max_seconds
 a worker plans each command before its writes, and a batch of 32 large tenants would otherwise hold
 the first one's reply for seconds and leave the next step's worker idle meanwhile.
 
+A fetch stops once its batches have run `max_fetch_seconds` (a quarter of max.poll.interval.ms): its
+partitions are rewound to the first record not handled, and the next fetch returns the rest. A
+consumer that handled a long fetch to its end would not poll in time: the group would drop it and
+move its partitions, and it would come back as a new member.
+
 Otherwise, and whenever the batch fails (a handler raised, its database went away, a handler needed
 a transaction of its own), nothing of it stays and each record is handled alone, in order, exactly
 as a record subscriber would: counted, retried with backoff, parked by itself. A partition whose
@@ -73,17 +78,25 @@ class BatchShell:
     max_seconds: float = 0.05
     """A batch commits once its handlers have run this long, and the rest of the fetch goes on in the
     next: the replies of its first records wait at most this long (plus one record)."""
+    max_fetch_seconds: float = float("inf")
+    """A fetch whose batches have run this long leaves the rest for the next fetch (its partitions are
+    rewound to the first record not handled): the consumer polls again well within
+    max.poll.interval.ms, or the group would drop it, and a rebalance would not wait for it."""
     ahead: dict[Partition, int] = field(default_factory=dict)
     """The offset each partition's next batch starts at, counted already by the last batch that
     committed it (`DeliveryAttempts.count_ahead`): a batch starting there writes no count of its own."""
 
     async def run(self, records: Sequence[Record], kafka: AIOKafkaConsumer) -> list[str]:
         """Handle `records` (one fetch, each partition's in offset order); the outcome of each record
-        handled, in order (records left behind a waiting one have none)."""
+        handled, in order (records left behind a waiting one, or for the next fetch, have none)."""
         outcomes: list[str] = []
         at = 0
         counted: dict[Partition, tuple[int, int]] = {}
+        started = time.monotonic()
         while at < len(records):
+            if at and time.monotonic() - started >= self.max_fetch_seconds:
+                self._leave_for_next_fetch(kafka, records[at:], ran=time.monotonic() - started)
+                return outcomes
             if len(records) - at == 1:  # alone, as a record subscriber would (a failure runs it once)
                 return outcomes + await self._one_by_one(records[at:], kafka, counted)
             handled, counted = await self._together(records[at:], counted)
@@ -94,6 +107,24 @@ class BatchShell:
             if at < len(records):  # a part committed: its offsets too, so a later kill starts after it
                 await self._commit_past(kafka, records[:at])
         return outcomes
+
+    def _leave_for_next_fetch(self, kafka: AIOKafkaConsumer, records: Sequence[Record], *, ran: float) -> None:
+        """Rewind each partition of `records` to its first one: the next fetch returns them again."""
+        first: dict[Partition, int] = {}
+        for raw in records:
+            first.setdefault((raw.topic, raw.partition), raw.offset)
+        owned = kafka.assignment()
+        for (topic, partition), offset in first.items():
+            tp = TopicPartition(topic, partition)
+            if tp in owned:  # one a rebalance moved away is fetched by its new owner from its committed offset
+                kafka.seek(tp, offset)
+        log.info(
+            "%s: a fetch ran %.1f s; %d record(s) left for the next fetch",
+            self.consumer,
+            ran,
+            len(records),
+            extra={"consumer": self.consumer},
+        )
 
     async def _together(
         self, records: Sequence[Record], counted: dict[Partition, tuple[int, int]]

@@ -34,6 +34,13 @@ class DeliveryPolicy:
     consumer_batch`); 1 handles each record alone."""
     batch_max_ms: int = 50
     """A batch commits once its handlers have run this long; the rest of the fetch goes on in the next."""
+    fetch_max_ms: int | None = None
+    """A fetch's batches stop after this long and leave the rest for the next fetch; None: a quarter of
+    `max_poll_interval_ms`, so the consumer polls again well within it."""
+
+    @property
+    def fetch_budget_seconds(self) -> float:
+        return (self.fetch_max_ms if self.fetch_max_ms is not None else self.max_poll_interval_ms / 4) / 1000
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
