@@ -23,7 +23,7 @@ link after a keyed one is always broken.
 
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -182,7 +182,8 @@ async def _append(conn: AsyncConnection, drafts: Sequence[_Draft], at: datetime,
             entry = replace(entry, hash=entry_hash(entry, keys))
             entries.append(entry)
             payload, snapshot_sha256 = draft.stored if draft.stored[0] else (draft.payload, None)
-            stored.append({**asdict(entry), "payload": payload, "snapshot_sha256": snapshot_sha256})
+            # a shallow copy of the fields: dataclasses.asdict deep-copies each one, payload included
+            stored.append({**vars(entry), "payload": payload, "snapshot_sha256": snapshot_sha256})
             seq, prev_hash = entry.seq, entry.hash
         if entries:
             arrays = {f"a_{name}": [row[name] for row in stored] for name in _LINK_COLUMNS}
