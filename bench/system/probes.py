@@ -57,6 +57,37 @@ def proc_sample(pid: int) -> ProcSample:
     )
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process under it (a worker's planner processes and their forkserver)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+        children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def tree_samples(pid: int) -> dict[int, ProcSample]:
+    """A sample of every process of `pid`'s tree that is still there when read."""
+    samples = {}
+    for member in process_tree(pid):
+        try:
+            samples[member] = proc_sample(member)
+        except (OSError, KeyError):
+            continue  # exited meanwhile
+    return samples
+
+
 def server_cpu_s() -> dict[str, float]:
     """CPU seconds so far of the servers on this machine: every `postgres` process (backends that
     exited meanwhile are not counted) and the Kafka JVM (its command line names kafka.Kafka)."""

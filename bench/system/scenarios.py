@@ -65,7 +65,7 @@ class Fleet:
             BAKEPLAN_TRIGGER_MAX_PAST_DAYS="36500",
             BAKEPLAN_TRIGGER_MAX_FUTURE_DAYS="36500",
         )
-        self._start: dict[str, probes.ProcSample] = {}
+        self._start: dict[str, dict[int, probes.ProcSample]] = {}
 
     async def __aenter__(self) -> "Fleet":
         for role in ROLES:
@@ -86,16 +86,23 @@ class Fleet:
         tenants = await seed(ctx, f"b{ctx.run_id}-warm{ctx.fleets}", 4 + 4 * self._replicas, self._warm)
         async with Triggers(ctx.settings) as triggers:
             await wait_all(ctx.engine, await triggers.send([(t, TODAY) for t in tenants]), timeout_s=600)
-        self._start = {name: probes.proc_sample(p.pid) for name, p in self.processes.procs.items()}
+        self._start = {name: probes.tree_samples(p.pid) for name, p in self.processes.procs.items()}
 
     def usage(self) -> dict[str, dict[str, float]]:
-        """CPU seconds since the fleet was ready, and peak RSS since each process started."""
+        """CPU seconds since the fleet was ready, and peak RSS since each process started, of each
+        role replica's whole process tree: `cpu_s` includes its planner processes (`planners_cpu_s`
+        of it; one that exited meanwhile is not counted), `peak_rss_mb` is the largest of any one
+        process of the tree, and `planners_peak_rss_mb` the largest of the planners."""
         out = {}
         for name, proc in self.processes.procs.items():
-            now = probes.proc_sample(proc.pid)
+            start, now = self._start[name], probes.tree_samples(proc.pid)
+            spent = {pid: sample.cpu_s - (start[pid].cpu_s if pid in start else 0.0) for pid, sample in now.items()}
+            planners = [pid for pid in now if pid != proc.pid]
             out[name] = {
-                "cpu_s": round(now.cpu_s - self._start[name].cpu_s, 2),
-                "peak_rss_mb": round(now.peak_rss_mb, 1),
+                "cpu_s": round(sum(spent.values()), 2),
+                "planners_cpu_s": round(sum(spent[pid] for pid in planners), 2),
+                "peak_rss_mb": round(max(sample.peak_rss_mb for sample in now.values()), 1),
+                "planners_peak_rss_mb": round(max((now[pid].peak_rss_mb for pid in planners), default=0.0), 1),
             }
         return out
 
