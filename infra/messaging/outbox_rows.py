@@ -32,6 +32,14 @@ class Outgoing:
         """The encoded message, encoded once for the outbox and the audit archive."""
         return encode(self.message)
 
+    @classmethod
+    def encoded(cls, topic: Topic, head: Message, payload: bytes) -> "Outgoing":
+        """A message encoded elsewhere (a worker's planner process): `payload` is its encoding, and
+        `head` its envelope (ids, type, tenant, saga), all the outbox row and a size error read of it."""
+        item = cls(topic, head)
+        item.__dict__["payload"] = payload  # what the cached property would hold
+        return item
+
 
 # Kafka refuses these for good: sending the row again cannot help, so it is parked
 def check_size(item: Outgoing, limits: PayloadLimits) -> None:

@@ -22,7 +22,7 @@ from contracts.envelope import Message
 from contracts.errors import PlanningError
 from contracts.messages import DemandForecasted, StepFailed
 from contracts.planning import Capacity, PlanningPolicy, PlanningSnapshot
-from infra.messaging.codec import decode
+from infra.messaging.codec import decode, encode
 from infra.messaging.transient import is_transient
 from lab.synthetic import generate_tenant
 from orchestrator.engine import RunStep
@@ -31,7 +31,7 @@ from workers.forecasting import tables
 from workers.forecasting.handler import SPEC as FORECASTING
 from workers.forecasting.handler import plan as forecast_plan
 from workers.shell.planning_pool import NO_FAULT, PlannerFailedError, PlannerFault, PlannerPool
-from workers.shell.runtime import StepResult, StepWorker
+from workers.shell.runtime import StepResult, StepWorker, reply_envelope
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
@@ -254,3 +254,28 @@ async def test_a_planning_error_in_a_planner_process_fails_the_step(engine: Asyn
     assert isinstance(reply, StepFailed)
     assert "no sales history to forecast from" in reply.reason
     assert await _drafts(engine, command) == 0
+
+
+async def test_the_reply_is_encoded_in_the_planner_process_and_queued_as_planned(engine: AsyncEngine) -> None:
+    command = a_command(f"it-{uuid.uuid4().hex[:8]}")
+    envelope = reply_envelope(command, "done", NOW)
+    expected = gated_plan(command, envelope).reply
+    pool = _pool(1)
+    try:
+        planned = await pool.run(gated_plan, command, envelope, step="forecasting")
+        await _worker(engine, pool).handle(command)
+    finally:
+        pool.close()
+    # what comes back is the envelope and the encoding, not the whole reply to unpickle
+    assert type(planned.reply) is Message
+    assert planned.reply.model_dump() == {name: getattr(expected, name) for name in Message.model_fields}
+    assert decode(planned.reply_payload) == expected
+    o = tables.outbox.c
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(o.event_id, o.event_type, o.message_key, o.payload).where(o.event_id == expected.event_id)
+            )
+        ).one()
+    assert (row.event_type, row.message_key) == (expected.event_type, command.tenant_id)
+    assert bytes(row.payload) == encode(expected)

@@ -41,6 +41,7 @@ from typing import Any
 from contracts.envelope import Message
 from contracts.errors import BakeplanError
 from infra.crash_points import CrashPoints
+from infra.messaging.codec import encode
 
 Plan = Callable[[Any, dict[str, Any]], Any]
 """A step's `plan(command, reply_envelope) -> StepResult` (`workers.shell.runtime`): a module-level
@@ -55,10 +56,14 @@ class PlannerFailedError(BakeplanError):
 @dataclass(frozen=True)
 class PlannedRows:
     """What a planner process sends back: draft rows by table full name (tables do not pickle as the
-    same objects) and the reply."""
+    same objects) and the reply, encoded there. Unpickling a whole reply in the worker and encoding
+    it again for the outbox had cost its event loop more than encoding it in the planner process."""
 
     rows: Mapping[str, Sequence[Mapping[str, Any]]]
     reply: Message
+    """The reply's envelope only (a `Message`: ids, type, tenant, saga), for its outbox row."""
+    reply_payload: bytes
+    """The reply, encoded (`infra.messaging.codec.encode`)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,12 @@ def plan_in_process(
     if fault.armed:
         _hit_fault(fault, step=step, tenant_id=command.tenant_id)
     result = plan(command, envelope)
-    return PlannedRows(rows={table.fullname: rows for table, rows in result.rows.items()}, reply=result.reply)
+    reply = result.reply
+    return PlannedRows(
+        rows={table.fullname: rows for table, rows in result.rows.items()},
+        reply=Message.model_construct(**{name: getattr(reply, name) for name in Message.model_fields}),
+        reply_payload=encode(reply),
+    )
 
 
 def _hit_fault(fault: PlannerFault, *, step: str, tenant_id: str) -> None:

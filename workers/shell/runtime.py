@@ -237,7 +237,7 @@ class StepWorker:
         if isinstance(planned, PlanningError):
             failed = StepFailed(step=spec.name, reason=str(planned), **reply_envelope(command, "failed", now))
             return Outgoing(Topic.STEP_REPLIES, failed), Effect("run")
-        reply = Outgoing(Topic.STEP_REPLIES, planned.reply)
+        reply = Outgoing.encoded(Topic.STEP_REPLIES, planned.reply, planned.reply_payload)
         check_size(reply, self._limits)  # before the drafts: a reply too large leaves none
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
         written = 0
