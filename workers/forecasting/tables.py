@@ -10,6 +10,7 @@ from infra.messaging.tables import (
     inbox_table,
     outbox_table,
 )
+from workers.shell.results import RESULT_PAGE_ROOM
 
 SCHEMA = "forecasting"
 metadata = MetaData(schema=SCHEMA)
@@ -29,6 +30,7 @@ forecasts = Table(
     Column("model", String(100), nullable=False, server_default=""),
     Column("status", String(16), nullable=False),
     Index("ix_forecasts_tenant_day", "tenant_id", "day"),
+    postgresql_with=RESULT_PAGE_ROOM,
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)

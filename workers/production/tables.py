@@ -10,6 +10,7 @@ from infra.messaging.tables import (
     inbox_table,
     outbox_table,
 )
+from workers.shell.results import RESULT_PAGE_ROOM
 
 SCHEMA = "production"
 metadata = MetaData(schema=SCHEMA)
@@ -29,6 +30,7 @@ batches = Table(
     Column("reasoning", JSONB(none_as_null=True)),  # a `Reasoning` as JSON; NULL for batches planned before it existed
     Column("status", String(16), nullable=False),
     Index("ix_batches_tenant_day", "tenant_id", "day"),
+    postgresql_with=RESULT_PAGE_ROOM,
 )
 requirements = Table(
     "requirements",
@@ -40,6 +42,7 @@ requirements = Table(
     Column("quantity", Float, nullable=False),
     Column("quantity_sd", Float),
     Column("status", String(16), nullable=False),
+    postgresql_with=RESULT_PAGE_ROOM,
 )
 outbox = outbox_table(metadata, SCHEMA)
 inbox = inbox_table(metadata, SCHEMA)
