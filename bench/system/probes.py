@@ -211,7 +211,7 @@ async def enable_statement_counts(engine: AsyncEngine) -> bool:
 
 
 def per_saga(total: Mapping[str, int | float], sagas: int) -> dict[str, float]:
-    return {k: round(v / sagas, 2) for k, v in total.items()} if sagas else {}
+    return {k: round(v / sagas, 3) for k, v in total.items()} if sagas else {}
 
 
 def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
