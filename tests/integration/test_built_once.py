@@ -32,7 +32,7 @@ from tests.contract.conftest import TODAY
 from tests.contract.store_records import T0, a_saga, a_state, a_trigger, forecasted, scheduled
 from workers.forecasting import tables as forecasting_tables
 from workers.shell.binding import check_saga_tenant
-from workers.shell.results import set_status
+from workers.shell.results import set_status, write_drafts
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +146,17 @@ async def _worker_bookkeeping(conn: AsyncConnection, n: int) -> Any:
     assert moved == 0
 
 
-OPERATIONS = [_claim, _saga_steps, _saga_start, _archive, _queue, _worker_bookkeeping]
+async def _drafts(conn: AsyncConnection, n: int) -> Any:
+    """A step's result rows written as drafts (a different number of rows each time)."""
+    rows = [
+        {"saga_id": uuid.uuid4(), "tenant_id": _tenant(n), "status": "draft", "product_id": f"P{i}", "day": T0.date()}
+        | {"units": float(i), "p10": None, "p50": None, "p90": None, "model": "m"}
+        for i in range(n * 3)
+    ]
+    assert await write_drafts(conn, forecasting_tables.forecasts, rows) == len(rows)
+
+
+OPERATIONS = [_claim, _saga_steps, _saga_start, _archive, _queue, _worker_bookkeeping, _drafts]
 
 
 @pytest.mark.parametrize("work", OPERATIONS, ids=lambda w: w.__name__)

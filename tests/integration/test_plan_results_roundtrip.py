@@ -1,18 +1,19 @@
 """Plan results on a real Postgres: forecast, batch, requirement and purchase rows keep their new fields
-(quantiles, reasoning, uncertainty) through a write and a read."""
+(quantiles, reasoning, uncertainty) through the worker shell's write and a read."""
 
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.planning import ForecastLine, IngredientRequirement, ProductionBatch, PurchaseLine, Reasoning
 from workers.forecasting.tables import forecasts
 from workers.procurement.tables import purchase_lines
 from workers.production.tables import batches, requirements
+from workers.shell.results import write_drafts
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 28)
@@ -90,11 +91,15 @@ RESULTS: list[tuple[Table, list[Any]]] = [
 async def test_result_rows_keep_quantiles_reasoning_and_uncertainty(
     engine: AsyncEngine, tenant_id: str, table: Table, lines: list[Any]
 ) -> None:
-    """Rows go in as the worker shell writes them (the line's `model_dump()` plus saga, tenant, status)."""
+    """Rows go in as the worker shell writes them (`write_drafts`: the line's `model_dump()` plus saga,
+    tenant, status, one array per column); written again, none is added."""
     saga_id = uuid.uuid4()
     common = {"saga_id": saga_id, "tenant_id": tenant_id, "status": "draft"}
+    drafts = [{**common, **line.model_dump()} for line in lines]
     async with engine.begin() as conn:
-        await conn.execute(insert(table), [{**common, **line.model_dump()} for line in lines])
+        assert await write_drafts(conn, table, drafts) == len(lines)
+    async with engine.begin() as conn:
+        assert await write_drafts(conn, table, drafts) == 0
     fields = list(type(lines[0]).model_fields)
     async with engine.connect() as conn:
         rows = (await conn.execute(select(*(table.c[f] for f in fields)).where(table.c.saga_id == saga_id))).all()

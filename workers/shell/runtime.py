@@ -42,7 +42,7 @@ from infra.messaging import outbox as outbox_store
 from infra.messaging.outbox import DEFAULT_LIMITS, Outgoing, PayloadLimits, PayloadTooLargeError, check_size
 from workers.shell.binding import check_compensation_id, check_saga_tenant
 from workers.shell.planning_pool import PlannedRows, PlannerPool
-from workers.shell.results import ResultStatus, set_status
+from workers.shell.results import ResultStatus, set_status, write_drafts
 
 ResultRows = Mapping[Table, Sequence[Mapping[str, Any]]]
 
@@ -242,10 +242,7 @@ class StepWorker:
         common = {"saga_id": command.saga_id, "tenant_id": command.tenant_id, "status": "draft"}
         written = 0
         for name, rows in planned.rows.items():
-            table = self._tables[name]
-            if rows:
-                values = [{**common, **row} for row in rows]
-                written += len((await conn.execute(_drafting(table), values)).all())
+            written += await write_drafts(conn, self._tables[name], [{**common, **row} for row in rows])
         return reply, Effect("run", written)
 
     async def _compensate(self, conn: AsyncConnection, message: Message) -> Effect:
@@ -285,9 +282,3 @@ class StepWorker:
 def _compensated_at(compensations: Table) -> Select[datetime]:
     c = compensations.c
     return select(c.at).where(c.saga_id == bindparam("b_saga_id"), c.tenant_id == bindparam("b_tenant_id"))
-
-
-@cache
-def _drafting(table: Table) -> Any:
-    # RETURNING counts the rows actually inserted (an executemany's rowcount is not reliable)
-    return pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
