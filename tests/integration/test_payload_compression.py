@@ -1,4 +1,4 @@
-"""Message bodies Postgres stores (outboxes, step results, the audit archive, claim checks) are
+"""Message bodies Postgres stores (outboxes, step results, the audit archive, claim checks, snapshots) are
 compressed with lz4 when Postgres moves them out of line (migration 0020): pglz took ~5× the CPU to
 store them. Checked on a real Postgres: the columns' method in the catalog, and the values the real
 write paths store."""
@@ -20,13 +20,14 @@ from orchestrator import tables as orchestrator_tables
 pytestmark = pytest.mark.integration
 
 PAYLOAD_COLUMNS = [
-    ("orchestrator", "outbox"),
-    ("forecasting", "outbox"),
-    ("production", "outbox"),
-    ("procurement", "outbox"),
-    ("orchestrator", "step_results"),
-    ("orchestrator", "audit_events"),
-    ("messaging", "claim_checks"),
+    ("orchestrator", "outbox", "payload"),
+    ("forecasting", "outbox", "payload"),
+    ("production", "outbox", "payload"),
+    ("procurement", "outbox", "payload"),
+    ("orchestrator", "step_results", "payload"),
+    ("orchestrator", "audit_events", "payload"),
+    ("messaging", "claim_checks", "payload"),
+    ("orchestrator", "snapshots", "body"),
 ]
 
 
@@ -47,17 +48,17 @@ async def test_the_payload_columns_compress_with_lz4(engine: AsyncEngine) -> Non
     async with engine.connect() as conn:
         has_lz4 = await _server_has_lz4(conn)
         methods = {
-            (schema, table): (
+            (schema, table, column): (
                 await conn.execute(
                     text(
                         "SELECT a.attcompression::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                        " WHERE n.nspname = :schema AND c.relname = :table AND a.attname = 'payload'"
+                        " WHERE n.nspname = :schema AND c.relname = :table AND a.attname = :column"
                     ),
-                    {"schema": schema, "table": table},
+                    {"schema": schema, "table": table, "column": column},
                 )
             ).scalar_one()
-            for schema, table in PAYLOAD_COLUMNS
+            for schema, table, column in PAYLOAD_COLUMNS
         }
     # 'l' is lz4; '' is the server's default (pglz), what a server without lz4 keeps
     assert methods == dict.fromkeys(PAYLOAD_COLUMNS, "l" if has_lz4 else "")

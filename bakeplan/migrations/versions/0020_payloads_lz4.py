@@ -2,13 +2,13 @@
 
 Every saga message is stored as JSON up to three times: in its writer's outbox, in the
 orchestrator's step results, and in the audit archive (plus a claim check when it is too large to
-travel inline). Postgres compresses each of those values when it moves it out of line (TOAST), with
-pglz by default. For a standard tenant that is ~1 MB of JSON per saga. Measured on this project's
-payloads (500 outbox and step-result bodies, 62.5 MB): pglz took 620 ms to store them and lz4 130 ms;
-reading them back 56 against 22 ms; stored, 14 against 15 MB (docs/benchmarks.md).
+travel inline); the saga's snapshot is stored once more as JSON. Postgres compresses each of those
+values when it moves it out of line (TOAST), with pglz by default. For a standard tenant that is
+~1 MB of JSON per saga. Measured on this project's payloads (500 outbox and step-result bodies,
+62.5 MB): pglz took 620 ms to store them and lz4 130 ms; reading them back 56 against 22 ms; stored,
+14 against 15 MB (docs/benchmarks.md).
 
-Only new values are compressed with lz4; values already stored keep pglz and stay readable. The
-snapshot bodies are left alone: they are already zstd-compressed, and pglz gives up on them early.
+Only new values are compressed with lz4; values already stored keep pglz and stay readable.
 
 lz4 needs a server built with it (`--with-lz4`: the PGDG and Debian packages, the official images
 and the managed services of Postgres 14 and later are). On a server without it, this migration
@@ -36,6 +36,7 @@ PAYLOADS = (
     ("orchestrator", "step_results", "payload"),
     ("orchestrator", "audit_events", "payload"),
     ("messaging", "claim_checks", "payload"),
+    ("orchestrator", "snapshots", "body"),
 )
 
 
