@@ -5,7 +5,7 @@ import dataclasses
 from datetime import date, time, timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.errors import PlanningError
@@ -212,6 +212,28 @@ async def test_every_planning_input_reads_back_as_written(engine: AsyncEngine, t
     for field in PlanningSnapshot.model_fields:
         assert getattr(read, field) == getattr(snapshot, field), field
     assert read == snapshot
+
+
+async def test_sales_stored_out_of_day_order_read_back_by_day(engine: AsyncEngine, tenant_id: str) -> None:
+    """The sales read does not sort a product's days (two thirds of its cost): it places each value at
+    its day's offset. Rows stored newest first, products interleaved, still read back as written."""
+    snapshot = a_full_snapshot(tenant_id)
+    sales = masterdata.daily_sales
+    async with engine.begin() as conn:
+        await write_tenant(conn, tenant_data(snapshot), regressors=snapshot.regressors)
+        stored = (await conn.execute(select(sales).where(sales.c.tenant_id == tenant_id))).mappings().all()
+        await conn.execute(delete(sales).where(sales.c.tenant_id == tenant_id))
+        await conn.execute(
+            insert(sales), sorted((dict(r) for r in stored), key=lambda r: (r["day"], r["product_id"]), reverse=True)
+        )
+    async with engine.connect() as conn:
+        in_storage_order = select(sales.c.day).where(sales.c.tenant_id == tenant_id).order_by(literal_column("ctid"))
+        physical = (await conn.execute(in_storage_order)).scalars().all()
+        read = await snapshot_reader.read_snapshot(
+            conn, tenant_id, business_date=TODAY, horizon_days=HORIZON_DAYS, history_days=HISTORY_DAYS
+        )
+    assert physical[0] > physical[-1]  # a scan of the table meets the newest day first
+    assert read.sales == snapshot.sales
 
 
 async def test_reseeding_replaces_components_orders_and_regressors(engine: AsyncEngine, tenant_id: str) -> None:
