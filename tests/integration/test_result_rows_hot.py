@@ -12,14 +12,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from lab.tenants import seeded_tenant
 from workers.chain import plan_snapshot
 from workers.forecasting.tables import forecasts
 from workers.production.tables import batches, requirements
-from workers.shell.results import ResultStatus, set_status
+from workers.shell.results import ResultStatus, set_status, write_drafts
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 5, 4)
@@ -51,8 +51,7 @@ async def _plan_drafts(engine: AsyncEngine, tenant_id: str) -> tuple[uuid.UUID, 
     ]
     for table, lines in step_rows:
         async with engine.begin() as conn:
-            await conn.execute(insert(table), [{**common, **line.model_dump()} for line in lines])
-        written[table.name] = len(lines)
+            written[table.name] = await write_drafts(conn, table, [{**common, **line.model_dump()} for line in lines])
     return saga_id, written
 
 
