@@ -114,8 +114,12 @@ def subscribe(
             # inbox makes that harmless
             log.warning("%s could not commit its offset (%r); the record will be redelivered", consumer, exc)
 
-    async def deliver(raw: Record, kafka: AIOKafkaConsumer, counted: int | None = None) -> str:
-        """Handle `raw` alone; `counted`: its delivery count when it was counted already."""
+    async def deliver(
+        raw: Record, kafka: AIOKafkaConsumer, counted: int | None = None, run: Handler | None = None
+    ) -> str:
+        """Handle `raw` alone; `counted`: its delivery count when it was counted already; `run`: how
+        to run `handler` on its message (the batch shell's: in a transaction that counts the next
+        record ahead), judged as `handler` itself would be."""
         body = raw.value or b""
         if len(body) > policy.max_message_bytes:
             exc = InvalidMessageError(
@@ -181,7 +185,7 @@ def subscribe(
                 event_type=message.event_type,
             ),
         ):
-            outcome = await handle(kafka, raw, message, attempt)
+            outcome = await handle(kafka, raw, message, attempt, run or handler)
             tracing.mark_outcome(span, outcome, failed=outcome in ("dead_lettered", "retry_scheduled"))
             return outcome
 
@@ -198,12 +202,12 @@ def subscribe(
         except Exception as exc:  # noqa: BLE001 - a lost refund only makes the count one higher
             log.warning("%s could not take back a delivery count (%r); it counts", consumer, exc)
 
-    async def handle(kafka: AIOKafkaConsumer, raw: Record, message: Message, attempt: int) -> str:
+    async def handle(kafka: AIOKafkaConsumer, raw: Record, message: Message, attempt: int, run: Handler) -> str:
         context = {"consumer": consumer}
         try:
             if crash_points.armed:  # a message that kills its process (the fault suite's)
                 crash_points.hit(f"{consumer}.handling:{message.event_type}:{message.tenant_id}")
-            await handler(message)
+            await run(message)
         except DeferredError as exc:
             # not a failure: the same record again after the pause, attempts unchanged
             await refund(raw)

@@ -68,9 +68,9 @@ class BatchShell:
     crash_points: CrashPoints
     readable: Callable[[Record], Awaitable[Message | None]]
     """The record's message when it can be handled as it is, else None (the record path decides)."""
-    deliver: Callable[[Record, AIOKafkaConsumer, int | None], Awaitable[str]]
-    """The record path: handle one record alone. It counts the delivery, unless given its count (the
-    last batch counted it ahead)."""
+    deliver: Callable[[Record, AIOKafkaConsumer, int | None, Callable[[Message], Awaitable[None]]], Awaitable[str]]
+    """The record path: handle one record alone, running `handler` on its message through the runner
+    given. It counts the delivery, unless given its count (the last batch counted it ahead)."""
     forget: Callable[[Record], None]
     """Drop what the record path remembers of a record's failures."""
     together: Callable[[int], None] = lambda n: None
@@ -235,18 +235,39 @@ class BatchShell:
                 log.warning("%s could not take back a batch's delivery count (%r); it counts", self.consumer, exc)
         outcomes: list[str] = []
         waiting: set[Partition] = set()
-        for raw in records:
+        for at, raw in enumerate(records):
             tp = (raw.topic, raw.partition)
             if tp in waiting:
                 continue  # its partition was rewound to an earlier record: fetched again after it
             ahead = self.ahead.pop(tp, None) == raw.offset  # counted by the last batch: not again
-            outcome = await self.deliver(raw, kafka, 1 if ahead else None)
+            outcome = await self.deliver(raw, kafka, 1 if ahead else None, self._counting_next(raw))
             outcomes.append(outcome)
             if outcome in HOLDING:
                 waiting.add(tp)
-            else:
+            elif at < len(records) - 1:  # the fetch's last is committed by the consumer's ack right after
                 await self._commit_past(kafka, [raw])
         return outcomes
+
+    def _counting_next(self, raw: Record) -> Callable[[Message], Awaitable[None]]:
+        """How the record path runs the handler of `raw`, alone: in a transaction that also counts the
+        delivery of its partition's next record ahead, as a batch does, so a partition fed one record
+        at a time writes no count of its own for each (the handler's failures are judged as they
+        always are: its transaction, and the count ahead, roll back). A handler that cannot share its
+        transaction runs as it is, and its next record is counted when it comes."""
+
+        async def run(message: Message) -> None:
+            following = raw.offset + 1
+            try:
+                async with batch_tx.batch(self.engine):
+                    await self.handler(message)
+                    ahead = await self.deliveries.count_ahead(self.group_id, [(raw.topic, raw.partition, following)])
+            except (batch_tx.NotBatchableError, batch_tx.BatchSpoiledError):
+                await self.handler(message)  # nothing of the try was kept
+                return
+            if ahead:
+                self.ahead[(raw.topic, raw.partition)] = following
+
+        return run
 
     async def _commit_past(self, kafka: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         """Commit the offsets past `records` now: if a later record of the batch kills the process, the
